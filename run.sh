@@ -13,7 +13,6 @@ stamp="$venv/.galhalo-installed"
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     echo "galhalo: installing into $venv (first run only)" >&2
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
     # The CPU build of torch must come first and exactly pinned: anything looser
     # makes pip fetch a multi-GB CUDA build.
     "$venv/bin/python" -m pip install --quiet "torch==2.13.0"
