@@ -122,8 +122,8 @@ class TruthModel:
     smass_scatter_low: float = 0.22
     smass_scatter_high: float = 0.16
     smass_scatter_pivot: float = 12.0
-    quench_mass: float = 12.05
-    quench_width: float = 0.17
+    quench_mass: float = 12.0
+    quench_width: float = 0.15
     quench_formation: float = 0.6
     quench_low_mass: float = 4.5
     quench_environment: float = 1.5
