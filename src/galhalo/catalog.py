@@ -54,6 +54,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogMeta",
+    "check_output_path",
     "read_catalog",
     "validate_table",
     "write_catalog",
@@ -700,6 +701,17 @@ def read_catalog(
                            f"({type(err).__name__}: {err})") from err
 
 
+def check_output_path(path: str | Path, format: str | None = None) -> Path:
+    """Check, before any work, that a catalog can be written at ``path``.
+
+    Raises :class:`CatalogError` for an unknown format and
+    :class:`galhalo.files.OutputPathError` for a path that cannot be written.
+    Returns the resolved path.
+    """
+    _resolve_format(Path(path), format)
+    return check_writable(path)
+
+
 def write_catalog(catalog: Catalog, path: str | Path, format: str | None = None) -> Path:
     """Validate ``catalog`` and write it atomically; returns the resolved path.
 
@@ -710,7 +722,7 @@ def write_catalog(catalog: Catalog, path: str | Path, format: str | None = None)
     """
     fmt = _resolve_format(Path(path), format)
     catalog.validate()
-    target = check_writable(path)
+    target = check_output_path(path, format)
     with atomic_path(target) as tmp:
         fmt.write(catalog, tmp)
     return target

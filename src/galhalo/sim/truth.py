@@ -293,9 +293,13 @@ class TruthModel:
         Returns:
             shape (n, rows, 4): ``smass, color, sSFR, radius`` in catalog units.
         """
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n}")
         rng = np.random.default_rng(seed)
         mixture = self.conditional(halo)
-        return np.stack([mixture.sample(rng, selected) for _ in range(n)])
+        rows = mixture.log_weights.shape[0]
+        draws = mixture.repeat(int(n)).sample(rng, selected)
+        return draws.reshape(int(n), rows, -1)
 
 
 def log_expit(x: np.ndarray) -> np.ndarray:
@@ -315,6 +319,12 @@ class _Mixture:
     scales: np.ndarray
     correlations: np.ndarray
     cut: float
+
+    def repeat(self, n: int) -> _Mixture:
+        """The same rows tiled ``n`` times (row ``i`` of copy ``j`` at ``j * rows + i``)."""
+        return _Mixture(
+            log_weights=np.tile(self.log_weights, (n, 1)), means=np.tile(self.means, (n, 1, 1)),
+            scales=np.tile(self.scales, (n, 1, 1)), correlations=self.correlations, cut=self.cut)
 
     def _log_tail(self) -> np.ndarray:
         """log P(dim 0 >= cut | component), shape (n, K)."""
