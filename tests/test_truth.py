@@ -205,3 +205,17 @@ def test_halo_latents_invert_the_halo_property_relations():
     properties = model.properties(log_mass, latents)
     assert (properties > 0).all()
     np.testing.assert_allclose(model.latents(log_mass, properties), latents, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", GALAXY)
+def test_cdf_is_the_integral_of_the_marginal_density(name):
+    halo = one(HALOS, 1)
+    draws = TRUTH.sample(halo, 2000, seed=8)[:, 0, GALAXY.index(name)]
+    low, high = support(name, draws)
+    grid = np.linspace(low, high, 100_001)
+    numeric = integrate.cumulative_trapezoid(marginal_density(halo, name)(grid), grid,
+                                             initial=0.0)
+    points = np.linspace(0, len(grid) - 1, 40).astype(int)
+    repeated = halo.loc[np.zeros(len(points), dtype=int)].reset_index(drop=True)
+    exact = TRUTH.cdf(repeated, grid[points], name)
+    np.testing.assert_allclose(exact, numeric[points], atol=1e-6)

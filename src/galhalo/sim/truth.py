@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_ndtr, logsumexp, ndtri
+from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri
+from scipy.stats import multivariate_normal
 
 from ..columns import GALAXY, HALO, STELLAR_MASS_CUT
 from .halos import HaloModel
@@ -273,6 +274,18 @@ class TruthModel:
         values = np.column_stack([np.asarray(galaxy[name], dtype=float) for name in columns])
         return self.conditional(halo).log_prob(values, [GALAXY.index(n) for n in columns])
 
+    def cdf(
+        self, halo: pd.DataFrame | dict[str, np.ndarray], values: np.ndarray, column: str
+    ) -> np.ndarray:
+        """Exact conditional CDF P(column <= value | halo, selected), shape (n,).
+
+        For the probability integral transform: the values of a correct sample are
+        uniform. ``values`` has shape (n,), in the column's unit.
+        """
+        if column not in GALAXY:
+            raise ValueError(f"column must be one of {GALAXY}, got {column!r}")
+        return self.conditional(halo).cdf(np.asarray(values, dtype=float), GALAXY.index(column))
+
     def selection_probability(self, halo: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
         """P(smass >= cut | halo), shape (n,)."""
         return np.exp(self.conditional(halo).log_selection())
@@ -360,6 +373,24 @@ class _Mixture:
         if 0 in dims:
             log_prob[values[:, dims.index(0)] < self.cut] = -np.inf
         return log_prob
+
+    def cdf(self, values: np.ndarray, dim: int) -> np.ndarray:
+        """P(dimension ``dim`` <= values | selected) per row; values shape (n,)."""
+        total = np.zeros(len(values))
+        for k in range(self.log_weights.shape[1]):
+            standard = (values - self.means[:, k, dim]) / self.scales[:, k, dim]
+            threshold = (self.cut - self.means[:, k, 0]) / self.scales[:, k, 0]
+            if dim == 0:
+                below_and_selected = np.clip(ndtr(standard) - ndtr(threshold), 0.0, None)
+            else:
+                # P(X <= x, S >= cut) = P(X <= x) - P(X <= x, S < cut): bivariate normal.
+                rho = self.correlations[k][0, dim]
+                bivariate = multivariate_normal(cov=[[1.0, rho], [rho, 1.0]], abseps=1e-10,
+                                                releps=1e-10)
+                both_below = bivariate.cdf(np.column_stack([standard, threshold]))
+                below_and_selected = np.clip(ndtr(standard) - both_below, 0.0, None)
+            total += np.exp(self.log_weights[:, k]) * below_and_selected
+        return np.clip(total / np.exp(self.log_selection()), 0.0, 1.0)
 
     def sample(self, rng: np.random.Generator, selected: bool) -> np.ndarray:
         """One draw per row, shape (n, D); truncated at the cut when ``selected``."""
