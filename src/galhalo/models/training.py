@@ -1,0 +1,141 @@
+"""The one torch training loop of every neural family.
+
+Mini-batches, AdamW, a plateau learning-rate schedule, gradient clipping, early stopping
+on the validation negative log-likelihood with best-epoch restore, seeds, and a rich
+progress bar showing the losses. Returns the loss curve, which the model saves.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+#: A loss maps (condition batch, target batch) to per-row negative log-likelihoods.
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings (shared by all neural families).
+
+    Attributes:
+        epochs: maximum number of passes over the training split.
+        batch_size: rows per gradient step.
+        learning_rate: initial AdamW learning rate.
+        weight_decay: AdamW decoupled weight decay (the L2 of the published models).
+        patience: epochs without a validation improvement before stopping.
+        schedule_patience: epochs without improvement before halving the learning rate.
+        clip: maximum gradient norm.
+        min_delta: smallest validation improvement (nats per row) that counts.
+    """
+
+    epochs: int = 200
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    patience: int = 20
+    schedule_patience: int = 6
+    clip: float = 5.0
+    min_delta: float = 1e-4
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "schedule_patience"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "clip"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mean_loss(loss: Loss, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    with torch.no_grad():
+        total = sum(float(loss(x[i:i + batch_size], y[i:i + batch_size]).sum())
+                    for i in range(0, len(x), batch_size))
+    return total / len(x)
+
+
+def train(
+    network: torch.nn.Module,
+    loss: Loss,
+    train_data: tuple[np.ndarray, np.ndarray],
+    valid_data: tuple[np.ndarray, np.ndarray],
+    config: TrainingConfig,
+    seed: int,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Fit ``network`` by minimising ``loss``; restores the best validation epoch.
+
+    Args:
+        network: the module whose parameters are optimised (modified in place).
+        loss: per-row negative log-likelihood of (condition, target) batches.
+        train_data, valid_data: (condition (n, c), target (n, d)) float arrays, already
+            scaled.
+        config: optimisation settings.
+        seed: seeds the batch order (and, through ``torch.manual_seed``, any dropout).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The loss curve: one dict per epoch with ``epoch, train, valid, learning_rate,
+        seconds`` (losses in nats per row, in the scaled space).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    x_train, y_train = (torch.as_tensor(a, dtype=torch.float32) for a in train_data)
+    x_valid, y_valid = (torch.as_tensor(a, dtype=torch.float32) for a in valid_data)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=config.schedule_patience)
+    best = math.inf
+    best_state = copy.deepcopy(network.state_dict())
+    stale = 0
+    history: list[dict[str, float]] = []
+    columns = (TextColumn("[bold]training"), BarColumn(), TextColumn("epoch {task.completed}"),
+               TextColumn("train {task.fields[train]:.4f}  valid {task.fields[valid]:.4f}"),
+               TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("fit", total=config.epochs, train=math.nan, valid=math.nan)
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            network.train()
+            order = torch.randperm(len(x_train), generator=generator)
+            running = 0.0
+            for i in range(0, len(order), config.batch_size):
+                batch = order[i:i + config.batch_size]
+                value = loss(x_train[batch], y_train[batch]).mean()
+                if not torch.isfinite(value):
+                    raise FloatingPointError(
+                        f"training loss became {float(value)} at epoch {epoch}; lower the "
+                        "learning rate or check the inputs for extreme values")
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()
+                torch.nn.utils.clip_grad_norm_(network.parameters(), config.clip)
+                optimizer.step()
+                running += value.item() * len(batch)
+            network.eval()
+            valid = _mean_loss(loss, x_valid, y_valid, 4 * config.batch_size)
+            scheduler.step(valid)
+            history.append({"epoch": epoch, "train": running / len(order), "valid": valid,
+                            "learning_rate": optimizer.param_groups[0]["lr"],
+                            "seconds": time.perf_counter() - start})
+            bar.update(task, advance=1, train=history[-1]["train"], valid=valid)
+            if valid < best - config.min_delta:
+                best, stale = valid, 0
+                best_state = copy.deepcopy(network.state_dict())
+            else:
+                stale += 1
+                if stale >= config.patience:
+                    break
+    network.load_state_dict(best_state)
+    network.eval()
+    return history

@@ -1,0 +1,149 @@
+"""The one scaler of galhalo: physical columns <-> the unconstrained, standardised space
+that the networks see, with the exact log-Jacobian.
+
+Per column: an optional support map, then standardisation with the training split's
+mean and standard deviation:
+
+* ``identity``: u = x;
+* ``log``: u = ln(x - lower), for positive, scale-like quantities (C_h, S_h, Delta3_h);
+* ``softplus``: u = ln(expm1(x - lower)), for a sharp selection boundary such as the
+  stellar-mass cut: like ``log`` just above the bound, like the identity far from it.
+
+So a model's density in x is the density in z = (u - mean) / scale times
+``|dz/dx| = |du/dx| / scale`` (``forward`` returns its log). Values outside the support
+have zero density (``log_prob`` gives -inf for them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..columns import STELLAR_MASS_CUT
+
+KINDS = ("identity", "log", "softplus")
+#: Smallest distance above a lower bound that the support maps accept (unit of x).
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Support:
+    """Support map of one column: ``kind`` and its ``lower`` bound (None for identity)."""
+
+    kind: str = "identity"
+    lower: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown support kind {self.kind!r}; known: {KINDS}")
+        if (self.kind == "identity") != (self.lower is None):
+            raise ValueError(f"support {self.kind!r} needs a lower bound exactly when not identity")
+
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        return np.ones(x.shape, dtype=bool) if self.lower is None else x > self.lower
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(u, ln|du/dx|) for values inside the support (others are clipped to it)."""
+        if self.kind == "identity":
+            return x.copy(), np.zeros_like(x)
+        distance = np.maximum(x - self.lower, _EPSILON)
+        if self.kind == "log":
+            return np.log(distance), -np.log(distance)
+        # softplus inverse: u = ln(expm1(d)) = d + ln(-expm1(-d)); du/dx = 1 / (1 - e^-d)
+        log_term = np.log(-np.expm1(-distance))
+        return distance + log_term, -log_term
+
+    def inverse(self, u: np.ndarray) -> np.ndarray:
+        if self.kind == "identity":
+            return u.copy()
+        if self.kind == "log":
+            return self.lower + np.exp(u)
+        return self.lower + np.logaddexp(0.0, u)
+
+
+#: Default support of columns when they are modelled (targets) or used as conditions.
+POSITIVE_HALO_COLUMNS = ("C_h", "S_h", "Delta3_h")
+
+
+def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None) -> list[Support]:
+    """Supports for columns: log for positive halo ratios, softplus above the
+    stellar-mass cut (when the sample has one) and above z_h = 0, identity otherwise."""
+    supports = []
+    for name in names:
+        if name in POSITIVE_HALO_COLUMNS:
+            supports.append(Support("log", 0.0))
+        elif name == "z_h":
+            supports.append(Support("softplus", 0.0))
+        elif name == "smass" and stellar_mass_cut is not None:
+            supports.append(Support("softplus", float(stellar_mass_cut)))
+        else:
+            supports.append(Support())
+    return supports
+
+
+def stellar_mass_cut_of(meta_truth: dict | None, smass: np.ndarray | None) -> float | None:
+    """The sample's stellar-mass cut: the truth model's, else the TNG300 cut 8.75 when
+    every stellar mass lies above it, else None (no boundary assumed)."""
+    if meta_truth and "stellar_mass_cut" in meta_truth:
+        return float(meta_truth["stellar_mass_cut"])
+    if smass is not None and len(smass) and np.min(smass) >= STELLAR_MASS_CUT:
+        return STELLAR_MASS_CUT
+    return None
+
+
+@dataclass
+class ColumnScaler:
+    """Support maps plus standardisation for named columns (fit on the training split)."""
+
+    names: tuple[str, ...]
+    supports: list[Support]
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, names: tuple[str, ...], values: np.ndarray,
+            supports: list[Support]) -> ColumnScaler:
+        """Fit on ``values`` of shape (rows, len(names)), physical units."""
+        if values.shape[1] != len(names) or len(supports) != len(names):
+            raise ValueError("values, names and supports disagree in the number of columns")
+        for name, support, column in zip(names, supports, values.T, strict=True):
+            outside = ~support.inside(column)
+            if outside.any():
+                raise ValueError(
+                    f"column {name!r}: {outside.sum()} training rows are at or below the "
+                    f"{support.kind} support bound {support.lower}")
+        u = np.column_stack([s.forward(c)[0] for s, c in zip(supports, values.T, strict=True)])
+        scale = u.std(axis=0)
+        if np.any(scale == 0):
+            constant = [n for n, s in zip(names, scale, strict=True) if s == 0]
+            raise ValueError(f"columns {constant} are constant in the training data")
+        return cls(tuple(names), list(supports), u.mean(axis=0), scale)
+
+    def forward(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Physical (rows, d) -> (z (rows, d), ln|dz/dx| summed (rows,), inside (rows,))."""
+        z = np.empty_like(values, dtype=float)
+        log_jacobian = np.zeros(len(values))
+        inside = np.ones(len(values), dtype=bool)
+        for j, support in enumerate(self.supports):
+            inside &= support.inside(values[:, j])
+            u, log_du = support.forward(values[:, j])
+            z[:, j] = (u - self.mean[j]) / self.scale[j]
+            log_jacobian += log_du - np.log(self.scale[j])
+        return z, log_jacobian, inside
+
+    def inverse(self, z: np.ndarray) -> np.ndarray:
+        """Standardised (..., d) -> physical values (..., d)."""
+        u = z * self.scale + self.mean
+        return np.stack([s.inverse(u[..., j]) for j, s in enumerate(self.supports)], axis=-1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"names": list(self.names),
+                "supports": [{"kind": s.kind, "lower": s.lower} for s in self.supports],
+                "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ColumnScaler:
+        return cls(tuple(data["names"]), [Support(**s) for s in data["supports"]],
+                   np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float))
