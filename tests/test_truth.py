@@ -219,3 +219,12 @@ def test_cdf_is_the_integral_of_the_marginal_density(name):
     repeated = halo.loc[np.zeros(len(points), dtype=int)].reset_index(drop=True)
     exact = TRUTH.cdf(repeated, grid[points], name)
     np.testing.assert_allclose(exact, numeric[points], atol=1e-6)
+
+
+def test_halos_far_below_the_cut_still_get_finite_selected_galaxies():
+    """Regression: the truncated draw is inverted in log space, so a halo whose selection
+    probability underflows still yields galaxies just above the cut, never inf."""
+    tiny = halos(M_h=[7.0, 8.0])
+    draws = TRUTH.sample(tiny, 200, seed=0)
+    assert np.isfinite(draws).all()
+    assert (draws[..., 0] >= CUT).all() and (draws[..., 0] < CUT + 0.1).all()

@@ -63,7 +63,7 @@ class Cosmology:
         cosmo = self.colossus()
         return float(100.0 * cosmo.Ez(redshift) * self.growth_rate(redshift) / (1.0 + redshift))
 
-    def mean_matter_density(self, redshift: float = 0.0) -> float:
+    def mean_matter_density(self) -> float:
         """Mean comoving matter density in (Msun/h) / (Mpc/h)^3."""
         return float(self.colossus().rho_m(0.0) * 1e9)
 

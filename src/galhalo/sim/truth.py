@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri
+from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 from scipy.stats import multivariate_normal
 
 from ..columns import GALAXY, HALO, STELLAR_MASS_CUT
@@ -412,7 +412,8 @@ class _Mixture:
         if selected:
             # Inverse CDF of the standard normal tail above the (standardised) cut.
             threshold = (self.cut - mean[:, 0]) / scale[:, 0]
-            head = -ndtri(np.exp(np.log1p(-uniform) + log_ndtr(-threshold)))
+            # Inverted in log space: exact even where the tail probability underflows.
+            head = -ndtri_exp(np.log1p(-uniform) + log_ndtr(-threshold))
         else:
             head = ndtri(uniform)
         standard = np.empty((n, dims))

@@ -43,6 +43,8 @@ _MAX_CELL = 1.65
 #: Matter-particle lattice per side relative to the density grid (about 90 particles
 #: in a mean-density 3 Mpc/h sphere at the default 1.6 Mpc/h cell).
 _PARTICLES_PER_CELL = 1.5
+#: Largest automatic particle lattice per side (384^3 particles: 1.4 GB of positions).
+_MAX_PARTICLE_SIDE = 384
 
 Progress = Callable[[str], None]
 
@@ -56,8 +58,10 @@ class UniverseConfig:
         box: periodic box side.
         seed: master seed; the same seed gives byte-identical catalogs.
         redshift: snapshot redshift.
-        grid: density-field cells per side (None: automatic, cells <= 1.65 Mpc/h).
-        particles: matter-particle lattice per side, >= grid (None: 1.5 x grid).
+        grid: density-field cells per side (None: automatic, cells <= 1.65 Mpc/h up to
+            a 512^3 grid, i.e. boxes up to 845 Mpc/h; coarser cells beyond).
+        particles: matter-particle lattice per side, >= grid (None: 1.5 x grid, at most
+            384 unless the grid is larger: Delta3_h gets noisier in very large boxes).
         central_velocity_bias: central-galaxy velocity dispersion relative to the
             host's 1-D virial dispersion V_vir / sqrt(2).
         cosmology, truth: cosmology and the known-truth galaxy model (its
@@ -106,8 +110,8 @@ class UniverseConfig:
     def particle_side(self) -> int:
         if self.particles is not None:
             return self.particles
-        side = round(_PARTICLES_PER_CELL * self.grid_size)
-        return side + side % 2
+        side = min(round(_PARTICLES_PER_CELL * self.grid_size), _MAX_PARTICLE_SIDE)
+        return max(side + side % 2, self.grid_size)
 
 
 def simulate(
@@ -128,7 +132,7 @@ def simulate(
         Catalog with ``halo_id``, the halo, galaxy, position and velocity columns, and
         metadata (box, cosmology, redshift, seed, truth-model parameters).
     """
-    config = config or UniverseConfig(n_halos=n_halos, box=box, seed=seed, **options)
+    config = _config(config, n_halos, box, seed, options)
     say = progress or (lambda message: None)
     universe = _Box(config, say)
     selected_tables: list[pd.DataFrame] = []
@@ -170,7 +174,7 @@ def simulate_halos(
     A stand-in for a dark-matter-only halo catalog: the same field, halo model and
     assembly bias as :func:`simulate`, with ``n_halos`` halos. Arguments as there.
     """
-    config = config or UniverseConfig(n_halos=n_halos, box=box, seed=seed, **options)
+    config = _config(config, n_halos, box, seed, options)
     say = progress or (lambda message: None)
     universe = _Box(config, say)
     say(f"{config.n_halos:,} halos")
@@ -178,6 +182,15 @@ def simulate_halos(
     table = universe.draw_halos(config.n_halos, rng)
     say("done")
     return universe.catalog(table, HALO, config.n_halos, {}, truth=False)
+
+
+def _config(config: UniverseConfig | None, n_halos: int, box: float, seed: int,
+            options: dict) -> UniverseConfig:
+    if config is None:
+        return UniverseConfig(n_halos=n_halos, box=box, seed=seed, **options)
+    if options:
+        raise ValueError(f"pass either config or options {sorted(options)}, not both")
+    return config
 
 
 class _Box:
