@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 from galhalo import __version__
 from galhalo.catalog import read_catalog
 from galhalo.cli import app
+from galhalo.models import load_model
 
 runner = CliRunner()
 SMALL = ["--n-halos", "300", "--box", "50"]
@@ -83,13 +86,80 @@ def test_output_path_that_is_a_directory_is_refused(tmp_path):
     assert "directory" in result.output
 
 
-def test_demo_writes_catalog_and_figure_and_prints_a_summary(tmp_path):
-    result = run("demo", "--out-dir", tmp_path / "demo", "--n-halos", "400")
+def test_demo_simulates_trains_samples_and_scores(tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "--out-dir", out, "--n-halos", "600", "--epochs", "3")
     assert result.exit_code == 0, result.output
-    assert len(read_catalog(tmp_path / "demo" / "catalog.parquet")) == 400
-    assert (tmp_path / "demo" / "overview.png").stat().st_size > 10_000
+    assert len(read_catalog(out / "catalog.parquet")) == 600
+    assert (out / "overview.png").stat().st_size > 10_000
     for column in ("M_h", "smass", "color", "sSFR", "radius", "Delta3_h"):
         assert column in result.output
+    mock = read_catalog(out / "mock.parquet")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(mock) == metrics["held_out_rows"] > 0
+    assert metrics["flow_minus_truth_nll"] == pytest.approx(
+        metrics["flow_nll"] - metrics["truth_nll"])
+    assert load_model(out / "flow").family == "flow"
+    assert (out / "mock_vs_truth.png").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def small_universe(tmp_path_factory):
+    path = tmp_path_factory.mktemp("universe") / "cat.parquet"
+    assert run("simulate", "--out", path, "--n-halos", "800", "--box", "60").exit_code == 0
+    return path
+
+
+def test_train_then_sample_makes_a_mock_with_realisations(small_universe, tmp_path):
+    model_dir, mock = tmp_path / "gauss", tmp_path / "mock.parquet"
+    result = run("train", "--model", "gauss", "--catalog", small_universe, "--out", model_dir,
+                 "--epochs", "4", "--hidden", "32,32")
+    assert result.exit_code == 0, result.output
+    assert "validation NLL" in result.output
+    result = run("sample", "--model", model_dir, "--halos", small_universe, "--out", mock,
+                 "--samples", "3", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    table = read_catalog(mock).table
+    assert len(table) == 3 * 800
+    assert sorted(table["realization"].unique()) == [0, 1, 2]
+    halos = read_catalog(small_universe).table
+    np.testing.assert_array_equal(table["M_h"].to_numpy()[:800], halos["M_h"].to_numpy())
+    assert not np.array_equal(table["smass"].to_numpy()[:800], halos["smass"].to_numpy())
+
+
+def test_inverse_direction_on_the_command_line(small_universe, tmp_path):
+    result = run("train", "--model", "flow", "--catalog", small_universe, "--out",
+                 tmp_path / "inverse", "--condition", "smass,color", "--target", "M_h",
+                 "--epochs", "3", "--hidden", "16,16", "--transforms", "2")
+    assert result.exit_code == 0, result.output
+    assert load_model(tmp_path / "inverse").target == ("M_h",)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model", "forest"], "unknown model family 'forest'"),
+    (["--model", "flow", "--condition", "M_h,halo_mass"], "halo_mass"),
+    (["--model", "flow", "--condition", "M_h", "--target", "M_h"], "both condition and target"),
+    (["--model", "gauss", "--hidden", "32,x"], "--hidden"),
+])
+def test_bad_training_requests_fail_before_training(small_universe, tmp_path, args, message):
+    result = run("train", "--catalog", small_universe, "--out", tmp_path / "m", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "training" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_sampling_needs_the_condition_columns(small_universe, tmp_path):
+    model_dir = tmp_path / "gauss"
+    assert run("train", "--model", "gauss", "--catalog", small_universe, "--out", model_dir,
+               "--epochs", "2", "--hidden", "16").exit_code == 0
+    galaxies_only = tmp_path / "galaxies.csv"
+    read_catalog(small_universe).table[["smass", "color"]].to_csv(galaxies_only, index=False)
+    result = run("sample", "--model", model_dir, "--halos", galaxies_only, "--out",
+                 tmp_path / "mock.parquet")
+    assert result.exit_code == 2
+    assert "M_h" in result.output
+    assert not (tmp_path / "mock.parquet").exists()
 
 
 def test_info_and_validate_report_a_good_catalog(tmp_path):
@@ -130,3 +200,38 @@ def test_version_and_help_state_units_and_defaults():
     help_text = run("simulate", "--help").output
     for expected in ("Mpc/h", "8.75", "100000", "205"):
         assert expected in help_text
+
+
+def test_ingest_subfind_and_tables_on_the_command_line(tmp_path):
+    from subfind_fixtures import make_snapshot, write_snapshot
+
+    write_snapshot(make_snapshot(200, seed=1), tmp_path / "groups_099")
+    out = tmp_path / "tng.parquet"
+    result = run("ingest", tmp_path / "groups_099", "--out", out, "--sfr-floor", "-15")
+    assert result.exit_code == 0, result.output
+    catalog = read_catalog(out)
+    assert len(catalog) > 0 and "Delta3_h" in catalog.table
+    assert catalog.table["sSFR"].min() >= -15.0
+    # A table with a column mapping, through the same command.
+    table = tmp_path / "table.csv"
+    catalog.table.rename(columns={"smass": "stellar_mass"}).to_csv(table, index=False)
+    remapped = tmp_path / "remapped.parquet"
+    result = run("ingest", table, "--out", remapped, "--map", "stellar_mass=smass", "--box",
+                 catalog.meta.box_size)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(read_catalog(remapped).table["smass"], catalog.table["smass"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--box", "100"], "do not apply"),
+    (["--map", "stellar_mass"], "SOURCE=TARGET"),
+    (["--sublink", "trees"], "--snapshot-redshifts"),
+])
+def test_bad_ingest_options_fail_clearly_and_write_nothing(tmp_path, args, message):
+    from subfind_fixtures import make_snapshot, write_snapshot
+
+    write_snapshot(make_snapshot(50, seed=2), tmp_path / "groups_099")
+    result = run("ingest", tmp_path / "groups_099", "--out", tmp_path / "x.parquet", *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "x.parquet").exists()

@@ -17,6 +17,7 @@ _LAZY = {
     "CatalogMeta": "galhalo.catalog",
     "read_catalog": "galhalo.catalog",
     "write_catalog": "galhalo.catalog",
+    "ingest": "galhalo.io",
     "simulate": "galhalo.sim.universe",
     "simulate_halos": "galhalo.sim.universe",
     "UniverseConfig": "galhalo.sim.universe",

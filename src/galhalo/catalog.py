@@ -296,23 +296,30 @@ def _value_problems(col: Column, values: np.ndarray, box_size: float | None) -> 
             f"max {values.max():.6g}; first at row {_first(bad)}){hint}"]
 
 
-def _duplicate_problem(series: pd.Series) -> list[str]:
-    repeated = series.duplicated().to_numpy()
+#: Column numbering the realisations of a mock; ids repeat once per realisation.
+REALIZATION = "realization"
+
+
+def _duplicate_problem(series: pd.Series, realization: pd.Series | None) -> list[str]:
+    keys = series if realization is None else pd.DataFrame({"id": series, "r": realization})
+    repeated = keys.duplicated().to_numpy()
     if not repeated.any():
         return []
     first = _first(repeated)
-    return [f"{_label(series.name)}: {_count(repeated)} repeat an earlier id "
+    within = "" if realization is None else " within the same realization"
+    return [f"{_label(series.name)}: {_count(repeated)} repeat an earlier id{within} "
             f"(first at row {first}: {_show(series.iloc[first])})"]
 
 
-def _column_problems(col: Column, series: pd.Series, box_size: float | None) -> list[str]:
+def _column_problems(col: Column, series: pd.Series, box_size: float | None,
+                     realization: pd.Series | None = None) -> list[str]:
     dtype_problem = _dtype_problem(col, series)
     if dtype_problem is not None:
         return [f"{_label(col.name)}: {dtype_problem}"]
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     problems = _value_problems(col, values, box_size)
     if col.kind == "id":
-        problems += _duplicate_problem(series)
+        problems += _duplicate_problem(series, realization)
     return problems
 
 
@@ -349,8 +356,9 @@ def validate_table(
     Refused: no rows; non-string or repeated column names; missing required columns;
     a known column that is not numeric (booleans and text refused); NaN/inf in a
     known column; values outside a known column's physical bounds; positions outside
-    [0, box_size); repeated ``halo_id``. Columns outside the schema are not checked.
-    Every problem found is reported in one error.
+    [0, box_size); repeated ``halo_id`` (within one ``realization`` of a mock).
+    Columns outside the schema are not checked. Every problem found is reported in one
+    error.
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"a catalog table must be a pandas DataFrame, got {type(table).__name__}")
@@ -365,9 +373,10 @@ def validate_table(
     if missing:
         problems.append(f"missing required columns {_quoted(missing)} "
                         f"(the table has: {', '.join(table.columns)})")
+    realization = table[REALIZATION] if REALIZATION in table.columns else None
     for col in ALL_COLUMNS:
         if col.name in table.columns:
-            problems += _column_problems(col, table[col.name], meta.box_size)
+            problems += _column_problems(col, table[col.name], meta.box_size, realization)
     _raise_problems(problems)
 
 

@@ -153,11 +153,15 @@ def demo(
         "--out-dir", help="Directory for the demo outputs (created if missing).")] = Path("demo"),
     n_halos: NHalos = 100_000,
     seed: Seed = 42,
+    epochs: Annotated[int, typer.Option(
+        min=0, help="Maximum training epochs of the demo flow (0: simulate only).")] = 60,
 ) -> None:
     """Run the main job on the embedded default data set.
 
-    Simulates the default universe and writes the catalog (OUT_DIR/catalog.parquet) and
-    an overview figure (OUT_DIR/overview.png), then prints a summary of every column.
+    Simulates the default universe (OUT_DIR/catalog.parquet, OUT_DIR/overview.png),
+    trains a conditional flow on 80% of it (OUT_DIR/flow/), samples a mock for the
+    held-out 20% (OUT_DIR/mock.parquet, OUT_DIR/mock_vs_truth.png) and scores it against
+    the known truth (OUT_DIR/metrics.json).
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out-dir {out_dir} exists and is not a directory")
@@ -170,7 +174,209 @@ def demo(
 
     catalog_overview(catalog, figure_path, title=f"galhalo default universe (seed {seed})")
     _print_summary(catalog)
-    output.print(f"\nwrote {catalog_path} and {figure_path}")
+    written = [catalog_path, figure_path]
+    if epochs > 0:
+        written += _demo_model(catalog, out_dir, seed, epochs)
+    output.print("\nwrote " + ", ".join(map(str, written)))
+
+
+def _demo_model(catalog, out_dir: Path, seed: int, epochs: int) -> list[Path]:
+    """Train a flow on 80% of the demo universe, sample a mock of the held-out 20%, and
+    score it against the known truth."""
+    import numpy as np
+
+    from .files import write_json
+    from .mock import make_mock
+    from .report.comparison_figure import marginals_comparison
+    from .sim.truth import TruthModel
+
+    held_out = np.random.default_rng(seed).random(len(catalog)) < 0.2
+    train_part, test_part = catalog.select(~held_out), catalog.select(held_out)
+    model = _train_model("flow", train_part, DEFAULT_CONDITION, DEFAULT_TARGET, seed, 0.2,
+                         {"epochs": epochs})
+    model_dir = model.save(out_dir / "flow")
+    mock = make_mock(model, test_part, 1, seed)
+    mock_path = write_catalog(mock, out_dir / "mock.parquet")
+    truth = TruthModel.from_dict(catalog.meta.truth)
+    test = test_part.table
+    flow_nll = float(-model.log_prob(test, test).mean())
+    truth_nll = float(-truth.log_prob(test, test).mean())
+    metrics = {"held_out_rows": len(test), "flow_nll": flow_nll, "truth_nll": truth_nll,
+               "flow_minus_truth_nll": flow_nll - truth_nll, "training": model.metrics}
+    metrics_path = write_json(out_dir / "metrics.json", metrics)
+    comparison = marginals_comparison(test, mock.table, model.target,
+                                      out_dir / "mock_vs_truth.png",
+                                      labels=("truth", "flow mock"),
+                                      title="held-out halos: true galaxies vs flow samples")
+    output.print(f"held-out NLL: flow {flow_nll:.4f}, truth {truth_nll:.4f} nats per galaxy "
+                 f"(flow - truth = {flow_nll - truth_nll:.4f})")
+    return [model_dir, mock_path, metrics_path, comparison]
+
+
+@app.command()
+@_friendly_errors
+def ingest(
+    source: Annotated[Path, typer.Argument(
+        metavar="SOURCE", help="Subfind group catalog (directory of fof_subhalo_tab_NNN.K.hdf5 "
+        "chunks, one chunk, or a CAMELS groups_NNN.hdf5) or a table (.csv, .parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Catalog file to write: .parquet, "
+                                                          ".csv or .h5.")],
+    box: Annotated[float | None, typer.Option(
+        help="Tables: periodic box side in Mpc/h (required when the table has positions "
+             "and no galhalo metadata).")] = None,
+    mapping: Annotated[list[str] | None, typer.Option(
+        "--map", help="Tables: rename a column, SOURCE=TARGET (repeatable), e.g. "
+                      "--map stellar_mass=smass.")] = None,
+    redshift: Annotated[float | None, typer.Option(
+        help="Tables: snapshot redshift (default: file metadata, else 0).")] = None,
+    mass_definition: Annotated[str | None, typer.Option(
+        help="Subfind: halo mass for M_h, C_h, S_h: Group_M_Crit200 (default), "
+             "Group_M_Mean200 or Group_M_TopHat200.")] = None,
+    stellar_mass_min: Annotated[float | None, typer.Option(
+        help="Subfind: keep centrals with log10 M* >= this, in log10(Msun/h) "
+             "(default 8.75).")] = None,
+    stellar_mass_field: Annotated[str | None, typer.Option(
+        help="Subfind: Subhalo field holding M* in column 4 (stars), e.g. "
+             "SubhaloMassInRadType (default SubhaloMassType).")] = None,
+    sfr_floor: Annotated[float | None, typer.Option(
+        help="Subfind: log10 sSFR in 1/yr given to galaxies with SFR = 0 or lower sSFR; "
+             "counted and reported (default -16).")] = None,
+    formation_table: Annotated[Path | None, typer.Option(
+        help="Subfind: CSV/Parquet of z_h keyed by subhalo id (columns subhalo_id, z_h).")
+    ] = None,
+    sublink: Annotated[Path | None, typer.Option(
+        help="Subfind: directory of SubLink tree_extended.K.hdf5 files to compute z_h "
+             "(needs --snapshot-redshifts).")] = None,
+    snapshot_redshifts: Annotated[Path | None, typer.Option(
+        help="CSV/Parquet with columns snapshot, redshift (for --sublink).")] = None,
+) -> None:
+    """Turn a real simulation (TNG / CAMELS Subfind, or a CSV/Parquet table) into a catalog.
+
+    Same columns and units as every galhalo catalog; docs/ingest.md has the definitions.
+    """
+    from .io import SubLinkTrees
+    from .io import ingest as ingest_catalog
+
+    check_output_path(out)
+    options = {key: value for key, value in {
+        "box_size": box, "redshift": redshift, "mass_definition": mass_definition,
+        "stellar_mass_min": stellar_mass_min, "stellar_mass_field": stellar_mass_field,
+        "sfr_floor": sfr_floor, "formation_table": formation_table}.items()
+        if value is not None}
+    if mapping:
+        pairs = [item.split("=", 1) for item in mapping]
+        bad = [item for item, pair in zip(mapping, pairs, strict=True) if len(pair) != 2]
+        if bad:
+            raise ValueError(f"--map takes SOURCE=TARGET, got {bad}")
+        options["mapping"] = dict(pairs)
+    if sublink is not None:
+        if snapshot_redshifts is None:
+            raise ValueError("--sublink needs --snapshot-redshifts")
+        options["sublink"] = SubLinkTrees(sublink, snapshot_redshifts)
+    with _Stages(f"ingesting {source}") as stages:
+        catalog = ingest_catalog(source, progress=stages, **options)
+    write_catalog(catalog, out)
+    _print_summary(catalog)
+    counts = catalog.meta.extra.get("counts")
+    if counts:
+        output.print("counts: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                            for k, v in counts.items()))
+    output.print(f"wrote {len(catalog):,} rows to {out}")
+
+
+DEFAULT_CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
+DEFAULT_TARGET = "smass,color,sSFR,radius"
+
+
+def _hyperparameters(**given) -> dict:
+    """The options the user set (None = the family's default)."""
+    hyper = {key: value for key, value in given.items() if value is not None}
+    if "hidden" in hyper:
+        try:
+            hyper["hidden"] = tuple(int(part) for part in hyper["hidden"].split(","))
+        except ValueError:
+            raise ValueError(f"--hidden must be comma-separated integers, got "
+                             f"{given['hidden']!r}") from None
+    return hyper
+
+
+def _train_model(family: str, catalog, condition: str, target: str, seed: int, valid,
+                 hyperparameters: dict):
+    from .models import model_family
+
+    model = model_family(family)(**hyperparameters)
+    console.print(f"training {family}: {condition} -> {target} on {len(catalog):,} rows")
+    return model.fit(catalog, condition, target, valid=valid, seed=seed)
+
+
+@app.command()
+@_friendly_errors
+def train(
+    model: Annotated[str, typer.Option(help="Model family: gauss (NNgauss) or flow "
+                                            "(conditional neural spline flow).")],
+    catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
+    condition: Annotated[str, typer.Option(
+        help="Comma-separated condition columns (halo -> galaxy by default; swap the "
+             "lists for galaxy -> halo).")] = DEFAULT_CONDITION,
+    target: Annotated[str, typer.Option(help="Comma-separated target columns.")
+                      ] = DEFAULT_TARGET,
+    seed: Seed = 0,
+    valid: Annotated[float, typer.Option(
+        help="Fraction of rows held out for early stopping.")] = 0.2,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs [default 200].")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per step [default 512].")] = None,
+    learning_rate: Annotated[float | None, typer.Option(
+        help="Initial AdamW learning rate [default 1e-3].")] = None,
+    patience: Annotated[int | None, typer.Option(
+        help="Epochs without validation improvement before stopping [default 20].")] = None,
+    hidden: Annotated[str | None, typer.Option(
+        help="Hidden layer widths, e.g. 128,128 [gauss 256,256,256; flow 128,128].")] = None,
+    transforms: Annotated[int | None, typer.Option(
+        help="Flow: number of spline transforms [default 4].")] = None,
+    bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 8].")] = None,
+) -> None:
+    """Learn p(target | condition) from a catalog and save the model directory.
+
+    The directory holds config.json (family, columns, scalers, metrics), weights.pt and
+    history.json (the loss curve). Log-densities are in the targets' physical units.
+    """
+    from .models import model_family
+    from .models.base import check_columns
+
+    hyper = _hyperparameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                             patience=patience, hidden=hidden, transforms=transforms, bins=bins)
+    model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
+    columns = tuple(name for names in check_columns(condition, target) for name in names)
+    check_writable(out, directory=True)
+    catalog = read_catalog(catalog_path, required=columns)
+    fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
+    fitted.save(out)
+    output.print(f"wrote {out}: validation NLL {fitted.metrics['valid_nll']:.4f} nats per row "
+                 f"after {fitted.metrics['epochs']} epochs (best {fitted.metrics['best_epoch']})")
+
+
+@app.command()
+@_friendly_errors
+def sample(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory (galhalo train).")],
+    halos: Annotated[Path, typer.Option(
+        help="Catalog with the model's condition columns (e.g. a halo catalog).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Mock catalog file to write.")],
+    samples: Annotated[int, typer.Option(
+        min=1, help="Realisations per row (adds a 'realization' column when > 1).")] = 1,
+    seed: Seed = 0,
+) -> None:
+    """Sample the model's targets for every row of a catalog: a mock catalog."""
+    from .mock import make_mock
+    from .models import load_model
+
+    check_output_path(out)
+    model = load_model(model_dir)
+    catalog = read_catalog(halos, required=model.condition)
+    mock = make_mock(model, catalog, samples, seed)
+    write_catalog(mock, out)
+    output.print(f"wrote {len(mock):,} rows ({samples} per input row) to {out}")
 
 
 @app.command()

@@ -109,6 +109,16 @@ def column_matrix(table: Table, names: tuple[str, ...], role: str) -> np.ndarray
     return matrix
 
 
+def check_columns(condition, target) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Parse condition and target column lists ("M_h,C_h" or sequences); they must be
+    known, non-empty and disjoint."""
+    condition, target = parse_column_list(condition), parse_column_list(target)
+    overlap = sorted(set(condition) & set(target))
+    if overlap:
+        raise ModelError(f"columns {overlap} are both condition and target")
+    return condition, target
+
+
 def _split(n: int, valid: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     if not 0 < valid < 1:
         raise ModelError(f"valid must be a fraction in (0, 1) or a Catalog, got {valid}")
@@ -171,11 +181,7 @@ class ConditionalModel(ABC):
             raise ModelError(f"this {self.family} model is not fitted yet: call fit() or load()")
 
     def _set_columns(self, condition, target) -> None:
-        self.condition = parse_column_list(condition)
-        self.target = parse_column_list(target)
-        overlap = sorted(set(self.condition) & set(self.target))
-        if overlap:
-            raise ModelError(f"columns {overlap} are both condition and target")
+        self.condition, self.target = check_columns(condition, target)
 
     def __call__(self, condition_table: Table) -> Conditioned:
         return Conditioned(self, condition_table)
