@@ -32,7 +32,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from child import run_child_json
 
 DEFAULT_SUBHALOS = 15_000_000
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ingest.json"
@@ -197,21 +197,7 @@ def run_child(directory: str) -> dict[str, Any]:
 def measure(directory: Path, timeout: float | None) -> dict[str, Any]:
     """:func:`run_child` in a fresh interpreter; its JSON (or ``{"error": ...}``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(directory)]
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        return {"error": f"exit code {done.returncode}: {tail}"}
-    result = json.loads(lines[-1])
-    result["process_seconds"] = time.perf_counter() - start
-    result["load_before"], result["load_after"] = load_before, os.getloadavg()[0]
-    return result
+    return run_child_json(command, timeout)
 
 
 def summarise(runs: list[dict[str, Any]], files: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child import run_child_json
+
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 #: The design target: this many halos ...
 TARGET_HALOS = 100_000
@@ -109,25 +111,7 @@ def measure(n_halos: int, timeout: float | None) -> dict[str, Any]:
     A failed child gives ``{"n_halos": ..., "error": ...}`` instead of raising.
     """
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_halos)]
-    load_before = os.getloadavg()[0]
-    start = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return {"n_halos": n_halos, "error": f"timed out after {timeout} s"}
-    elapsed = time.perf_counter() - start
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        return {"n_halos": n_halos, "error": f"exit code {done.returncode}: {tail}"}
-    result = json.loads(lines[-1])
-    result["process_seconds"] = elapsed
-    # 1-minute load average of the machine just before and after the run: a value well
-    # above the child's own CPU use means other processes competed for the cores.
-    result["load_before"] = load_before
-    result["load_after"] = os.getloadavg()[0]
-    return result
+    return {"n_halos": n_halos, **run_child_json(command, timeout)}
 
 
 def summarise(n_halos: int, runs: list[dict[str, Any]]) -> dict[str, Any]:

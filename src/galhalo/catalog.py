@@ -431,9 +431,17 @@ class Catalog:
         """Galaxy-property columns present (``columns.GALAXY`` order)."""
         return tuple(name for name in GALAXY if name in self.table.columns)
 
-    def validate(self, required: str | Iterable[str] = ()) -> Catalog:
-        """Check table and metadata (see :func:`validate_table`); returns self."""
-        validate_table(self.table, self.meta, required)
+    def validate(self, required: str | Iterable[str] = (), source: object = None) -> Catalog:
+        """Check table and metadata (see :func:`validate_table`); returns self.
+
+        ``source`` (e.g. the file the table came from) prefixes any error message.
+        """
+        try:
+            validate_table(self.table, self.meta, required)
+        except CatalogError as err:
+            if source is None:
+                raise
+            raise CatalogError(f"{source}: {err}") from None
         return self
 
     def values(self, names: str | Iterable[str]) -> np.ndarray:

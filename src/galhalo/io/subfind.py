@@ -786,9 +786,6 @@ def ingest_subfind(
                    "Ode0": header.omega_lambda, "H0": 100.0 * header.hubble},
         source=source, extra=extra)
     catalog = Catalog(table, meta)
-    try:
-        catalog.validate()
-    except CatalogError as err:
-        raise CatalogError(f"{source}: {err}") from None
+    catalog.validate(source=source)
     say(f"done: {len(catalog):,} centrals")
     return catalog

@@ -296,10 +296,7 @@ def ingest_table(
     meta.extra = {**meta.extra, "format": fmt or layout, "renamed": renames,
                   "source_files": [str(source)]}
     catalog = Catalog(table.reset_index(drop=True), meta)
-    try:
-        catalog.validate()
-    except CatalogError as err:
-        raise CatalogError(f"{source}: {err}") from None
+    catalog.validate(source=source)
     say(f"{len(catalog):,} rows valid")
     return catalog
 
