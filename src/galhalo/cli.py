@@ -154,7 +154,7 @@ def demo(
     n_halos: NHalos = 100_000,
     seed: Seed = 42,
     epochs: Annotated[int, typer.Option(
-        min=0, help="Maximum training epochs of the demo flow (0: simulate only).")] = 60,
+        min=0, help="Maximum training epochs of the demo flow (0: simulate only).")] = 30,
 ) -> None:
     """Run the main job on the embedded default data set.
 
