@@ -20,6 +20,7 @@ _LAZY = {
     "ingest": "galhalo.io",
     "simulate": "galhalo.sim.universe",
     "simulate_halos": "galhalo.sim.universe",
+    "run_demo": "galhalo.demo",
     "UniverseConfig": "galhalo.sim.universe",
     "TruthModel": "galhalo.sim.truth",
     "HaloModel": "galhalo.sim.halos",

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from . import __version__
 from .catalog import CatalogError, check_output_path, read_catalog, write_catalog
+from .columns import GALAXY, HALO
 from .files import OutputPathError, check_writable
 
 app = typer.Typer(
@@ -163,54 +164,16 @@ def demo(
     held-out 20% (OUT_DIR/mock.parquet, OUT_DIR/mock_vs_truth.png) and scores it against
     the known truth (OUT_DIR/metrics.json).
     """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out-dir {out_dir} exists and is not a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    catalog_path = check_output_path(out_dir / "catalog.parquet")
-    figure_path = check_writable(out_dir / "overview.png")
-    catalog = _simulate_catalog(n_halos, 205.0, seed)
-    write_catalog(catalog, catalog_path)
-    from .report.catalog_figure import catalog_overview
+    from .demo import run_demo
 
-    catalog_overview(catalog, figure_path, title=f"galhalo default universe (seed {seed})")
-    _print_summary(catalog)
-    written = [catalog_path, figure_path]
-    if epochs > 0:
-        written += _demo_model(catalog, out_dir, seed, epochs)
-    output.print("\nwrote " + ", ".join(map(str, written)))
-
-
-def _demo_model(catalog, out_dir: Path, seed: int, epochs: int) -> list[Path]:
-    """Train a flow on 80% of the demo universe, sample a mock of the held-out 20%, and
-    score it against the known truth."""
-    import numpy as np
-
-    from .files import write_json
-    from .mock import make_mock
-    from .report.comparison_figure import marginals_comparison
-    from .sim.truth import TruthModel
-
-    held_out = np.random.default_rng(seed).random(len(catalog)) < 0.2
-    train_part, test_part = catalog.select(~held_out), catalog.select(held_out)
-    model = _train_model("flow", train_part, DEFAULT_CONDITION, DEFAULT_TARGET, seed, 0.2,
-                         {"epochs": epochs})
-    model_dir = model.save(out_dir / "flow")
-    mock = make_mock(model, test_part, 1, seed)
-    mock_path = write_catalog(mock, out_dir / "mock.parquet")
-    truth = TruthModel.from_dict(catalog.meta.truth)
-    test = test_part.table
-    flow_nll = float(-model.log_prob(test, test).mean())
-    truth_nll = float(-truth.log_prob(test, test).mean())
-    metrics = {"held_out_rows": len(test), "flow_nll": flow_nll, "truth_nll": truth_nll,
-               "flow_minus_truth_nll": flow_nll - truth_nll, "training": model.metrics}
-    metrics_path = write_json(out_dir / "metrics.json", metrics)
-    comparison = marginals_comparison(test, mock.table, model.target,
-                                      out_dir / "mock_vs_truth.png",
-                                      labels=("truth", "flow mock"),
-                                      title="held-out halos: true galaxies vs flow samples")
-    output.print(f"held-out NLL: flow {flow_nll:.4f}, truth {truth_nll:.4f} nats per galaxy "
-                 f"(flow - truth = {flow_nll - truth_nll:.4f})")
-    return [model_dir, mock_path, metrics_path, comparison]
+    with _Stages("demo") as stages:
+        result = run_demo(out_dir, n_halos=n_halos, seed=seed, epochs=epochs, progress=stages)
+    _print_summary(result.catalog)
+    if result.metrics:
+        m = result.metrics
+        output.print(f"held-out NLL: flow {m['flow_nll']:.4f}, truth {m['truth_nll']:.4f} nats "
+                     f"per galaxy (flow - truth = {m['flow_minus_truth_nll']:.4f})")
+    output.print("\nwrote " + ", ".join(map(str, result.written)))
 
 
 @app.command()
@@ -284,8 +247,8 @@ def ingest(
     output.print(f"wrote {len(catalog):,} rows to {out}")
 
 
-DEFAULT_CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
-DEFAULT_TARGET = "smass,color,sSFR,radius"
+DEFAULT_CONDITION = ",".join(HALO)
+DEFAULT_TARGET = ",".join(GALAXY)
 
 
 def _hyperparameters(**given) -> dict:
