@@ -6,8 +6,10 @@ mean and standard deviation:
 
 * ``identity``: u = x;
 * ``log``: u = ln(x - lower), for positive, scale-like quantities (C_h, S_h, Delta3_h);
-* ``softplus``: u = ln(expm1(x - lower)), for a sharp selection boundary such as the
-  stellar-mass cut: like ``log`` just above the bound, like the identity far from it.
+* ``softplus``: u = w ln(expm1((x - lower) / w)), for a sharp selection boundary such
+  as the stellar-mass cut: like ``w ln((x - lower) / w)`` within ~w of the bound, like
+  the identity (x - lower) far from it. A small width ``w`` keeps the transformed
+  variable compact: its left tail decays as exp(u / w) instead of exp(u).
 
 So a model's density in x is the density in z = (u - mean) / scale times
 ``|dz/dx| = |du/dx| / scale`` (``forward`` returns its log). Values outside the support
@@ -30,16 +32,20 @@ _EPSILON = 1e-9
 
 @dataclass(frozen=True)
 class Support:
-    """Support map of one column: ``kind`` and its ``lower`` bound (None for identity)."""
+    """Support map of one column: ``kind``, its ``lower`` bound (None for identity) and,
+    for ``softplus``, the ``width`` (x units) over which it bends from log to identity."""
 
     kind: str = "identity"
     lower: float | None = None
+    width: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown support kind {self.kind!r}; known: {KINDS}")
         if (self.kind == "identity") != (self.lower is None):
             raise ValueError(f"support {self.kind!r} needs a lower bound exactly when not identity")
+        if not self.width > 0:
+            raise ValueError(f"support width must be > 0, got {self.width}")
 
     def inside(self, x: np.ndarray) -> np.ndarray:
         return np.ones(x.shape, dtype=bool) if self.lower is None else x > self.lower
@@ -51,20 +57,24 @@ class Support:
         distance = np.maximum(x - self.lower, _EPSILON)
         if self.kind == "log":
             return np.log(distance), -np.log(distance)
-        # softplus inverse: u = ln(expm1(d)) = d + ln(-expm1(-d)); du/dx = 1 / (1 - e^-d)
-        log_term = np.log(-np.expm1(-distance))
-        return distance + log_term, -log_term
+        # softplus inverse: u = w ln(expm1(d / w)) = d + w ln(-expm1(-d / w));
+        # du/dx = 1 / (1 - exp(-d / w))
+        log_term = np.log(-np.expm1(-distance / self.width))
+        return distance + self.width * log_term, -log_term
 
     def inverse(self, u: np.ndarray) -> np.ndarray:
         if self.kind == "identity":
             return u.copy()
         if self.kind == "log":
             return self.lower + np.exp(u)
-        return self.lower + np.logaddexp(0.0, u)
+        return self.lower + self.width * np.logaddexp(0.0, u / self.width)
 
 
 #: Default support of columns when they are modelled (targets) or used as conditions.
 POSITIVE_HALO_COLUMNS = ("C_h", "S_h", "Delta3_h")
+#: Width (dex) over which the stellar-mass support bends from log to identity.
+#: 0.2 measured better than 1.0 (flow held-out NLL - truth 0.080 vs 0.088 nats).
+SMASS_CUT_WIDTH = 0.2
 
 
 def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None) -> list[Support]:
@@ -77,7 +87,7 @@ def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None) -> 
         elif name == "z_h":
             supports.append(Support("softplus", 0.0))
         elif name == "smass" and stellar_mass_cut is not None:
-            supports.append(Support("softplus", float(stellar_mass_cut)))
+            supports.append(Support("softplus", float(stellar_mass_cut), SMASS_CUT_WIDTH))
         else:
             supports.append(Support())
     return supports
@@ -140,7 +150,8 @@ class ColumnScaler:
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names),
-                "supports": [{"kind": s.kind, "lower": s.lower} for s in self.supports],
+                "supports": [{"kind": s.kind, "lower": s.lower, "width": s.width}
+                             for s in self.supports],
                 "mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
