@@ -99,12 +99,6 @@ class LinearField:
         real = np.fft.irfftn(padded, s=(side,) * 3, axes=(0, 1, 2))
         return real * (side / self.grid) ** 3
 
-    def cell_centres(self) -> np.ndarray:
-        """Lattice of cell centres, shape (grid**3, 3), in Mpc/h, C order of the grid."""
-        axis = (np.arange(self.grid) + 0.5) * self.cell
-        mesh = np.meshgrid(axis, axis, axis, indexing="ij")
-        return np.stack([m.ravel() for m in mesh], axis=1)
-
 
 def gaussian_field(
     cosmology: Cosmology, box: float, grid: int, rng: np.random.Generator, redshift: float = 0.0

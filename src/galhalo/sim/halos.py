@@ -29,8 +29,6 @@ from scipy.special import expit
 from .cosmology import Cosmology
 from .field import LinearField
 
-#: Order of the secondary latents.
-LATENT_ORDER = ("z_h", "C_h", "S_h")
 #: Sharpness of the soft floor that keeps formation redshifts positive.
 _FLOOR_SHARPNESS = 10.0
 #: Smallest value the soft floor returns (its input is > -1).
@@ -203,10 +201,15 @@ def place_halos(
     radius = np.maximum(0.64 * cosmology.lagrangian_radius(centres), 0.5 * field.cell)
     ladder = 0.5 * field.cell * 1.25 ** np.round(np.log(radius / (0.5 * field.cell))
                                                  / np.log(1.25))
+    env_centred = env_field - env_field.mean()
+    covariances: dict[float, float] = {}  # cov(delta_R, environment) per ladder scale
     for index in np.unique(which):
         members = np.flatnonzero(which == index)
         bias = lagrangian_bias[index]
         smoothed = field.smoothed(ladder[index]).ravel()
+        if ladder[index] not in covariances:
+            covariances[ladder[index]] = np.mean((smoothed - smoothed.mean()) * env_centred)
+        covariance = covariances[ladder[index]]
         log_weight = bias * smoothed
         weight = np.exp(log_weight - log_weight.max())
         cumulative = np.cumsum(weight)
@@ -215,6 +218,5 @@ def place_halos(
         cells = np.minimum(cells, len(cumulative) - 1)
         corner = np.stack(np.unravel_index(cells, (field.grid,) * 3), axis=1)
         lagrangian[members] = (corner + rng.random((len(members), 3))) * field.cell
-        covariance = np.mean((smoothed - smoothed.mean()) * (env_field - env_field.mean()))
         environment[members] = (env_field[cells] - bias * covariance) / env_sd
     return Placement(lagrangian=lagrangian, environment=environment)
