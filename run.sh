@@ -12,6 +12,16 @@ stamp="$venv/.galhalo-installed"
 
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     echo "galhalo: installing into $venv (first run only)" >&2
+    # Corrfunc (pair counts) compiles against GSL.
+    if ! { command -v gsl-config >/dev/null || dpkg -s libgsl-dev >/dev/null 2>&1; }; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            apt-get update -qq && apt-get install -y -qq libgsl-dev >/dev/null
+        else
+            echo "galhalo: Corrfunc needs the GSL headers: run 'sudo apt-get install -y" \
+                 "libgsl-dev' (or 'brew install gsl'), then run this again" >&2
+            exit 1
+        fi
+    fi
     "$python" -m venv "$venv"
     # The CPU build of torch must come first and exactly pinned: anything looser
     # makes pip fetch a multi-GB CUDA build.
