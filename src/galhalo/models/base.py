@@ -33,13 +33,17 @@ from ..catalog import Catalog
 from ..columns import parse_column_list
 from ..files import atomic_directory, check_writable, dumps_json
 from .training import TrainingConfig, train
-from .transforms import ColumnScaler, default_supports, stellar_mass_cut_of
+from .transforms import ColumnScaler, default_supports, detect_grid, stellar_mass_cut_of
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 HISTORY_FILE = "history.json"
 
 Table = pd.DataFrame | Catalog | Mapping[str, Any]
+#: Points per grid cell (and generator) of the lattice rule that integrates a model's
+#: density over the cells of discrete targets.
+LATTICE_POINTS = 8
+LATTICE_GENERATOR = 3
 
 
 class ModelError(ValueError):
@@ -284,14 +288,19 @@ class NeuralModel(ConditionalModel):
             self.condition_scaler = ColumnScaler.fit(
                 self.condition, x, default_supports(self.condition, cut))
             self.target_scaler = ColumnScaler.fit(self.target, y,
-                                                  default_supports(self.target, cut))
+                                                  default_supports(self.target, cut),
+                                                  self._target_grids(y))
+            # Discrete targets are spread over their grid cells once, with the fit's seed.
+            rng = np.random.default_rng(seed)
+            y_model = self.target_scaler.dequantise(y, rng)
+            y_valid_model = self.target_scaler.dequantise(y_valid, rng)
         except ValueError as err:
             raise ModelError(str(err)) from None
         torch.manual_seed(seed)
         self.network = self.build(len(self.condition), len(self.target))
         self.seed = int(seed)
-        train_scaled = self._scaled(x, y)
-        valid_scaled = self._scaled(x_valid, y_valid)
+        train_scaled = self._scaled(x, y_model)
+        valid_scaled = self._scaled(x_valid, y_valid_model)
         self.history = train(self.network, self.scaled_log_prob_loss, train_scaled[:2],
                              valid_scaled[:2], self.training_config, seed, progress)
         valid_nll = -float(np.mean(self.log_prob(
@@ -302,7 +311,31 @@ class NeuralModel(ConditionalModel):
                         "train_rows": len(train_scaled[0]), "valid_rows": len(x_valid)}
         return self
 
+    def _target_grids(self, y: np.ndarray) -> list[np.ndarray | None]:
+        """Grids of the discrete target columns, by the ``dequantise`` hyperparameter:
+        "auto" (detect), "none", or a list of column names to treat as discrete."""
+        setting = self.hyperparameters.get("dequantise", "auto")
+        if setting == "none":
+            return [None] * len(self.target)
+        if setting == "auto":
+            return [detect_grid(column) for column in y.T]
+        names = parse_column_list(setting)
+        unknown = sorted(set(names) - set(self.target))
+        if unknown:
+            raise ModelError(f"dequantise names {unknown}, which are not targets "
+                             f"({', '.join(self.target)})")
+        return [np.unique(column) if name in names else None
+                for name, column in zip(self.target, y.T, strict=True)]
+
     def scaled_log_prob_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-row NLL; in training mode with the noise regularisation applied."""
+        if self.network.training:
+            x_noise = float(self.hyperparameters.get("condition_noise", 0.0))
+            y_noise = float(self.hyperparameters.get("target_noise", 0.0))
+            if x_noise > 0:
+                x = x + x_noise * torch.randn_like(x)
+            if y_noise > 0:
+                y = y + y_noise * torch.randn_like(y)
         return -self.scaled_log_prob(x, y)
 
     def _scaled(self, x: np.ndarray, y: np.ndarray):
@@ -322,6 +355,27 @@ class NeuralModel(ConditionalModel):
         y = column_matrix(target_table, self.target, "target")
         if len(x) != len(y):
             raise ModelError(f"condition has {len(x)} rows but target has {len(y)}")
+        discrete = self.target_scaler.discrete
+        if not discrete:
+            return self._continuous_log_prob(x, y)
+        # A discrete column has a probability per grid value: the integral of the model's
+        # density over the value's cell, by a rank-1 lattice rule over the cells.
+        try:
+            cells = self.target_scaler.cells(y)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
+        terms = []
+        for k in range(LATTICE_POINTS):
+            y_k = y.copy()
+            for i, j in enumerate(discrete):
+                low, width = cells[j]
+                fraction = ((k * LATTICE_GENERATOR ** i) % LATTICE_POINTS + 0.5) / LATTICE_POINTS
+                y_k[:, j] = low + fraction * width
+            terms.append(self._continuous_log_prob(x, y_k))
+        log_width = sum(np.log(cells[j][1]) for j in discrete)
+        return np.logaddexp.reduce(terms, axis=0) - np.log(LATTICE_POINTS) + log_width
+
+    def _continuous_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         x_scaled, y_scaled, log_jacobian, inside = self._scaled(x, y)
         with torch.no_grad():
             scaled = np.concatenate([
@@ -341,7 +395,7 @@ class NeuralModel(ConditionalModel):
             torch.manual_seed(seed)
             draws = torch.cat([self.scaled_sample(x[i:i + chunk], int(n_per_row))
                                for i in range(0, len(x), chunk)], dim=1)
-        return self.target_scaler.inverse(draws.double().numpy())
+        return self.target_scaler.snap(self.target_scaler.inverse(draws.double().numpy()))
 
     def predict(self, condition_table, samples: int = 200, seed: int = 0):
         """Mean of ``samples`` draws per row (exact mean for families that have one)."""

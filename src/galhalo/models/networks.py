@@ -8,8 +8,13 @@ import torch
 
 from .training import TrainingConfig
 
-#: Training hyperparameters every neural family accepts (defaults of TrainingConfig).
-TRAINING_DEFAULTS = asdict(TrainingConfig())
+#: Hyperparameters every neural family accepts: the TrainingConfig fields,
+#: ``dequantise`` ("auto", "none" or target names; see transforms.detect_grid), and the
+#: noise regularisation of Rothfuss et al. (2019): Gaussian noise of these standard
+#: deviations (standardised units) added to the conditions and targets of each training
+#: batch, which smooths the learned density against overfitting small samples.
+TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
+                     "condition_noise": 0.0, "target_noise": 0.0}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

@@ -14,6 +14,14 @@ mean and standard deviation:
 So a model's density in x is the density in z = (u - mean) / scale times
 ``|dz/dx| = |du/dx| / scale`` (``forward`` returns its log). Values outside the support
 have zero density (``log_prob`` gives -inf for them).
+
+Discrete columns (a formation redshift stored on the snapshot grid, an integer count) have
+no density: a continuous model trained on them piles up infinitely sharp spikes. Such a
+column carries a ``grid`` (its sorted distinct values): each grid value owns the cell
+between the midpoints to its neighbours, training data are *dequantised* (spread uniformly
+over their cell), the model's density is then that of the dequantised variable, and draws
+are snapped back onto the grid (:meth:`ColumnScaler.snap`). ``detect_grid`` recognises
+such columns.
 """
 
 from __future__ import annotations
@@ -103,21 +111,62 @@ def stellar_mass_cut_of(meta_truth: dict | None, smass: np.ndarray | None) -> fl
     return None
 
 
+#: A column is discrete when it has at most this many distinct values ...
+GRID_MAX_LEVELS = 256
+#: ... each repeated this many times on average (continuous data never are).
+GRID_MIN_REPEATS = 20
+
+
+def detect_grid(values: np.ndarray) -> np.ndarray | None:
+    """The sorted distinct values of a 1-D column if it is discrete (at most
+    ``GRID_MAX_LEVELS`` distinct values, each seen ``GRID_MIN_REPEATS`` times on
+    average), else None."""
+    levels = np.unique(values)
+    if 1 < len(levels) <= GRID_MAX_LEVELS and len(values) >= GRID_MIN_REPEATS * len(levels):
+        return levels
+    return None
+
+
+def grid_edges(grid: np.ndarray, support: Support) -> np.ndarray:
+    """Cell edges (len(grid) + 1,) of a grid: midpoints between neighbours, the outer
+    cells as wide as their inner neighbour's half-spacing, kept inside the support."""
+    middle = 0.5 * (grid[1:] + grid[:-1])
+    edges = np.concatenate([[2 * grid[0] - middle[0]], middle, [2 * grid[-1] - middle[-1]]])
+    if support.lower is not None:
+        edges[0] = max(edges[0], support.lower + 1e-6 * (grid[-1] - grid[0]))
+    return edges
+
+
 @dataclass
 class ColumnScaler:
-    """Support maps plus standardisation for named columns (fit on the training split)."""
+    """Support maps plus standardisation for named columns (fit on the training split);
+    ``grids[j]`` is the grid of a discrete column j (else None)."""
 
     names: tuple[str, ...]
     supports: list[Support]
     mean: np.ndarray
     scale: np.ndarray
+    grids: list[np.ndarray | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.grids is None:
+            self.grids = [None] * len(self.names)
+
+    @property
+    def discrete(self) -> list[int]:
+        """Indices of the discrete columns."""
+        return [j for j, grid in enumerate(self.grids) if grid is not None]
 
     @classmethod
-    def fit(cls, names: tuple[str, ...], values: np.ndarray,
-            supports: list[Support]) -> ColumnScaler:
-        """Fit on ``values`` of shape (rows, len(names)), physical units."""
+    def fit(cls, names: tuple[str, ...], values: np.ndarray, supports: list[Support],
+            grids: list[np.ndarray | None] | None = None) -> ColumnScaler:
+        """Fit on ``values`` of shape (rows, len(names)), physical units. Discrete
+        columns (``grids``) are standardised after dequantisation, as the model sees them."""
         if values.shape[1] != len(names) or len(supports) != len(names):
             raise ValueError("values, names and supports disagree in the number of columns")
+        if grids is not None:
+            values = cls(tuple(names), supports, np.zeros(len(names)), np.ones(len(names)),
+                         list(grids)).dequantise(values, np.random.default_rng(0))
         for name, support, column in zip(names, supports, values.T, strict=True):
             outside = ~support.inside(column)
             if outside.any():
@@ -129,7 +178,40 @@ class ColumnScaler:
         if np.any(scale == 0):
             constant = [n for n, s in zip(names, scale, strict=True) if s == 0]
             raise ValueError(f"columns {constant} are constant in the training data")
-        return cls(tuple(names), list(supports), u.mean(axis=0), scale)
+        return cls(tuple(names), list(supports), u.mean(axis=0), scale,
+                   None if grids is None else list(grids))
+
+    def cells(self, values: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """For each discrete column j: (lower edge, width) of every row's grid cell, each
+        (rows,); raises ValueError for a value that is not on the grid."""
+        cells = {}
+        for j in self.discrete:
+            grid, edges = self.grids[j], grid_edges(self.grids[j], self.supports[j])
+            cell = np.clip(np.searchsorted(grid, values[:, j]), 0, len(grid) - 1)
+            off = ~np.isclose(grid[cell], values[:, j], rtol=1e-9, atol=1e-12)
+            if off.any():
+                raise ValueError(f"column {self.names[j]!r} is discrete (grid of {len(grid)} "
+                                 f"values) but {off.sum()} rows are not on the grid, e.g. "
+                                 f"{values[np.flatnonzero(off)[0], j]!r}")
+            cells[j] = (edges[cell], edges[cell + 1] - edges[cell])
+        return cells
+
+    def dequantise(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Physical (rows, d) with each discrete column spread uniformly over the cell of
+        its grid value; raises ValueError for a value that is not on the grid."""
+        values = np.array(values, dtype=float)
+        for j, (low, width) in self.cells(values).items():
+            values[:, j] = low + width * rng.random(len(values))
+        return values
+
+    def snap(self, values: np.ndarray) -> np.ndarray:
+        """Physical (..., d) with each discrete column moved to the grid value of its cell."""
+        values = np.array(values, dtype=float)
+        for j in self.discrete:
+            grid, edges = self.grids[j], grid_edges(self.grids[j], self.supports[j])
+            cell = np.clip(np.searchsorted(edges, values[..., j]) - 1, 0, len(grid) - 1)
+            values[..., j] = grid[cell]
+        return values
 
     def forward(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Physical (rows, d) -> (z (rows, d), ln|dz/dx| summed (rows,), inside (rows,))."""
@@ -152,9 +234,12 @@ class ColumnScaler:
         return {"names": list(self.names),
                 "supports": [{"kind": s.kind, "lower": s.lower, "width": s.width}
                              for s in self.supports],
-                "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "grids": [None if g is None else g.tolist() for g in self.grids]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnScaler:
+        grids = data.get("grids") or [None] * len(data["names"])
         return cls(tuple(data["names"]), [Support(**s) for s in data["supports"]],
-                   np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float))
+                   np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float),
+                   [None if g is None else np.asarray(g, dtype=float) for g in grids])
