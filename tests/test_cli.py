@@ -130,9 +130,13 @@ def test_train_then_sample_makes_a_mock_with_realisations(small_universe, tmp_pa
 def test_inverse_direction_on_the_command_line(small_universe, tmp_path):
     result = run("train", "--model", "flow", "--catalog", small_universe, "--out",
                  tmp_path / "inverse", "--condition", "smass,color", "--target", "M_h",
-                 "--epochs", "3", "--hidden", "16,16", "--transforms", "2")
+                 "--epochs", "3", "--hidden", "16,16", "--transforms", "2",
+                 "--set", "passes=2", "--set", "weight_decay=1e-4")
     assert result.exit_code == 0, result.output
-    assert load_model(tmp_path / "inverse").target == ("M_h",)
+    model = load_model(tmp_path / "inverse")
+    assert model.target == ("M_h",)
+    assert model.hyperparameters["passes"] == 2
+    assert model.hyperparameters["weight_decay"] == pytest.approx(1e-4)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -140,6 +144,8 @@ def test_inverse_direction_on_the_command_line(small_universe, tmp_path):
     (["--model", "flow", "--condition", "M_h,halo_mass"], "halo_mass"),
     (["--model", "flow", "--condition", "M_h", "--target", "M_h"], "both condition and target"),
     (["--model", "gauss", "--hidden", "32,x"], "--hidden"),
+    (["--model", "gauss", "--set", "passes"], "key=value"),
+    (["--model", "gauss", "--set", "leaves=3"], "unknown gauss hyperparameters ['leaves']"),
 ])
 def test_bad_training_requests_fail_before_training(small_universe, tmp_path, args, message):
     result = run("train", "--catalog", small_universe, "--out", tmp_path / "m", *args)

@@ -7,6 +7,7 @@ reports bad input as one clear line (exit code 2) instead of a traceback.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -251,8 +252,28 @@ DEFAULT_CONDITION = ",".join(HALO)
 DEFAULT_TARGET = ",".join(GALAXY)
 
 
-def _hyperparameters(**given) -> dict:
-    """The options the user set (None = the family's default)."""
+def _parse_settings(settings: list[str] | None) -> dict:
+    """``--set key=value`` options: values read as JSON (numbers, true/false, null,
+    lists), else as text; "a,b" lists of numbers become tuples."""
+    hyper: dict = {}
+    for item in settings or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            parts = text.split(",")
+            try:
+                value = tuple(json.loads(part) for part in parts) if len(parts) > 1 else text
+            except ValueError:
+                value = text
+        hyper[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return hyper
+
+
+def _hyperparameters(settings: list[str] | None = None, **given) -> dict:
+    """The options the user set (None = the family's default), then ``--set`` ones."""
     hyper = {key: value for key, value in given.items() if value is not None}
     if "hidden" in hyper:
         try:
@@ -260,7 +281,7 @@ def _hyperparameters(**given) -> dict:
         except ValueError:
             raise ValueError(f"--hidden must be comma-separated integers, got "
                              f"{given['hidden']!r}") from None
-    return hyper
+    return {**hyper, **_parse_settings(settings)}
 
 
 def _train_model(family: str, catalog, condition: str, target: str, seed: int, valid,
@@ -298,6 +319,9 @@ def train(
     transforms: Annotated[int | None, typer.Option(
         help="Flow: number of spline transforms [default 4].")] = None,
     bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 8].")] = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", help="Any other hyperparameter as key=value, repeatable, e.g. --set "
+                      "weight_decay=1e-4 --set passes=2 (see docs/models.md).")] = None,
 ) -> None:
     """Learn p(target | condition) from a catalog and save the model directory.
 
@@ -307,8 +331,9 @@ def train(
     from .models import model_family
     from .models.base import check_columns
 
-    hyper = _hyperparameters(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                             patience=patience, hidden=hidden, transforms=transforms, bins=bins)
+    hyper = _hyperparameters(settings, epochs=epochs, batch_size=batch_size,
+                             learning_rate=learning_rate, patience=patience, hidden=hidden,
+                             transforms=transforms, bins=bins)
     model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
     columns = tuple(name for names in check_columns(condition, target) for name in names)
     check_writable(out, directory=True)
