@@ -34,6 +34,9 @@ class TrainingConfig:
         schedule_patience: epochs without improvement before halving the learning rate.
         clip: maximum gradient norm.
         min_delta: smallest validation improvement (nats per row) that counts.
+        average: decay of an exponential moving average of the weights (0 = off), updated
+            every step; validation, early stopping and the restored best epoch then use
+            the averaged weights, which generalise better than the last step's.
     """
 
     epochs: int = 200
@@ -44,6 +47,7 @@ class TrainingConfig:
     schedule_patience: int = 6
     clip: float = 5.0
     min_delta: float = 1e-4
+    average: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "schedule_patience"):
@@ -52,6 +56,8 @@ class TrainingConfig:
         for name in ("learning_rate", "clip"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 <= self.average < 1:
+            raise ValueError(f"average must be in [0, 1), got {self.average}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +102,9 @@ def train(
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.5, patience=config.schedule_patience)
+    averaged = (torch.optim.swa_utils.AveragedModel(
+        network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.average))
+        if config.average > 0 else None)
     best = math.inf
     best_state = copy.deepcopy(network.state_dict())
     stale = 0
@@ -121,8 +130,14 @@ def train(
                 value.backward()
                 torch.nn.utils.clip_grad_norm_(network.parameters(), config.clip)
                 optimizer.step()
+                if averaged is not None:
+                    averaged.update_parameters(network)
                 running += value.item() * len(batch)
             network.eval()
+            current = None
+            if averaged is not None:  # the loss reads `network`: evaluate the average in it
+                current = copy.deepcopy(network.state_dict())
+                network.load_state_dict(averaged.module.state_dict())
             valid = _mean_loss(loss, x_valid, y_valid, 4 * config.batch_size)
             scheduler.step(valid)
             history.append({"epoch": epoch, "train": running / len(order), "valid": valid,
@@ -134,8 +149,10 @@ def train(
                 best_state = copy.deepcopy(network.state_dict())
             else:
                 stale += 1
-                if stale >= config.patience:
-                    break
+            if current is not None:
+                network.load_state_dict(current)
+            if stale >= config.patience:
+                break
     network.load_state_dict(best_state)
     network.eval()
     return history
