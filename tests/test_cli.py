@@ -241,3 +241,45 @@ def test_bad_ingest_options_fail_clearly_and_write_nothing(tmp_path, args, messa
     assert result.exit_code == 2
     assert message in result.output
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_smogn_augments_rare_values_and_writes_the_figure(small_universe, tmp_path):
+    out, figure = tmp_path / "augmented.parquet", tmp_path / "smogn.png"
+    result = run("smogn", "--catalog", small_universe, "--target", "sSFR", "--out", out,
+                 "--features", "M_h,C_h", "--threshold", "0.5", "--figure", figure)
+    assert result.exit_code == 0, result.output
+    augmented = read_catalog(out)
+    assert augmented.meta.extra["smogn"]["synthetic_rows"] > 0
+    assert set(augmented.table.columns) == {"M_h", "C_h", "sSFR"}
+    assert figure.stat().st_size > 0
+    bad = run("smogn", "--catalog", small_universe, "--target", "sSFR", "--out",
+              tmp_path / "x.parquet", "--mode", "sideways")
+    assert bad.exit_code == 2 and "sideways" in bad.output
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_evaluate_and_compare_score_models_on_a_held_out_catalog(small_universe, tmp_path):
+    model_dir = tmp_path / "gauss"
+    assert run("train", "--model", "gauss", "--catalog", small_universe, "--out", model_dir,
+               "--epochs", "3", "--hidden", "16").exit_code == 0
+    out = tmp_path / "metrics.json"
+    result = run("evaluate", "--model", "truth", "--catalog", small_universe, "--out", out,
+                 "--select", "whole", "--select", "M_h>11.5", "--no-importance",
+                 "--samples", "5")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.read_text())
+    assert set(metrics["scenarios"]) == {"whole", "M_h>11.5"}
+    assert out.with_suffix(".csv").stat().st_size > 0
+    # The truth scores its own catalog at the floor: NLL minus the truth's is exactly 0.
+    whole = metrics["scenarios"]["whole"]["metrics"]
+    assert whole["nll_vs_truth"]["joint"]["value"] == pytest.approx(0.0, abs=1e-9)
+    table = tmp_path / "comparison.csv"
+    result = run("compare", "--model", "truth", "--model", model_dir, "--catalog",
+                 small_universe, "--out", table, "--select", "whole", "--samples", "5")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(table)
+    nll = frame[frame["metric"] == "nll"].iloc[0]
+    assert nll["best"] == "truth" and nll["truth"] < nll["gauss"]
+    empty = run("evaluate", "--model", "truth", "--catalog", small_universe, "--out",
+                tmp_path / "e.json", "--select", "M_h>20")
+    assert empty.exit_code == 2 and "M_h>20" in empty.output

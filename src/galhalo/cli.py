@@ -296,8 +296,10 @@ def _train_model(family: str, catalog, condition: str, target: str, seed: int, v
 @app.command()
 @_friendly_errors
 def train(
-    model: Annotated[str, typer.Option(help="Model family: gauss (NNgauss) or flow "
-                                            "(conditional neural spline flow).")],
+    model: Annotated[str, typer.Option(help=(
+        "Model family: gauss (NNgauss), flow (conditional neural spline flow), nnclass "
+        "(classifier over HiVAl cells), knn, extra_trees, lightgbm, mlp_regression, "
+        "stacked (point-estimate regressors with a residual scatter)."))],
     catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
     condition: Annotated[str, typer.Option(
@@ -340,8 +342,203 @@ def train(
     catalog = read_catalog(catalog_path, required=columns)
     fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
     fitted.save(out)
-    output.print(f"wrote {out}: validation NLL {fitted.metrics['valid_nll']:.4f} nats per row "
-                 f"after {fitted.metrics['epochs']} epochs (best {fitted.metrics['best_epoch']})")
+    metrics = fitted.metrics
+    tail = (f" after {metrics['epochs']} epochs (best {metrics['best_epoch']})"
+            if metrics.get("epochs") else "")
+    output.print(f"wrote {out}: validation NLL {metrics['valid_nll']:.4f} nats per row{tail}")
+
+
+@app.command()
+@_friendly_errors
+def smogn(
+    catalog_path: Annotated[Path, typer.Option("--catalog", help="Catalog file to augment.")],
+    target: Annotated[str, typer.Option(
+        help="Column whose rare values are over-sampled, e.g. sSFR.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Augmented catalog to write: .parquet, .csv or .h5.")],
+    features: Annotated[str | None, typer.Option(
+        help="Comma-separated columns carried along and used, with the target, for the "
+             "neighbour distances [default: every halo and galaxy column present].")] = None,
+    figure: Annotated[Path | None, typer.Option(
+        help="Also write the target's distribution before/after with phi(y) "
+             "(.png, .pdf or .svg).")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Nearest neighbours (within a bin) to "
+                                                      "interpolate towards.")] = 7,
+    pert: Annotated[float, typer.Option(
+        help="Gaussian-noise scale: fraction of each column's sd in the bin.")] = 0.04,
+    threshold: Annotated[float, typer.Option(
+        help="Relevance phi(y) at and above which a target value is rare.")] = 0.8,
+    mode: Annotated[str, typer.Option(
+        help="balance (every bin gets n / bins rows) or extreme.")] = "balance",
+    undersample: Annotated[bool, typer.Option(
+        "--undersample/--no-undersample",
+        help="Under-sample the bins above their target size.")] = True,
+    seed: Seed = 0,
+) -> None:
+    """Over-sample the rare values of one column with SMOGN (SMOTER + Gaussian noise).
+
+    The relevance phi(y) comes from the target's box plot (coefficient 1.5). The output
+    holds the target and feature columns only (ids, positions and velocities are not
+    interpolated): the kept original rows, then the synthetic rows. See docs/smogn.md.
+    """
+    import copy
+
+    from .augment.smogn import augment
+    from .catalog import Catalog
+    from .columns import parse_column_list
+
+    check_output_path(out)
+    if figure is not None:
+        check_writable(figure)
+    named = parse_column_list(features) if features else ()
+    catalog = read_catalog(catalog_path, required=(target, *named))
+    names = list(named) or [name for name in (*catalog.halo_columns, *catalog.galaxy_columns)
+                            if name != target]
+    if "halo_id" in names:
+        raise ValueError("--features: halo_id cannot be interpolated; leave it out")
+    result = augment(catalog.table, target, features=names, k=k, pert=pert,
+                     threshold=threshold, mode=mode, undersample=undersample, seed=seed)
+    meta = copy.deepcopy(catalog.meta)
+    meta.truth = None  # synthetic rows are not draws from a truth model
+    meta.source = f"smogn of {meta.source or catalog_path}"
+    meta.extra["smogn"] = {"target": target, "features": names, "k": k, "pert": pert,
+                           "threshold": threshold, "mode": mode, "undersample": undersample,
+                           "seed": seed, "control_points": result.control_points.tolist(),
+                           "synthetic_rows": int(result.synthetic.sum())}
+    write_catalog(Catalog(result.table, meta), out)
+    table = Table(title=f"SMOGN bins of {target} (rows ordered by {target})")
+    for name in ("bin", "rare", "range", "input", "kept", "synthetic", "output"):
+        table.add_column(name, justify="right")
+    for b, row in result.bins.iterrows():
+        table.add_row(str(b), "yes" if row["rare"] else "no",
+                      f"{row['lower']:.4g} .. {row['upper']:.4g}", f"{row['rows']:,}",
+                      f"{row['kept']:,}", f"{row['synthetic']:,}", f"{row['total']:,}")
+    output.print(table)
+    output.print(f"wrote {len(result.table):,} rows ({int(result.synthetic.sum()):,} synthetic) "
+                 f"to {out}")
+    if figure is not None:
+        from .report.smogn_figure import smogn_figure
+
+        smogn_figure(catalog.table[target], result.table[target], figure,
+                     control_points=result.control_points, threshold=threshold, label=target,
+                     synthetic=result.synthetic, title=f"SMOGN of {target} ({mode})")
+        output.print(f"wrote figure {figure}")
+
+
+def _load_scoring_model(spec: str, catalog):
+    """A model directory, or ``truth`` for the catalog's own truth model."""
+    from .models import load_model
+
+    if spec == "truth":
+        if catalog.meta.truth is None:
+            raise ValueError("--model truth: this catalog carries no truth model "
+                             "(only synthetic catalogs do)")
+        from .sim.truth import TruthModel
+
+        return TruthModel.from_dict(catalog.meta.truth)
+    return load_model(spec)
+
+
+def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, seed: int,
+              importance: bool) -> dict:
+    from .evaluate.run import evaluate_model
+
+    model = _load_scoring_model(model_spec, catalog)
+    return evaluate_model(model, catalog, scenarios=select or None, n_samples=samples,
+                          seed=seed, importance=importance, progress=console.print)
+
+
+ModelList = Annotated[list[str], typer.Option(
+    "--model", help="Model directory (galhalo train), or 'truth' for a synthetic "
+                    "catalog's own truth model (scores at the noise floor).")]
+Select = Annotated[list[str] | None, typer.Option(
+    "--select", help="Scenario: a preset name (whole, high_mass, low_mass, fixed_mass, "
+                     "...) or a selection like '11.2<M_h<11.5 & z_h>1'; repeatable "
+                     "[default: every preset with enough rows].")]
+Samples = Annotated[int, typer.Option(min=5, help="Model draws per catalog row (>= 5).")]
+
+
+def _number(value) -> str:
+    return "–" if value is None or value != value else f"{value:.4g}"
+
+
+def _write_table(frame, path: Path) -> None:
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+@app.command()
+@_friendly_errors
+def evaluate(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="metrics JSON to write "
+                                                          "(a .csv table is written beside it).")
+                   ] = Path("metrics.json"),
+    select: Select = None,
+    samples: Samples = 10,
+    importance: Annotated[bool, typer.Option(
+        "--importance/--no-importance", help="Permutation feature importance.")] = True,
+    seed: Seed = 0,
+) -> None:
+    """Score one model on a held-out catalog: distribution distances, PCC, calibration,
+    NLL (minus the truth's for synthetic catalogs), feature importance; every number with
+    its error bar and noise floor. See docs/evaluation.md."""
+    from .evaluate.run import results_table
+    from .files import write_json
+
+    if len(model) != 1:
+        raise ValueError("evaluate scores one --model; use galhalo compare for several")
+    check_writable(out)
+    check_writable(out.with_suffix(".csv"))
+    catalog = read_catalog(catalog_path)
+    result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    write_json(out, result)
+    table = results_table(result)
+    _write_table(table, out.with_suffix(".csv"))
+    output.print(f"wrote {out} and {out.with_suffix('.csv')} ({len(table)} rows)")
+
+
+@app.command()
+@_friendly_errors
+def compare(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Comparison table (CSV).")
+                   ] = Path("comparison.csv"),
+    select: Select = None,
+    samples: Samples = 10,
+    seed: Seed = 0,
+) -> None:
+    """Score several models on the same catalog: one table, families side by side per
+    scenario and metric, the best marked ('clear' when it beats the next by > 2 sigma)."""
+    from .evaluate.run import compare as compare_results
+
+    if len(model) < 2:
+        raise ValueError("compare needs at least two --model options")
+    names = [Path(m).name if m != "truth" else "truth" for m in model]
+    if len(set(names)) != len(names):
+        raise ValueError(f"models need distinct directory names, got {names}")
+    check_writable(out)
+    catalog = read_catalog(catalog_path)
+    results = {name: _evaluate(spec, catalog, select, samples, seed, False)
+               for name, spec in zip(names, model, strict=True)}
+    frame = compare_results(results)
+    _write_table(frame, out)
+    whole = frame[frame["scenario"] == "whole"] if "whole" in set(frame["scenario"]) else frame
+    table = Table(title="whole sample" if "whole" in set(frame["scenario"]) else "comparison")
+    for column in ("metric", "key", *names, "best"):
+        table.add_column(column, justify="right")
+    for _, row in whole.iterrows():
+        table.add_row(str(row["metric"]), str(row["key"]),
+                      *(_number(row[n]) for n in names),
+                      str(row["best"]))
+    output.print(table)
+    output.print(f"wrote {out} ({len(frame)} rows)")
 
 
 @app.command()

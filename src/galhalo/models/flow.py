@@ -8,7 +8,12 @@ leaks below the cut, and ``log_prob`` includes the scaler's exact Jacobian.
 
 Rodrigues et al. (2025) used one spline transform with 12 bins and 3 hidden layers of
 219 units; the defaults here use several transforms with random permutations, which fit
-the bimodal colour-sSFR plane better at a similar cost.
+the bimodal colour-sSFR plane better at a similar cost. Measured on the default universe
+(64k training rows, benchmarks/models.py): coupling transforms (``passes=2``) are as
+accurate as fully autoregressive ones (held-out NLL - truth 0.077 vs 0.079 nats) and
+sample ~10x faster (2 network passes per transform instead of one per target), and an
+exponential moving average of the weights (``average=4`` epochs, 0.998 per step there)
+lowers the excess to 0.064 nats; noise regularisation and weight decay did not help.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ class FlowModel(NeuralModel):
 
     family = "flow"
     defaults: ClassVar[dict[str, Any]] = {
-        **TRAINING_DEFAULTS, "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": None}
+        **TRAINING_DEFAULTS, "average": 4.0,
+        "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2}
 
     def build(self, n_condition, n_target):
         hp = self.hyperparameters

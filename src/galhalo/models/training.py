@@ -34,9 +34,10 @@ class TrainingConfig:
         schedule_patience: epochs without improvement before halving the learning rate.
         clip: maximum gradient norm.
         min_delta: smallest validation improvement (nats per row) that counts.
-        average: decay of an exponential moving average of the weights (0 = off), updated
-            every step; validation, early stopping and the restored best epoch then use
-            the averaged weights, which generalise better than the last step's.
+        average: time scale, in epochs, of an exponential moving average of the weights
+            (0 = off), updated every step with decay exp(-1 / (average * steps per
+            epoch)); validation, early stopping and the restored best epoch then use the
+            averaged weights, which generalise better than the last step's.
     """
 
     epochs: int = 200
@@ -56,8 +57,8 @@ class TrainingConfig:
         for name in ("learning_rate", "clip"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if not 0 <= self.average < 1:
-            raise ValueError(f"average must be in [0, 1), got {self.average}")
+        if not 0 <= self.average < math.inf:
+            raise ValueError(f"average must be >= 0 epochs, got {self.average}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,7 +104,8 @@ def train(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.5, patience=config.schedule_patience)
     averaged = (torch.optim.swa_utils.AveragedModel(
-        network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.average))
+        network, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(math.exp(
+            -1.0 / (config.average * math.ceil(len(x_train) / config.batch_size)))))
         if config.average > 0 else None)
     best = math.inf
     best_state = copy.deepcopy(network.state_dict())

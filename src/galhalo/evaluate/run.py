@@ -1,0 +1,554 @@
+"""Evaluate a conditional model on a catalog: every metric on every scenario, as one
+JSON-ready dict; compare several models side by side.
+
+``evaluate_model(model, catalog)`` draws ``n_samples`` targets per catalog row from the
+model, then for each scenario (a selection of rows, :mod:`.scenarios`) scores the draws
+against the catalog's true targets: 1-D, 2-D and joint distribution distances, PCC,
+calibration (PIT, coverage), held-out NLL. Every number comes with its standard error and
+its noise floor (:class:`~.distributions.Estimate`). With a synthetic catalog (its
+truth model in ``catalog.meta.truth``) the floors are computed from independent truth
+draws on the same halos, and the NLL is also compared with the truth's. The catalog
+must be *held out* from the model's training: nothing here can tell.
+
+The truth model itself is accepted as a model (:class:`TruthConditional`): it scores
+at the noise floor, which is how the floors are validated.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..catalog import Catalog
+from ..columns import COLUMNS, GALAXY, HALO
+from ..models.base import Table, column_matrix, table_of
+from ..sim.truth import TruthModel
+from . import calibration as cal
+from . import distributions as dist
+from .distributions import Estimate, EvaluationError
+from .importance import permutation_importance
+from .scenarios import PRESETS, Scenario, ScenarioError, describe
+from .scenarios import scenarios as as_scenarios
+
+# ----------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric measures and how to read it.
+
+    Attributes:
+        name: key in results.
+        kind: ``"target"`` (one entry per target column), ``"pair"`` (per pair of target
+            columns, key ``"smass:color"``) or ``"joint"`` (one entry, key ``"joint"``).
+        better: ``"lower"``, ``"higher"`` or ``"closest"`` (to the floor: PCC, whose
+            floor is the truth's own correlation; AUC, 0.5; coverage, the nominal level).
+        description: one line, with units.
+        needs_truth: only computed when the catalog has a truth model.
+    """
+
+    name: str
+    kind: str
+    better: str
+    description: str
+    needs_truth: bool = False
+
+
+METRICS: dict[str, MetricInfo] = {m.name: m for m in (
+    MetricInfo("ks", "target", "lower", "1-D Kolmogorov-Smirnov statistic, sampled vs true"),
+    MetricInfo("wasserstein", "target", "lower",
+               "1-D Wasserstein-1 distance, sampled vs true (column's unit)"),
+    MetricInfo("ks2d", "pair", "lower", "2-D Fasano-Franceschini KS statistic per target pair"),
+    MetricInfo("energy2d", "pair", "lower",
+               "2-D energy distance per target pair (columns in units of the true sd)"),
+    MetricInfo("energy", "joint", "lower",
+               "energy distance in all target dimensions (units of the true sd)"),
+    MetricInfo("c2st", "joint", "closest",
+               "classifier two-sample test: held-out AUC, sampled vs true targets (0.5 ideal)"),
+    MetricInfo("c2st_conditional", "joint", "closest",
+               "classifier two-sample test on (condition, target): tests the conditional"),
+    MetricInfo("pcc", "target", "closest",
+               "Pearson correlation of sampled vs true values per halo (floor: the truth's)"),
+    MetricInfo("pit", "target", "lower",
+               "conditional PIT histogram flatness, chi^2 per degree of freedom (1 ideal)"),
+    MetricInfo("pit_marginal", "target", "lower",
+               "marginal PIT histogram flatness over the selection, chi^2 per dof"),
+    MetricInfo("coverage68", "target", "closest",
+               "fraction of true values in the central 68% region of the model"),
+    MetricInfo("coverage95", "target", "closest",
+               "fraction of true values in the central 95% region of the model"),
+    MetricInfo("nll", "joint", "lower",
+               "mean negative log-likelihood, nats per galaxy (floor: the truth's)"),
+    MetricInfo("nll_vs_truth", "joint", "lower",
+               "NLL minus the truth's NLL = KL(truth||model), nats per galaxy", True),
+)}
+#: Metrics computed by default (c2st_conditional costs a second classifier per scenario).
+DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m != "c2st_conditional")
+JOINT = "joint"
+
+
+def pair_key(first: str, second: str) -> str:
+    """Result key of a target pair, e.g. ``"smass:color"``."""
+    return f"{first}:{second}"
+
+
+# ----------------------------------------------------------------------------- the truth as a model
+class TruthConditional:
+    """The truth model of a synthetic universe behind the model interface.
+
+    p(target | halo) for any subset ``target`` of the galaxy columns (others marginalised
+    exactly); condition columns are the five halo columns. Offers ``sample``,
+    ``log_prob``, ``cdf`` (exact conditional CDF, for the PIT) and ``predict``.
+    """
+
+    family = "truth"
+
+    def __init__(self, truth: TruthModel, target: Sequence[str] = GALAXY):
+        unknown = [name for name in target if name not in GALAXY]
+        if unknown or not target:
+            raise EvaluationError(f"the truth model describes {', '.join(GALAXY)}; cannot "
+                                  f"model {list(target)}")
+        self.truth = truth
+        self.condition: tuple[str, ...] = HALO
+        self.target: tuple[str, ...] = tuple(target)
+        self._index = [GALAXY.index(name) for name in self.target]
+
+    def __repr__(self) -> str:
+        return f"TruthConditional({', '.join(self.condition)} -> {', '.join(self.target)})"
+
+    def _halos(self, condition_table: Table) -> dict[str, np.ndarray]:
+        x = column_matrix(condition_table, self.condition, "condition")
+        return dict(zip(self.condition, x.T, strict=True))
+
+    def sample(self, condition_table: Table, n_per_row: int = 1,
+               seed: int | np.random.Generator = 0) -> np.ndarray:
+        """Draws (n_per_row, rows, targets) in physical units."""
+        return self.truth.sample(self._halos(condition_table), n_per_row, seed)[..., self._index]
+
+    def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
+        """Exact log-density (rows,) of the target columns given the halos."""
+        halos = self._halos(condition_table)
+        y = column_matrix(target_table, self.target, "target")
+        if len(y) != len(halos["M_h"]):
+            raise EvaluationError(f"condition has {len(halos['M_h'])} rows but target {len(y)}")
+        return self.truth.log_prob(halos, dict(zip(self.target, y.T, strict=True)), self.target)
+
+    def cdf(self, condition_table: Table, values: np.ndarray, column: str) -> np.ndarray:
+        """Exact conditional CDF P(column <= value | halo), shape (rows,)."""
+        return self.truth.cdf(self._halos(condition_table), values, column)
+
+    def predict(self, condition_table: Table, samples: int = 200, seed: int = 0) -> np.ndarray:
+        """Mean of ``samples`` draws per row, (rows, targets)."""
+        return self.sample(condition_table, samples, seed).mean(axis=0)
+
+
+def as_model(model: Any) -> Any:
+    """A :class:`TruthModel` becomes a :class:`TruthConditional`; models pass through."""
+    if isinstance(model, TruthModel):
+        return TruthConditional(model)
+    for attribute in ("condition", "target", "sample", "log_prob"):
+        if not hasattr(model, attribute):
+            raise EvaluationError(f"{type(model).__name__} is not a conditional model (no "
+                                  f"{attribute!r})")
+    if not model.target:
+        raise EvaluationError(f"{model!r} is not fitted")
+    return model
+
+
+def catalog_truth(catalog: Catalog | pd.DataFrame, target: Sequence[str]) -> TruthModel | None:
+    """The truth model of a synthetic catalog, if it has one and it covers ``target``."""
+    meta_truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
+    if meta_truth is None:
+        return None
+    table = table_of(catalog)
+    if any(name not in GALAXY for name in target) or any(h not in table for h in HALO):
+        return None
+    return TruthModel.from_dict(meta_truth)
+
+
+def catalog_fingerprint(table: pd.DataFrame) -> str:
+    """SHA-256 (first 16 hex digits) of the catalog's known numeric columns."""
+    names = [c for c in COLUMNS if c in table.columns]
+    values = np.ascontiguousarray(table[names].to_numpy(dtype=np.float64))
+    return hashlib.sha256(",".join(names).encode() + values.tobytes()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- evaluation
+@dataclass
+class _Inputs:
+    """Everything drawn once for the whole catalog; scenarios index rows of it."""
+
+    x: np.ndarray  # (rows, conditions)
+    y: np.ndarray  # (rows, targets), the true values
+    draws: np.ndarray  # (n_samples, rows, targets) model draws
+    floor_draws: np.ndarray | None  # (repeats, rows, targets) truth draws
+    pit: dict[str, np.ndarray] | None  # conditional PIT per target, (rows,)
+    log_prob: np.ndarray | None  # model, (rows,)
+    truth_log_prob: np.ndarray | None  # truth, (rows,)
+
+
+def _check_settings(metrics: Iterable[str], n_samples: int, repeats: int) -> tuple[str, ...]:
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise EvaluationError(f"unknown metrics {unknown or '[]'}; known: {', '.join(METRICS)}")
+    for name, value, low in (("repeats", repeats, 2), ("n_samples", n_samples, repeats)):
+        if isinstance(value, bool) or int(value) != value or value < low:
+            raise EvaluationError(f"{name} must be an integer >= {low}, got {value}")
+    return metrics
+
+
+def _resolve_truth(truth: Any, catalog: Catalog | pd.DataFrame, model: Any) -> TruthModel | None:
+    if truth is None:
+        return None
+    if isinstance(truth, str):
+        if truth != "auto":
+            raise EvaluationError(f"truth must be 'auto', None or a TruthModel, got {truth!r}")
+        return catalog_truth(catalog, model.target)
+    if not isinstance(truth, TruthModel):
+        raise EvaluationError(f"truth must be 'auto', None or a TruthModel, got "
+                              f"{type(truth).__name__}")
+    missing = [h for h in HALO if h not in table_of(catalog)]
+    if missing or any(name not in GALAXY for name in model.target):
+        raise EvaluationError(f"the truth model needs halo columns {list(HALO)} and galaxy "
+                              f"targets; catalog lacks {missing}, targets {list(model.target)}")
+    return truth
+
+
+def _draw(model: Any, table: pd.DataFrame, n: int, seed: int, rows: int,
+          targets: int) -> np.ndarray:
+    draws = np.asarray(model.sample(table, n, seed), dtype=float)
+    if draws.shape != (n, rows, targets):
+        raise EvaluationError(f"{model!r}.sample returned shape {draws.shape}, expected "
+                              f"{(n, rows, targets)}")
+    bad = ~np.isfinite(draws)
+    if bad.any():
+        raise EvaluationError(f"{model!r} drew {bad.sum()} NaN or inf values")
+    return draws
+
+
+def _prepare(model, table, truth, metrics, n_samples, repeats, streams) -> _Inputs:
+    x = column_matrix(table, model.condition, "condition")
+    y = column_matrix(table, model.target, "target")
+    draws = _draw(model, table, n_samples, int(streams["sample"].generate_state(1)[0]),
+                  len(y), y.shape[1])
+    floor_draws = None
+    if truth is not None:
+        floor_draws = TruthConditional(truth, model.target).sample(
+            table, repeats, np.random.default_rng(streams["floor"]))
+    pit = None
+    if {"pit", "coverage68", "coverage95"} & set(metrics):
+        pit = cal.model_pit(model, table, table, draws=draws,
+                            seed=int(streams["pit"].generate_state(1)[0]))
+    log_prob = truth_lp = None
+    if {"nll", "nll_vs_truth"} & set(metrics):
+        log_prob = np.asarray(model.log_prob(table, table), dtype=float)
+        if truth is not None:
+            truth_lp = TruthConditional(truth, model.target).log_prob(table, table)
+    return _Inputs(x, y, draws, floor_draws, pit, log_prob, truth_lp)
+
+
+def _scenario_metrics(data: _Inputs, rows: np.ndarray, target: tuple[str, ...],
+                      metrics: tuple[str, ...], repeats: int, caps: dict[str, int | None],
+                      seed: int, has_truth: bool) -> tuple[dict, dict]:
+    """(metrics {name: {key: Estimate}}, details) for one scenario's rows."""
+    y = data.y[rows]
+    draws = data.draws[:repeats, rows]
+    floor = None if data.floor_draws is None else data.floor_draws[:, rows]
+    scale = y.std(axis=0)
+    out: dict[str, dict[str, Estimate]] = {}
+    details: dict[str, Any] = {}
+
+    def repeated(statistic, columns, null_exponent=0.5, cap=None):
+        return dist.repeated_estimate(
+            statistic, draws[..., columns], y[:, columns],
+            None if floor is None else floor[..., columns], null_exponent=null_exponent,
+            max_points=cap, seed=seed)
+
+    for name, statistic in (("ks", dist.ks_1d), ("wasserstein", dist.wasserstein_1d)):
+        if name in metrics:
+            out[name] = {t: repeated(statistic, [j]) for j, t in enumerate(target)}
+    if "pcc" in metrics:
+        out["pcc"] = {t: repeated(dist.pearson_r, [j], null_exponent=None)
+                      for j, t in enumerate(target)}
+    pairs = list(itertools.combinations(range(len(target)), 2))
+    if "ks2d" in metrics and pairs:
+        cap = caps["ks2d"]
+        ks2d = functools.partial(dist.ks_2d, max_points=cap, seed=seed)
+        out["ks2d"] = {pair_key(target[i], target[j]): repeated(ks2d, [i, j], cap=cap)
+                       for i, j in pairs}
+    if "energy2d" in metrics and pairs:
+        out["energy2d"] = {}
+        for i, j in pairs:
+            energy = functools.partial(dist.energy_distance, scale=scale[[i, j]],
+                                       max_points=caps["energy"], seed=seed)
+            out["energy2d"][pair_key(target[i], target[j])] = repeated(energy, [i, j],
+                                                                       cap=caps["energy"])
+    if "energy" in metrics:
+        energy = functools.partial(dist.energy_distance, scale=scale,
+                                   max_points=caps["energy"], seed=seed)
+        out["energy"] = {JOINT: repeated(energy, list(range(len(target))),
+                                         cap=caps["energy"])}
+    if "c2st" in metrics:
+        out["c2st"] = {JOINT: dist.classifier_two_sample(draws[0], y, seed=seed)}
+    if "c2st_conditional" in metrics:
+        x = data.x[rows]
+        out["c2st_conditional"] = {JOINT: dist.classifier_two_sample(
+            np.column_stack([x, draws[0]]), np.column_stack([x, y]), seed=seed)}
+    if data.pit is not None:
+        pit = {t: data.pit[t][rows] for t in target}
+        summary = cal.calibration_summary(pit)
+        out.update({name: summary[name] for name in ("pit", "coverage68", "coverage95")
+                    if name in metrics})
+        details["pit_histogram"] = {t: cal.pit_histogram(pit[t]) for t in target}
+    if "pit_marginal" in metrics:
+        every = data.draws[:, rows]
+        marginal = {t: cal.marginal_pit(every[..., j].ravel(), y[:, j], seed + j)
+                    for j, t in enumerate(target)}
+        out["pit_marginal"] = {t: cal.pit_flatness(p) for t, p in marginal.items()}
+        details["pit_marginal_histogram"] = {t: cal.pit_histogram(p)
+                                             for t, p in marginal.items()}
+    if data.log_prob is not None:
+        truth_lp = None if data.truth_log_prob is None else data.truth_log_prob[rows]
+        if "nll" in metrics:
+            out["nll"] = {JOINT: cal.nll(data.log_prob[rows], truth_lp)}
+        if "nll_vs_truth" in metrics and has_truth:
+            out["nll_vs_truth"] = {JOINT: cal.nll_difference(data.log_prob[rows], truth_lp)}
+    return out, details
+
+
+def _scenario_list(specs, table: pd.DataFrame, min_rows: int) -> tuple[list[Scenario], dict]:
+    """Scenarios to evaluate, and skipped presets {name: reason}."""
+    if specs is None:
+        chosen, skipped = [], {}
+        for preset in PRESETS.values():
+            try:
+                preset.rows(table, min_rows)
+            except ScenarioError as err:
+                skipped[preset.name] = str(err)
+            else:
+                chosen.append(preset)
+        if not chosen:
+            raise ScenarioError(f"no preset scenario selects {min_rows} rows: "
+                                f"{'; '.join(skipped.values())}")
+        return chosen, skipped
+    chosen = as_scenarios(specs)
+    for s in chosen:
+        s.rows(table, min_rows)
+    return chosen, {}
+
+
+def evaluate_model(
+    model: Any, catalog: Catalog | pd.DataFrame, *,
+    scenarios: Iterable[str | Scenario] | str | Scenario | None = None,
+    n_samples: int = 10, repeats: int = 5, seed: int = 0,
+    metrics: Iterable[str] = DEFAULT_METRICS, truth: TruthModel | str | None = "auto",
+    max_points: int | None = dist.MAX_POINTS, ks2d_points: int | None = dist.KS2D_POINTS,
+    importance: bool = True,
+    importance_rows: int | None = 2000, min_rows: int = 20,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score a model against the true targets of a (held-out) catalog.
+
+    Args:
+        model: a fitted ConditionalModel, a :class:`TruthModel` or a
+            :class:`TruthConditional`; its condition and target columns must be in the
+            catalog.
+        catalog: the rows to score (a Catalog, whose ``meta.truth`` enables the
+            truth-based floors and NLL, or a DataFrame).
+        scenarios: preset names, selection texts or :class:`Scenario` objects; each must
+            select at least ``min_rows`` rows (else :class:`ScenarioError`). None: every
+            preset of :data:`~.scenarios.PRESETS` that selects ``min_rows`` rows (the
+            others are listed under ``"skipped"``).
+        n_samples: model draws per row (>= repeats; all feed the PIT and coverage). The
+            cost of a slow sampler (a flow: ~2.5e4 draws/s) is n_samples x rows draws.
+        repeats: draws (of the model, and of the truth for the floor) scored by the
+            distribution metrics; value and floor are means over them (>= 2).
+        seed: one seed for everything random; the same seed gives the same numbers.
+        metrics: names from :data:`METRICS` (default :data:`DEFAULT_METRICS`).
+        truth: ``"auto"`` (the catalog's truth model if it has one and the targets are
+            galaxy columns), None (ignore any truth: floors from split halves), or a
+            :class:`TruthModel`.
+        max_points: subsample cap (rows) of the O(n^2) energy distances.
+        ks2d_points: subsample cap (rows) of the 2-D KS statistic (O(n log^2 n)).
+        importance: also compute permutation feature importance on the whole catalog.
+        importance_rows: row cap for the importance (None: all rows).
+        min_rows: fewest rows a scenario may select.
+        progress: callback receiving a short message per stage.
+
+    Returns:
+        A JSON-ready dict::
+
+            {"galhalo_version", "model": {"family", "condition", "target"},
+             "catalog": {"rows", "source", "fingerprint", "truth": bool},
+             "settings": {"n_samples", "repeats", "seed", "metrics", "max_points",
+                          "ks2d_points", "importance_rows",
+                          "floor": "truth draws" | "split halves"},
+             "scenarios": {name: {"name", "selection", "description", "rows",
+                                  "metrics": {metric: {key: Estimate.to_dict()}},
+                                  "details": {"pit_histogram": {target: {...}}, ...}}},
+             "skipped": {name: reason},
+             "importance": {...permutation_importance, Estimates as dicts...} | None}
+
+        ``key`` is a target column, a pair ``"smass:color"`` or ``"joint"``
+        (:data:`METRICS` gives each metric's kind and direction).
+    """
+    say = progress or (lambda message: None)
+    model = as_model(model)
+    metrics = _check_settings(metrics, n_samples, repeats)
+    table = table_of(catalog)
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(dict(table))
+    truth_model = _resolve_truth(truth, catalog, model)
+    if isinstance(min_rows, bool) or int(min_rows) != min_rows or min_rows < 8:
+        raise EvaluationError(f"min_rows must be an integer >= 8, got {min_rows}")
+    chosen, skipped = _scenario_list(scenarios, table, int(min_rows))
+    ss = np.random.SeedSequence(seed)
+    streams = dict(zip(("sample", "floor", "pit", "stats", "importance"), ss.spawn(5),
+                       strict=True))
+    say(f"drawing {n_samples} samples for {len(table):,} rows")
+    data = _prepare(model, table, truth_model, metrics, int(n_samples), int(repeats), streams)
+    stats_seed = int(streams["stats"].generate_state(1)[0])
+    caps = {"energy": max_points, "ks2d": ks2d_points}
+    results: dict[str, Any] = {}
+    for s in chosen:
+        say(f"scenario {s.label()}")
+        rows = s.rows(table, int(min_rows))
+        values, details = _scenario_metrics(data, rows, tuple(model.target), metrics,
+                                            int(repeats), caps, stats_seed,
+                                            truth_model is not None)
+        results[s.name] = {**describe(s, table), "details": details, "metrics": {
+            metric: {key: est.to_dict() for key, est in values[metric].items()}
+            for metric in metrics if metric in values}}
+    importance_result = None
+    if importance:
+        say("permutation feature importance")
+        importance_result = _jsonable(permutation_importance(
+            model, table, repeats=int(repeats),
+            seed=int(streams["importance"].generate_state(1)[0]), max_rows=importance_rows))
+    meta = catalog.meta if isinstance(catalog, Catalog) else None
+    return {
+        "galhalo_version": __version__,
+        "model": {"family": getattr(model, "family", type(model).__name__),
+                  "condition": list(model.condition), "target": list(model.target)},
+        "catalog": {"rows": len(table), "source": meta.source if meta else "",
+                    "fingerprint": catalog_fingerprint(table),
+                    "truth": truth_model is not None},
+        "settings": {"n_samples": int(n_samples), "repeats": int(repeats), "seed": int(seed),
+                     "metrics": list(metrics), "max_points": max_points,
+                     "ks2d_points": ks2d_points, "importance_rows": importance_rows,
+                     "floor": "truth draws" if truth_model is not None else "split halves"},
+        "scenarios": results,
+        "skipped": skipped,
+        "importance": importance_result,
+    }
+
+
+def _jsonable(obj: Any) -> Any:
+    """Estimates as dicts, non-finite floats as None (e.g. -inf log-likelihoods)."""
+    if isinstance(obj, Estimate):
+        return obj.to_dict()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {key: _jsonable(value) for key, value in obj.items()}
+    return obj
+
+
+# ----------------------------------------------------------------------------- tables
+_ESTIMATE_FIELDS = ("value", "error", "floor", "floor_error", "z")
+
+
+def _check_result(result: Any, name: str) -> None:
+    if not isinstance(result, Mapping) or not isinstance(result.get("scenarios"), Mapping):
+        raise EvaluationError(f"{name} is not an evaluate_model result (no 'scenarios')")
+
+
+def results_table(result: Mapping[str, Any]) -> pd.DataFrame:
+    """One evaluation as a long table (for CSV): one row per scenario, metric and key.
+
+    Columns: ``scenario, rows, metric, key, value, error, floor, floor_error, z, note``.
+    """
+    _check_result(result, "result")
+    records = []
+    for scenario_name, entry in result["scenarios"].items():
+        for metric, keyed in entry["metrics"].items():
+            for key, est in keyed.items():
+                records.append({"scenario": scenario_name, "rows": entry["rows"],
+                                "metric": metric, "key": key,
+                                **{f: est.get(f) for f in _ESTIMATE_FIELDS},
+                                "note": est.get("note", "")})
+    columns = ["scenario", "rows", "metric", "key", *_ESTIMATE_FIELDS, "note"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _score(better: str, value: float, floor: float | None) -> float:
+    """A model's standing on one metric: smaller is better."""
+    if better == "lower":
+        return value
+    if better == "closest" and floor is not None:
+        return abs(value - floor)
+    return -value  # "higher", or "closest" without a floor (PCC on real data)
+
+
+def compare(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Models side by side: one row per scenario, metric and key; which one is best.
+
+    Args:
+        results: ``{model name: evaluate_model result}``, all on the same catalog (checked
+            by fingerprint) and, for comparable floors, with the same seed.
+
+    Returns:
+        DataFrame with columns ``scenario, metric, key``, then for every model ``<name>``
+        (value) and ``<name>_error``, then ``floor`` (the first model's; identical for
+        equal seeds), ``best`` (model name; by the metric's direction, :data:`METRICS`:
+        lowest, highest, or closest to the floor; PCC without a floor: highest) and
+        ``clear`` (True when the best beats the runner-up by more than twice their
+        combined standard error; None with a single model or missing errors).
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise EvaluationError("compare needs a non-empty mapping {model name: result}")
+    for name, result in results.items():
+        _check_result(result, f"result {name!r}")
+    prints = {name: r.get("catalog", {}).get("fingerprint") for name, r in results.items()}
+    if len(set(prints.values())) > 1:
+        raise EvaluationError(f"the results were computed on different catalogs "
+                              f"(fingerprints {prints}); compare needs one catalog")
+    names = list(results)
+    table: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for name, result in results.items():
+        for scenario_name, entry in result["scenarios"].items():
+            for metric, keyed in entry["metrics"].items():
+                for key, est in keyed.items():
+                    row = table.setdefault((scenario_name, metric, key), {})
+                    row[name] = est.get("value")
+                    row[f"{name}_error"] = est.get("error")
+                    if row.get("floor") is None:
+                        row["floor"] = est.get("floor")
+    records = []
+    for (scenario_name, metric, key), row in table.items():
+        better = METRICS[metric].better if metric in METRICS else "lower"
+        scored = sorted((_score(better, row[n], row.get("floor")), n) for n in names
+                        if row.get(n) is not None and math.isfinite(row[n]))
+        best = scored[0][1] if scored else None
+        clear = None
+        if len(scored) > 1:
+            (s1, n1), (s2, n2) = scored[0], scored[1]
+            e1, e2 = row.get(f"{n1}_error"), row.get(f"{n2}_error")
+            if e1 is not None and e2 is not None:
+                clear = bool(s2 - s1 > 2 * math.hypot(e1, e2))
+        records.append({"scenario": scenario_name, "metric": metric, "key": key,
+                        **{c: row.get(c) for n in names for c in (n, f"{n}_error")},
+                        "floor": row.get("floor"), "best": best, "clear": clear})
+    columns = ["scenario", "metric", "key", *[c for n in names for c in (n, f"{n}_error")],
+               "floor", "best", "clear"]
+    return pd.DataFrame.from_records(records, columns=columns)
