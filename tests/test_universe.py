@@ -6,11 +6,11 @@ import hashlib
 
 import numpy as np
 import pytest
-from clustering import difference_significance, xi_jackknife
 from scipy import stats
 
 from galhalo.catalog import read_catalog, write_catalog
 from galhalo.columns import GALAXY, HALO, POSITION, VELOCITY
+from galhalo.evaluate.clustering import Correlation, xi
 from galhalo.sim.cosmology import Cosmology
 from galhalo.sim.halos import HaloModel
 from galhalo.sim.truth import TruthModel
@@ -33,6 +33,17 @@ def halo_population():
 
 def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def xi_shell(positions: np.ndarray) -> Correlation:
+    """xi in the one shell 5-25 Mpc/h of the 205 Mpc/h box, with 27 jackknife copies."""
+    return xi(positions, 205.0, [5.0, 25.0], jackknife=3, nthreads=1)
+
+
+def difference_significance(first: Correlation, second: Correlation) -> float:
+    """(xi_1 - xi_2) / its jackknife standard error (the same cubes for both)."""
+    difference = first.combine(second, np.subtract, "xi difference")
+    return float(difference.value[0] / difference.error[0])
 
 
 def test_catalog_has_exactly_the_requested_rows_columns_and_metadata(small_catalog):
@@ -84,16 +95,14 @@ def test_halo_clustering_grows_with_mass_like_tinker_bias(halo_population):
     # 25,000 light halos are plenty (their xi error is far below the heavy halos').
     light[np.flatnonzero(light)[25_000:]] = False
     heavy = (table["M_h"] >= 12.0).to_numpy()
-    xi_light = xi_jackknife(positions[light], 205.0, 5.0, 25.0)
-    xi_heavy = xi_jackknife(positions[heavy], 205.0, 5.0, 25.0)
+    xi_light = xi_shell(positions[light])
+    xi_heavy = xi_shell(positions[heavy])
     assert difference_significance(xi_heavy, xi_light) > 3.0
-    ratio = np.sqrt(xi_heavy / xi_light)
-    k = len(ratio) - 1
-    error = np.sqrt((k - 1) / k * np.sum((ratio[1:] - ratio[1:].mean()) ** 2))
+    ratio = xi_heavy.combine(xi_light, lambda a, b: np.sqrt(a / b), "bias ratio")
     bias = Cosmology().halo_bias
     expected = (bias(table["M_h"][heavy].to_numpy()).mean()
                 / bias(table["M_h"][light].to_numpy()).mean())
-    assert abs(ratio[0] - expected) < 3 * error
+    assert abs(ratio.value[0] - expected) < 3 * ratio.error[0]
 
 
 def _old_minus_young(table) -> float:
@@ -101,8 +110,8 @@ def _old_minus_young(table) -> float:
     fixed_mass = table[(table["M_h"] >= 11.0) & (table["M_h"] < 11.5)]
     young, old = fixed_mass["z_h"].quantile([0.25, 0.75])
     positions = fixed_mass[["x", "y", "z"]].to_numpy()
-    xi_old = xi_jackknife(positions[(fixed_mass["z_h"] > old).to_numpy()], 205.0, 5.0, 25.0)
-    xi_young = xi_jackknife(positions[(fixed_mass["z_h"] < young).to_numpy()], 205.0, 5.0, 25.0)
+    xi_old = xi_shell(positions[(fixed_mass["z_h"] > old).to_numpy()])
+    xi_young = xi_shell(positions[(fixed_mass["z_h"] < young).to_numpy()])
     return difference_significance(xi_old, xi_young)
 
 
