@@ -297,8 +297,9 @@ def _train_model(family: str, catalog, condition: str, target: str, seed: int, v
 @_friendly_errors
 def train(
     model: Annotated[str, typer.Option(help=(
-        "Model family: gauss (NNgauss), flow (conditional neural spline flow), knn, extra_trees, lightgbm, mlp_regression, "
-        "stacked (point-estimate regressors with a residual scatter)."))],
+        "Model family: gauss (NNgauss), flow (conditional neural spline flow), knn, "
+        "extra_trees, lightgbm, mlp_regression, stacked (point-estimate regressors with "
+        "a residual scatter)."))],
     catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
     condition: Annotated[str, typer.Option(
