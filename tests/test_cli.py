@@ -283,3 +283,15 @@ def test_evaluate_and_compare_score_models_on_a_held_out_catalog(small_universe,
     empty = run("evaluate", "--model", "truth", "--catalog", small_universe, "--out",
                 tmp_path / "e.json", "--select", "M_h>20")
     assert empty.exit_code == 2 and "M_h>20" in empty.output
+
+
+def test_hival_command_writes_the_hierarchy_and_prints_the_counts(small_universe, tmp_path):
+    out = tmp_path / "hival"
+    result = run("hival", "--catalog", small_universe, "--target", "smass,color", "--out", out)
+    assert result.exit_code == 0, result.output
+    from galhalo.models.hival import Hierarchy
+
+    hierarchy = Hierarchy.load(out)
+    assert hierarchy.counts[0] == 800 and hierarchy.counts[-1] < hierarchy.counts[0]
+    assert (out / "hival.png").stat().st_size > 0
+    assert f"{hierarchy.counts[1]:,}" in result.output

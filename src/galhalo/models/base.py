@@ -71,7 +71,7 @@ def model_family(name: str) -> type[ConditionalModel]:
 
 
 def _import_families() -> None:
-    from . import flow, gauss, regression  # noqa: F401  (registration side effect)
+    from . import classifier, flow, gauss, regression  # noqa: F401  (registration side effect)
 
 
 def load_model(directory: str | Path) -> ConditionalModel:

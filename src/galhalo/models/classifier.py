@@ -1,0 +1,303 @@
+"""NNclass: an MLP over the HiVAl classes of the targets, with an honest density.
+
+Fit: a HiVAl hierarchy (``models/hival.py``) of the training split's targets; one level
+is chosen (``level``, else the level whose class count is nearest to ``classes``, else
+the coarsest level whose oracle PCC reaches ``pcc_threshold`` for every target); an MLP
+maps the scaled condition to the logits of that level's classes and is trained by the
+shared loop with cross-entropy against the training rows' class memberships (validation
+rows: the class of the nearest generator).
+
+Density: each class is a Gaussian in the scaler's standardised space with its members'
+mean and covariance, so
+
+    p(z | x) = sum_k softmax(logits(x))_k N(z; mu_k, Sigma_k)
+
+summed over all classes (components overlap), and ``log_prob`` adds the scaler's exact
+log-Jacobian like every neural family: NNclass is scored on the same NLL scale as
+NNgauss and the flow. ``sample`` draws a class, then a point from its Gaussian: the
+in-class covariance is the members' (Rodrigues et al. 2025 added noise of the class
+dispersion to a random member, which doubles it).
+
+Small classes: ``Sigma_k = (S_k + w Sigma0_k) / (n_k - 1 + w)`` with ``S_k`` the members'
+scatter matrix (sum of outer products about their mean), ``w`` = ``prior_weight`` and
+``Sigma0_k`` the covariance of a uniform cube of the class cell's volume (isotropic in
+HiVAl's unit cube, carried to the standardised space by the scaler's local Jacobian at
+the class mean). A singleton is thus a Gaussian as wide as its cell; with ``w = 1`` a
+class of n members has ``(S_k + Sigma0_k) / n``: its members' covariance plus 1/n of
+the cell's, which keeps two-member classes (rank-one scatter) non-degenerate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..catalog import Catalog
+from ..files import atomic_directory, check_writable
+from .base import (
+    ModelError,
+    NeuralModel,
+    _split,
+    column_matrix,
+    register,
+    table_of,
+)
+from .hival import Hierarchy, HiValError, hival
+from .networks import TRAINING_DEFAULTS, mlp
+from .training import train
+from .transforms import ColumnScaler, default_supports, stellar_mass_cut_of
+
+HIERARCHY_DIR = "hival"
+CLASSES_FILE = "classes.npz"
+#: Rows x classes per block when evaluating the mixture density (bounds memory).
+_BLOCK = 2_000_000
+
+
+def class_components(z: np.ndarray, labels: np.ndarray, n_classes: int,
+                     prior: np.ndarray, prior_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Means (K, D) and covariances (K, D, D) of the classes in the standardised space.
+
+    Args:
+        z: (N, D) standardised targets of the training rows.
+        labels: (N,) class of every row, 0 <= label < n_classes; every class non-empty.
+        prior: (K, D) diagonal of each class's prior covariance (its cell's).
+        prior_weight: pseudo-count of the prior (``w`` in the module docstring).
+    """
+    count = np.bincount(labels, minlength=n_classes).astype(float)
+    if np.any(count == 0):
+        raise ModelError("a HiVAl class has no training member")
+    d = z.shape[1]
+    means = np.stack([np.bincount(labels, weights=c, minlength=n_classes) for c in z.T], 1)
+    means /= count[:, None]
+    centred = z - means[labels]
+    scatter = np.zeros((n_classes, d, d))
+    np.add.at(scatter, labels, centred[:, :, None] * centred[:, None, :])
+    covariances = (scatter + prior_weight * prior[:, :, None] * np.eye(d)) / (
+        count - 1 + prior_weight)[:, None, None]
+    return means, covariances
+
+
+def _cell_prior(hierarchy: Hierarchy, level: int, scaler: ColumnScaler,
+                means_physical: np.ndarray) -> np.ndarray:
+    """(K, D) variances of a uniform cube of each cell's volume, in standardised units."""
+    d = hierarchy.dimension
+    side = hierarchy.volumes[level] ** (1.0 / d)                 # unit-cube units
+    jacobian = np.empty_like(means_physical)
+    for j, support in enumerate(scaler.supports):
+        jacobian[:, j] = np.exp(support.forward(means_physical[:, j])[1]) / scaler.scale[j]
+    step = (hierarchy.upper - hierarchy.lower) * jacobian       # dz / d(unit)
+    return np.maximum((side[:, None] * step) ** 2 / 12.0, 1e-12)
+
+
+class _MixtureParameters:
+    """Torch views of the class Gaussians: means, Cholesky factors and their inverses."""
+
+    def __init__(self, means: np.ndarray, covariances: np.ndarray):
+        tril = np.linalg.cholesky(covariances)
+        self.means = torch.as_tensor(means, dtype=torch.float32)
+        self.tril = torch.as_tensor(tril, dtype=torch.float32)
+        self.inverse = torch.as_tensor(np.linalg.inv(tril), dtype=torch.float32)
+        d = means.shape[1]
+        self.log_norm = torch.as_tensor(
+            -np.log(np.diagonal(tril, axis1=1, axis2=2)).sum(axis=1)
+            - 0.5 * d * np.log(2 * np.pi), dtype=torch.float32)
+
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z_b; mu_k, Sigma_k) for every row and class, (B, K)."""
+        diff = z[:, None, :] - self.means[None]                         # (B, K, D)
+        white = torch.einsum("kij,bkj->bki", self.inverse, diff)
+        return self.log_norm[None] - 0.5 * (white**2).sum(dim=2)
+
+
+@register
+class ClassifierModel(NeuralModel):
+    """NNclass: p(target | condition) as a classifier over HiVAl classes times
+    within-class Gaussians (module docstring)."""
+
+    family = "nnclass"
+    defaults: ClassVar[dict[str, Any]] = {
+        **TRAINING_DEFAULTS, "hidden": (256, 256, 256), "level": None, "classes": None,
+        "pcc_threshold": 0.9, "prior_weight": 1.0, "candidates": 3, "neighbours": 16,
+        "directions": 64}
+
+    def __init__(self, **hyperparameters: Any):
+        super().__init__(**hyperparameters)
+        hp = self.hyperparameters
+        for name in ("level", "classes"):
+            value = hp[name]
+            if value is not None and (isinstance(value, bool) or int(value) != value):
+                raise ModelError(f"{name} must be an integer or None, got {value!r}")
+        if not hp["prior_weight"] > 0:
+            raise ModelError(f"prior_weight must be > 0, got {hp['prior_weight']}")
+        self.hierarchy: Hierarchy | None = None
+        self.level: int | None = None
+        self.means: np.ndarray | None = None
+        self.covariances: np.ndarray | None = None
+        self._mixture: _MixtureParameters | None = None
+
+    @property
+    def n_classes(self) -> int:
+        if self.means is not None:
+            return len(self.means)
+        if self.hyperparameters["classes"] is None:
+            raise ModelError("the number of classes is known only after fit()")
+        return int(self.hyperparameters["classes"])
+
+    # -- family hooks
+    def build(self, n_condition, n_target):
+        return mlp(n_condition, tuple(self.hyperparameters["hidden"]), self.n_classes)
+
+    def scaled_log_prob(self, x, y):
+        log_weights = torch.log_softmax(self.network(x), dim=1)
+        block = max(1, _BLOCK // self.n_classes)
+        return torch.cat([
+            torch.logsumexp(log_weights[i:i + block]
+                            + self._mixture.log_density(y[i:i + block]), dim=1)
+            for i in range(0, len(x), block)])
+
+    def scaled_sample(self, x, n):
+        probabilities = torch.softmax(self.network(x), dim=1)
+        chosen = torch.multinomial(probabilities, n, replacement=True).T    # (n, B)
+        noise = torch.randn(*chosen.shape, self._mixture.means.shape[1])
+        shift = torch.einsum("nbij,nbj->nbi", self._mixture.tril[chosen], noise)
+        return self._mixture.means[chosen] + shift
+
+    def scaled_mean(self, x):
+        return torch.softmax(self.network(x), dim=1) @ self._mixture.means
+
+    def _cross_entropy(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per-row cross-entropy; ``labels`` (B, 1) holds class indices as floats. In
+        training mode the ``condition_noise`` regularisation applies, as for the other
+        families (``target_noise`` has no meaning for class labels and is ignored)."""
+        noise = float(self.hyperparameters.get("condition_noise", 0.0))
+        if self.network.training and noise > 0:
+            x = x + noise * torch.randn_like(x)
+        return torch.nn.functional.cross_entropy(self.network(x), labels[:, 0].long(),
+                                                 reduction="none")
+
+    # -- fitting
+    def choose_level(self, hierarchy: Hierarchy) -> int:
+        """The level used: ``level``, else the count nearest ``classes``, else the
+        coarsest level whose oracle PCC reaches ``pcc_threshold`` for every target."""
+        hp = self.hyperparameters
+        try:
+            if hp["level"] is not None:
+                return hierarchy._level(int(hp["level"]))
+            if hp["classes"] is not None:
+                return int(np.argmin(np.abs(np.array(hierarchy.counts) - int(hp["classes"]))))
+            return hierarchy.coarsest_level(hp["pcc_threshold"])
+        except HiValError as err:
+            raise ModelError(str(err)) from None
+
+    def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
+        """As :meth:`NeuralModel.fit` (same split, scalers, dequantisation of discrete
+        targets, training loop and metrics), with HiVAl classes of the (dequantised)
+        training targets and a cross-entropy loss."""
+        self._set_columns(condition, target)
+        frame = table_of(catalog)
+        x = column_matrix(frame, self.condition, "condition")
+        y = column_matrix(frame, self.target, "target")
+        if isinstance(valid, Catalog | pd.DataFrame):
+            x_valid = column_matrix(valid, self.condition, "validation condition")
+            y_valid = column_matrix(valid, self.target, "validation target")
+        else:
+            train_rows, valid_rows = _split(len(x), valid, seed)
+            x, x_valid, y, y_valid = x[train_rows], x[valid_rows], y[train_rows], y[valid_rows]
+        truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
+        smass = y[:, self.target.index("smass")] if "smass" in self.target else None
+        cut = stellar_mass_cut_of(truth, smass)
+        hp = self.hyperparameters
+        try:
+            self.condition_scaler = ColumnScaler.fit(
+                self.condition, x, default_supports(self.condition, cut))
+            self.target_scaler = ColumnScaler.fit(self.target, y,
+                                                  default_supports(self.target, cut),
+                                                  self._target_grids(y))
+            rng = np.random.default_rng(seed)
+            y_model = self.target_scaler.dequantise(y, rng)
+            y_valid_model = self.target_scaler.dequantise(y_valid, rng)
+            self.hierarchy = hival(y_model, self.target, candidates=hp["candidates"],
+                                   neighbours=hp["neighbours"], directions=hp["directions"],
+                                   seed=seed)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
+        self.level = self.choose_level(self.hierarchy)
+        labels = self.hierarchy.labels[self.level].astype(np.int64)
+        self._set_components(y_model, labels)
+        valid_labels = self.hierarchy.assign(y_valid_model, self.level)
+
+        torch.manual_seed(seed)
+        self.network = self.build(len(self.condition), len(self.target))
+        self.seed = int(seed)
+        self.history = train(
+            self.network, self._cross_entropy,
+            (self._scaled_condition(x), labels[:, None].astype(np.float32)),
+            (self._scaled_condition(x_valid), valid_labels[:, None].astype(np.float32)),
+            self.training_config, seed, progress)
+        valid_nll = -float(np.mean(self.log_prob(
+            dict(zip(self.condition, x_valid.T, strict=True)),
+            dict(zip(self.target, y_valid.T, strict=True)))))
+        self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
+                        "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
+                        "train_rows": len(x), "valid_rows": len(x_valid),
+                        "level": self.level, "classes": self.n_classes,
+                        "valid_cross_entropy": float(min(h["valid"] for h in self.history))}
+        return self
+
+    def _scaled_condition(self, x: np.ndarray) -> np.ndarray:
+        return self.condition_scaler.forward(x)[0].astype(np.float32)
+
+    def _set_components(self, y: np.ndarray, labels: np.ndarray) -> None:
+        """Class Gaussians from the (dequantised) training targets ``y`` (physical) and
+        their memberships."""
+        n_classes = self.hierarchy.counts[self.level]
+        z = self.target_scaler.forward(y)[0]
+        members = np.bincount(labels, minlength=n_classes)
+        mean_y = np.stack([np.bincount(labels, weights=c, minlength=n_classes)
+                           for c in y.T], 1) / members[:, None]
+        prior = _cell_prior(self.hierarchy, self.level, self.target_scaler, mean_y)
+        self.means, self.covariances = class_components(
+            z, labels, n_classes, prior, float(self.hyperparameters["prior_weight"]))
+        self._mixture = _MixtureParameters(self.means, self.covariances)
+
+    # -- persistence: NeuralModel's files plus the hierarchy and the class Gaussians
+    def config(self):
+        config = super().config()
+        config["hyperparameters"] = {**config["hyperparameters"], "level": self.level,
+                                     "classes": self.n_classes}
+        return config
+
+    def save(self, directory):
+        self._require_fitted()
+        target = check_writable(directory, directory=True)
+        with atomic_directory(target) as tmp:
+            super().save(tmp)
+            (tmp / HIERARCHY_DIR).mkdir()
+            self.hierarchy.write(tmp / HIERARCHY_DIR)
+            with open(tmp / CLASSES_FILE, "wb") as handle:
+                np.savez(handle, means=self.means, covariances=self.covariances,
+                         level=np.array(self.level))
+        return target
+
+    @classmethod
+    def load(cls, directory):
+        directory = Path(directory)
+        model = super().load(directory)
+        try:
+            model.hierarchy = Hierarchy.load(directory / HIERARCHY_DIR)
+            with np.load(directory / CLASSES_FILE, allow_pickle=False) as data:
+                model.means, model.covariances = data["means"], data["covariances"]
+                model.level = int(data["level"])
+        except (OSError, KeyError, ValueError) as err:
+            raise ModelError(f"{directory}: cannot read the NNclass classes ({err})") from None
+        expected = int(model.hyperparameters["classes"])
+        counts = model.hierarchy.counts
+        if not 0 <= model.level < len(counts) or counts[model.level] != expected \
+                or model.means.shape != (expected, len(model.target)):
+            raise ModelError(f"{directory}: the saved classes disagree with config.json")
+        model._mixture = _MixtureParameters(model.means, model.covariances)
+        return model
