@@ -63,6 +63,9 @@ DASK_WORKER_CONFIG = """distributed:
     pre-spawn-environ:
       MALLOC_TRIM_THRESHOLD_: 33554432
       MALLOC_MMAP_THRESHOLD_: 33554432
+  worker:
+    profile:
+      enabled: false
 """
 TARGET_MEMORY_GIB = 2.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "populate.json"
@@ -248,7 +251,8 @@ def start_remote(directory: Path, workers: int) -> tuple[str, list[subprocess.Po
             raise RuntimeError("the dask scheduler did not start")
         time.sleep(0.2)
     # As docs/populate.md recommends for cluster workers: glibc keeps freed memory up to
-    # 32 MiB (Dask's default, 64 KiB, makes page faults cost more than the sampling).
+    # 32 MiB (Dask's default, 64 KiB, makes page faults cost more than the sampling), and
+    # no statistical profiler.
     config = directory / "dask-config"
     config.mkdir(exist_ok=True)
     (config / "populate.yaml").write_text(DASK_WORKER_CONFIG)

@@ -132,6 +132,39 @@ def test_csv_and_hdf5_inputs_give_the_parquet_values(data, reference, tmp_path):
         pd.testing.assert_frame_equal(got, expected)
 
 
+def test_row_groups_gather_batches_without_changing_values(data, reference, tmp_path,
+                                                          monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(populate_module, "ROW_GROUP_ROWS", 500)
+    _run(data, tmp_path / "mock")
+    part = pq.ParquetFile(tmp_path / "mock" / "halos_0-00000.parquet")
+    # 300 halos x 2 in batches of 128 halos (256 rows): groups of 512 and 88 rows
+    assert [part.metadata.row_group(i).num_rows for i in range(part.num_row_groups)] == [
+        512, 88]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "mock"),
+                                  pd.read_parquet(reference[0]))
+
+
+@pytest.mark.parametrize(("family", "hyperparameters"), [
+    ("flow", {"epochs": 1, "hidden": (8,), "transforms": 1, "passes": 2}),
+    ("knn", {}),
+])
+def test_other_families_populate_reproducibly(data, tmp_path, family, hyperparameters):
+    table = pd.concat([_halos(rows, i) for i, rows in enumerate(ROWS)])[:300]
+    rng = np.random.default_rng(3)
+    table = table.assign(smass=0.9 * table["M_h"] - 0.8 + rng.normal(0, 0.2, len(table)),
+                         color=0.7 + 0.1 * rng.normal(size=len(table)))
+    model_family(family)(**hyperparameters).fit(table, "M_h", "smass,color", seed=0,
+                                               progress=False).save(tmp_path / "model")
+    halos = str(data / "parquet" / "*.parquet")
+    runs = [populate(tmp_path / "model", halos, tmp_path / f"mock{workers}", samples=2,
+                     chunk_rows=CHUNK, batch_rows=BATCH, scheduler="threads", workers=workers)
+            for workers in (1, 2)]
+    assert runs[0].rows == sum(ROWS) * 2 == len(pd.read_parquet(tmp_path / "mock1"))
+    assert _checksums(tmp_path / "mock1") == _checksums(tmp_path / "mock2")
+
+
 def test_batch_seeds_depend_on_run_seed_part_and_batch_only():
     seeds = {batch_seed(s, p, b) for s in (0, 1) for p in ("a-00000", "a-00001")
              for b in (None, 0, 1)}

@@ -18,7 +18,7 @@ How the work is cut:
   :func:`galhalo.read_catalog` reads it, and ``pandas.read_parquet("mock/")`` reads the
   whole mock.
 * **batches**: a part is read, sampled and written in batches of ``batch_rows`` input
-  rows (default ``32768 // samples``), one Parquet row group each, so a worker's
+  rows (default ``8192 // samples``), one Parquet row group each, so a worker's
   memory is bounded by the batch size whatever the catalog and part sizes.
 
 Reproducible: the seed of each batch derives from the run seed, the part's name and the
@@ -112,9 +112,13 @@ __all__ = [
 
 #: Input rows per output part (one file per chunk of an input file).
 DEFAULT_CHUNK_ROWS = 1_000_000
-#: Output rows sampled and written at once: batches hold ``BATCH_ROWS // samples`` halos.
-#: A flow worker peaks near 600 MiB with it (400 MiB of that is torch, dask and the model).
-BATCH_ROWS = 32_768
+#: Output rows sampled at once: batches hold ``BATCH_ROWS // samples`` halos. Measured
+#: with the benchmark's flow in a Dask worker: peak 665 MiB (400 MiB of it the interpreter
+#: with torch, Dask and the model), 715 MiB with 16384, 790 MiB with 32768, at the same
+#: CPU time per halo within the noise.
+BATCH_ROWS = 8_192
+#: Output rows per Parquet row group (batches are gathered until they reach it).
+ROW_GROUP_ROWS = 131_072
 #: Seconds between manifest rewrites while parts finish (always written at the end).
 MANIFEST_INTERVAL = 5.0
 #: Input suffixes and their formats.
@@ -461,6 +465,13 @@ def _part_meta(task: dict, run: dict) -> CatalogMeta:
     return meta
 
 
+def _write_row_group(writer: pq.ParquetWriter, held: list[pa.Table]) -> None:
+    """Write the held batches as one row group and empty ``held``."""
+    table = pa.concat_tables(held)
+    writer.write_table(table, row_group_size=len(table))
+    held.clear()
+
+
 def populate_part(task: dict, run: dict) -> dict:
     """Sample one part and write it atomically (runs on a worker).
 
@@ -482,7 +493,7 @@ def populate_part(task: dict, run: dict) -> dict:
         samples = settings["samples"]
         rows = 0
         with atomic_path(target) as tmp:
-            writer, schema = None, None
+            writer, schema, held = None, None, []
             try:
                 batches = read_batches(task, run["read_columns"], settings["batch_rows"])
                 for index, frame in enumerate(batches):
@@ -494,15 +505,22 @@ def populate_part(task: dict, run: dict) -> dict:
                         header = _header(Catalog(table, _part_meta(task, run))).encode()
                         schema = arrow.schema.with_metadata(
                             {**(arrow.schema.metadata or {}), PARQUET_KEY: header})
-                        writer = pq.ParquetWriter(tmp, schema)
-                    else:
-                        arrow = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
-                    writer.write_table(arrow, row_group_size=max(1, len(arrow)))
-                    rows += len(arrow)
-                    del table, arrow
+                        # Dictionary-encoding sampled floats costs 10x the rest of the
+                        # writing and makes larger files: only text and realisations.
+                        writer = pq.ParquetWriter(tmp, schema, use_dictionary=[
+                            f.name for f in schema if f.name == REALIZATION
+                            or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)])
+                    held.append(pa.Table.from_pandas(table, schema=schema,
+                                                     preserve_index=False))
+                    rows += len(table)
+                    if sum(map(len, held)) >= ROW_GROUP_ROWS:
+                        _write_row_group(writer, held)
+                    del table
                     # Sampling leaves reference cycles holding its tensors (zuko transforms
                     # and their torch inverses): free them now, or memory grows per batch.
                     gc.collect(1)
+                if held:
+                    _write_row_group(writer, held)
             finally:
                 if writer is not None:
                     writer.close()
@@ -675,7 +693,7 @@ def plan_populate(
         seed: run seed (>= 0); each batch's seed derives from it and the part's name.
         chunk_rows: input rows per output part.
         batch_rows: input rows sampled at once (memory bound); default
-            ``max(1, 32768 // samples)``.
+            ``max(1, 8192 // samples)``.
 
     Raises:
         PopulateError / CatalogError / ModelError (all ``ValueError``): bad arguments, no
@@ -980,11 +998,13 @@ def _client(scheduler: Any, workers: int, torch_threads: int | None
         # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins glibc's
         # mmap threshold: every batch's tensors are then fresh pages, and the page faults
         # cost more CPU than the sampling (measured 2.7x fewer halos per CPU second, for
-        # ~70 MiB less peak memory per worker). Keep glibc's defaults.
+        # ~70 MiB less peak memory per worker). Keep glibc's defaults. The workers'
+        # statistical profiler (for the dashboard, which is off) cost another 12%.
         environ = {key: value for key, value in
                    dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                    if key != "MALLOC_TRIM_THRESHOLD_"}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
+                              "distributed.worker.profile.enabled": False}), \
                 LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                              dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
                 Client(cluster) as client:
