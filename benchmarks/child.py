@@ -12,6 +12,8 @@ import subprocess
 import time
 from typing import Any
 
+import numpy as np
+
 
 def run_child_json(command: list[str], timeout: float | None) -> dict[str, Any]:
     """Run ``command``; its last stdout line parsed as JSON, or ``{"error": ...}``.
@@ -36,3 +38,23 @@ def run_child_json(command: list[str], timeout: float | None) -> dict[str, Any]:
     result["process_seconds"] = time.perf_counter() - start
     result["load_before"], result["load_after"] = load_before, os.getloadavg()[0]
     return result
+
+
+def load_pool(catalog: str | os.PathLike[str] | None, n_halos: int,
+              columns: tuple[str, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+    """The (rows, len(columns)) float64 pool of a benchmark: ``columns`` of a catalog
+    file, or of the default universe with ``n_halos`` rows (seed 42); and where it came
+    from (source, seconds, rows)."""
+    from galhalo.catalog import read_catalog
+    from galhalo.sim.universe import simulate
+
+    start = time.perf_counter()
+    if catalog is not None:
+        table = read_catalog(catalog, required=columns).table
+        origin: dict[str, Any] = {"catalog": str(catalog)}
+    else:
+        table = simulate(n_halos, seed=42).table
+        origin = {"simulate": {"n_halos": n_halos, "seed": 42}}
+    origin["seconds"] = time.perf_counter() - start
+    origin["rows"] = len(table)
+    return table[list(columns)].to_numpy(dtype=np.float64), origin

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from child import run_child_json
+from child import load_pool, run_child_json
 from simulate import machine_info, parse_sizes
 
 COLUMNS = ("smass", "color", "sSFR", "radius")
@@ -80,23 +80,6 @@ def run_child(data_path: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def load_pool(catalog: Path | None, n_halos: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """The (rows, 4) pool of galaxy targets and where it came from."""
-    from galhalo.catalog import read_catalog
-    from galhalo.sim.universe import simulate
-
-    start = time.perf_counter()
-    if catalog is not None:
-        table = read_catalog(catalog, required=COLUMNS).table
-        origin: dict[str, Any] = {"catalog": str(catalog)}
-    else:
-        table = simulate(n_halos, seed=42).table
-        origin = {"simulate": {"n_halos": n_halos, "seed": 42}}
-    origin["seconds"] = time.perf_counter() - start
-    origin["rows"] = len(table)
-    return table[list(COLUMNS)].to_numpy(dtype=np.float64), origin
 
 
 def draw_points(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -257,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     from galhalo.files import write_json
 
     print("preparing data ...", file=sys.stderr, flush=True)
-    pool, origin = load_pool(args.catalog, args.n_halos)
+    pool, origin = load_pool(args.catalog, args.n_halos, COLUMNS)
     speed, published = [], []
     with tempfile.TemporaryDirectory(prefix="galhalo-hival-") as tmp:
         for n in args.sizes:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from child import run_child_json
+from child import load_pool, run_child_json
 from simulate import machine_info, parse_sizes
 
 FEATURES = ("M_h", "C_h", "S_h", "z_h", "Delta3_h")
@@ -114,23 +114,6 @@ def run_ours(data_path: str, columns: str, target: str, out_path: str, seed: int
 
 
 # --------------------------------------------------------------------------- data
-
-
-def load_pool(catalog: Path | None, n_halos: int, target: str) -> tuple[np.ndarray, dict]:
-    """The (rows, 6) pool of feature + target values and where it came from."""
-    from galhalo.catalog import read_catalog
-    from galhalo.sim.universe import simulate
-
-    start = time.perf_counter()
-    if catalog is not None:
-        table = read_catalog(catalog, required=(*FEATURES, target)).table
-        origin: dict[str, Any] = {"catalog": str(catalog)}
-    else:
-        table = simulate(n_halos, seed=42).table
-        origin = {"simulate": {"n_halos": n_halos, "seed": 42}}
-    origin["seconds"] = time.perf_counter() - start
-    origin["rows"] = len(table)
-    return table[[*FEATURES, target]].to_numpy(dtype=np.float64), origin
 
 
 def draw_table(pool: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -344,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
               "package (create it with: python3.11 -m venv /tmp/smogn-ref && "
               "/tmp/smogn-ref/bin/pip install numpy==2.3.5 smogn pandas)", file=sys.stderr)
     print("preparing data ...", file=sys.stderr, flush=True)
-    pool, origin = load_pool(args.catalog, args.n_halos, args.target)
+    pool, origin = load_pool(args.catalog, args.n_halos, (*FEATURES, args.target))
     columns = [*FEATURES, args.target]
     rows = []
     with tempfile.TemporaryDirectory(prefix="galhalo-smogn-") as tmp:

@@ -307,7 +307,8 @@ def pq_rows(path: Path) -> int:
 
 
 def _refused(data, out, match, error=PopulateError, model="model", **options):
-    """Both planning and a full run refuse, and leave ``out`` as it was."""
+    """Both planning and a full run refuse with ``match``; returns the listing of ``out``
+    (None if absent) before and after, which must be equal: nothing written."""
     before = sorted(p.name for p in out.iterdir()) if out.exists() else None
     settings = {"samples": 2, "seed": 7, "halos": str(data / "parquet" / "*.parquet"),
                 **options}
@@ -317,42 +318,51 @@ def _refused(data, out, match, error=PopulateError, model="model", **options):
     with pytest.raises(error, match=match):
         _run(data, out, model=model, **options)
     after = sorted(p.name for p in out.iterdir()) if out.exists() else None
-    assert after == before  # nothing written
+    return before, after
 
 
 def test_bad_inputs_fail_before_any_work(data, tmp_path):
-    out = tmp_path / "mock"
-    _refused(data, out, "no halo files match", halos=str(tmp_path / "none" / "*.parquet"))
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     for i in range(2):
         shutil.copy(data / "parquet" / f"halos_{i}.parquet", mixed)
     write_catalog(Catalog(_halos(10, 5).drop(columns="z").assign(vx=1.0),
                           CatalogMeta(box_size=BOX)), mixed / "halos_9.parquet")
-    _refused(data, out, r"different columns: .*halos_9.parquet lacks \['z'\], has extra "
-                        r"\['vx'\]", halos=str(mixed / "*.parquet"))
     nomass = tmp_path / "nomass"
     nomass.mkdir()
     write_catalog(Catalog(_halos(10, 0).drop(columns="M_h")), nomass / "h.parquet")
-    _refused(data, out, r"condition columns \['M_h'\] are missing", halos=str(nomass))
     (tmp_path / "empty.parquet").write_bytes(b"")
-    _refused(data, out, "empty", error=CatalogError, halos=str(tmp_path / "empty.parquet"))
-    _refused(data, out, "which the model samples", keep="M_h,smass")
-    _refused(data, out, r"lack", keep="M_h,C_h")
-    _refused(data, out, "positive integer", samples=0)
+    cases = [
+        ("no halo files match", {"halos": str(tmp_path / "none" / "*.parquet")}),
+        (r"different columns: .*halos_9.parquet lacks \['z'\], has extra \['vx'\]",
+         {"halos": str(mixed / "*.parquet")}),
+        (r"condition columns \['M_h'\] are missing", {"halos": str(nomass)}),
+        ("empty", {"error": CatalogError, "halos": str(tmp_path / "empty.parquet")}),
+        ("which the model samples", {"keep": "M_h,smass"}),
+        ("lack", {"keep": "M_h,C_h"}),
+        ("positive integer", {"samples": 0}),
+    ]
+    for match, options in cases:
+        before, after = _refused(data, tmp_path / "mock", match, **options)
+        assert after == before, match  # nothing written
 
 
 def test_output_of_another_model_or_settings_is_refused(data, reference, tmp_path):
     out = tmp_path / "mock"
     shutil.copytree(reference[0], out)
-    _refused(data, out, "another model.*gauss model", model="other_model")
-    _refused(data, out, "samples was 2, now 3", samples=3)
-    _refused(data, out, "seed was 7, now 8", seed=8)
-    _refused(data, out, "does not read 1 input", halos=str(data / "parquet" / "halos_[01]*"))
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
-    _refused(data, foreign, "holds no _manifest.json")
+    cases = [
+        (out, "another model.*gauss model", {"model": "other_model"}),
+        (out, "samples was 2, now 3", {"samples": 3}),
+        (out, "seed was 7, now 8", {"seed": 8}),
+        (out, "does not read 1 input", {"halos": str(data / "parquet" / "halos_[01]*")}),
+        (foreign, "holds no _manifest.json", {}),
+    ]
+    for directory, match, options in cases:
+        before, after = _refused(data, directory, match, **options)
+        assert after == before, match  # the previous run's output is untouched
 
 
 def test_bad_halo_values_name_the_part(data, reference, tmp_path):

@@ -21,6 +21,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -232,45 +233,35 @@ class Conditioned:
         return self.model.log_prob(self.condition_table, target_table)
 
 
-# ----------------------------------------------------------------------------- neural families
-class NeuralModel(ConditionalModel):
-    """Shared machinery of the torch families: scaling, training, persistence.
+# ----------------------------------------------------------------------------- scaled families
+@dataclass
+class FitData:
+    """The rows of one fit, physical units: conditions ``x`` (rows, c), targets ``y``
+    (rows, d) as read, and ``y_model``: ``y`` with discrete targets dequantised (what the
+    model learns); the same for the validation rows."""
 
-    A subclass defines ``build`` (the network), ``scaled_log_prob`` (per-row log-density
-    of scaled targets given scaled conditions) and ``scaled_sample``.
-    """
+    x: np.ndarray
+    y: np.ndarray
+    y_model: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    y_valid_model: np.ndarray
 
-    training_keys: ClassVar[tuple[str, ...]] = tuple(TrainingConfig.__dataclass_fields__)
+
+class ScaledModel(ConditionalModel):
+    """Families that model the targets through the shared :class:`ColumnScaler`: the
+    split, the scalers, discrete-target grids and their dequantisation at fit time, and
+    ``log_prob`` with a probability per grid value for discrete targets. A subclass
+    defines ``_continuous_log_prob`` (physical arrays, scaler Jacobian included)."""
 
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
-        self.training_config = TrainingConfig(
-            **{k: self.hyperparameters[k] for k in self.training_keys if k in self.hyperparameters})
-        self.network: torch.nn.Module | None = None
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
-        self.history: list[dict[str, float]] = []
 
-    # -- family hooks
-    @abstractmethod
-    def build(self, n_condition: int, n_target: int) -> torch.nn.Module:
-        """A fresh network for these dimensions (uses ``self.hyperparameters``)."""
-
-    @abstractmethod
-    def scaled_log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """log p(y | x) per row, in the scaled space, shape (batch,)."""
-
-    @abstractmethod
-    def scaled_sample(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        """Draws (n, batch, d) in the scaled space (uses torch's global generator)."""
-
-    def scaled_mean(self, x: torch.Tensor) -> torch.Tensor | None:
-        """Exact mean in the scaled space if the family has one (then it is in physical
-        space only for identity supports), else None."""
-        return None
-
-    # -- fitting
-    def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
+    def _prepare_fit(self, catalog, condition, target, valid, seed: int) -> FitData:
+        """Set the columns and fit the scalers on the training split; the split is a
+        seeded ``valid`` fraction or the given validation table."""
         self._set_columns(condition, target)
         frame = table_of(catalog)
         x = column_matrix(frame, self.condition, "condition")
@@ -296,20 +287,7 @@ class NeuralModel(ConditionalModel):
             y_valid_model = self.target_scaler.dequantise(y_valid, rng)
         except ValueError as err:
             raise ModelError(str(err)) from None
-        torch.manual_seed(seed)
-        self.network = self.build(len(self.condition), len(self.target))
-        self.seed = int(seed)
-        train_scaled = self._scaled(x, y_model)
-        valid_scaled = self._scaled(x_valid, y_valid_model)
-        self.history = train(self.network, self.scaled_log_prob_loss, train_scaled[:2],
-                             valid_scaled[:2], self.training_config, seed, progress)
-        valid_nll = -float(np.mean(self.log_prob(
-            dict(zip(self.condition, x_valid.T, strict=True)),
-            dict(zip(self.target, y_valid.T, strict=True)))))
-        self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
-                        "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
-                        "train_rows": len(train_scaled[0]), "valid_rows": len(x_valid)}
-        return self
+        return FitData(x, y, y_model, x_valid, y_valid, y_valid_model)
 
     def _target_grids(self, y: np.ndarray) -> list[np.ndarray | None]:
         """Grids of the discrete target columns, by the ``dequantise`` hyperparameter:
@@ -327,28 +305,23 @@ class NeuralModel(ConditionalModel):
         return [np.unique(column) if name in names else None
                 for name, column in zip(self.target, y.T, strict=True)]
 
-    def scaled_log_prob_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Per-row NLL; in training mode with the noise regularisation applied."""
-        if self.network.training:
-            x_noise = float(self.hyperparameters.get("condition_noise", 0.0))
-            y_noise = float(self.hyperparameters.get("target_noise", 0.0))
-            if x_noise > 0:
-                x = x + x_noise * torch.randn_like(x)
-            if y_noise > 0:
-                y = y + y_noise * torch.randn_like(y)
-        return -self.scaled_log_prob(x, y)
-
-    def _scaled(self, x: np.ndarray, y: np.ndarray):
-        x_scaled = self.condition_scaler.forward(x)[0]
-        y_scaled, log_jacobian, inside = self.target_scaler.forward(y)
-        return x_scaled.astype(np.float32), y_scaled.astype(np.float32), log_jacobian, inside
-
-    def _condition_tensor(self, condition_table: Table) -> torch.Tensor:
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` holds: family, version, hyperparameters, columns,
+        scalers, seed and validation metrics (families add their own keys)."""
         self._require_fitted()
-        x = column_matrix(condition_table, self.condition, "condition")
-        return torch.as_tensor(self.condition_scaler.forward(x)[0], dtype=torch.float32)
+        return {
+            "family": self.family, "galhalo_version": __version__,
+            "hyperparameters": self.hyperparameters,
+            "condition": list(self.condition), "target": list(self.target),
+            "condition_scaler": self.condition_scaler.to_dict(),
+            "target_scaler": self.target_scaler.to_dict(),
+            "seed": self.seed, "metrics": self.metrics,
+        }
 
-    # -- using
+    @abstractmethod
+    def _continuous_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """log-density (rows,) of physical targets ``y`` given conditions ``x``."""
+
     def log_prob(self, condition_table, target_table):
         self._require_fitted()
         x = column_matrix(condition_table, self.condition, "condition")
@@ -375,6 +348,83 @@ class NeuralModel(ConditionalModel):
         log_width = sum(np.log(cells[j][1]) for j in discrete)
         return np.logaddexp.reduce(terms, axis=0) - np.log(LATTICE_POINTS) + log_width
 
+
+# ----------------------------------------------------------------------------- neural families
+class NeuralModel(ScaledModel):
+    """Shared machinery of the torch families: scaling, training, persistence.
+
+    A subclass defines ``build`` (the network), ``scaled_log_prob`` (per-row log-density
+    of scaled targets given scaled conditions) and ``scaled_sample``.
+    """
+
+    training_keys: ClassVar[tuple[str, ...]] = tuple(TrainingConfig.__dataclass_fields__)
+
+    def __init__(self, **hyperparameters: Any):
+        super().__init__(**hyperparameters)
+        self.training_config = TrainingConfig(
+            **{k: self.hyperparameters[k] for k in self.training_keys if k in self.hyperparameters})
+        self.network: torch.nn.Module | None = None
+        self.history: list[dict[str, float]] = []
+
+    # -- family hooks
+    @abstractmethod
+    def build(self, n_condition: int, n_target: int) -> torch.nn.Module:
+        """A fresh network for these dimensions (uses ``self.hyperparameters``)."""
+
+    @abstractmethod
+    def scaled_log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """log p(y | x) per row, in the scaled space, shape (batch,)."""
+
+    @abstractmethod
+    def scaled_sample(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """Draws (n, batch, d) in the scaled space (uses torch's global generator)."""
+
+    def scaled_mean(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Exact mean in the scaled space if the family has one (then it is in physical
+        space only for identity supports), else None."""
+        return None
+
+    # -- fitting
+    def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
+        data = self._prepare_fit(catalog, condition, target, valid, seed)
+        x, x_valid, y_valid = data.x, data.x_valid, data.y_valid
+        torch.manual_seed(seed)
+        self.network = self.build(len(self.condition), len(self.target))
+        self.seed = int(seed)
+        train_scaled = self._scaled(x, data.y_model)
+        valid_scaled = self._scaled(x_valid, data.y_valid_model)
+        self.history = train(self.network, self.scaled_log_prob_loss, train_scaled[:2],
+                             valid_scaled[:2], self.training_config, seed, progress)
+        valid_nll = -float(np.mean(self.log_prob(
+            dict(zip(self.condition, x_valid.T, strict=True)),
+            dict(zip(self.target, y_valid.T, strict=True)))))
+        self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
+                        "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
+                        "train_rows": len(train_scaled[0]), "valid_rows": len(x_valid)}
+        return self
+
+    def scaled_log_prob_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Per-row NLL; in training mode with the noise regularisation applied."""
+        if self.network.training:
+            x_noise = float(self.hyperparameters.get("condition_noise", 0.0))
+            y_noise = float(self.hyperparameters.get("target_noise", 0.0))
+            if x_noise > 0:
+                x = x + x_noise * torch.randn_like(x)
+            if y_noise > 0:
+                y = y + y_noise * torch.randn_like(y)
+        return -self.scaled_log_prob(x, y)
+
+    def _scaled(self, x: np.ndarray, y: np.ndarray):
+        x_scaled = self.condition_scaler.forward(x)[0]
+        y_scaled, log_jacobian, inside = self.target_scaler.forward(y)
+        return x_scaled.astype(np.float32), y_scaled.astype(np.float32), log_jacobian, inside
+
+    def _condition_tensor(self, condition_table: Table) -> torch.Tensor:
+        self._require_fitted()
+        x = column_matrix(condition_table, self.condition, "condition")
+        return torch.as_tensor(self.condition_scaler.forward(x)[0], dtype=torch.float32)
+
+    # -- using
     def _continuous_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         x_scaled, y_scaled, log_jacobian, inside = self._scaled(x, y)
         with torch.no_grad():
@@ -408,17 +458,6 @@ class NeuralModel(ConditionalModel):
         return self.sample(condition_table, samples, seed).mean(axis=0)
 
     # -- persistence
-    def config(self) -> dict[str, Any]:
-        self._require_fitted()
-        return {
-            "family": self.family, "galhalo_version": __version__,
-            "hyperparameters": self.hyperparameters,
-            "condition": list(self.condition), "target": list(self.target),
-            "condition_scaler": self.condition_scaler.to_dict(),
-            "target_scaler": self.target_scaler.to_dict(),
-            "seed": self.seed, "metrics": self.metrics,
-        }
-
     def save(self, directory):
         self._require_fitted()
         target = check_writable(directory, directory=True)

@@ -33,23 +33,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 
-from ..catalog import Catalog
 from ..files import atomic_directory, check_writable
 from .base import (
     ModelError,
     NeuralModel,
-    _split,
-    column_matrix,
     register,
-    table_of,
 )
 from .hival import Hierarchy, HiValError, hival
 from .networks import TRAINING_DEFAULTS, mlp
 from .training import train
-from .transforms import ColumnScaler, default_supports, stellar_mass_cut_of
+from .transforms import ColumnScaler
 
 HIERARCHY_DIR = "hival"
 CLASSES_FILE = "classes.npz"
@@ -197,29 +192,11 @@ class ClassifierModel(NeuralModel):
         """As :meth:`NeuralModel.fit` (same split, scalers, dequantisation of discrete
         targets, training loop and metrics), with HiVAl classes of the (dequantised)
         training targets and a cross-entropy loss."""
-        self._set_columns(condition, target)
-        frame = table_of(catalog)
-        x = column_matrix(frame, self.condition, "condition")
-        y = column_matrix(frame, self.target, "target")
-        if isinstance(valid, Catalog | pd.DataFrame):
-            x_valid = column_matrix(valid, self.condition, "validation condition")
-            y_valid = column_matrix(valid, self.target, "validation target")
-        else:
-            train_rows, valid_rows = _split(len(x), valid, seed)
-            x, x_valid, y, y_valid = x[train_rows], x[valid_rows], y[train_rows], y[valid_rows]
-        truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
-        smass = y[:, self.target.index("smass")] if "smass" in self.target else None
-        cut = stellar_mass_cut_of(truth, smass)
+        data = self._prepare_fit(catalog, condition, target, valid, seed)
+        x, x_valid, y_valid = data.x, data.x_valid, data.y_valid
+        y_model, y_valid_model = data.y_model, data.y_valid_model
         hp = self.hyperparameters
         try:
-            self.condition_scaler = ColumnScaler.fit(
-                self.condition, x, default_supports(self.condition, cut))
-            self.target_scaler = ColumnScaler.fit(self.target, y,
-                                                  default_supports(self.target, cut),
-                                                  self._target_grids(y))
-            rng = np.random.default_rng(seed)
-            y_model = self.target_scaler.dequantise(y, rng)
-            y_valid_model = self.target_scaler.dequantise(y_valid, rng)
             self.hierarchy = hival(y_model, self.target, candidates=hp["candidates"],
                                    neighbours=hp["neighbours"], directions=hp["directions"],
                                    seed=seed)

@@ -50,26 +50,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import __version__
-from ..catalog import Catalog
 from ..columns import parse_column_list
 from ..files import atomic_directory, check_writable, dumps_json
 from .base import (
     CONFIG_FILE,
     HISTORY_FILE,
-    ConditionalModel,
     ModelError,
-    NeuralModel,
+    ScaledModel,
     Table,
     _read_config,
     _split,
     column_matrix,
     register,
-    table_of,
 )
 from .networks import TRAINING_DEFAULTS, mlp
 from .training import TrainingConfig, train
-from .transforms import ColumnScaler, default_supports, stellar_mass_cut_of
+from .transforms import ColumnScaler
 
 #: The regressors a model can combine, by name.
 REGRESSORS = ("knn", "extra_trees", "lightgbm", "mlp")
@@ -450,7 +446,7 @@ def fit_stack(x: np.ndarray, z: np.ndarray, kinds: tuple[str, ...], hyper: Mappi
 
 
 # ----------------------------------------------------------------------------- the model
-class RegressionModel(ConditionalModel):
+class RegressionModel(ScaledModel):
     """Deterministic regressors as a conditional density (see the module docstring).
 
     Subclasses name their regressors: one of :data:`REGRESSORS` (``regressor``), or the
@@ -462,8 +458,6 @@ class RegressionModel(ConditionalModel):
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
         self._validate_hyperparameters()
-        self.condition_scaler: ColumnScaler | None = None
-        self.target_scaler: ColumnScaler | None = None
         self.fits: dict[str, TargetFit] = {}
         #: Second moment of the scaled residuals on the validation split, (d, d).
         self.residual_covariance: np.ndarray | None = None
@@ -535,30 +529,8 @@ class RegressionModel(ConditionalModel):
             seed: seeds the split, every regressor, the folds and SMOGN.
             progress: show the MLP training progress bars.
         """
-        self._set_columns(condition, target)
-        frame = table_of(catalog)
-        x = column_matrix(frame, self.condition, "condition")
-        y = column_matrix(frame, self.target, "target")
-        if isinstance(valid, Catalog | pd.DataFrame):
-            x_valid = column_matrix(valid, self.condition, "validation condition")
-            y_valid = column_matrix(valid, self.target, "validation target")
-        else:
-            train_rows, valid_rows = _split(len(x), valid, seed)
-            x, x_valid, y, y_valid = x[train_rows], x[valid_rows], y[train_rows], y[valid_rows]
-        truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
-        smass = y[:, self.target.index("smass")] if "smass" in self.target else None
-        cut = stellar_mass_cut_of(truth, smass)
-        try:
-            self.condition_scaler = ColumnScaler.fit(
-                self.condition, x, default_supports(self.condition, cut))
-            self.target_scaler = ColumnScaler.fit(
-                self.target, y, default_supports(self.target, cut),
-                NeuralModel._target_grids(self, y))
-            rng = np.random.default_rng(seed)
-            y = self.target_scaler.dequantise(y, rng)
-            y_valid_model = self.target_scaler.dequantise(y_valid, rng)
-        except ValueError as err:
-            raise ModelError(str(err)) from None
+        data = self._prepare_fit(catalog, condition, target, valid, seed)
+        x, y, x_valid, y_valid = data.x, data.y_model, data.x_valid, data.y_valid
         self.seed = int(seed)
         x_scaled = self.condition_scaler.forward(x)[0]
         z = self.target_scaler.forward(y)[0]
@@ -570,7 +542,7 @@ class RegressionModel(ConditionalModel):
         for j, (name, (x_j, z_j, _)) in enumerate(zip(self.target, training, strict=True)):
             self.fits[name] = self._fit_target(x_j, z_j, j, progress)
         z_valid_hat = self._predict_scaled(self.condition_scaler.forward(x_valid)[0])
-        residual = self.target_scaler.forward(y_valid_model)[0] - z_valid_hat
+        residual = self.target_scaler.forward(data.y_valid_model)[0] - z_valid_hat
         self._set_residual_covariance(residual.T @ residual / len(residual))
         self.metrics = self._validation_metrics(x_valid, y_valid, len(x), rows)
         return self
@@ -675,13 +647,6 @@ class RegressionModel(ConditionalModel):
                     [columns[name][:, i] for name in self.target]))
                 for i, kind in enumerate(self.kinds)}
 
-    def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
-        """Per-row log-density (rows,) of the residual Gaussian, in the targets' physical
-        units (scaler Jacobian included; -inf outside a support; discrete targets get
-        the probability of their grid cell times the other targets' density, exactly as
-        in the neural families, whose implementation this reuses)."""
-        return NeuralModel.log_prob(self, condition_table, target_table)
-
     def _continuous_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """log N(z(y); z_hat(x), Sigma) + ln|dz/dy| for physical arrays (rows, c), (rows, d)."""
         z, log_jacobian, inside = self.target_scaler.forward(y)
@@ -709,17 +674,9 @@ class RegressionModel(ConditionalModel):
 
     # -- persistence
     def config(self) -> dict[str, Any]:
-        self._require_fitted()
-        return {
-            "family": self.family, "galhalo_version": __version__,
-            "hyperparameters": self.hyperparameters,
-            "condition": list(self.condition), "target": list(self.target),
-            "condition_scaler": self.condition_scaler.to_dict(),
-            "target_scaler": self.target_scaler.to_dict(),
-            "residual_covariance": self.residual_covariance,
-            "stacking_weights": {name: fit.weights for name, fit in self.fits.items()
-                                 if fit.weights is not None},
-            "seed": self.seed, "metrics": self.metrics}
+        return {**super().config(), "residual_covariance": self.residual_covariance,
+                "stacking_weights": {name: fit.weights for name, fit in self.fits.items()
+                                     if fit.weights is not None}}
 
     def save(self, directory: str | Path) -> Path:
         """Write config.json (with sha256 of every other file), arrays.npz (kNN training
