@@ -1,0 +1,130 @@
+"""Command-line tests of the large-scale jobs: clustering and populate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from galhalo.catalog import read_catalog, write_catalog
+from galhalo.cli import app
+from galhalo.manifest import MANIFEST_FILE
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def universe(tmp_path_factory):
+    path = tmp_path_factory.mktemp("universe") / "universe.parquet"
+    result = run("simulate", "--out", path, "--n-halos", "3000", "--box", "120", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_clustering_of_the_truth_against_itself_and_a_shuffle(universe, tmp_path):
+    catalog = read_catalog(universe)
+    shuffled = catalog.table.copy()
+    # Colours moved to random halos: the red population loses its excess bias.
+    shuffled["color"] = np.random.default_rng(0).permutation(shuffled["color"].to_numpy())
+    shuffled_path = tmp_path / "shuffled.parquet"
+    write_catalog(type(catalog)(shuffled, catalog.meta), shuffled_path)
+    out = tmp_path / "clustering"
+    result = run("clustering", "--catalog", universe, "--mock", f"same={universe}",
+                 "--mock", shuffled_path, "--out", out, "--split", "color:quantiles=2",
+                 "--fit-min", "10", "--fit-max", "30", "--jackknife", "2", "--min-points",
+                 "50", "--no-shuffle")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "clustering.csv")
+    assert set(table["model"]) == {"same", "shuffled"}
+    same = table[table["model"] == "same"]
+    # The truth measured as its own mock: identical pairs, so ratio exactly one.
+    np.testing.assert_allclose(same["ratio"], 1.0, atol=1e-12)
+    np.testing.assert_allclose(same["b_mock"], same["b_truth"], atol=1e-12)
+    assert (out / "xi.png").stat().st_size > 0 and (out / "bias.png").stat().st_size > 0
+    stored = json.loads((out / "clustering.json").read_text())
+    assert stored["settings"]["fit_range"] == [10.0, 30.0]
+    assert "shuffled" in result.output and "color" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--split", "color:median"], "unknown kind"),
+    (["--mock", "truth=x.parquet"], "reserved"),
+    (["--fit-min", "30", "--fit-max", "20"], "fit range"),
+])
+def test_bad_clustering_requests_fail_before_any_work(universe, tmp_path, args, message):
+    out = tmp_path / "clustering"
+    base = ["clustering", "--catalog", universe, "--out", out]
+    if "--mock" not in args:
+        base += ["--mock", universe]
+    result = run(*base, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def model_and_halos(universe, tmp_path_factory):
+    root = tmp_path_factory.mktemp("populate")
+    model = root / "gauss"
+    result = run("train", "--model", "gauss", "--catalog", universe, "--out", model,
+                 "--epochs", "2", "--hidden", "16")
+    assert result.exit_code == 0, result.output
+    catalog = read_catalog(universe)
+    halos = root / "halos"
+    halos.mkdir()
+    halo_columns = ["M_h", "C_h", "S_h", "z_h", "Delta3_h", "x", "y", "z"]
+    for i, rows in enumerate(np.array_split(np.arange(len(catalog)), 3)):
+        part = catalog.table.iloc[rows][halo_columns].reset_index(drop=True)
+        write_catalog(type(catalog)(part, catalog.meta), halos / f"halos_{i}.parquet")
+    return model, halos, len(catalog)
+
+
+def _parts(directory):
+    return pd.concat([pd.read_parquet(p) for p in sorted(directory.glob("*.parquet"))],
+                     ignore_index=True)
+
+
+def test_populate_writes_every_halo_times_samples_and_resumes(model_and_halos, tmp_path):
+    model, halos, n = model_and_halos
+    out = tmp_path / "mock"
+    args = ["populate", "--model", model, "--halos", f"{halos}/*.parquet", "--out", out,
+            "--samples", "2", "--keep", "M_h,x", "--scheduler", "threads", "--workers", "1",
+            "--seed", "5"]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    mock = _parts(out)
+    assert len(mock) == 2 * n
+    assert set(mock.columns) >= {"M_h", "x", "smass", "color", "sSFR", "radius",
+                                 "realization"}
+    assert "y" not in mock.columns
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert len(manifest["parts"]) == 3
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    assert "0 / 3 / 3" in again.output  # nothing rewritten, everything skipped
+    pd.testing.assert_frame_equal(_parts(out), mock)
+    other = tmp_path / "other"
+    assert run(*[other if a == out else a for a in args]).exit_code == 0
+    pd.testing.assert_frame_equal(_parts(other), mock)  # same seed, same galaxies
+
+
+def test_populate_refuses_bad_requests_before_any_work(model_and_halos, tmp_path):
+    model, halos, _ = model_and_halos
+    out = tmp_path / "mock"
+    nothing = run("populate", "--model", model, "--halos", f"{tmp_path}/*.parquet",
+                  "--out", out)
+    assert nothing.exit_code == 2 and "match" in nothing.output
+    missing = run("populate", "--model", model, "--halos", halos, "--out", out,
+                  "--keep", "M_h,vx")
+    assert missing.exit_code == 2 and "vx" in missing.output
+    remote = run("populate", "--model", model, "--halos", halos, "--out", out,
+                 "--scheduler", "tcp://127.0.0.1:1", "--workers", "2")
+    assert remote.exit_code == 2 and "workers" in remote.output
+    assert not out.exists()
