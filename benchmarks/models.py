@@ -13,6 +13,7 @@ halos, sampling at least 1e5 galaxies/s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -40,12 +41,16 @@ def split(catalog, test_fraction: float, seed: int):
     return catalog.select(~held_out), catalog.select(held_out)
 
 
-def score(family: str, train, test, truth_nll: np.ndarray, hyper: dict, seed: int) -> dict:
-    """Fit one family and measure it against the truth on the held-out rows."""
+def score(family: str, train, test, truth_nll: np.ndarray, hyper: dict, seed: int,
+          save_dir: Path | None = None) -> dict:
+    """Fit one family and measure it against the truth on the held-out rows; with
+    ``save_dir`` the fitted model is saved to ``save_dir / family``."""
     model = model_family(family)(**hyper)
     start = time.perf_counter()
     model.fit(train, CONDITION, TARGET, seed=seed, progress=True)
     fit_seconds = time.perf_counter() - start
+    if save_dir is not None:
+        model.save(save_dir / family)
     nll = -model.log_prob(test.table, test.table)
     excess = nll - truth_nll
     draws = 10
@@ -66,6 +71,10 @@ def main() -> None:
     parser.add_argument("--n-halos", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=None, help="override the default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="hyperparameter for every family (value read as JSON)")
+    parser.add_argument("--save-dir", type=Path, default=None,
+                        help="save each fitted model to SAVE_DIR/<family>")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/models.json"))
     args = parser.parse_args()
 
@@ -74,7 +83,10 @@ def main() -> None:
     truth = TruthModel.from_dict(catalog.meta.truth)
     truth_nll = -truth.log_prob(test.table, test.table)
     hyper = {} if args.epochs is None else {"epochs": args.epochs}
-    rows = [score(family, train, test, truth_nll, hyper, args.seed)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        hyper[key.strip()] = json.loads(value)
+    rows = [score(family, train, test, truth_nll, hyper, args.seed, args.save_dir)
             for family in args.families.split(",")]
 
     table = Table(title=f"held-out NLL vs the exact truth ({len(test):,} galaxies; truth NLL "

@@ -128,3 +128,18 @@ def test_populate_refuses_bad_requests_before_any_work(model_and_halos, tmp_path
                  "--scheduler", "tcp://127.0.0.1:1", "--workers", "2")
     assert remote.exit_code == 2 and "workers" in remote.output
     assert not out.exists()
+
+
+def test_report_command_writes_one_self_contained_page(universe, tmp_path):
+    out = tmp_path / "report.html"
+    result = run("report", "--model", "truth", "--catalog", universe, "--out", out,
+                 "--select", "whole", "--samples", "5", "--no-importance")
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    images = page.count("<img ")
+    assert images >= 4 and page.count('src="data:image/png;base64,') == images
+    assert "<th>truth</th>" in page or '<th class="text">truth</th>' in page
+    bad = run("report", "--model", "truth", "--catalog", universe, "--out",
+              tmp_path / "bad.html", "--select", "M_h>20", "--samples", "5")
+    assert bad.exit_code == 2 and "M_h>20" in bad.output
+    assert not (tmp_path / "bad.html").exists()

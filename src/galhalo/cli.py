@@ -815,3 +815,61 @@ def populate(
         table.add_row(name, value)
     output.print(table)
     output.print(f"wrote {result.out} (manifest {result.manifest})")
+
+
+ClusteringMocks = Annotated[list[str] | None, typer.Option(
+    "--clustering-mock", help="Also compare clustering and tracer bias of the catalog with "
+                              "a mock catalog, LABEL=PATH (repeatable; same box).")]
+
+
+@app.command()
+@_friendly_errors
+def report(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="HTML report to write (self-contained: figures embedded).")
+                   ] = Path("report.html"),
+    select: Select = None,
+    samples: Samples = 10,
+    clustering_mock: ClusteringMocks = None,
+    split: Annotated[str, typer.Option(
+        help="Populations of the clustering comparison, e.g. color:quantiles=4.")
+                     ] = "color:quantiles=4",
+    importance: Annotated[bool, typer.Option(
+        "--importance/--no-importance", help="Permutation feature importance.")] = True,
+    seed: Seed = 0,
+) -> None:
+    """Score one or more models on a held-out catalog and write one self-contained HTML
+    page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
+    calibration, feature importance, loss curves (and clustering with
+    --clustering-mock). See docs/report.md."""
+    import shlex
+
+    from .report.build import build_report
+
+    names = [Path(m).name if m != "truth" else "truth" for m in model]
+    if len(set(names)) != len(names):
+        raise ValueError(f"models need distinct directory names, got {names}")
+    mocks = _labelled_paths(clustering_mock or [], "--clustering-mock")
+    check_writable(out)
+    catalog = read_catalog(catalog_path)
+    mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}
+    with _Stages(f"report on {len(catalog):,} rows") as stages:
+        def clustering():
+            from .evaluate.bias import compare_clustering
+
+            return compare_clustering(catalog, mock_catalogs, split, progress=stages)
+
+        written = build_report(dict(zip(names, model, strict=True)), catalog, out,
+                               scenarios=select or None, n_samples=samples, seed=seed,
+                               importance=importance,
+                               clustering=clustering if mock_catalogs else None,
+                               progress=stages,
+                               command=shlex.join(["galhalo", *sys.argv[1:]]))
+    output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
+
+
+# Commands living in their own modules register themselves on `app`.
+from . import cli_cosmo  # noqa: E402, F401

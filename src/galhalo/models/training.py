@@ -3,6 +3,10 @@
 Mini-batches, AdamW, a plateau learning-rate schedule, gradient clipping, early stopping
 on the validation negative log-likelihood with best-epoch restore, seeds, and a rich
 progress bar showing the losses. Returns the loss curve, which the model saves.
+
+The conditions are normally one float array (rows, c); a family whose rows are not
+arrays (graphs, for the cosmology GNNs) passes its own ``collate``, which turns a
+sequence of rows and an index tensor into the batch its loss understands.
 """
 
 from __future__ import annotations
@@ -12,13 +16,18 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-#: A loss maps (condition batch, target batch) to per-row negative log-likelihoods.
+#: A loss maps (condition batch, target batch) to per-row negative log-likelihoods
+#: (rows,), or to one value for the whole batch (a 0-d tensor, for losses that normalise
+#: over the batch, such as the moment loss of the cosmology GNNs).
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: A collate maps (all condition rows, index tensor (b,)) to one condition batch.
+Collate = Callable[[Any, torch.Tensor], Any]
 
 
 @dataclass(frozen=True)
@@ -64,10 +73,15 @@ class TrainingConfig:
         return asdict(self)
 
 
-def _mean_loss(loss: Loss, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+def _mean_loss(loss: Loss, x: Any, y: torch.Tensor, batch_size: int,
+               collate: Collate | None = None) -> float:
     with torch.no_grad():
-        total = sum(float(loss(x[i:i + batch_size], y[i:i + batch_size]).sum())
-                    for i in range(0, len(x), batch_size))
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            rows = torch.arange(i, min(i + batch_size, len(x)))
+            batch = x[i:i + batch_size] if collate is None else collate(x, rows)
+            values = loss(batch, y[i:i + batch_size])
+            total += float(values.sum()) if values.ndim else float(values) * len(rows)
     return total / len(x)
 
 
@@ -79,17 +93,23 @@ def train(
     config: TrainingConfig,
     seed: int,
     progress: bool = True,
+    collate: Collate | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``network`` by minimising ``loss``; restores the best validation epoch.
 
     Args:
         network: the module whose parameters are optimised (modified in place).
-        loss: per-row negative log-likelihood of (condition, target) batches.
+        loss: per-row negative log-likelihood of (condition, target) batches, or one
+            value per batch (0-d); the validation loss is then the batch-size-weighted
+            mean of the values of batches of ``4 * batch_size`` rows.
         train_data, valid_data: (condition (n, c), target (n, d)) float arrays, already
             scaled.
         config: optimisation settings.
         seed: seeds the batch order (and, through ``torch.manual_seed``, any dropout).
         progress: show a progress bar on stderr.
+        collate: for conditions that are not one array (e.g. a list of graphs): builds
+            a batch from (all condition rows, index tensor); the conditions are then
+            used as given (only the targets become a tensor). ``None``: index a tensor.
 
     Returns:
         The loss curve: one dict per epoch with ``epoch, train, valid, learning_rate,
@@ -97,8 +117,11 @@ def train(
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    x_train, y_train = (torch.as_tensor(a, dtype=torch.float32) for a in train_data)
-    x_valid, y_valid = (torch.as_tensor(a, dtype=torch.float32) for a in valid_data)
+    x_train, x_valid = (data[0] if collate is not None
+                        else torch.as_tensor(data[0], dtype=torch.float32)
+                        for data in (train_data, valid_data))
+    y_train, y_valid = (torch.as_tensor(data[1], dtype=torch.float32)
+                        for data in (train_data, valid_data))
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -123,7 +146,8 @@ def train(
             running = 0.0
             for i in range(0, len(order), config.batch_size):
                 batch = order[i:i + config.batch_size]
-                value = loss(x_train[batch], y_train[batch]).mean()
+                rows = x_train[batch] if collate is None else collate(x_train, batch)
+                value = loss(rows, y_train[batch]).mean()
                 if not torch.isfinite(value):
                     raise FloatingPointError(
                         f"training loss became {float(value)} at epoch {epoch}; lower the "
@@ -140,7 +164,7 @@ def train(
             if averaged is not None:  # the loss reads `network`: evaluate the average in it
                 current = copy.deepcopy(network.state_dict())
                 network.load_state_dict(averaged.module.state_dict())
-            valid = _mean_loss(loss, x_valid, y_valid, 4 * config.batch_size)
+            valid = _mean_loss(loss, x_valid, y_valid, 4 * config.batch_size, collate)
             scheduler.step(valid)
             history.append({"epoch": epoch, "train": running / len(order), "valid": valid,
                             "learning_rate": optimizer.param_groups[0]["lr"],

@@ -1,0 +1,121 @@
+"""The cosmology commands of the ``galhalo`` command line: ``galhalo suite`` (simulation
+suites) and ``galhalo cosmo train|evaluate`` (GNNs that infer Omega_m); see
+docs/suites.md and docs/cosmology.md. Registered on :data:`galhalo.cli.app`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .cli import Seed, _friendly_errors, _Stages, app, output
+from .files import check_writable
+
+# --------------------------------------------------------------------------- cosmology
+cosmo_app = typer.Typer(help="Cosmology from galaxy catalogs: GNNs that infer Omega_m "
+                             "from simulation suites (docs/cosmology.md).",
+                        no_args_is_help=True)
+app.add_typer(cosmo_app, name="cosmo")
+
+
+@cosmo_app.command("train")
+@_friendly_errors
+def cosmo_train(
+    suite: Annotated[Path, typer.Option(help="Training suite directory (parameters.txt, "
+                                             "suite.json, LH_<i>.parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
+    parameter: Annotated[list[str] | None, typer.Option(
+        help="Parameter to infer, repeatable [default Omega_m].")] = None,
+    redshift_space: Annotated[bool, typer.Option(
+        "--redshift-space", help="Positions in redshift space along z; only v_z kept.")
+    ] = False,
+    mask_fraction: Annotated[float, typer.Option(
+        help="Fraction of the box volume masked, in random cubic cells.")] = 0.0,
+    position_error: Annotated[float, typer.Option(
+        help="Gaussian error per position coordinate, Mpc/h.")] = 0.0,
+    velocity_error: Annotated[float, typer.Option(
+        help="Gaussian error per velocity component, km/s.")] = 0.0,
+    stellar_mass_min: Annotated[float | None, typer.Option(
+        help="Keep galaxies with log10 M* >= this, log10(Msun/h).")] = None,
+    no_global: Annotated[bool, typer.Option(
+        "--no-global", help="Leave out the global feature log10 N_gal.")] = False,
+    galaxy_property: Annotated[list[str] | None, typer.Option(
+        "--property", help="Galaxy column used as a node feature, repeatable, e.g. smass.")
+    ] = None,
+    r_link: Annotated[float, typer.Option(help="Linking length, Mpc/h.")] = 1.25,
+    hidden: Annotated[int, typer.Option(help="Hidden units.")] = 64,
+    layers: Annotated[int, typer.Option(help="Message-passing layers.")] = 2,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 300,
+    seed: Seed = 0,
+) -> None:
+    """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
+    from .cosmo import CosmoGNN, Systematics, galaxies_from_suite
+    from .sim.suites import read_suite
+
+    systematics = Systematics(redshift_space=redshift_space, mask_fraction=mask_fraction,
+                              position_error=position_error, velocity_error=velocity_error,
+                              stellar_mass_min=stellar_mass_min)
+    model = CosmoGNN(systematics, hidden=hidden, layers=layers, r_link=r_link,
+                     use_global=not no_global, properties=tuple(galaxy_property or ()),
+                     epochs=epochs)
+    check_writable(out, directory=True)
+    names = tuple(parameter or ("Omega_m",))
+    with _Stages(f"reading suite {suite}") as stages:
+        boxes, values, _ = galaxies_from_suite(read_suite(suite), names,
+                                               model.graph_config.properties)
+        stages(f"{len(boxes)} boxes, {sum(map(len, boxes)):,} galaxies")
+    model.fit(boxes, values, names, seed=seed)
+    model.metrics["suite"] = str(suite)
+    model.save(out)
+    for name, scores in model.metrics["valid"].items():
+        output.print(f"{name}: validation R² {scores['r2']:.3f}, mean relative error "
+                     f"{scores['mean_relative_error']:.3f}, χ² {scores['chi2']:.2f}, "
+                     f"1σ coverage {scores['coverage_1sigma']:.2f}")
+    output.print(f"wrote {out} after {model.metrics['epochs']} epochs "
+                 f"(best {model.metrics['best_epoch']})")
+
+
+@cosmo_app.command("evaluate")
+@_friendly_errors
+def cosmo_evaluate(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory "
+                                                            "(galhalo cosmo train).")],
+    suite: Annotated[list[Path], typer.Option(
+        help="Suite directory to score, repeatable (the training suite's test part, then "
+             "out-of-distribution suites).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created): "
+                                      "metrics.json, predicted_vs_true.png.")],
+    seed: Seed = 0,
+) -> None:
+    """Score a cosmology GNN per suite: R², mean relative error, χ², 1σ/2σ coverage."""
+    from .cosmo import CosmoGNN, evaluate_suites
+    from .files import write_json
+    from .report.cosmo_figure import write_predicted_vs_true
+    from .sim.suites import read_suite
+
+    model = CosmoGNN.load(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "metrics.json")
+    labels = [path.name for path in suite]
+    if len(set(labels)) != len(labels):
+        labels = [str(path) for path in suite]
+    suites = {label: read_suite(path) for label, path in zip(labels, suite, strict=True)}
+    results = evaluate_suites(model, suites, seed)
+    trained_on = model.metrics.get("suite")
+    write_json(out / "metrics.json", {
+        "model": str(model_dir), "trained_on": trained_on,
+        "systematics": model.systematics.to_dict(),
+        "suites": {label: {"path": str(path), "metrics": results[label]["metrics"]}
+                   for label, path in zip(labels, suite, strict=True)}})
+    write_predicted_vs_true(results, model.parameter_names, out / "predicted_vs_true.png")
+    table = Table("suite", "parameter", "R²", "rel. error", "χ²", "1σ cov.", "2σ cov.")
+    for label, result in results.items():
+        for name, s in result["metrics"].items():
+            table.add_row(label, name, f"{s['r2']:.3f}", f"{s['mean_relative_error']:.3f}",
+                          f"{s['chi2']:.2f}", f"{s['coverage_1sigma']:.2f}",
+                          f"{s['coverage_2sigma']:.2f}")
+    output.print(table)
+    output.print(f"wrote {out / 'metrics.json'} and {out / 'predicted_vs_true.png'}")
