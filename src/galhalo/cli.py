@@ -459,6 +459,14 @@ Select = Annotated[list[str] | None, typer.Option(
 Samples = Annotated[int, typer.Option(min=5, help="Model draws per catalog row (>= 5).")]
 
 
+def _model_names(models: list[str]) -> list[str]:
+    """Labels of ``--model`` options: directory names (or 'truth'), which must differ."""
+    names = [Path(m).name if m != "truth" else "truth" for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"models need distinct directory names, got {names}")
+    return names
+
+
 def _number(value) -> str:
     return "–" if value is None or value != value else f"{value:.4g}"
 
@@ -521,9 +529,7 @@ def compare(
 
     if len(model) < 2:
         raise ValueError("compare needs at least two --model options")
-    names = [Path(m).name if m != "truth" else "truth" for m in model]
-    if len(set(names)) != len(names):
-        raise ValueError(f"models need distinct directory names, got {names}")
+    names = _model_names(model)
     check_writable(out)
     catalog = read_catalog(catalog_path)
     results = {name: _evaluate(spec, catalog, select, samples, seed, False)
@@ -849,9 +855,7 @@ def report(
 
     from .report.build import build_report
 
-    names = [Path(m).name if m != "truth" else "truth" for m in model]
-    if len(set(names)) != len(names):
-        raise ValueError(f"models need distinct directory names, got {names}")
+    names = _model_names(model)
     mocks = _labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
     catalog = read_catalog(catalog_path)

@@ -16,8 +16,6 @@ weights checksum), ``weights.pt`` (a torch state dict, loaded with
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,8 +25,13 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from .. import __version__
-from ..files import atomic_directory, check_writable, dumps_json
-from ..models.base import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, ModelError, _read_config
+from ..models.base import (
+    ModelError,
+    load_weights,
+    read_network_config,
+    restore_fit_record,
+    save_network_directory,
+)
 from ..models.training import TrainingConfig, train
 from ..models.transforms import ColumnScaler, Support
 from .gnn import PosteriorGNN, moment_loss
@@ -309,31 +312,13 @@ class CosmoGNN:
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically; returns its path."""
         self._require_fitted()
-        target = check_writable(directory, directory=True)
-        with atomic_directory(target) as tmp:
-            weights = tmp / WEIGHTS_FILE
-            torch.save(self.network.state_dict(), weights)
-            config = self.config()
-            config["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
-            (tmp / CONFIG_FILE).write_text(dumps_json(config))
-            (tmp / HISTORY_FILE).write_text(dumps_json(self.history))
-        return target
+        return save_network_directory(directory, self.network, self.config(), self.history)
 
     @classmethod
     def load(cls, directory: str | Path) -> CosmoGNN:
         """Read a directory written by :meth:`save`."""
         directory = Path(directory)
-        config = _read_config(directory)
-        if config["family"] != FAMILY:
-            raise ModelError(f"{directory} holds a {config['family']!r} model, not {FAMILY!r}")
-        weights = directory / WEIGHTS_FILE
-        try:
-            content = weights.read_bytes()
-        except OSError as err:
-            raise ModelError(f"{weights}: cannot read the weights ({err})") from None
-        if hashlib.sha256(content).hexdigest() != config.get("weights_sha256"):
-            raise ModelError(f"{weights}: checksum differs from config.json: the weights "
-                             "file was modified or truncated")
+        config = read_network_config(directory, FAMILY)
         try:
             model = cls(Systematics.from_dict(config["systematics"]),
                         **config["hyperparameters"])
@@ -342,15 +327,10 @@ class CosmoGNN:
                              for key, value in config["scalers"].items()}
             model.node_scale = float(config["node_scale"])
             model.network = model._build()
-            state = torch.load(weights, weights_only=True, map_location="cpu")
-            model.network.load_state_dict(state, strict=True)
+            load_weights(model.network, directory)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ModelError(f"{directory}: cannot rebuild the model ({err})") from None
-        model.network.eval()
-        model.seed = config.get("seed")
-        model.metrics = config.get("metrics", {})
-        history = directory / HISTORY_FILE
-        model.history = json.loads(history.read_text()) if history.exists() else []
+        restore_fit_record(model, config, directory)
         return model
 
 

@@ -460,43 +460,68 @@ class NeuralModel(ScaledModel):
     # -- persistence
     def save(self, directory):
         self._require_fitted()
-        target = check_writable(directory, directory=True)
-        with atomic_directory(target) as tmp:
-            weights = tmp / WEIGHTS_FILE
-            torch.save(self.network.state_dict(), weights)
-            config = self.config()
-            config["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
-            (tmp / CONFIG_FILE).write_text(dumps_json(config))
-            (tmp / HISTORY_FILE).write_text(dumps_json(self.history))
-        return target
+        return save_network_directory(directory, self.network, self.config(), self.history)
 
     @classmethod
     def load(cls, directory):
         directory = Path(directory)
-        config = _read_config(directory)
-        if config["family"] != cls.family:
-            raise ModelError(f"{directory} holds a {config['family']!r} model, not {cls.family!r}")
-        weights = directory / WEIGHTS_FILE
-        try:
-            content = weights.read_bytes()
-        except OSError as err:
-            raise ModelError(f"{weights}: cannot read the weights ({err})") from None
-        if hashlib.sha256(content).hexdigest() != config.get("weights_sha256"):
-            raise ModelError(f"{weights}: checksum differs from config.json: the weights "
-                             "file was modified or truncated")
+        config = read_network_config(directory, cls.family)
         try:
             model = cls(**config["hyperparameters"])
             model._set_columns(config["condition"], config["target"])
             model.condition_scaler = ColumnScaler.from_dict(config["condition_scaler"])
             model.target_scaler = ColumnScaler.from_dict(config["target_scaler"])
             model.network = model.build(len(model.condition), len(model.target))
-            state = torch.load(weights, weights_only=True, map_location="cpu")
-            model.network.load_state_dict(state, strict=True)
+            load_weights(model.network, directory)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise ModelError(f"{directory}: cannot rebuild the model ({err})") from None
-        model.network.eval()
-        model.seed = config.get("seed")
-        model.metrics = config.get("metrics", {})
-        history = directory / HISTORY_FILE
-        model.history = json.loads(history.read_text()) if history.exists() else []
+        restore_fit_record(model, config, directory)
         return model
+
+
+# ----------------------------------------------------------------------------- torch model dirs
+def save_network_directory(directory: str | Path, network: torch.nn.Module, config: dict,
+                           history: list) -> Path:
+    """Write a model directory atomically: ``weights.pt`` (the state dict), ``config.json``
+    (``config`` plus the weights' sha256) and ``history.json``; returns its path."""
+    target = check_writable(directory, directory=True)
+    with atomic_directory(target) as tmp:
+        weights = tmp / WEIGHTS_FILE
+        torch.save(network.state_dict(), weights)
+        config = {**config, "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+        (tmp / CONFIG_FILE).write_text(dumps_json(config))
+        (tmp / HISTORY_FILE).write_text(dumps_json(history))
+    return target
+
+
+def read_network_config(directory: Path, family: str) -> dict:
+    """``config.json`` of a directory written by :func:`save_network_directory`, after
+    checking the family and that the weights file matches its recorded checksum."""
+    config = _read_config(directory)
+    if config["family"] != family:
+        raise ModelError(f"{directory} holds a {config['family']!r} model, not {family!r}")
+    weights = directory / WEIGHTS_FILE
+    try:
+        content = weights.read_bytes()
+    except OSError as err:
+        raise ModelError(f"{weights}: cannot read the weights ({err})") from None
+    if hashlib.sha256(content).hexdigest() != config.get("weights_sha256"):
+        raise ModelError(f"{weights}: checksum differs from config.json: the weights "
+                         "file was modified or truncated")
+    return config
+
+
+def load_weights(network: torch.nn.Module, directory: Path) -> None:
+    """Load ``weights.pt`` (tensors only: ``weights_only=True``) into ``network``, strictly."""
+    state = torch.load(directory / WEIGHTS_FILE, weights_only=True, map_location="cpu")
+    network.load_state_dict(state, strict=True)
+
+
+def restore_fit_record(model: Any, config: dict, directory: Path) -> None:
+    """After loading: evaluation mode, and the seed, metrics and loss history saved with
+    the model (``history.json``; empty when absent)."""
+    model.network.eval()
+    model.seed = config.get("seed")
+    model.metrics = config.get("metrics", {})
+    history = directory / HISTORY_FILE
+    model.history = json.loads(history.read_text()) if history.exists() else []
