@@ -163,7 +163,8 @@ def demo(
     Simulates the default universe (OUT_DIR/catalog.parquet, OUT_DIR/overview.png),
     trains a conditional flow on 80% of it (OUT_DIR/flow/), samples a mock for the
     held-out 20% (OUT_DIR/mock.parquet, OUT_DIR/mock_vs_truth.png) and scores it against
-    the known truth (OUT_DIR/metrics.json).
+    the known truth (OUT_DIR/metrics.json), and writes the evaluation report
+    OUT_DIR/report.html.
     """
     from .demo import run_demo
 
