@@ -52,6 +52,7 @@ def fitted(family: str, models: Path | None, train_seed: int, n_halos: int,
                                               progress=True)
     info = {"trained_rows": len(train), "fit_seconds": time.perf_counter() - start}
     if models is not None:
+        models.mkdir(parents=True, exist_ok=True)
         model.save(models / family)
     return model, info
 

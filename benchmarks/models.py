@@ -50,6 +50,7 @@ def score(family: str, train, test, truth_nll: np.ndarray, hyper: dict, seed: in
     model.fit(train, CONDITION, TARGET, seed=seed, progress=True)
     fit_seconds = time.perf_counter() - start
     if save_dir is not None:
+        save_dir.mkdir(parents=True, exist_ok=True)
         model.save(save_dir / family)
     nll = -model.log_prob(test.table, test.table)
     excess = nll - truth_nll

@@ -143,3 +143,28 @@ def test_report_command_writes_one_self_contained_page(universe, tmp_path):
               tmp_path / "bad.html", "--select", "M_h>20", "--samples", "5")
     assert bad.exit_code == 2 and "M_h>20" in bad.output
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_suite_then_cosmo_train_and_evaluate(tmp_path):
+    suite, model, scores = tmp_path / "suite", tmp_path / "gnn", tmp_path / "scores"
+    # 12 small universes (32^3 particles in 12.5 Mpc/h: the 25 Mpc/h, 64^3 resolution).
+    result = run("suite", "--out", suite, "--universes", "12", "--particles", "32", "--box",
+                 "12.5", "--scheduler", "threads", "--workers", "1", "--seed", "2")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(suite / "parameters.txt", sep=r"\s+")
+    assert len(table) == 12 and table["#Name"].tolist() == [f"LH_{i}" for i in range(12)]
+    assert table["Omega_m"].between(0.1, 0.5).all()
+    result = run("cosmo", "train", "--suite", suite, "--out", model, "--epochs", "3",
+                 "--hidden", "16", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "validation R²" in result.output
+    result = run("cosmo", "evaluate", "--model", model, "--suite", suite, "--out", scores)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((scores / "metrics.json").read_text())
+    omega = metrics["suites"]["suite"]["metrics"]["Omega_m"]
+    assert omega["boxes"] == 12 and 0 <= omega["coverage_1sigma"] <= 1
+    assert (scores / "predicted_vs_true.png").stat().st_size > 0
+    bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
+              "--mask-fraction", "1.5")
+    assert bad.exit_code == 2 and "mask" in bad.output
+    assert not (tmp_path / "bad").exists()

@@ -11,8 +11,55 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli import Seed, _friendly_errors, _Stages, app, output
+from .cli import Seed, _friendly_errors, _Stages, app, console, output
 from .files import check_writable
+
+
+# --------------------------------------------------------------------------- suites
+@app.command()
+@_friendly_errors
+def suite(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Suite directory (created; re-running resumes it).")],
+    universes: Annotated[int, typer.Option(
+        min=1, help="Number of universes (rows of the Latin hypercube).")],
+    particles: Annotated[int, typer.Option(
+        help="PM particles per side (a power of two >= 16); mesh = 2 x particles.")] = 64,
+    box: Annotated[float, typer.Option(
+        "--box", help="Side of each periodic box in Mpc/h (comoving).")] = 25.0,
+    galaxy_model: Annotated[str, typer.Option(
+        help="Stellar-to-halo-mass relation: 'standard' (training) or 'alternative' "
+             "(out-of-distribution test suite).")] = "standard",
+    seed: Seed = 0,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes (or threads with --scheduler threads).")] = 2,
+    scheduler: Annotated[str, typer.Option(
+        help="'local' (Dask LocalCluster), 'threads', or a scheduler address "
+             "tcp://host:8786.")] = "local",
+) -> None:
+    """Generate a training suite: small universes over a Latin hypercube of Omega_m,
+    sigma_8 and galaxy-model nuisance parameters (PM + FoF + central galaxies)."""
+    from rich import progress as bars
+
+    from .sim.suites import SuiteSettings, make_suite
+
+    settings = SuiteSettings(box_size=box, particles=particles, galaxy_model=galaxy_model)
+    columns = (bars.TextColumn("[bold]suite[/] {task.description}"), bars.BarColumn(),
+               bars.MofNCompleteColumn(), bars.TimeElapsedColumn(),
+               bars.TimeRemainingColumn())
+    with bars.Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{universes} universes, {particles}^3 in {box:g} Mpc/h",
+                            total=universes)
+
+        def update(state) -> None:
+            bar.update(task, completed=state.done,
+                       description=f"{state.last or 'starting'} ({state.skipped} done before)")
+
+        path = make_suite(out, universes, settings, seed=seed, scheduler=scheduler,
+                          workers=workers, progress=update)
+    output.print(f"wrote suite {path}: {universes} universes, galaxy model {galaxy_model}, "
+                 f"stellar-mass cut {settings.cut:.3f} x [1, 2]")
+
 
 # --------------------------------------------------------------------------- cosmology
 cosmo_app = typer.Typer(help="Cosmology from galaxy catalogs: GNNs that infer Omega_m "

@@ -215,9 +215,10 @@ class CosmoGNN:
         if not 0 < valid < 1:
             raise CosmoError(f"valid must be a fraction in (0, 1), got {valid}")
         order = np.random.default_rng(seed).permutation(len(boxes))
-        n_valid = max(1, round(valid * len(boxes)))
+        n_valid = max(2, round(valid * len(boxes)))
         if len(boxes) - n_valid < 2:
-            raise CosmoError(f"{len(boxes)} boxes are too few to train and validate")
+            raise CosmoError(f"{len(boxes)} boxes are too few to train and validate (at "
+                             "least 2 validation and 2 training boxes are needed)")
         train_rows, valid_rows = order[n_valid:], order[:n_valid]
         graphs = self.graphs(boxes, seed)
         train_graphs = [graphs[i] for i in train_rows]

@@ -1,0 +1,679 @@
+"""Training suites: many small periodic universes with known cosmology (``galhalo suite``).
+
+A suite is a directory in the CAMELS layout::
+
+    <suite>/parameters.txt   #Name Omega_m sigma_8 smhm_norm smhm_slope smhm_scatter
+                             #     selection_factor seed   (one row per universe)
+    <suite>/suite.json       the settings (box, particles, mesh, steps, z_start, ...)
+    <suite>/LH_<i>.parquet   one galhalo catalog per universe
+
+Each universe (:func:`simulate_universe`):
+
+1. cosmology: flat LCDM with Omega_m and sigma_8 from a Latin hypercube (Omega_b, h and
+   n_s fixed at the CAMELS values); colossus's linear P(k) and growth;
+2. dark matter: a particle-mesh run from 2LPT initial conditions at ``z_start`` to z = 0
+   (:mod:`galhalo.sim.particle_mesh`);
+3. halos: friends-of-friends, b = 0.2, >= 20 particles (:mod:`galhalo.sim.friends_of_friends`);
+   ``M_h`` = log10 of the FoF mass, positions = centres of mass, velocities = mean
+   member velocities;
+4. galaxies: one central per halo with log10 M* from a stellar-to-halo-mass relation with
+   log-normal scatter (model ``standard`` or ``alternative``, its nuisance parameters
+   from the hypercube); kept if M* >= selection_factor x 10^stellar_mass_cut, with the
+   factor drawn in [1, 2] per universe so that where the mass function is cut carries no
+   information. No satellites: a PM run at this resolution has no subhalos.
+
+Reproducible: the hypercube comes from the run seed, each universe's seed from the run
+seed and its index; the same seed gives identical catalogs with any scheduler.
+Resumable: every catalog is written atomically; a re-run skips universes whose file is
+complete and refuses a directory made with other settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed as threads_completed
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..catalog import Catalog, CatalogMeta, read_catalog, write_catalog
+from ..columns import POSITION, VELOCITY
+from ..files import atomic_path, write_json
+from .cosmology import Cosmology
+from .friends_of_friends import MIN_PARTICLES, friends_of_friends
+from .particle_mesh import COLOSSUS_LOCK, run_particle_mesh
+
+__all__ = [
+    "GALAXY_MODELS",
+    "PARAMETERS",
+    "Suite",
+    "SuiteError",
+    "SuiteProgress",
+    "SuiteSettings",
+    "make_suite",
+    "parameter_table",
+    "read_parameter_table",
+    "read_suite",
+    "simulate_universe",
+    "stellar_mass",
+    "universe_seed",
+]
+
+#: Columns of parameters.txt after the name, in order.
+PARAMETERS = ("Omega_m", "sigma_8", "smhm_norm", "smhm_slope", "smhm_scatter",
+              "selection_factor", "seed")
+#: The parameters drawn from the Latin hypercube (all but the seed).
+SAMPLED = PARAMETERS[:-1]
+PARAMETER_FILE = "parameters.txt"
+SETTINGS_FILE = "suite.json"
+SUITE_FORMAT = "galhalo-suite"
+#: Halo-mass pivot (log10 Msun/h) of both stellar-to-halo-mass relations.
+PIVOT_MASS = 11.8
+#: Decimals kept of the sampled parameters (the table holds exactly what was simulated).
+DECIMALS = 6
+_TEMPORARY = re.compile(r"^\.LH_\d+\.[0-9a-f]{12}\.tmp\.parquet$")
+_NAME = re.compile(r"^LH_\d+$")
+
+
+class SuiteError(ValueError):
+    """Bad suite settings, parameters or directory (the message names the problem)."""
+
+
+# --------------------------------------------------------------------------- galaxy models
+
+
+def _standard(log_mass: np.ndarray, norm: float, slope: float) -> np.ndarray:
+    """Double power law (Moster et al. 2010 form): M*/M = 2 10^norm / (x^-slope + x^0.6),
+    x = M / 10^PIVOT_MASS; M*/M = 10^norm at the pivot."""
+    x = log_mass - PIVOT_MASS
+    ratio = math.log10(2.0) + norm - np.log10(10.0 ** (-slope * x) + 10.0 ** (0.6 * x))
+    return log_mass + ratio
+
+
+def _behroozi_f(x: np.ndarray, alpha: float) -> np.ndarray:
+    delta, gamma = 3.5, 0.32
+    with np.errstate(over="ignore"):  # exp(10^-x) -> inf far below the pivot: term -> 0
+        bend = delta * np.log10(1.0 + np.exp(x)) ** gamma / (1.0 + np.exp(10.0 ** -x))
+    return -np.log10(10.0 ** (alpha * x) + 1.0) + bend
+
+
+def _alternative(log_mass: np.ndarray, norm: float, slope: float) -> np.ndarray:
+    """Behroozi et al. (2013) form: log M* = log(M1 10^norm) + f(x) - f(0), x = log(M/M1),
+    with the low-mass slope of M*/M equal to ``slope`` (alpha = -(1 + slope)) and the
+    high-mass bend delta = 3.5, gamma = 0.32."""
+    x = log_mass - PIVOT_MASS
+    alpha = -(1.0 + slope)
+    return PIVOT_MASS + norm + _behroozi_f(x, alpha) - _behroozi_f(np.zeros(1), alpha)[0]
+
+
+def _standard_scatter(log_mass: np.ndarray, scatter: float) -> np.ndarray:
+    return np.full_like(log_mass, scatter)
+
+
+def _alternative_scatter(log_mass: np.ndarray, scatter: float) -> np.ndarray:
+    """Larger scatter in small halos: scatter x (1 + 0.4 (12 - log M)), within [0.5, 2] x."""
+    return scatter * np.clip(1.0 + 0.4 * (12.0 - log_mass), 0.5, 2.0)
+
+
+#: name -> (mean log10 M*(log10 M_h, norm, slope), scatter(log10 M_h, scatter)), dex.
+GALAXY_MODELS: dict[str, tuple[Callable, Callable]] = {
+    "standard": (_standard, _standard_scatter),
+    "alternative": (_alternative, _alternative_scatter),
+}
+
+
+def stellar_mass(model: str, log_mass: np.ndarray, norm: float, slope: float,
+                 scatter: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    """log10 M* (Msun/h) of centrals in halos of log10 mass ``log_mass`` (Msun/h).
+
+    ``smhm_norm`` is log10(M*/M_h) at the pivot 10^11.8 Msun/h, ``smhm_slope`` the
+    low-mass logarithmic slope of M*/M_h, ``smhm_scatter`` the log-normal scatter in dex
+    (constant for ``standard``, mass-dependent for ``alternative``). Without ``rng`` the
+    mean relation is returned. Shape as ``log_mass``.
+    """
+    if model not in GALAXY_MODELS:
+        raise SuiteError(f"unknown galaxy model {model!r}; known: {', '.join(GALAXY_MODELS)}")
+    mean_of, scatter_of = GALAXY_MODELS[model]
+    log_mass = np.asarray(log_mass, dtype=float)
+    mean = mean_of(log_mass, norm, slope)
+    if rng is None:
+        return mean
+    return mean + scatter_of(log_mass, scatter) * rng.standard_normal(log_mass.shape)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _range(name: str, value: Any, lower: float, upper: float) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SuiteError(f"{name} must be a pair (low, high), got {value!r}") from None
+    if not (lower <= low < high <= upper):
+        raise SuiteError(f"{name} must satisfy {lower} <= low < high <= {upper}, got "
+                         f"({low}, {high})")
+    return low, high
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """Everything a suite's universes share (lengths Mpc/h, masses log10 Msun/h).
+
+    Attributes:
+        box_size: periodic box side (25 Mpc/h, like CAMELS).
+        particles: particles per side, a power of two >= 16.
+        mesh: PM mesh cells per side (default 2 x particles: FastPM's usual choice).
+        steps: KDK steps, uniform in the scale factor.
+        z_start: redshift of the 2LPT initial conditions.
+        redshift: snapshot redshift (0 only).
+        galaxy_model: ``"standard"`` or ``"alternative"`` (the out-of-distribution suite).
+        stellar_mass_cut: log10 M* of the selection before the per-universe factor;
+            ``None``: the mean ``standard`` relation (prior-centre nuisance) at the mass of
+            ``complete_particles`` particles in the densest universe of the prior.
+        complete_particles: see ``stellar_mass_cut``.
+        omega_b, hubble, n_s: fixed cosmological parameters (CAMELS values).
+        omega_m_range, sigma_8_range: the cosmological prior (uniform).
+        norm_range, slope_range, scatter_range: the nuisance prior (uniform).
+        selection_range: the selection-threshold factor (uniform).
+    """
+
+    box_size: float = 25.0
+    particles: int = 64
+    mesh: int | None = None
+    steps: int = 30
+    z_start: float = 49.0
+    redshift: float = 0.0
+    galaxy_model: str = "standard"
+    stellar_mass_cut: float | None = None
+    complete_particles: int = 50
+    omega_b: float = 0.049
+    hubble: float = 0.6711
+    n_s: float = 0.9624
+    omega_m_range: tuple[float, float] = (0.1, 0.5)
+    sigma_8_range: tuple[float, float] = (0.6, 1.0)
+    norm_range: tuple[float, float] = (-1.9, -1.4)
+    slope_range: tuple[float, float] = (1.0, 2.0)
+    scatter_range: tuple[float, float] = (0.1, 0.3)
+    selection_range: tuple[float, float] = (1.0, 2.0)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.box_size, int | float) and math.isfinite(self.box_size)
+                and self.box_size > 0):
+            raise SuiteError(f"box_size must be finite and > 0 (Mpc/h), got {self.box_size}")
+        n = self.particles
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 16 or n & (n - 1):
+            raise SuiteError(f"particles must be a power of two >= 16, got {n!r}")
+        if self.mesh is not None and (isinstance(self.mesh, bool) or self.mesh < n
+                                      or self.mesh % 2):
+            raise SuiteError(f"mesh must be an even number >= particles ({n}), got {self.mesh}")
+        if isinstance(self.steps, bool) or not 1 <= self.steps <= 1000:
+            raise SuiteError(f"steps must be in [1, 1000], got {self.steps}")
+        if not (math.isfinite(self.z_start) and 5 <= self.z_start <= 200):
+            raise SuiteError(f"z_start must be in [5, 200], got {self.z_start}")
+        if self.redshift != 0:
+            raise SuiteError(f"only redshift 0 snapshots are supported, got {self.redshift}")
+        if self.galaxy_model not in GALAXY_MODELS:
+            raise SuiteError(f"unknown galaxy model {self.galaxy_model!r}; known: "
+                             f"{', '.join(GALAXY_MODELS)}")
+        if self.stellar_mass_cut is not None and not 4 <= self.stellar_mass_cut <= 13:
+            raise SuiteError("stellar_mass_cut must be log10 M* in [4, 13] (Msun/h), got "
+                             f"{self.stellar_mass_cut}")
+        if not MIN_PARTICLES <= self.complete_particles <= 10_000:
+            raise SuiteError(f"complete_particles must be in [{MIN_PARTICLES}, 10000], got "
+                             f"{self.complete_particles}")
+        if not (0 < self.omega_b < 0.1 and 0.3 < self.hubble < 1.2 and 0.7 < self.n_s < 1.3):
+            raise SuiteError(f"omega_b, hubble, n_s ({self.omega_b}, {self.hubble}, "
+                             f"{self.n_s}) are outside (0, 0.1), (0.3, 1.2), (0.7, 1.3)")
+        checked = {
+            "omega_m_range": _range("omega_m_range", self.omega_m_range,
+                                    2 * self.omega_b, 1.0),
+            "sigma_8_range": _range("sigma_8_range", self.sigma_8_range, 0.1, 2.0),
+            "norm_range": _range("norm_range", self.norm_range, -4.0, 0.0),
+            "slope_range": _range("slope_range", self.slope_range, -1.0, 4.0),
+            "scatter_range": _range("scatter_range", self.scatter_range, 0.0, 1.5),
+            "selection_range": _range("selection_range", self.selection_range, 0.1, 100.0),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "particles", int(n))
+
+    @property
+    def mesh_size(self) -> int:
+        return self.mesh if self.mesh is not None else 2 * self.particles
+
+    def particle_mass(self, omega_m: float) -> float:
+        """Msun/h per particle for matter density ``omega_m``."""
+        cosmology = Cosmology(name="mass", Om0=omega_m, Ob0=min(self.omega_b, omega_m / 2))
+        with COLOSSUS_LOCK:
+            density = cosmology.mean_matter_density()
+        return float(density * self.box_size**3 / self.particles**3)
+
+    @property
+    def cut(self) -> float:
+        """The stellar-mass cut (log10 Msun/h) before the selection factor."""
+        if self.stellar_mass_cut is not None:
+            return float(self.stellar_mass_cut)
+        log_mass = math.log10(self.complete_particles
+                              * self.particle_mass(self.omega_m_range[1]))
+        centre = [0.5 * sum(getattr(self, key)) for key in ("norm_range", "slope_range")]
+        return round(float(stellar_mass("standard", np.array([log_mass]), *centre, 0.0)[0]), 3)
+
+    @property
+    def priors(self) -> dict[str, tuple[float, float]]:
+        """Sampled parameter -> its (low, high) prior range."""
+        return dict(zip(SAMPLED, (self.omega_m_range, self.sigma_8_range, self.norm_range,
+                                  self.slope_range, self.scatter_range, self.selection_range),
+                        strict=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings with the resolved mesh and cut (what suite.json records)."""
+        data = asdict(self)
+        data["mesh"] = self.mesh_size
+        data["stellar_mass_cut"] = self.cut
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SuiteSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SuiteError(f"unknown suite settings {unknown}; known: {sorted(known)}")
+        return cls(**{key: tuple(value) if isinstance(value, list) else value
+                      for key, value in data.items()})
+
+
+# --------------------------------------------------------------------------- one universe
+
+
+def _check_parameters(parameters: dict[str, Any], settings: SuiteSettings) -> dict[str, float]:
+    missing = [name for name in SAMPLED if name not in parameters]
+    if missing:
+        raise SuiteError(f"parameters lack {missing}; needed: {list(SAMPLED)}")
+    values = {}
+    for name, (low, high) in settings.priors.items():
+        value = parameters[name]
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number) \
+                or not math.isfinite(value):
+            raise SuiteError(f"parameter {name} must be a finite number, got {value!r}")
+        if not low <= value <= high:
+            raise SuiteError(f"parameter {name} = {value} is outside its prior range "
+                             f"[{low}, {high}]")
+        values[name] = float(value)
+    return values
+
+
+def simulate_universe(parameters: dict[str, Any], settings: SuiteSettings,
+                      seed: int) -> Catalog:
+    """Simulate one universe of a suite (no Dask): PM run, FoF halos, central galaxies.
+
+    Args:
+        parameters: ``Omega_m``, ``sigma_8``, ``smhm_norm``, ``smhm_slope``,
+            ``smhm_scatter``, ``selection_factor`` (each inside the settings' prior).
+        settings: the suite settings.
+        seed: this universe's seed (initial conditions and galaxy scatter).
+
+    Returns:
+        Catalog of the selected centrals: ``halo_id``, ``M_h`` (log10 FoF mass, Msun/h),
+        ``smass`` (log10 Msun/h), ``x, y, z`` (Mpc/h), ``vx, vy, vz`` (km/s); metadata box
+        size, cosmology, redshift 0, seed, the galaxy model as ``truth``.
+
+    Raises:
+        SuiteError: a parameter is missing or outside its prior, or no galaxy passes the
+            selection (lower the stellar-mass cut or raise the resolution).
+    """
+    values = _check_parameters(parameters, settings)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SuiteError(f"seed must be a non-negative integer, got {seed!r}")
+    cosmology = Cosmology(name=f"suite-{values['Omega_m']:.6f}-{values['sigma_8']:.6f}",
+                          Om0=values["Omega_m"], Ob0=settings.omega_b,
+                          H0=100.0 * settings.hubble, sigma8=values["sigma_8"],
+                          ns=settings.n_s)
+    field_stream, galaxy_stream = np.random.SeedSequence(int(seed)).spawn(2)
+    particles = run_particle_mesh(cosmology, settings.box_size, settings.particles,
+                                  settings.mesh_size, settings.steps, settings.z_start,
+                                  field_stream)
+    halos = friends_of_friends(particles.positions, settings.box_size,
+                               velocities=particles.velocities,
+                               particle_mass=particles.particle_mass)
+    log_mass = np.log10(halos.mass)
+    rng = np.random.default_rng(galaxy_stream)
+    smass = stellar_mass(settings.galaxy_model, log_mass, values["smhm_norm"],
+                         values["smhm_slope"], values["smhm_scatter"], rng)
+    threshold = settings.cut + math.log10(values["selection_factor"])
+    keep = smass >= threshold
+    if not keep.any():
+        raise SuiteError(
+            f"no galaxy above log10 M* = {threshold:.3f} among {len(halos)} halos "
+            f"(Omega_m {values['Omega_m']}, sigma_8 {values['sigma_8']}, seed {seed}); lower "
+            "stellar_mass_cut or raise particles")
+    table = pd.DataFrame({"halo_id": np.flatnonzero(keep).astype(np.int64),
+                          "M_h": log_mass[keep], "smass": smass[keep]})
+    for dim, name in enumerate(POSITION):
+        table[name] = halos.positions[keep, dim]
+    for dim, name in enumerate(VELOCITY):
+        table[name] = halos.velocities[keep, dim]
+    meta = CatalogMeta(
+        box_size=float(settings.box_size), redshift=0.0, cosmology=cosmology.to_dict(),
+        seed=int(seed), source=f"galhalo.sim.suites (galhalo {__version__})",
+        truth={"galaxy_model": settings.galaxy_model, **values,
+               "stellar_mass_cut": settings.cut, "threshold": threshold},
+        extra={"particles": settings.particles, "mesh": settings.mesh_size,
+               "steps": settings.steps, "z_start": settings.z_start,
+               "particle_mass": particles.particle_mass, "fof_halos": len(halos)},
+    )
+    return Catalog(table=table, meta=meta)
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def universe_seed(seed: int, index: int) -> int:
+    """The 63-bit seed of universe ``index`` of a run with seed ``seed``."""
+    state = np.random.SeedSequence(int(seed), spawn_key=(int(index),)).generate_state(
+        2, np.uint32)
+    return (int(state[0]) << 31) | (int(state[1]) >> 1)
+
+
+def parameter_table(universes: int, settings: SuiteSettings, seed: int) -> pd.DataFrame:
+    """The Latin hypercube of a suite: index ``LH_<i>``, columns :data:`PARAMETERS`.
+
+    One stratum per universe in every sampled dimension (scipy's LatinHypercube, seeded
+    by the run seed), scaled to the priors and rounded to :data:`DECIMALS` decimals.
+    """
+    from scipy.stats import qmc
+
+    sampler = qmc.LatinHypercube(d=len(SAMPLED), rng=np.random.default_rng(
+        np.random.SeedSequence(int(seed), spawn_key=(2**31,))))
+    unit = sampler.random(universes)
+    lows = np.array([low for low, _ in settings.priors.values()])
+    highs = np.array([high for _, high in settings.priors.values()])
+    # the values exactly as parameters.txt prints them, so a table read back from the
+    # file reproduces every universe bit for bit
+    values = np.clip(lows + unit * (highs - lows), lows, highs)
+    values = np.array([[float(f"{value:.{DECIMALS}f}") for value in row] for row in values])
+    table = pd.DataFrame(values, columns=list(SAMPLED),
+                         index=pd.Index([f"LH_{i}" for i in range(universes)], name="Name"))
+    table["seed"] = [universe_seed(seed, i) for i in range(universes)]
+    return table
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    lines = ["#Name " + " ".join(PARAMETERS)]
+    for name in table.index:  # per column: a row Series would hold the seed as a float
+        numbers = " ".join(f"{table.at[name, key]:.{DECIMALS}f}" for key in SAMPLED)
+        lines.append(f"{name} {numbers} {int(table.at[name, 'seed'])}")
+    return "\n".join(lines) + "\n"
+
+
+def read_parameter_table(path: str | Path) -> pd.DataFrame:
+    """Read a CAMELS-layout parameter table (``#Name col ...`` header); index = Name."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().lstrip("#").split()
+        types = {"Name": str, **({"seed": np.int64} if "seed" in header else {})}
+        table = pd.read_csv(path, sep=r"\s+", comment=None, skiprows=1, names=header,
+                            dtype=types)
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: not a readable parameter table ({err})") from None
+    if header[:1] != ["Name"] or "Omega_m" not in header:
+        raise SuiteError(f"{path}: header must start with '#Name' and name Omega_m")
+    return table.set_index("Name")
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+@dataclass
+class Suite:
+    """A suite directory: the parameter table, the settings and the catalogs."""
+
+    path: Path
+    parameters: pd.DataFrame
+    settings: SuiteSettings
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.parameters.index)
+
+    def __len__(self) -> int:
+        return len(self.parameters)
+
+    def file(self, name: str) -> Path:
+        if name not in self.parameters.index:
+            raise SuiteError(f"{self.path}: no universe {name!r} (names LH_0 ... "
+                             f"LH_{len(self) - 1})")
+        return self.path / f"{name}.parquet"
+
+    @property
+    def missing(self) -> list[str]:
+        """Universes whose catalog is not (completely) written yet."""
+        return [name for name in self.names if not _complete(self.file(name))]
+
+    def catalog(self, name: str) -> Catalog:
+        """The catalog of universe ``name`` (``LH_<i>``)."""
+        path = self.file(name)
+        if not path.exists():
+            raise SuiteError(f"{path}: universe {name} has not been simulated yet")
+        return read_catalog(path)
+
+
+def read_suite(path: str | Path) -> Suite:
+    """Open a suite directory written by :func:`make_suite`."""
+    root = Path(path)
+    settings_file = root / SETTINGS_FILE
+    if not settings_file.is_file():
+        raise SuiteError(f"{root}: not a suite directory (no {SETTINGS_FILE})")
+    info = _read_settings_file(settings_file)
+    parameters = read_parameter_table(root / PARAMETER_FILE)
+    return Suite(root, parameters, SuiteSettings.from_dict(_settings_part(info)), info)
+
+
+def _settings_part(info: dict[str, Any]) -> dict[str, Any]:
+    return dict(info["settings"])
+
+
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if info.get("format") != SUITE_FORMAT:
+            raise ValueError(f"format {info.get('format')!r}, not {SUITE_FORMAT!r}")
+        if not isinstance(info["settings"], dict):
+            raise ValueError("'settings' is not a mapping")
+        return info
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SuiteError(f"{path}: not a readable suite settings file ({err})") from None
+
+
+def _complete(path: Path) -> bool:
+    """The catalog file exists and its Parquet footer reads (written atomically)."""
+    try:
+        return path.is_file() and pq.read_metadata(path).num_rows > 0
+    except (OSError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class SuiteProgress:
+    """State of a running :func:`make_suite`: ``done`` of ``total`` universes finished
+    (``skipped`` of them from an earlier run), the last one finished, seconds so far."""
+
+    done: int
+    total: int
+    skipped: int
+    last: str | None
+    seconds: float
+
+
+def _universe_task(root: str, name: str, parameters: dict[str, Any],
+                   settings: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one universe and write its catalog atomically (runs on a worker)."""
+    start = time.perf_counter()
+    suite_settings = SuiteSettings.from_dict(settings)
+    seed = int(parameters.pop("seed"))
+    catalog = simulate_universe(parameters, suite_settings, seed)
+    write_catalog(catalog, Path(root) / f"{name}.parquet")
+    return {"name": name, "rows": len(catalog.table), "seconds": time.perf_counter() - start}
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: Any, workers: int) -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    if scheduler == "local":
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise SuiteError(f"cannot reach the Dask scheduler at {scheduler!r} ({err})") from None
+    with client:
+        yield client
+
+
+def _prepare(out: Path, universes: int, settings: SuiteSettings, seed: int
+             ) -> pd.DataFrame:
+    """Create or check the suite directory; write suite.json and parameters.txt."""
+    if isinstance(universes, bool) or not isinstance(universes, int | np.integer) \
+            or universes < 1:
+        raise SuiteError(f"universes must be a positive integer, got {universes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SuiteError(f"seed must be a non-negative integer, got {seed!r}")
+    if out.exists() and not out.is_dir():
+        raise SuiteError(f"{out} exists and is not a directory")
+    if not out.parent.is_dir():
+        raise SuiteError(f"cannot create {out}: directory {out.parent} does not exist")
+    out.mkdir(exist_ok=True)
+    recorded = {"universes": int(universes), "seed": int(seed), "settings": settings.to_dict()}
+    settings_file = out / SETTINGS_FILE
+    if settings_file.exists():
+        info = _read_settings_file(settings_file)
+        before = {key: info.get(key) for key in recorded}
+        if before != recorded:
+            changed = [f"{key}: {before[key]!r} -> {recorded[key]!r}" for key in recorded
+                       if before[key] != recorded[key]]
+            raise SuiteError(f"{out} holds a suite made with other settings ("
+                             + "; ".join(changed) + "); choose another directory or delete "
+                             "this one to start over")
+    elif any(_NAME.match(path.stem) for path in out.glob("LH_*.parquet")):
+        raise SuiteError(f"{out} holds catalogs but no {SETTINGS_FILE}; choose another "
+                         "directory or delete this one")
+    table = parameter_table(int(universes), settings, int(seed))
+    write_json(settings_file, {"format": SUITE_FORMAT, "galhalo_version": __version__,
+                               **recorded})
+    text = _format_table(table)
+    parameter_file = out / PARAMETER_FILE
+    if not parameter_file.exists() or parameter_file.read_text(encoding="utf-8") != text:
+        with atomic_path(parameter_file) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    for stale in out.iterdir():  # temporaries of a killed run
+        if _TEMPORARY.match(stale.name):
+            stale.unlink(missing_ok=True)
+    return table
+
+
+def _say(progress: SuiteProgress) -> None:
+    print(f"[galhalo suite] {progress.done}/{progress.total} universes "
+          f"({progress.seconds:.1f} s){' ' + progress.last if progress.last else ''}",
+          file=sys.stderr, flush=True)
+
+
+def make_suite(out: str | Path, universes: int, settings: SuiteSettings | None = None,
+               seed: int = 0, scheduler: Any = "local", workers: int = 2,
+               progress: bool | Callable[[SuiteProgress], None] = True) -> Path:
+    """Generate (or finish) a training suite of ``universes`` universes in ``out``.
+
+    Args:
+        out: the suite directory (created; its parent must exist).
+        universes: number of universes (rows of the Latin hypercube).
+        settings: :class:`SuiteSettings` (default: the defaults).
+        seed: run seed: fixes the hypercube and every universe's seed.
+        scheduler: ``"local"`` (a Dask LocalCluster of ``workers`` single-threaded
+            processes), ``"threads"`` (``workers`` threads in this process), a scheduler
+            address ``"tcp://host:8786"`` or a ``distributed.Client`` (the workers must
+            see ``out``).
+        workers: processes or threads of a local run.
+        progress: ``True`` prints one line per universe on stderr; a callable receives
+            a :class:`SuiteProgress` at the start and after each universe.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`. A re-run skips finished universes; a
+        directory made with other settings, universes or seed is refused
+        (:class:`SuiteError`).
+    """
+    settings = settings or SuiteSettings()
+    if not isinstance(settings, SuiteSettings):
+        raise SuiteError(f"settings must be a SuiteSettings, got {type(settings).__name__}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SuiteError(f"workers must be a positive integer, got {workers!r}")
+    if isinstance(scheduler, str) and scheduler not in ("local", "threads") \
+            and "://" not in scheduler:
+        raise SuiteError(f"scheduler must be 'local', 'threads' or an address such as "
+                         f"tcp://host:8786, got {scheduler!r}")
+    root = Path(out).resolve()
+    table = _prepare(root, universes, settings, seed)
+    todo = [name for name in table.index if not _complete(root / f"{name}.parquet")]
+    report = _say if progress is True else (progress or None)
+    start = time.perf_counter()
+    skipped = len(table) - len(todo)
+    done = skipped
+
+    def tell(last: str | None) -> None:
+        if report is not None:
+            report(SuiteProgress(done, len(table), skipped, last,
+                                 time.perf_counter() - start))
+
+    tell(None)
+    if not todo:
+        return root
+    # per-column access: a row of the mixed table would turn the 63-bit seeds into floats
+    arguments = [(str(root), name,
+                  {**{key: float(table.at[name, key]) for key in SAMPLED},
+                   "seed": int(table.at[name, "seed"])}, settings.to_dict())
+                 for name in todo]
+    if scheduler == "threads":
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_universe_task, *args) for args in arguments]
+            for future in threads_completed(futures):
+                result = future.result()
+                done += 1
+                tell(result["name"])
+        return root
+    with _dask_client(scheduler, workers) as client:
+        from distributed import as_completed
+
+        token = uuid.uuid4().hex[:8]  # fresh keys: a long-lived cluster may hold old ones
+        futures = [client.submit(_universe_task, *args, key=f"suite-{args[1]}-{token}",
+                                 pure=False) for args in arguments]
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                done += 1
+                tell(result["name"])
+        finally:
+            client.cancel([future for future in futures if not future.done()])
+    return root
+
