@@ -379,6 +379,11 @@ class NeuralModel(ScaledModel):
     def scaled_sample(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """Draws (n, batch, d) in the scaled space (uses torch's global generator)."""
 
+    def training_log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """What training maximises per row while the network is in training mode
+        (default: ``scaled_log_prob``; an ensemble trains each member on its own)."""
+        return self.scaled_log_prob(x, y)
+
     def scaled_mean(self, x: torch.Tensor) -> torch.Tensor | None:
         """Exact mean in the scaled space if the family has one (then it is in physical
         space only for identity supports), else None."""
@@ -412,6 +417,7 @@ class NeuralModel(ScaledModel):
                 x = x + x_noise * torch.randn_like(x)
             if y_noise > 0:
                 y = y + y_noise * torch.randn_like(y)
+            return -self.training_log_prob(x, y)
         return -self.scaled_log_prob(x, y)
 
     def _scaled(self, x: np.ndarray, y: np.ndarray):
