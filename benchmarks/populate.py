@@ -308,8 +308,10 @@ def print_table(rows: list[dict[str, Any]], flow: dict[str, Any], estimate: dict
             _cell(row.get("peak_rss_sum_mib"), ",.0f"),
             _cell(row.get("max_worker_peak_mib"), ",.0f"), row.get("same_output", "–"))
     console.print(table)
-    console.print(f"1e8 halos, 2 workers (estimated, not run): {estimate['note']}",
-                  highlight=False)
+    ran_huge = any(row.get("n_halos") == 10**8 and "error" not in row for row in rows)
+    if not ran_huge:
+        console.print(f"1e8 halos, 2 workers (estimated, not run): {estimate['note']}",
+                      highlight=False)
 
 
 def estimate_huge(rows: list[dict[str, Any]]) -> dict[str, Any]:
