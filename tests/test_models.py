@@ -268,3 +268,15 @@ def test_flow_with_members_saves_loads_and_samples_reproducibly(linear_data, tmp
     loaded = load_model(model.save(tmp_path / "ensemble"))
     np.testing.assert_array_equal(loaded.log_prob(test, test), model.log_prob(test, test))
     np.testing.assert_array_equal(loaded.sample(test, 3, seed=4), model.sample(test, 3, seed=4))
+
+
+def test_flow_with_a_conditional_affine_layer_is_normalised_and_persists(tmp_path):
+    model = make_model("flow", affine=True).fit(bimodal(4000, 4), "M_h", "sSFR", seed=0,
+                                                progress=False)
+    grid = np.linspace(-20.0, -5.0, 30_001)
+    density = np.exp(model.log_prob({"M_h": np.full_like(grid, 12.0)}, {"sSFR": grid}))
+    assert integrate.trapezoid(density, grid) == pytest.approx(1.0, abs=2e-3)
+    test = bimodal(1000, 5)
+    loaded = load_model(model.save(tmp_path / "affine"))
+    np.testing.assert_array_equal(loaded.log_prob(test, test), model.log_prob(test, test))
+    np.testing.assert_array_equal(loaded.sample(test, 2, seed=1), model.sample(test, 2, seed=1))

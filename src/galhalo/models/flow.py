@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import torch
 import zuko
+from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 
 from .base import NeuralModel, register
 from .networks import TRAINING_DEFAULTS
@@ -75,19 +76,32 @@ class FlowModel(NeuralModel):
     family = "flow"
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
-        "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1}
+        "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1,
+        "affine": False}
 
     def build(self, n_condition, n_target):
         hp = self.hyperparameters
         members = int(hp["members"])
         if members < 1:
             raise ValueError(f"members must be >= 1, got {hp['members']}")
-        options = {} if hp["passes"] is None else {"passes": int(hp["passes"])}
-        flows = [zuko.flows.NSF(features=n_target, context=n_condition,
-                                transforms=int(hp["transforms"]), bins=int(hp["bins"]),
-                                hidden_features=tuple(int(h) for h in hp["hidden"]),
-                                randperm=n_target > 1, **options) for _ in range(members)]
+        flows = [self._single_flow(n_condition, n_target) for _ in range(members)]
         return flows[0] if members == 1 else FlowEnsemble(flows)
+
+    def _single_flow(self, n_condition: int, n_target: int) -> torch.nn.Module:
+        """One spline flow; with ``affine`` a conditional location-scale transform first
+        standardises each target per condition row (one network pass), so narrow
+        conditional distributions do not have to be carved out by the splines."""
+        hp = self.hyperparameters
+        hidden = tuple(int(h) for h in hp["hidden"])
+        options = {} if hp["passes"] is None else {"passes": int(hp["passes"])}
+        flow = zuko.flows.NSF(features=n_target, context=n_condition,
+                              transforms=int(hp["transforms"]), bins=int(hp["bins"]),
+                              hidden_features=hidden, randperm=n_target > 1, **options)
+        if not hp["affine"]:
+            return flow
+        location_scale = MaskedAutoregressiveTransform(
+            features=n_target, context=n_condition, passes=1, hidden_features=hidden)
+        return zuko.flows.Flow([location_scale, *flow.transform.transforms], flow.base)
 
     def scaled_log_prob(self, x, y):
         if isinstance(self.network, FlowEnsemble):
