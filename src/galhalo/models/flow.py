@@ -14,6 +14,10 @@ accurate as fully autoregressive ones (held-out NLL - truth 0.077 vs 0.079 nats)
 sample ~10x faster (2 network passes per transform instead of one per target), and an
 exponential moving average of the weights (``average=4`` epochs, 0.998 per step there)
 lowers the excess to 0.064 nats; noise regularisation and weight decay did not help.
+Most of that excess sat in massive, quenched halos, whose conditional distributions are
+narrow (colour sd 0.06 mag against 0.26 overall): a conditional location-scale transform
+in front of the splines (``affine=True``, the default) standardises every target per
+halo, and halves the excess to 0.030 nats at the same cost.
 
 ``members=M > 1`` makes the model an equal-weight mixture of M flows (a deep ensemble):
 p(y | x) = (1/M) sum_k p_k(y | x). The members start from different initial weights and
@@ -77,7 +81,7 @@ class FlowModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
         "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1,
-        "affine": False}
+        "affine": True}
 
     def build(self, n_condition, n_target):
         hp = self.hyperparameters
