@@ -787,9 +787,6 @@ def populate(
     from .populate import plan_populate, run_plan
 
     keep_columns = None if keep is None else [c.strip() for c in keep.split(",") if c.strip()]
-    if scheduler not in ("local", "threads") and workers is not None:
-        raise ValueError("--workers sets the size of a local run; an existing cluster "
-                         "has its own workers")
     plan = plan_populate(model_dir, halos, out, samples=samples, keep=keep_columns,
                          seed=seed, chunk_rows=chunk_rows)
     console.print(f"{len(plan.tasks)} part(s), {plan.halos:,} halos from "
