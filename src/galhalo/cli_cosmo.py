@@ -30,6 +30,13 @@ def suite(
     galaxy_model: Annotated[str, typer.Option(
         help="Stellar-to-halo-mass relation: 'standard' (training) or 'alternative' "
              "(out-of-distribution test suite).")] = "standard",
+    complete_particles: Annotated[int, typer.Option(
+        min=1, help="Halo size (particles, in the densest universe of the prior) whose "
+                    "mean stellar mass sets the selection cut; lower gives more galaxies "
+                    "per box, down to the FoF resolution limit (~20).")] = 50,
+    stellar_mass_cut: Annotated[float | None, typer.Option(
+        help="Selection cut, log10 M* (Msun/h), before the per-universe factor 1-2; "
+             "overrides --complete-particles.")] = None,
     seed: Seed = 0,
     workers: Annotated[int, typer.Option(
         min=1, help="Worker processes (or threads with --scheduler threads).")] = 2,
@@ -43,7 +50,9 @@ def suite(
 
     from .sim.suites import SuiteSettings, make_suite
 
-    settings = SuiteSettings(box_size=box, particles=particles, galaxy_model=galaxy_model)
+    settings = SuiteSettings(box_size=box, particles=particles, galaxy_model=galaxy_model,
+                             complete_particles=complete_particles,
+                             stellar_mass_cut=stellar_mass_cut)
     columns = (bars.TextColumn("[bold]suite[/] {task.description}"), bars.BarColumn(),
                bars.MofNCompleteColumn(), bars.TimeElapsedColumn(),
                bars.TimeRemainingColumn())
