@@ -8,6 +8,8 @@ halos, sampling at least 1e5 galaxies/s.
 
     python benchmarks/models.py                      # default universe, gauss and flow
     python benchmarks/models.py --families flow --epochs 100 --out results/flow.json
+    python benchmarks/models.py --save-dir DIR          # keep the fitted models, then
+    python benchmarks/models.py --load-dir DIR          # re-score them without fitting
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from rich.table import Table
 
 import galhalo
 from galhalo.files import write_json
-from galhalo.models import model_family
+from galhalo.models import load_model, model_family
 from galhalo.sim.truth import TruthModel
 
 CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
@@ -41,29 +43,48 @@ def split(catalog, test_fraction: float, seed: int):
     return catalog.select(~held_out), catalog.select(held_out)
 
 
+def sampling_rate(model, table, draws: int, seed: int, repeats: int = 3) -> float:
+    """Best of ``repeats`` galaxies/s for ``draws`` galaxies per row of ``table``."""
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.sample(table, draws, seed=seed)
+        best = max(best, draws * len(table) / (time.perf_counter() - start))
+    return best
+
+
 def score(family: str, train, test, truth_nll: np.ndarray, hyper: dict, seed: int,
-          save_dir: Path | None = None) -> dict:
-    """Fit one family and measure it against the truth on the held-out rows; with
-    ``save_dir`` the fitted model is saved to ``save_dir / family``."""
-    model = model_family(family)(**hyper)
-    start = time.perf_counter()
-    model.fit(train, CONDITION, TARGET, seed=seed, progress=True)
-    fit_seconds = time.perf_counter() - start
+          save_dir: Path | None = None, load_dir: Path | None = None) -> dict:
+    """Fit one family (or load it from ``load_dir / family``) and measure it against the
+    truth on the held-out rows; with ``save_dir`` the fitted model is saved to
+    ``save_dir / family``. Sampling is timed at 1 and 10 galaxies per halo; for the flow
+    also with zuko's own sampler (the reference), in the same run."""
+    if load_dir is not None:
+        model = load_model(load_dir / family)
+        fit_seconds = sum(epoch["seconds"] for epoch in model.history)
+    else:
+        model = model_family(family)(**hyper)
+        start = time.perf_counter()
+        model.fit(train, CONDITION, TARGET, seed=seed, progress=True)
+        fit_seconds = time.perf_counter() - start
     if save_dir is not None:
         save_dir.mkdir(parents=True, exist_ok=True)
         model.save(save_dir / family)
     nll = -model.log_prob(test.table, test.table)
     excess = nll - truth_nll
-    draws = 10
-    start = time.perf_counter()
-    model.sample(test.table, draws, seed=seed)
-    rate = draws * len(test) / (time.perf_counter() - start)
+    rates = {f"sampling_galaxies_per_second_{k}": sampling_rate(model, test.table, k, seed)
+             for k in (1, 10)}
+    if family == "flow":
+        model.sampler = "zuko"
+        rates.update({f"reference_galaxies_per_second_{k}":
+                      sampling_rate(model, test.table, k, seed) for k in (1, 10)})
+        model.sampler = "fast"
     return {"family": family, "hyperparameters": model.hyperparameters,
-            "fit_seconds": fit_seconds, "epochs": model.metrics["epochs"],
-            "best_epoch": model.metrics["best_epoch"], "nll": float(nll.mean()),
-            "nll_minus_truth": float(excess.mean()),
+            "fit_seconds": fit_seconds, "loaded": load_dir is not None,
+            "epochs": model.metrics["epochs"], "best_epoch": model.metrics["best_epoch"],
+            "nll": float(nll.mean()), "nll_minus_truth": float(excess.mean()),
             "nll_minus_truth_error": float(excess.std() / np.sqrt(len(excess))),
-            "sampling_galaxies_per_second": rate}
+            "sampling_galaxies_per_second": rates["sampling_galaxies_per_second_1"], **rates}
 
 
 def main() -> None:
@@ -76,6 +97,9 @@ def main() -> None:
                         help="hyperparameter for every family (value read as JSON)")
     parser.add_argument("--save-dir", type=Path, default=None,
                         help="save each fitted model to SAVE_DIR/<family>")
+    parser.add_argument("--load-dir", type=Path, default=None,
+                        help="score the models saved in LOAD_DIR/<family> (by --save-dir) "
+                             "instead of fitting; fit time is the saved training time")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/models.json"))
     args = parser.parse_args()
 
@@ -87,22 +111,31 @@ def main() -> None:
     for item in args.set:
         key, _, value = item.partition("=")
         hyper[key.strip()] = json.loads(value)
-    rows = [score(family, train, test, truth_nll, hyper, args.seed, args.save_dir)
+    rows = [score(family, train, test, truth_nll, hyper, args.seed, args.save_dir,
+                  args.load_dir)
             for family in args.families.split(",")]
 
     table = Table(title=f"held-out NLL vs the exact truth ({len(test):,} galaxies; truth NLL "
                         f"{truth_nll.mean():.4f} nats); targets: flow within {TARGET_NATS} "
                         f"nats, >= {TARGET_RATE:.0e} galaxies/s")
-    for name in ("family", "NLL - truth [nats]", "fit s", "epochs (best)", "galaxies/s",
-                 "vs rate target"):
+    for name in ("family", "NLL - truth [nats]", "fit s", "epochs (best)",
+                 "galaxies/s (1 per halo)", "vs rate target", "galaxies/s (10 per halo)",
+                 "vs zuko's sampler (1 / 10)"):
         table.add_column(name, justify="right")
     for row in rows:
+        ratio = "–"
+        if "reference_galaxies_per_second_1" in row:
+            ratio = " / ".join(
+                f"{row[f'sampling_galaxies_per_second_{k}'] / row[f'reference_galaxies_per_second_{k}']:.1f}x"  # noqa: E501
+                for k in (1, 10))
         table.add_row(row["family"],
                       f"{row['nll_minus_truth']:.4f} ± {row['nll_minus_truth_error']:.4f}",
-                      f"{row['fit_seconds']:.0f}", f"{row['epochs']} ({row['best_epoch']})",
-                      f"{row['sampling_galaxies_per_second']:,.0f}",
-                      f"{row['sampling_galaxies_per_second'] / TARGET_RATE:.2f}x")
-    Console().print(table)
+                      f"{row['fit_seconds']:.0f}" + (" (saved)" if row["loaded"] else ""),
+                      f"{row['epochs']} ({row['best_epoch']})",
+                      f"{row['sampling_galaxies_per_second_1']:,.0f}",
+                      f"{row['sampling_galaxies_per_second_1'] / TARGET_RATE:.2f}x",
+                      f"{row['sampling_galaxies_per_second_10']:,.0f}", ratio)
+    Console(width=170).print(table)
     write_json(args.out.parent.mkdir(parents=True, exist_ok=True) or args.out, {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "platform": platform.platform()},
