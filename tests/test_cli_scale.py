@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from galhalo.catalog import read_catalog, write_catalog
 from galhalo.cli import app
 from galhalo.manifest import MANIFEST_FILE
+from galhalo.sim.suites import SuiteSettings
 
 runner = CliRunner()
 
@@ -149,8 +150,13 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     suite, model, scores = tmp_path / "suite", tmp_path / "gnn", tmp_path / "scores"
     # 12 small universes (32^3 particles in 12.5 Mpc/h: the 25 Mpc/h, 64^3 resolution).
     result = run("suite", "--out", suite, "--universes", "12", "--particles", "32", "--box",
-                 "12.5", "--scheduler", "threads", "--workers", "1", "--seed", "2")
+                 "12.5", "--scheduler", "threads", "--workers", "1", "--seed", "2",
+                 "--complete-particles", "30")
     assert result.exit_code == 0, result.output
+    settings = json.loads((suite / "suite.json").read_text())["settings"]
+    expected = SuiteSettings(box_size=12.5, particles=32, complete_particles=30).cut
+    assert settings["complete_particles"] == 30 and settings["stellar_mass_cut"] == expected
+    assert expected < SuiteSettings(box_size=12.5, particles=32).cut  # more galaxies
     table = pd.read_csv(suite / "parameters.txt", sep=r"\s+")
     assert len(table) == 12 and table["#Name"].tolist() == [f"LH_{i}" for i in range(12)]
     assert table["Omega_m"].between(0.1, 0.5).all()
@@ -164,6 +170,11 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     omega = metrics["suites"]["suite"]["metrics"]["Omega_m"]
     assert omega["boxes"] == 12 and 0 <= omega["coverage_1sigma"] <= 1
     assert (scores / "predicted_vs_true.png").stat().st_size > 0
+    page = (scores / "report.html").read_text()
+    # the model, validation and suite score tables, the figure and the loss curve
+    assert page.count("<table>") == 2 and page.count("<img ") == 2
+    assert page.count('src="data:image/png;base64,') == 2
+    assert '<td class="text">suite</td>' in page and "Omega_m" in page
     bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
               "--mask-fraction", "1.5")
     assert bad.exit_code == 2 and "mask" in bad.output

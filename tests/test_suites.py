@@ -158,7 +158,13 @@ def test_resumed_suite_equals_uninterrupted(small_suite, tmp_path):
     (resumed / "LH_2.parquet").unlink()
     # what a killed writer leaves: a hidden, half-written temporary
     (resumed / ".LH_2.0123456789ab.tmp.parquet").write_bytes(b"PAR1 half")
-    assert read_suite(resumed).missing == ["LH_1", "LH_2"]
+    partial = read_suite(resumed)
+    assert partial.missing == ["LH_1", "LH_2"]
+    # a suite still being generated can be used as far as it goes
+    assert partial.complete().names == ["LH_0"] and partial.complete().missing == []
+    assert partial.subset(["LH_2", "LH_0"]).parameters.index.tolist() == ["LH_2", "LH_0"]
+    with pytest.raises(SuiteError, match="no universes"):
+        partial.subset(["LH_9"])
     untouched = (resumed / "LH_0.parquet").stat().st_mtime_ns
     make_suite(resumed, 3, SMALL, seed=5, scheduler="threads", workers=1, progress=False)
     assert (resumed / "LH_0.parquet").stat().st_mtime_ns == untouched  # skipped

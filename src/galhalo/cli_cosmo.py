@@ -5,6 +5,8 @@ docs/suites.md and docs/cosmology.md. Registered on :data:`galhalo.cli.app`.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -143,13 +145,14 @@ def cosmo_evaluate(
         help="Suite directory to score, repeatable (the training suite's test part, then "
              "out-of-distribution suites).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created): "
-                                      "metrics.json, predicted_vs_true.png.")],
+                                      "metrics.json, predicted_vs_true.png, report.html.")],
     seed: Seed = 0,
 ) -> None:
     """Score a cosmology GNN per suite: R², mean relative error, χ², 1σ/2σ coverage."""
     from .cosmo import CosmoGNN, evaluate_suites
     from .files import write_json
     from .report.cosmo_figure import write_predicted_vs_true
+    from .report.cosmo_report import cosmo_report
     from .sim.suites import read_suite
 
     model = CosmoGNN.load(model_dir)
@@ -167,6 +170,8 @@ def cosmo_evaluate(
         "suites": {label: {"path": str(path), "metrics": results[label]["metrics"]}
                    for label, path in zip(labels, suite, strict=True)}})
     write_predicted_vs_true(results, model.parameter_names, out / "predicted_vs_true.png")
+    cosmo_report(model, results, dict(zip(labels, map(str, suite), strict=True)),
+                 command=shlex.join(["galhalo", *sys.argv[1:]])).write(out / "report.html")
     table = Table("suite", "parameter", "R²", "rel. error", "χ²", "1σ cov.", "2σ cov.")
     for label, result in results.items():
         for name, s in result["metrics"].items():
@@ -174,4 +179,5 @@ def cosmo_evaluate(
                           f"{s['chi2']:.2f}", f"{s['coverage_1sigma']:.2f}",
                           f"{s['coverage_2sigma']:.2f}")
     output.print(table)
-    output.print(f"wrote {out / 'metrics.json'} and {out / 'predicted_vs_true.png'}")
+    output.print(f"wrote {out / 'metrics.json'}, {out / 'predicted_vs_true.png'} and "
+                 f"{out / 'report.html'}")

@@ -37,7 +37,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import as_completed as threads_completed
 from dataclasses import asdict, dataclass, field, fields
@@ -464,6 +464,18 @@ class Suite:
     def missing(self) -> list[str]:
         """Universes whose catalog is not (completely) written yet."""
         return [name for name in self.names if not _complete(self.file(name))]
+
+    def subset(self, names: Sequence[str]) -> Suite:
+        """The same suite restricted to ``names`` (e.g. a held-out test part)."""
+        unknown = [name for name in names if name not in self.parameters.index]
+        if unknown:
+            raise SuiteError(f"{self.path}: no universes {unknown[:5]}")
+        return Suite(self.path, self.parameters.loc[list(names)], self.settings, self.info)
+
+    def complete(self) -> Suite:
+        """The universes simulated so far (all of them once generation has finished)."""
+        missing = set(self.missing)
+        return self.subset([name for name in self.names if name not in missing])
 
     def catalog(self, name: str) -> Catalog:
         """The catalog of universe ``name`` (``LH_<i>``)."""
