@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (graphs this small scale better as one "
+                             "process per setting with --threads 1)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cosmo.json"))
     parser.add_argument("--figures", type=Path, default=None,
                         help="directory for one predicted-vs-true figure per setting")
@@ -78,7 +81,7 @@ def main() -> None:
     unknown = [name for name in chosen if name not in SETTINGS]
     if unknown:
         parser.error(f"unknown settings {unknown}; known: {list(SETTINGS)}")
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(max(1, args.threads))
 
     suite = read_suite(args.suite).complete()
     train_names, test_names = held_out_split(suite.names, args.test_fraction, args.seed)
