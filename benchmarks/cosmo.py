@@ -43,7 +43,7 @@ TARGET_COVERAGE = (0.63, 0.73)
 #: name -> (systematics, use the global feature)
 SETTINGS = {
     "real": (Systematics(), True),
-    "real, no log N_gal": (Systematics(), False),
+    "real without log N_gal": (Systematics(), False),
     "redshift space": (Systematics(redshift_space=True), True),
     "redshift space + 20% mask + errors": (
         Systematics(redshift_space=True, mask_fraction=0.2, position_error=0.5,
