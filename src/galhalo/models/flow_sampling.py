@@ -150,7 +150,7 @@ def _knots(raw: torch.Tensor, bound: float, slope: float) -> torch.Tensor:
     """Knot positions (..., K + 1) from -bound to bound, from raw bin sizes (..., K)."""
     # the soft clip keeps |raw| < |log slope| / 2, so exp needs no max subtraction
     cumulative = torch.cumsum(_soft_clip(raw, slope, 2.0).exp_(), dim=-1)
-    inner = cumulative.div_(cumulative[..., -1:]).mul_(2 * bound).sub_(bound)
+    inner = (cumulative / cumulative[..., -1:]).mul_(2 * bound).sub_(bound)
     return F.pad(inner, (1, 0), value=-bound)
 
 
