@@ -163,7 +163,10 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     result = run("cosmo", "train", "--suite", suite, "--out", model, "--epochs", "3",
                  "--hidden", "16", "--seed", "1")
     assert result.exit_code == 0, result.output
-    assert "validation R²" in result.output
+    assert "std calibration factors: Omega_m" in result.output
+    saved = json.loads((model / "config.json").read_text())
+    factor = saved["metrics"]["std_scale"]["Omega_m"]
+    assert saved["std_scale"] == [factor] and f"Omega_m {factor:.3f}" in result.output
     result = run("cosmo", "evaluate", "--model", model, "--suite", suite, "--out", scores)
     assert result.exit_code == 0, result.output
     metrics = json.loads((scores / "metrics.json").read_text())
@@ -175,6 +178,7 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     assert page.count("<table>") == 2 and page.count("<img ") == 2
     assert page.count('src="data:image/png;base64,') == 2
     assert '<td class="text">suite</td>' in page and "Omega_m" in page
+    assert '<td class="text">validation, uncalibrated</td>' in page
     bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
               "--mask-fraction", "1.5")
     assert bad.exit_code == 2 and "mask" in bad.output

@@ -168,6 +168,45 @@ def test_save_load_round_trip(trained, tmp_path):
         CosmoGNN.load(tmp_path / "gnn")
 
 
+def test_std_calibration_scales_only_the_std(trained):
+    """The same fit without calibration gives the same means, and stds smaller by exactly
+    the stored factor, which is the root mean squared standardised residual of the
+    validation boxes: after it their chi^2 is 1."""
+    model, boxes, _ = trained
+    train_boxes, theta = toy_suite(240, seed=1)
+    raw = CosmoGNN(**SMALL, calibrate=False).fit(train_boxes, theta, names=["Omega_m"],
+                                                 seed=0, progress=False)
+    np.testing.assert_array_equal(raw.std_scale, [1.0])
+    (mean, std), (raw_mean, raw_std) = model.predict(boxes[:20]), raw.predict(boxes[:20])
+    np.testing.assert_allclose(mean, raw_mean, rtol=1e-6)
+    np.testing.assert_allclose(std, raw_std * model.std_scale, rtol=1e-6)
+    factor = model.metrics["std_scale"]["Omega_m"]
+    assert factor == model.std_scale[0] != 1.0
+    assert model.metrics["valid"]["Omega_m"]["chi2"] == pytest.approx(1.0, rel=1e-9)
+    uncalibrated = model.metrics["valid_uncalibrated"]["Omega_m"]["chi2"]
+    assert uncalibrated == pytest.approx(factor**2, rel=1e-9)
+    assert raw.metrics["valid"]["Omega_m"]["chi2"] == pytest.approx(uncalibrated, rel=1e-5)
+
+
+def test_std_calibration_is_saved_and_checked_on_load(trained, tmp_path):
+    """The factors round-trip through config.json; a directory without them (written
+    before calibration existed) loads uncalibrated; bad factors are refused."""
+    model, boxes, _ = trained
+    model.save(tmp_path / "gnn")
+    path = tmp_path / "gnn" / "config.json"
+    config = json.loads(path.read_text())
+    assert config["std_scale"] == model.std_scale.tolist()
+    del config["std_scale"]
+    path.write_text(json.dumps(config))
+    old = CosmoGNN.load(tmp_path / "gnn")
+    np.testing.assert_allclose(old.predict(boxes[:5])[1] * model.std_scale,
+                               model.predict(boxes[:5])[1], rtol=1e-6)
+    for bad in ([-1.0], [float("nan")], [1.0, 1.0]):
+        path.write_text(json.dumps({**config, "std_scale": bad}))
+        with pytest.raises(ModelError, match="std_scale"):
+            CosmoGNN.load(tmp_path / "gnn")
+
+
 def test_redshift_space_masked_noisy_training_still_learns():
     """A model trained and tested through redshift space, a 20% mask and errors
     (0.2 Mpc/h, 50 km/s): line-of-sight features, and skill over the prior mean (paired

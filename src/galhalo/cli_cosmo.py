@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from .cli import Seed, _friendly_errors, _Stages, app, console, output
 from .files import check_writable
@@ -107,10 +106,14 @@ def cosmo_train(
     hidden: Annotated[int, typer.Option(help="Hidden units.")] = 64,
     layers: Annotated[int, typer.Option(help="Message-passing layers.")] = 2,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 300,
+    calibrate: Annotated[bool, typer.Option(
+        help="Scale each parameter's std so the validation boxes have χ² = 1.")] = True,
     seed: Seed = 0,
 ) -> None:
     """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
     from .cosmo import CosmoGNN, Systematics, galaxies_from_suite
+    from .report.console import rich_table
+    from .report.cosmo_report import score_table
     from .sim.suites import read_suite
 
     systematics = Systematics(redshift_space=redshift_space, mask_fraction=mask_fraction,
@@ -118,7 +121,7 @@ def cosmo_train(
                               stellar_mass_min=stellar_mass_min)
     model = CosmoGNN(systematics, hidden=hidden, layers=layers, r_link=r_link,
                      use_global=not no_global, properties=tuple(galaxy_property or ()),
-                     epochs=epochs)
+                     epochs=epochs, calibrate=calibrate)
     check_writable(out, directory=True)
     names = tuple(parameter or ("Omega_m",))
     with _Stages(f"reading suite {suite}") as stages:
@@ -128,10 +131,11 @@ def cosmo_train(
     model.fit(boxes, values, names, seed=seed)
     model.metrics["suite"] = str(suite)
     model.save(out)
-    for name, scores in model.metrics["valid"].items():
-        output.print(f"{name}: validation R² {scores['r2']:.3f}, mean relative error "
-                     f"{scores['mean_relative_error']:.3f}, χ² {scores['chi2']:.2f}, "
-                     f"1σ coverage {scores['coverage_1sigma']:.2f}")
+    output.print(rich_table(score_table(
+        {"validation": {"metrics": model.metrics["valid"]},
+         "validation, uncalibrated": {"metrics": model.metrics["valid_uncalibrated"]}})))
+    output.print("std calibration factors: " + ", ".join(
+        f"{name} {factor:.3f}" for name, factor in model.metrics["std_scale"].items()))
     output.print(f"wrote {out} after {model.metrics['epochs']} epochs "
                  f"(best {model.metrics['best_epoch']})")
 
@@ -151,8 +155,9 @@ def cosmo_evaluate(
     """Score a cosmology GNN per suite: R², mean relative error, χ², 1σ/2σ coverage."""
     from .cosmo import CosmoGNN, evaluate_suites
     from .files import write_json
+    from .report.console import rich_table
     from .report.cosmo_figure import write_predicted_vs_true
-    from .report.cosmo_report import cosmo_report
+    from .report.cosmo_report import cosmo_report, score_table
     from .sim.suites import read_suite
 
     model = CosmoGNN.load(model_dir)
@@ -172,12 +177,6 @@ def cosmo_evaluate(
     write_predicted_vs_true(results, model.parameter_names, out / "predicted_vs_true.png")
     cosmo_report(model, results, dict(zip(labels, map(str, suite), strict=True)),
                  command=shlex.join(["galhalo", *sys.argv[1:]])).write(out / "report.html")
-    table = Table("suite", "parameter", "R²", "rel. error", "χ²", "1σ cov.", "2σ cov.")
-    for label, result in results.items():
-        for name, s in result["metrics"].items():
-            table.add_row(label, name, f"{s['r2']:.3f}", f"{s['mean_relative_error']:.3f}",
-                          f"{s['chi2']:.2f}", f"{s['coverage_1sigma']:.2f}",
-                          f"{s['coverage_2sigma']:.2f}")
-    output.print(table)
+    output.print(rich_table(score_table(results)))
     output.print(f"wrote {out / 'metrics.json'}, {out / 'predicted_vs_true.png'} and "
                  f"{out / 'report.html'}")

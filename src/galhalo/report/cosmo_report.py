@@ -1,7 +1,7 @@
 """The HTML page of ``galhalo cosmo evaluate``: a cosmology GNN's scores per suite.
 
-Sections: the model (parameters, systematics, graph settings, training suite and
-validation scores), the score table (R², mean relative error, mean relative
+Sections: the model (parameters, systematics, graph settings, training suite,
+validation scores before and after the std calibration, and its factors), the score table (R², mean relative error, mean relative
 uncertainty, χ², 1σ/2σ coverage per suite and parameter, with the targets of the
 calibration read off next to it), the predicted-vs-true figure with error bars, and the
 loss curve. One self-contained file (PNG data URIs), written atomically.
@@ -62,8 +62,14 @@ def cosmo_report(model: Any, results: Mapping[str, Mapping[str, Any]],
         f"{model.metrics.get('best_epoch', '?')}). Systematics: "
         f"{model.systematics.to_dict()}. Hyperparameters: {model.hyperparameters}."))
     if valid:
-        report.table(score_table({"validation": {"metrics": valid}}),
-                     caption="scores on the validation boxes (used for early stopping)")
+        rows = {"validation": {"metrics": valid}}
+        if "valid_uncalibrated" in model.metrics:
+            rows["validation, uncalibrated"] = {"metrics": model.metrics["valid_uncalibrated"]}
+        factors = ", ".join(f"{name} × {factor:.3f}" for name, factor
+                            in model.metrics.get("std_scale", {}).items())
+        report.table(score_table(rows), caption=(
+            "scores on the validation boxes (used for early stopping"
+            + (f" and to calibrate the stds: {factors}" if factors else "") + ")"))
     report.section("Scores per suite", (
         "R² and relative error judge the posterior means; χ² (mean of squared "
         "standardised residuals, 1 when calibrated) and the coverage of the 1σ/2σ "
