@@ -85,7 +85,7 @@ def _univariate(transform: MaskedAutoregressiveTransform) -> tuple[str, float, f
     return None
 
 
-def _prepare(transform: torch.nn.Module, features: int) -> _Transform | None:
+def _prepare(transform: torch.nn.Module) -> _Transform | None:
     """Split one zuko transform by level, or ``None`` if it is not one we can invert."""
     if not isinstance(transform, MaskedAutoregressiveTransform) or transform.order is None:
         return None
@@ -98,17 +98,14 @@ def _prepare(transform: torch.nn.Module, features: int) -> _Transform | None:
         return None
     order = transform.order.long()
     passes = int(order.max()) + 1
-    levels = passes  # hidden levels 0..passes-1 (a unit never sees the last group)
-    context = linear[0].in_features - features
+    context = linear[0].in_features - len(order)
     in_levels = torch.cat([order + 1, torch.zeros(context, dtype=torch.long)])
-    if int(in_levels.max()) >= levels + 1:
-        return None
     hidden = []
     for layer in linear[:-1]:
         out_levels = _levels_of(layer.mask.bool(), in_levels)
-        if int(out_levels.max()) >= levels:
-            return None
-        hidden.append(_split(layer, out_levels, in_levels, levels))
+        if int(out_levels.max()) >= passes:  # hidden levels are 0..passes-1: no unit
+            return None                      # may see the last group
+        hidden.append(_split(layer, out_levels, in_levels, passes))
         in_levels = out_levels
     total = transform.total
     out_groups = order.repeat_interleave(total)
@@ -237,12 +234,9 @@ class FastSampler:
     def build(cls, flow: torch.nn.Module) -> FastSampler | None:
         if not isinstance(flow, zuko.flows.Flow):
             return None
-        features = None
         prepared = []
         for transform in flow.transform.transforms:
-            if features is None and isinstance(transform, MaskedAutoregressiveTransform):
-                features = len(transform.order)
-            ready = _prepare(transform, features or 0)
+            ready = _prepare(transform)
             if ready is None:
                 return None
             prepared.append(ready)

@@ -1,10 +1,10 @@
 """The HTML page of ``galhalo cosmo evaluate``: a cosmology GNN's scores per suite.
 
 Sections: the model (parameters, systematics, graph settings, training suite,
-validation scores before and after the std calibration, and its factors), the score table (R², mean relative error, mean relative
-uncertainty, χ², 1σ/2σ coverage per suite and parameter, with the targets of the
-calibration read off next to it), the predicted-vs-true figure with error bars, and the
-loss curve. One self-contained file (PNG data URIs), written atomically.
+validation scores before and after the std calibration, and its factors), the score
+table (R², mean relative error, mean relative uncertainty, χ², 1σ/2σ coverage per suite
+and parameter, with the nominal coverages next to it), the predicted-vs-true figure with
+error bars, and the loss curve. One self-contained file (PNG data URIs), written atomically.
 """
 
 from __future__ import annotations
