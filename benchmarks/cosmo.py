@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--members", type=int, default=1, help="deep-ensemble members")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (graphs this small scale better as one "
@@ -133,7 +134,8 @@ def main() -> None:
             train_rows = [row_of[n] for n in train_names]
             test_rows = [row_of[n] for n in test_names]
             model = CosmoGNN(systematics, hidden=args.hidden, layers=args.layers,
-                             use_global=use_global, epochs=args.epochs)
+                             use_global=use_global, epochs=args.epochs,
+                             members=args.members)
             start = time.perf_counter()
             model.fit([boxes[i] for i in train_rows], values[train_rows], PARAMETERS,
                       seed=args.seed + fold, progress=False)
@@ -196,7 +198,8 @@ def main() -> None:
         "galaxies_per_universe": {"median": float(np.median(counts)),
                                   "min": int(counts.min()), "max": int(counts.max())},
         "hyperparameters": {"hidden": args.hidden, "layers": args.layers,
-                            "epochs": args.epochs, "seed": args.seed},
+                            "epochs": args.epochs, "members": args.members,
+                            "seed": args.seed},
         "rows": rows, "prior_mean_reference": prior})
     print(f"wrote {args.out}")
 

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from galhalo.cosmo import CosmoError, CosmoGNN, Galaxies, Systematics, evaluate_boxes
-from galhalo.cosmo.gnn import PosteriorGNN, moment_loss
+from galhalo.cosmo.gnn import PosteriorGNN, mixture_moments, moment_loss
 from galhalo.cosmo.metrics import expected_coverage
 from galhalo.cosmo.training import collate_graphs
 from galhalo.models.base import ModelError
@@ -205,6 +205,50 @@ def test_std_calibration_is_saved_and_checked_on_load(trained, tmp_path):
         path.write_text(json.dumps({**config, "std_scale": bad}))
         with pytest.raises(ModelError, match="std_scale"):
             CosmoGNN.load(tmp_path / "gnn")
+
+
+def test_mixture_moments_match_the_law_of_total_variance():
+    means = torch.tensor([[[0.0], [1.0]], [[2.0], [1.0]]])   # (members, rows, params)
+    stds = torch.tensor([[[1.0], [0.5]], [[3.0], [0.5]]])
+    mean, std = mixture_moments(means, stds)
+    np.testing.assert_allclose(mean.numpy(), [[1.0], [1.0]])
+    # row 0: <sigma^2> = (1 + 9) / 2 = 5, spread of the means 1; row 1: 0.25 + 0
+    np.testing.assert_allclose(std.numpy(), [[math.sqrt(6.0)], [0.5]], rtol=1e-6)
+    with pytest.raises(ValueError, match="members"):
+        mixture_moments(means[0], stds[0])
+
+
+def test_ensemble_members_differ_and_combine_as_a_mixture(tmp_path):
+    """members=2: member 0 is the single network of the same seed, member 1 another
+    network; predictions are the calibrated mixture of the two; save -> load keeps it."""
+    boxes, theta = toy_suite(80, seed=6)
+    settings = {**SMALL, "epochs": 6, "calibrate": False}
+    single = CosmoGNN(**settings).fit(boxes, theta, seed=3, progress=False)
+    pair = CosmoGNN(**settings, members=2).fit(boxes, theta, seed=3, progress=False)
+    first, second = pair.network.members
+    for a, b in zip(single.network.state_dict().values(), first.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b)
+    batch = collate_graphs(pair._scaled(pair.graphs(boxes[:8])), torch.arange(8))
+    with torch.no_grad():
+        (m0, s0), (m1, s1) = first(batch), second(batch)
+    assert not torch.allclose(m0, m1)
+    mean, std = pair.predict(boxes[:8])
+    scale = pair.scalers["parameters"].scale
+    expected = mixture_moments(torch.stack([m0, m1]), torch.stack([s0, s1]))
+    np.testing.assert_allclose(mean, pair.scalers["parameters"].inverse(
+        expected[0].double().numpy()), rtol=1e-5)
+    np.testing.assert_allclose(std, expected[1].double().numpy() * scale, rtol=1e-5)
+    assert len(pair.metrics["member_epochs"]) == 2
+    assert {h["member"] for h in pair.history} == {0, 1}
+    from galhalo.report.cosmo_report import _loss_figure
+    assert len(_loss_figure(pair.history).axes[0].lines) == 4  # train + valid per member
+    pair.save(tmp_path / "pair")
+    loaded = CosmoGNN.load(tmp_path / "pair")
+    for a, b in zip(pair.predict(boxes[:8]), loaded.predict(boxes[:8]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ModelError, match="members"):
+        CosmoGNN(members=0)
 
 
 def test_redshift_space_masked_noisy_training_still_learns():

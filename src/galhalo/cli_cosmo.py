@@ -106,6 +106,9 @@ def cosmo_train(
     hidden: Annotated[int, typer.Option(help="Hidden units.")] = 64,
     layers: Annotated[int, typer.Option(help="Message-passing layers.")] = 2,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 300,
+    members: Annotated[int, typer.Option(
+        help="Networks in a deep ensemble (each trained apart; their mixture predicts)."
+    )] = 1,
     calibrate: Annotated[bool, typer.Option(
         help="Scale each parameter's std so the validation boxes have χ² = 1.")] = True,
     seed: Seed = 0,
@@ -121,7 +124,8 @@ def cosmo_train(
                               stellar_mass_min=stellar_mass_min)
     model = CosmoGNN(systematics, hidden=hidden, layers=layers, r_link=r_link,
                      use_global=not no_global, properties=tuple(galaxy_property or ()),
-                     epochs=epochs, calibrate=calibrate)
+                     epochs=epochs, calibrate=calibrate,
+                     members=members)
     check_writable(out, directory=True)
     names = tuple(parameter or ("Omega_m",))
     with _Stages(f"reading suite {suite}") as stages:

@@ -11,7 +11,9 @@ Architecture (in the spirit of [dS23]'s edge + node message passing):
   node states over the graph, with the global features, -> MLP -> per parameter a
   mean and a standard deviation (softplus, floored at ``MIN_STD``).
 
-It is trained with :func:`moment_loss`.
+It is trained with :func:`moment_loss`. :class:`PosteriorEnsemble` combines several
+independently trained networks (a deep ensemble, Lakshminarayanan et al. 2017) into the
+moments of their equal-weight mixture.
 
 Everything works in the scaled spaces set up by ``cosmo.training`` (standardised
 features and parameters).
@@ -25,7 +27,8 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-__all__ = ["MIN_STD", "InteractionBlock", "PosteriorGNN", "moment_loss"]
+__all__ = ["MIN_STD", "InteractionBlock", "PosteriorEnsemble", "PosteriorGNN",
+           "mixture_moments", "moment_loss"]
 
 #: Added inside the moment loss's logs so a perfect batch gives a finite loss.
 TINY = 1e-12
@@ -106,6 +109,44 @@ class PosteriorGNN(nn.Module):
         out = self.readout(pooled)
         mean, raw = out[:, :self.n_parameters], out[:, self.n_parameters:]
         return mean, nn.functional.softplus(raw) + MIN_STD
+
+
+def mixture_moments(means: torch.Tensor, stds: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std of an equal-weight mixture of M posteriors.
+
+    Args:
+        means, stds: (M, rows, parameters).
+
+    Returns:
+        (mean, std), each (rows, parameters): ``<mu_m>`` and
+        ``sqrt(<sigma_m^2> + <mu_m^2> - <mu_m>^2)`` (the law of total variance).
+    """
+    if means.shape != stds.shape or means.ndim != 3 or len(means) == 0:
+        raise ValueError(f"means {tuple(means.shape)} and stds {tuple(stds.shape)} must "
+                         "both be (members >= 1, rows, parameters)")
+    mean = means.mean(dim=0)
+    variance = (stds**2).mean(dim=0) + ((means - mean) ** 2).mean(dim=0)
+    return mean, variance.sqrt()
+
+
+class PosteriorEnsemble(nn.Module):
+    """Several :class:`PosteriorGNN` trained apart (own initialisation and batch order)
+    whose outputs combine as an equal-weight mixture (:func:`mixture_moments`): the
+    spread of the members' means adds the part of the uncertainty one network's σ misses
+    on boxes unlike its training set."""
+
+    def __init__(self, members: list[PosteriorGNN]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Same as :meth:`PosteriorGNN.forward`, for the mixture."""
+        outputs = [member(batch) for member in self.members]
+        return mixture_moments(torch.stack([mean for mean, _ in outputs]),
+                               torch.stack([std for _, std in outputs]))
 
 
 def moment_loss(mean: torch.Tensor, std: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:

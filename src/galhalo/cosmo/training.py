@@ -17,6 +17,11 @@ scale of a Gaussian posterior, which makes the validation chi^2 exactly 1 ("temp
 scaling", Guo et al. 2017). The validation boxes also chose the best epoch, which biases
 the factor slightly low; the benchmark scores boxes that saw neither.
 
+Ensembles: ``members=M`` trains M networks on the same split, each with its own
+initialisation and batch order (member 0 is the single network of the same seed), and
+predicts the moments of their equal-weight mixture (``gnn.PosteriorEnsemble``); the
+calibration then applies to the mixture.
+
 A model directory holds ``config.json`` (family ``cosmo_gnn``, version, hyperparameters,
 systematics, graph settings, parameter names, scalers, std calibration factors, seed,
 validation metrics, weights checksum), ``weights.pt`` (a torch state dict, loaded with
@@ -43,7 +48,7 @@ from ..models.base import (
 )
 from ..models.training import TrainingConfig, train
 from ..models.transforms import ColumnScaler, Support
-from .gnn import PosteriorGNN, moment_loss
+from .gnn import PosteriorEnsemble, PosteriorGNN, moment_loss
 from .graphs import (
     CosmoError,
     Galaxies,
@@ -95,7 +100,8 @@ class CosmoGNN:
     ``layers`` (network), ``r_link`` (Mpc/h), ``properties`` (galaxy property node
     features), ``use_global`` (log10 N_gal), ``line_of_sight`` (only v_z; forced on by
     redshift-space systematics), ``calibrate`` (scale the stds on the validation boxes,
-    see the module docstring), and the shared loop's ``epochs``, ``batch_size``
+    see the module docstring), ``members`` (networks in a deep ensemble, see the module
+    docstring), and the shared loop's ``epochs``, ``batch_size``
     (graphs), ``learning_rate``, ``weight_decay``, ``patience``, ``schedule_patience``,
     ``average``.
     """
@@ -103,7 +109,7 @@ class CosmoGNN:
     family = FAMILY
     defaults: ClassVar[dict[str, Any]] = {
         "hidden": 64, "layers": 2, "r_link": 1.25, "properties": (), "use_global": True,
-        "line_of_sight": False, "calibrate": True, "epochs": 300, "batch_size": 32,
+        "line_of_sight": False, "calibrate": True, "members": 1, "epochs": 300, "batch_size": 32,
         "learning_rate": 1e-3, "weight_decay": 1e-5, "patience": 30, "schedule_patience": 10,
         "average": 0.0,
     }
@@ -121,7 +127,7 @@ class CosmoGNN:
         self.hyperparameters["properties"] = (
             (properties,) if isinstance(properties, str) else tuple(properties))
         self.systematics = systematics or Systematics()
-        for name in ("hidden", "layers"):
+        for name in ("hidden", "layers", "members"):
             value = self.hyperparameters[name]
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{name} must be a positive integer, got {value!r}")
@@ -143,7 +149,7 @@ class CosmoGNN:
         self.node_scale = 1.0
         #: per-parameter factor on the network's std (1 when not calibrated)
         self.std_scale = np.ones(0)
-        self.network: PosteriorGNN | None = None
+        self.network: PosteriorGNN | PosteriorEnsemble | None = None
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, Any] = {}
         self.seed: int | None = None
@@ -250,17 +256,25 @@ class CosmoGNN:
         self.node_scale = float(np.mean([g.num_nodes for g in train_graphs]))
         targets = self.scalers["parameters"].forward(values)[0]
         scaled = self._scaled(graphs, targets)
-        torch.manual_seed(seed)
-        self.network = self._build()
+        train_data = ([scaled[i] for i in train_rows], targets[train_rows])
+        valid_data = ([scaled[i] for i in valid_rows], targets[valid_rows])
+        members, histories = [], []
+        for member in range(self.hyperparameters["members"]):
+            member_seed = seed if member == 0 else int(
+                np.random.SeedSequence([int(seed), member]).generate_state(1)[0])
+            torch.manual_seed(member_seed)
+            network = self._build_member()
 
-        def loss(batch: Batch, truth: torch.Tensor) -> torch.Tensor:
-            return moment_loss(*self.network(batch), truth)
+            def loss(batch: Batch, truth: torch.Tensor, network=network) -> torch.Tensor:
+                return moment_loss(*network(batch), truth)
 
-        self.history = train(
-            self.network, loss,
-            ([scaled[i] for i in train_rows], targets[train_rows]),
-            ([scaled[i] for i in valid_rows], targets[valid_rows]),
-            self.training_config, seed, progress=progress, collate=collate_graphs)
+            history = train(network, loss, train_data, valid_data, self.training_config,
+                            member_seed, progress=progress, collate=collate_graphs)
+            members.append(network)
+            histories.append(history)
+        self.network = members[0] if len(members) == 1 else PosteriorEnsemble(members)
+        self.history = [{**h, "member": m} if len(members) > 1 else h
+                        for m, history in enumerate(histories) for h in history]
         self.seed = int(seed)
         self.std_scale = np.ones(len(names))
         mean, raw_std = self._predict_scaled([scaled[i] for i in valid_rows])
@@ -273,13 +287,26 @@ class CosmoGNN:
             "valid_uncalibrated": posterior_metrics(values[valid_rows], mean, raw_std,
                                                     names),
             "std_scale": dict(zip(names, self.std_scale.tolist(), strict=True)),
-            "valid_loss": min(h["valid"] for h in self.history),
-            "epochs": len(self.history),
-            "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
+            "valid_loss": float(np.mean([min(h["valid"] for h in history)
+                                         for history in histories])),
+            "epochs": len(histories[0]),
+            "best_epoch": int(np.argmin([h["valid"] for h in histories[0]])) + 1,
             "train_boxes": len(train_rows), "valid_boxes": len(valid_rows)}
+        if len(histories) > 1:
+            self.metrics["member_epochs"] = [
+                {"epochs": len(history),
+                 "best_epoch": int(np.argmin([h["valid"] for h in history])) + 1}
+                for history in histories]
         return self
 
-    def _build(self) -> PosteriorGNN:
+    def _build(self) -> PosteriorGNN | PosteriorEnsemble:
+        """The untrained network of the hyperparameters (an ensemble if members > 1)."""
+        members = self.hyperparameters["members"]
+        if members == 1:
+            return self._build_member()
+        return PosteriorEnsemble([self._build_member() for _ in range(members)])
+
+    def _build_member(self) -> PosteriorGNN:
         return PosteriorGNN(len(self.scalers["node"].names), len(self.scalers["edge"].names),
                             len(self.scalers["global"].names), len(self.parameter_names),
                             self.hyperparameters["hidden"], self.hyperparameters["layers"],

@@ -37,13 +37,19 @@ def score_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _loss_figure(history: list[Mapping[str, float]]) -> Figure:
+    """Training and validation loss per epoch; one pair of lines per ensemble member."""
     figure = Figure(figsize=(5.5, 3.4), layout="constrained")
     axis = figure.add_subplot()
-    epochs = [h["epoch"] for h in history]
-    axis.plot(epochs, [h["train"] for h in history], label="training")
-    axis.plot(epochs, [h["valid"] for h in history], label="validation")
+    members = sorted({int(h.get("member", 0)) for h in history})
+    for member in members:
+        rows = [h for h in history if int(h.get("member", 0)) == member]
+        epochs = [h["epoch"] for h in rows]
+        suffix = f", member {member}" if len(members) > 1 else ""
+        color = axis.plot(epochs, [h["train"] for h in rows], label="training" + suffix)[0]
+        axis.plot(epochs, [h["valid"] for h in rows], linestyle="--",
+                  color=color.get_color(), label="validation" + suffix)
     axis.set(xlabel="epoch", ylabel="moment loss")
-    axis.legend()
+    axis.legend(fontsize="small")
     return figure
 
 
