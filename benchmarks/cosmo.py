@@ -74,6 +74,11 @@ def folds(names: list[str], n_folds: int, fraction: float, seed: int
     return splits
 
 
+def slug(name: str) -> str:
+    """A setting's name as a file name."""
+    return "".join(c if c.isalnum() else "_" for c in name).strip("_")
+
+
 def pooled(results: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate the truth/mean/std of several ``evaluate_boxes`` results."""
     return {key: np.concatenate([r[key] for r in results]) for key in ("truth", "mean", "std")}
@@ -99,6 +104,8 @@ def main() -> None:
                         help="torch threads (graphs this small scale better as one "
                              "process per setting with --threads 1)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cosmo.json"))
+    parser.add_argument("--save-dir", type=Path, default=None,
+                        help="write each fitted model to DIR/<setting>/fold<k>")
     parser.add_argument("--figures", type=Path, default=None,
                         help="directory for one predicted-vs-true figure per setting")
     args = parser.parse_args()
@@ -140,6 +147,9 @@ def main() -> None:
             model.fit([boxes[i] for i in train_rows], values[train_rows], PARAMETERS,
                       seed=args.seed + fold, progress=False)
             fit_seconds.append(time.perf_counter() - start)
+            if args.save_dir is not None:
+                (args.save_dir / slug(name)).mkdir(parents=True, exist_ok=True)
+                model.save(args.save_dir / slug(name) / f"fold{fold}")
             scales.append(model.std_scale.tolist())
             epochs.append((model.metrics["epochs"], model.metrics["best_epoch"]))
             per_fold["test"].append(evaluate_boxes(
@@ -161,8 +171,7 @@ def main() -> None:
                                                   PARAMETERS)}
         if args.figures is not None:
             args.figures.mkdir(parents=True, exist_ok=True)
-            slug = "".join(c if c.isalnum() else "_" for c in name).strip("_")
-            write_predicted_vs_true(results, PARAMETERS, args.figures / f"{slug}.png",
+            write_predicted_vs_true(results, PARAMETERS, args.figures / f"{slug(name)}.png",
                                     title=name)
         rows.append({"setting": name, "systematics": systematics.to_dict(),
                      "use_global": use_global, "fit_seconds": fit_seconds,
