@@ -10,7 +10,8 @@ progress bar.
 
 Calibration: a network trained on a few hundred boxes fits its training boxes better than
 new ones, so the standard deviations it learned there are too narrow elsewhere (on the
-particle-mesh suites, chi^2 ~ 1.4-1.9 on held-out boxes). With ``calibrate=True`` (the
+particle-mesh suites, chi^2 1.3-2.6 and 1-sigma coverage 0.52-0.63 on held-out boxes;
+0.65-0.69 after calibration, docs/cosmology.md). With ``calibrate=True`` (the
 default) each parameter's std is multiplied after training by the one factor
 ``sqrt(<(truth - mean)^2 / std^2>)`` over the validation boxes -- the maximum-likelihood
 scale of a Gaussian posterior, which makes the validation chi^2 exactly 1 ("temperature
