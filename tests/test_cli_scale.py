@@ -161,12 +161,13 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     assert len(table) == 12 and table["#Name"].tolist() == [f"LH_{i}" for i in range(12)]
     assert table["Omega_m"].between(0.1, 0.5).all()
     result = run("cosmo", "train", "--suite", suite, "--out", model, "--epochs", "3",
-                 "--hidden", "16", "--seed", "1")
+                 "--hidden", "16", "--seed", "1", "--members", "2")
     assert result.exit_code == 0, result.output
     assert "std calibration factors: Omega_m" in result.output
     saved = json.loads((model / "config.json").read_text())
     factor = saved["metrics"]["std_scale"]["Omega_m"]
     assert saved["std_scale"] == [factor] and f"Omega_m {factor:.3f}" in result.output
+    assert saved["hyperparameters"]["members"] == 2 and len(saved["metrics"]["member_epochs"]) == 2
     result = run("cosmo", "evaluate", "--model", model, "--suite", suite, "--out", scores)
     assert result.exit_code == 0, result.output
     metrics = json.loads((scores / "metrics.json").read_text())
