@@ -40,7 +40,7 @@ from galhalo.cosmo.metrics import posterior_metrics
 from galhalo.files import write_json
 from galhalo.report.console import rich_table
 from galhalo.report.cosmo_figure import write_predicted_vs_true
-from galhalo.sim.suites import read_suite
+from galhalo.sim.suites import held_out_names, read_suite
 
 PARAMETERS = ("Omega_m", "sigma_8")
 TARGET_ERROR = 0.10
@@ -62,13 +62,10 @@ def folds(names: list[str], n_folds: int, fraction: float, seed: int
     """(train names, test names) per fold. One fold: a seeded random ``fraction`` held
     out. Several: a seeded partition into ``n_folds`` parts, each held out once, so every
     universe is scored exactly once (K-fold cross-validation)."""
-    order = np.random.default_rng(seed).permutation(len(names))
     if n_folds == 1:
-        parts = [order[:max(2, round(fraction * len(names)))]]
-    else:
-        parts = np.array_split(order, n_folds)
+        return [held_out_names(names, fraction, seed)]
     splits = []
-    for part in parts:
+    for part in np.array_split(np.random.default_rng(seed).permutation(len(names)), n_folds):
         test = {names[i] for i in part}
         splits.append(([n for n in names if n not in test], [n for n in names if n in test]))
     return splits

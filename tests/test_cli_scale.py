@@ -161,25 +161,39 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     assert len(table) == 12 and table["#Name"].tolist() == [f"LH_{i}" for i in range(12)]
     assert table["Omega_m"].between(0.1, 0.5).all()
     result = run("cosmo", "train", "--suite", suite, "--out", model, "--epochs", "3",
-                 "--hidden", "16", "--seed", "1", "--members", "2")
+                 "--hidden", "16", "--seed", "1", "--members", "2", "--test-fraction", "0.25")
     assert result.exit_code == 0, result.output
     assert "std calibration factors: Omega_m" in result.output
     saved = json.loads((model / "config.json").read_text())
     factor = saved["metrics"]["std_scale"]["Omega_m"]
     assert saved["std_scale"] == [factor] and f"Omega_m {factor:.3f}" in result.output
     assert saved["hyperparameters"]["members"] == 2 and len(saved["metrics"]["member_epochs"]) == 2
-    result = run("cosmo", "evaluate", "--model", model, "--suite", suite, "--out", scores)
+    # 3 of the 12 universes held out: the model trained and validated on the other 9
+    held = saved["metrics"]["held_out"]
+    assert len(held) == 3 and set(held) < set(table["#Name"])
+    assert saved["metrics"]["train_boxes"] + saved["metrics"]["valid_boxes"] == 9
+    result = run("cosmo", "evaluate", "--model", model, "--suite", suite, "--held-out",
+                 "--out", scores)
     assert result.exit_code == 0, result.output
     metrics = json.loads((scores / "metrics.json").read_text())
     omega = metrics["suites"]["suite"]["metrics"]["Omega_m"]
     assert omega["boxes"] == 12 and 0 <= omega["coverage_1sigma"] <= 1
+    assert metrics["suites"]["held out"]["metrics"]["Omega_m"]["boxes"] == 3
+    assert list(metrics["suites"]) == ["held out", "suite"]
     assert (scores / "predicted_vs_true.png").stat().st_size > 0
     page = (scores / "report.html").read_text()
     # the model, validation and suite score tables, the figure and the loss curve
     assert page.count("<table>") == 2 and page.count("<img ") == 2
     assert page.count('src="data:image/png;base64,') == 2
     assert '<td class="text">suite</td>' in page and "Omega_m" in page
+    assert '<td class="text">held out</td>' in page
     assert '<td class="text">validation, uncalibrated</td>' in page
+    nothing = run("cosmo", "evaluate", "--model", model, "--out", tmp_path / "none")
+    assert nothing.exit_code == 2 and "nothing to score" in nothing.output
+    del saved["metrics"]["held_out"]
+    (model / "config.json").write_text(json.dumps(saved))
+    unheld = run("cosmo", "evaluate", "--model", model, "--held-out", "--out", tmp_path / "u")
+    assert unheld.exit_code == 2 and "no held-out universes" in unheld.output
     bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
               "--mask-fraction", "1.5")
     assert bad.exit_code == 2 and "mask" in bad.output

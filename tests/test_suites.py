@@ -15,6 +15,7 @@ from galhalo.sim.suites import (
     PARAMETERS,
     SuiteError,
     SuiteSettings,
+    held_out_names,
     make_suite,
     parameter_table,
     read_suite,
@@ -149,6 +150,25 @@ def test_suite_layout_and_reading(small_suite):
         pd.testing.assert_frame_equal(catalog.table, again.table)
     with pytest.raises(SuiteError, match="no universe"):
         suite.catalog("LH_7")
+
+
+def test_held_out_names_partition_the_suite_reproducibly(small_suite):
+    names = [f"LH_{i}" for i in range(50)]
+    kept, held = held_out_names(names, 0.2, seed=4)
+    assert len(held) == 10 and sorted(kept + held) == sorted(names)
+    assert kept == [n for n in names if n in set(kept)]          # suite order kept
+    assert held_out_names(names, 0.2, seed=4) == (kept, held)
+    assert held_out_names(names, 0.2, seed=5)[1] != held
+    assert len(held_out_names(names[:3], 0.01)[1]) == 1          # at least one
+    for fraction in (0.0, 1.0):
+        with pytest.raises(SuiteError, match="fraction"):
+            held_out_names(names, fraction)
+    with pytest.raises(SuiteError, match="none to train"):
+        held_out_names(names[:2], 0.9)
+    suite = read_suite(small_suite)
+    train, test = suite.split(0.34, seed=1)
+    assert len(test) == 1 and sorted(train.names + test.names) == suite.names
+    assert test.parameters.equals(suite.parameters.loc[test.names])
 
 
 def test_resumed_suite_equals_uninterrupted(small_suite, tmp_path):

@@ -109,6 +109,9 @@ def cosmo_train(
     members: Annotated[int, typer.Option(
         help="Networks in a deep ensemble (each trained apart; their mixture predicts)."
     )] = 1,
+    test_fraction: Annotated[float, typer.Option(
+        help="Hold out this seeded fraction of the suite's universes from training "
+             "(recorded in the model; score them with evaluate --held-out).")] = 0.0,
     calibrate: Annotated[bool, typer.Option(
         help="Scale each parameter's std so the validation boxes have χ² = 1.")] = True,
     seed: Seed = 0,
@@ -128,12 +131,17 @@ def cosmo_train(
                      members=members)
     check_writable(out, directory=True)
     names = tuple(parameter or ("Omega_m",))
+    training, held_out = read_suite(suite), None
+    if test_fraction:
+        training, held_out = training.split(test_fraction, seed)
     with _Stages(f"reading suite {suite}") as stages:
-        boxes, values, _ = galaxies_from_suite(read_suite(suite), names,
-                                               model.graph_config.properties)
-        stages(f"{len(boxes)} boxes, {sum(map(len, boxes)):,} galaxies")
+        boxes, values, _ = galaxies_from_suite(training, names, model.graph_config.properties)
+        stages(f"{len(boxes)} boxes, {sum(map(len, boxes)):,} galaxies"
+               + (f" ({len(held_out)} more held out)" if held_out else ""))
     model.fit(boxes, values, names, seed=seed)
-    model.metrics["suite"] = str(suite)
+    model.metrics["suite"] = str(suite.resolve())
+    if held_out:
+        model.metrics["held_out"] = held_out.names
     model.save(out)
     output.print(rich_table(score_table(
         {"validation": {"metrics": model.metrics["valid"]},
@@ -142,6 +150,9 @@ def cosmo_train(
         f"{name} {factor:.3f}" for name, factor in model.metrics["std_scale"].items()))
     output.print(f"wrote {out} after {model.metrics['epochs']} epochs "
                  f"(best {model.metrics['best_epoch']})")
+    if held_out:
+        output.print(f"{len(held_out)} universes held out; score them with galhalo cosmo "
+                     f"evaluate --model {out} --held-out --out DIR")
 
 
 @cosmo_app.command("evaluate")
@@ -149,15 +160,18 @@ def cosmo_train(
 def cosmo_evaluate(
     model_dir: Annotated[Path, typer.Option("--model", help="Model directory "
                                                             "(galhalo cosmo train).")],
-    suite: Annotated[list[Path], typer.Option(
-        help="Suite directory to score, repeatable (the training suite's test part, then "
-             "out-of-distribution suites).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (created): "
                                       "metrics.json, predicted_vs_true.png, report.html.")],
+    suite: Annotated[list[Path] | None, typer.Option(
+        help="Suite directory to score, repeatable (a test suite, out-of-distribution "
+             "suites).")] = None,
+    held_out: Annotated[bool, typer.Option(
+        "--held-out", help="Score the universes of the training suite that train "
+                           "--test-fraction held out (labelled 'held out').")] = False,
     seed: Seed = 0,
 ) -> None:
     """Score a cosmology GNN per suite: R², mean relative error, χ², 1σ/2σ coverage."""
-    from .cosmo import CosmoGNN, evaluate_suites
+    from .cosmo import CosmoError, CosmoGNN, evaluate_suites
     from .files import write_json
     from .report.console import rich_table
     from .report.cosmo_figure import write_predicted_vs_true
@@ -165,21 +179,35 @@ def cosmo_evaluate(
     from .sim.suites import read_suite
 
     model = CosmoGNN.load(model_dir)
+    suite = list(suite or [])
+    if not suite and not held_out:
+        raise CosmoError("nothing to score: give --suite (repeatable) and/or --held-out")
     out.mkdir(parents=True, exist_ok=True)
     check_writable(out / "metrics.json")
     labels = [path.name for path in suite]
     if len(set(labels)) != len(labels):
         labels = [str(path) for path in suite]
     suites = {label: read_suite(path) for label, path in zip(labels, suite, strict=True)}
+    paths = dict(zip(labels, map(str, suite), strict=True))
+    if held_out:
+        names, trained_on = model.metrics.get("held_out"), model.metrics.get("suite")
+        if not names or not trained_on:
+            raise CosmoError(f"{model_dir} holds no held-out universes: train it with "
+                             "--test-fraction")
+        if not Path(trained_on).is_dir():
+            raise CosmoError(f"the training suite {trained_on} recorded in {model_dir} is "
+                             "not there")
+        suites = {"held out": read_suite(trained_on).subset(names), **suites}
+        paths = {"held out": f"{trained_on} ({len(names)} held-out universes)", **paths}
     results = evaluate_suites(model, suites, seed)
     trained_on = model.metrics.get("suite")
     write_json(out / "metrics.json", {
         "model": str(model_dir), "trained_on": trained_on,
         "systematics": model.systematics.to_dict(),
-        "suites": {label: {"path": str(path), "metrics": results[label]["metrics"]}
-                   for label, path in zip(labels, suite, strict=True)}})
+        "suites": {label: {"path": path, "metrics": results[label]["metrics"]}
+                   for label, path in paths.items()}})
     write_predicted_vs_true(results, model.parameter_names, out / "predicted_vs_true.png")
-    cosmo_report(model, results, dict(zip(labels, map(str, suite), strict=True)),
+    cosmo_report(model, results, paths,
                  command=shlex.join(["galhalo", *sys.argv[1:]])).write(out / "report.html")
     output.print(rich_table(score_table(results)))
     output.print(f"wrote {out / 'metrics.json'}, {out / 'predicted_vs_true.png'} and "

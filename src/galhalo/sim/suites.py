@@ -63,6 +63,7 @@ __all__ = [
     "SuiteError",
     "SuiteProgress",
     "SuiteSettings",
+    "held_out_names",
     "make_suite",
     "parameter_table",
     "read_parameter_table",
@@ -472,6 +473,12 @@ class Suite:
             raise SuiteError(f"{self.path}: no universes {unknown[:5]}")
         return Suite(self.path, self.parameters.loc[list(names)], self.settings, self.info)
 
+    def split(self, fraction: float, seed: int = 0) -> tuple[Suite, Suite]:
+        """(training part, held-out part): a seeded random ``fraction`` of the universes
+        held out (at least one), both in the suite's order."""
+        train, test = held_out_names(self.names, fraction, seed)
+        return self.subset(train), self.subset(test)
+
     def complete(self) -> Suite:
         """The universes simulated so far (all of them once generation has finished)."""
         missing = set(self.missing)
@@ -483,6 +490,21 @@ class Suite:
         if not path.exists():
             raise SuiteError(f"{path}: universe {name} has not been simulated yet")
         return read_catalog(path)
+
+
+def held_out_names(names: Sequence[str], fraction: float, seed: int = 0
+                   ) -> tuple[list[str], list[str]]:
+    """(kept, held out): ``round(fraction * len(names))`` names (at least one) chosen by a
+    seeded permutation; both lists keep the order of ``names``."""
+    names = list(names)
+    if not 0 < fraction < 1:
+        raise SuiteError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    n_test = max(1, round(fraction * len(names)))
+    if n_test >= len(names):
+        raise SuiteError(f"holding out {fraction:g} of {len(names)} universes leaves none "
+                         "to train on")
+    test = {names[i] for i in np.random.default_rng(seed).permutation(len(names))[:n_test]}
+    return [n for n in names if n not in test], [n for n in names if n in test]
 
 
 def read_suite(path: str | Path) -> Suite:
