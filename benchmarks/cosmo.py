@@ -96,6 +96,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--members", type=int, default=1, help="deep-ensemble members")
+    parser.add_argument("--properties", default="",
+                        help="comma-separated galaxy columns used as node features "
+                             "(e.g. smass)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads (graphs this small scale better as one "
@@ -113,15 +116,16 @@ def main() -> None:
     if args.folds < 1:
         parser.error("--folds must be >= 1")
     torch.set_num_threads(max(1, args.threads))
+    properties = tuple(p.strip() for p in args.properties.split(",") if p.strip())
 
     suite = read_suite(args.suite).complete()
-    boxes, values, _ = galaxies_from_suite(suite, PARAMETERS)
+    boxes, values, _ = galaxies_from_suite(suite, PARAMETERS, properties)
     row_of = {name: i for i, name in enumerate(suite.names)}
     splits = folds(suite.names, args.folds, args.test_fraction, args.seed)
     ood = None
     if args.ood is not None:
         ood_boxes, ood_values, _ = galaxies_from_suite(read_suite(args.ood).complete(),
-                                                       PARAMETERS)
+                                                       PARAMETERS, properties)
         ood = (ood_boxes, ood_values)
     counts = np.array([len(box) for box in boxes])
     n_test = sum(len(test) for _, test in splits)
@@ -139,7 +143,7 @@ def main() -> None:
             test_rows = [row_of[n] for n in test_names]
             model = CosmoGNN(systematics, hidden=args.hidden, layers=args.layers,
                              use_global=use_global, epochs=args.epochs,
-                             members=args.members)
+                             members=args.members, properties=properties)
             start = time.perf_counter()
             model.fit([boxes[i] for i in train_rows], values[train_rows], PARAMETERS,
                       seed=args.seed + fold, progress=False)
@@ -205,6 +209,7 @@ def main() -> None:
                                   "min": int(counts.min()), "max": int(counts.max())},
         "hyperparameters": {"hidden": args.hidden, "layers": args.layers,
                             "epochs": args.epochs, "members": args.members,
+                            "properties": list(properties),
                             "seed": args.seed},
         "rows": rows, "prior_mean_reference": prior})
     print(f"wrote {args.out}")
