@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from galhalo.catalog import read_catalog, write_catalog
 from galhalo.cli import app
+from galhalo.cosmo import CosmoGNN, Galaxies
 from galhalo.manifest import MANIFEST_FILE
 from galhalo.sim.suites import SuiteSettings
 
@@ -188,6 +189,18 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     assert '<td class="text">suite</td>' in page and "Omega_m" in page
     assert '<td class="text">held out</td>' in page
     assert '<td class="text">validation, uncalibrated</td>' in page
+    # predict: one row per catalog, the same numbers as the Python API
+    boxes = [suite / "LH_0.parquet", suite / "LH_5.parquet"]
+    result = run("cosmo", "predict", *boxes, "--model", model, "--out", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    posterior = pd.read_csv(tmp_path / "p.csv")
+    assert posterior["catalog"].tolist() == [str(b) for b in boxes]
+    gnn = CosmoGNN.load(model)
+    mean, std = gnn.predict([Galaxies.from_catalog(read_catalog(b)) for b in boxes])
+    np.testing.assert_allclose(posterior["Omega_m_mean"], mean[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(posterior["Omega_m_std"], std[:, 0], rtol=1e-6)
+    wrong = run("cosmo", "predict", boxes[0], "--model", model, "--box-size", "25")
+    assert wrong.exit_code == 2 and "trained on 12.5 Mpc/h" in wrong.output
     nothing = run("cosmo", "evaluate", "--model", model, "--out", tmp_path / "none")
     assert nothing.exit_code == 2 and "nothing to score" in nothing.output
     del saved["metrics"]["held_out"]

@@ -292,6 +292,10 @@ def test_bad_input_fails_clearly(trained):
         CosmoGNN(properties=("color",)).fit(boxes[:10], theta[:10], progress=False)
     with pytest.raises(ModelError, match="not a model directory"):
         CosmoGNN.load("/nonexistent/model")
+    assert model.box_size == BOX
+    big = Galaxies(boxes[0].positions * 2, boxes[0].velocities, 2 * BOX)
+    with pytest.raises(CosmoError, match="box 1 is 50 Mpc/h.*trained on 25 Mpc/h"):
+        model.predict([boxes[0], big])
 
 
 def test_predicted_vs_true_figure(trained, tmp_path):

@@ -212,3 +212,51 @@ def cosmo_evaluate(
     output.print(rich_table(score_table(results)))
     output.print(f"wrote {out / 'metrics.json'}, {out / 'predicted_vs_true.png'} and "
                  f"{out / 'report.html'}")
+
+
+@cosmo_app.command("predict")
+@_friendly_errors
+def cosmo_predict(
+    catalogs: Annotated[list[Path], typer.Argument(
+        help="Galaxy catalog(s), one periodic box each (Parquet, CSV or HDF5 with x, y, z "
+             "in Mpc/h and vx, vy, vz in km/s).")],
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory "
+                                                            "(galhalo cosmo train).")],
+    box_size: Annotated[float | None, typer.Option(
+        help="Box side in Mpc/h, for catalogs whose metadata lack it (overrides it).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="CSV to write: catalog, galaxies, <parameter>_mean, "
+                            "<parameter>_std.")] = None,
+    seed: Seed = 0,
+) -> None:
+    """Posterior mean and std of the model's parameters for each galaxy catalog."""
+    import pandas as pd
+
+    from .catalog import read_catalog
+    from .cli import _write_table
+    from .cosmo import CosmoGNN, Galaxies
+    from .report.console import rich_table
+
+    model = CosmoGNN.load(model_dir)
+    if out is not None:
+        check_writable(out)
+    boxes = []
+    for path in catalogs:
+        catalog = read_catalog(path, required=("x", "y", "z", "vx", "vy", "vz",
+                                               *model.graph_config.properties))
+        if box_size is not None:
+            catalog.meta.box_size = box_size
+            catalog.validate()
+        boxes.append(Galaxies.from_catalog(catalog, model.graph_config.properties))
+    mean, std = model.predict(boxes, seed)
+    frame = pd.DataFrame({"catalog": [str(path) for path in catalogs],
+                          "galaxies": [len(box) for box in boxes]})
+    for j, name in enumerate(model.parameter_names):
+        frame[f"{name}_mean"] = mean[:, j]
+        frame[f"{name}_std"] = std[:, j]
+    output.print(rich_table(frame, title=f"posterior of {', '.join(model.parameter_names)} "
+                                         f"({model_dir})"))
+    if out is not None:
+        _write_table(frame, out)
+        output.print(f"wrote {out}")

@@ -150,6 +150,8 @@ class CosmoGNN:
         self.node_scale = 1.0
         #: per-parameter factor on the network's std (1 when not calibrated)
         self.std_scale = np.ones(0)
+        #: side of the training boxes, Mpc/h (None: mixed sizes, or an older model)
+        self.box_size: float | None = None
         self.network: PosteriorGNN | PosteriorEnsemble | None = None
         self.history: list[dict[str, float]] = []
         self.metrics: dict[str, Any] = {}
@@ -255,6 +257,8 @@ class CosmoGNN:
             "parameters": _scaler(names, values[train_rows], "parameters"),
         }
         self.node_scale = float(np.mean([g.num_nodes for g in train_graphs]))
+        sizes = {float(box.box_size) for box in boxes}
+        self.box_size = sizes.pop() if len(sizes) == 1 else None
         targets = self.scalers["parameters"].forward(values)[0]
         scaled = self._scaled(graphs, targets)
         train_data = ([scaled[i] for i in train_rows], targets[train_rows])
@@ -344,8 +348,22 @@ class CosmoGNN:
     def predict(self, boxes: Sequence[Galaxies], seed: int = 0
                 ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior (mean, std) per box, each (boxes, parameters), parameter units; the
-        model's systematics are applied first, seeded by ``seed``."""
+        model's systematics are applied first, seeded by ``seed``.
+
+        Raises:
+            CosmoError: for a box whose side differs from the training boxes' (the
+                galaxy count, the global feature and the graph sums scale with the
+                volume, so such a prediction would be silently wrong).
+        """
         self._require_fitted()
+        _check_boxes(boxes, "boxes")
+        if self.box_size is not None:
+            for index, box in enumerate(boxes):
+                if not np.isclose(box.box_size, self.box_size, rtol=1e-6):
+                    raise CosmoError(
+                        f"box {index} is {box.box_size:g} Mpc/h on a side, but this model "
+                        f"was trained on {self.box_size:g} Mpc/h periodic boxes: predict "
+                        "boxes of that size, or train on boxes of this one")
         return self.predict_graphs(self.graphs(boxes, seed))
 
     # -- persistence
@@ -359,7 +377,8 @@ class CosmoGNN:
                 "parameters": list(self.parameter_names),
                 "scalers": {key: scaler.to_dict() for key, scaler in self.scalers.items()},
                 "node_scale": self.node_scale,
-                "std_scale": self.std_scale.tolist(), "seed": self.seed, "metrics": self.metrics}
+                "std_scale": self.std_scale.tolist(), "box_size": self.box_size,
+                "seed": self.seed, "metrics": self.metrics}
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory atomically; returns its path."""
@@ -379,6 +398,8 @@ class CosmoGNN:
                              for key, value in config["scalers"].items()}
             model.node_scale = float(config["node_scale"])
             model.std_scale = _std_scale(config.get("std_scale"), model.parameter_names)
+            box_size = config.get("box_size")
+            model.box_size = None if box_size is None else float(box_size)
             model.network = model._build()
             load_weights(model.network, directory)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
