@@ -294,7 +294,7 @@ def test_bad_input_fails_clearly(trained):
         CosmoGNN.load("/nonexistent/model")
     assert model.box_size == BOX
     big = Galaxies(boxes[0].positions * 2, boxes[0].velocities, 2 * BOX)
-    with pytest.raises(CosmoError, match="box 1 is 50 Mpc/h.*trained on 25 Mpc/h"):
+    with pytest.raises(CosmoError, match=r"box 1 is 50 Mpc/h.*trained on 25 Mpc/h"):
         model.predict([boxes[0], big])
 
 

@@ -10,7 +10,7 @@ progress bar.
 
 Calibration: a network trained on a few hundred boxes fits its training boxes better than
 new ones, so the standard deviations it learned there are too narrow elsewhere (on the
-particle-mesh suites, chi^2 1.3-2.6 and 1-sigma coverage 0.52-0.63 on held-out boxes;
+particle-mesh suites, chi^2 1.3-3.0 and 1-sigma coverage 0.52-0.63 on held-out boxes;
 0.65-0.69 after calibration, docs/cosmology.md). With ``calibrate=True`` (the
 default) each parameter's std is multiplied after training by the one factor
 ``sqrt(<(truth - mean)^2 / std^2>)`` over the validation boxes -- the maximum-likelihood
@@ -24,9 +24,10 @@ predicts the moments of their equal-weight mixture (``gnn.PosteriorEnsemble``); 
 calibration then applies to the mixture.
 
 A model directory holds ``config.json`` (family ``cosmo_gnn``, version, hyperparameters,
-systematics, graph settings, parameter names, scalers, std calibration factors, seed,
-validation metrics, weights checksum), ``weights.pt`` (a torch state dict, loaded with
-``weights_only=True``) and ``history.json`` (the loss curve). No pickles.
+systematics, graph settings, parameter names, scalers, std calibration factors, the
+training boxes' side, seed, validation metrics, weights checksum), ``weights.pt`` (a
+torch state dict, loaded with ``weights_only=True``) and ``history.json`` (the loss
+curve). No pickles.
 """
 
 from __future__ import annotations
