@@ -218,8 +218,8 @@ def cosmo_evaluate(
 @_friendly_errors
 def cosmo_predict(
     catalogs: Annotated[list[Path], typer.Argument(
-        metavar="CATALOG", help="Galaxy catalog(s), one periodic box each (Parquet, CSV or HDF5 with x, y, z "
-             "in Mpc/h and vx, vy, vz in km/s).")],
+        metavar="CATALOG", help="Galaxy catalog(s), one periodic box each (Parquet, CSV "
+        "or HDF5 with x, y, z in Mpc/h and vx, vy, vz in km/s).")],
     model_dir: Annotated[Path, typer.Option("--model", help="Model directory "
                                                             "(galhalo cosmo train).")],
     box_size: Annotated[float | None, typer.Option(

@@ -392,21 +392,32 @@ class NeuralModel(ScaledModel):
     # -- fitting
     def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
         data = self._prepare_fit(catalog, condition, target, valid, seed)
-        x, x_valid, y_valid = data.x, data.x_valid, data.y_valid
+        loss, train_data, valid_data = self._training_problem(data, seed)
         torch.manual_seed(seed)
         self.network = self.build(len(self.condition), len(self.target))
         self.seed = int(seed)
-        train_scaled = self._scaled(x, data.y_model)
-        valid_scaled = self._scaled(x_valid, data.y_valid_model)
-        self.history = train(self.network, self.scaled_log_prob_loss, train_scaled[:2],
-                             valid_scaled[:2], self.training_config, seed, progress)
+        self.history = train(self.network, loss, train_data, valid_data,
+                             self.training_config, seed, progress)
         valid_nll = -float(np.mean(self.log_prob(
-            dict(zip(self.condition, x_valid.T, strict=True)),
-            dict(zip(self.target, y_valid.T, strict=True)))))
+            dict(zip(self.condition, data.x_valid.T, strict=True)),
+            dict(zip(self.target, data.y_valid.T, strict=True)))))
         self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
                         "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
-                        "train_rows": len(train_scaled[0]), "valid_rows": len(x_valid)}
+                        "train_rows": len(data.x), "valid_rows": len(data.x_valid),
+                        **self._fit_metrics()}
         return self
+
+    def _training_problem(self, data, seed: int):
+        """(loss, training (x, y), validation (x, y)) for the shared loop, from the split
+        of :meth:`_prepare_fit`; runs before the network is built (a family may first
+        derive what the network's size depends on, e.g. NNclass's classes)."""
+        train_scaled = self._scaled(data.x, data.y_model)
+        valid_scaled = self._scaled(data.x_valid, data.y_valid_model)
+        return self.scaled_log_prob_loss, train_scaled[:2], valid_scaled[:2]
+
+    def _fit_metrics(self) -> dict:
+        """Family-specific entries of :attr:`metrics` after a fit (none by default)."""
+        return {}
 
     def scaled_log_prob_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Per-row NLL; in training mode with the noise regularisation applied."""

@@ -43,7 +43,6 @@ from .base import (
 )
 from .hival import Hierarchy, HiValError, hival
 from .networks import TRAINING_DEFAULTS, mlp
-from .training import train
 from .transforms import ColumnScaler
 
 HIERARCHY_DIR = "hival"
@@ -188,42 +187,29 @@ class ClassifierModel(NeuralModel):
         except HiValError as err:
             raise ModelError(str(err)) from None
 
-    def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
-        """As :meth:`NeuralModel.fit` (same split, scalers, dequantisation of discrete
-        targets, training loop and metrics), with HiVAl classes of the (dequantised)
-        training targets and a cross-entropy loss."""
-        data = self._prepare_fit(catalog, condition, target, valid, seed)
-        x, x_valid, y_valid = data.x, data.x_valid, data.y_valid
-        y_model, y_valid_model = data.y_model, data.y_valid_model
+    def _training_problem(self, data, seed: int):
+        """:meth:`NeuralModel.fit` with HiVAl classes of the (dequantised) training
+        targets and a cross-entropy loss: same split, scalers, dequantisation of discrete
+        targets, training loop and metrics."""
         hp = self.hyperparameters
         try:
-            self.hierarchy = hival(y_model, self.target, candidates=hp["candidates"],
+            self.hierarchy = hival(data.y_model, self.target, candidates=hp["candidates"],
                                    neighbours=hp["neighbours"], directions=hp["directions"],
                                    seed=seed)
         except ValueError as err:
             raise ModelError(str(err)) from None
         self.level = self.choose_level(self.hierarchy)
         labels = self.hierarchy.labels[self.level].astype(np.int64)
-        self._set_components(y_model, labels)
-        valid_labels = self.hierarchy.assign(y_valid_model, self.level)
+        self._set_components(data.y_model, labels)
+        valid_labels = self.hierarchy.assign(data.y_valid_model, self.level)
+        return (self._cross_entropy,
+                (self._scaled_condition(data.x), labels[:, None].astype(np.float32)),
+                (self._scaled_condition(data.x_valid),
+                 valid_labels[:, None].astype(np.float32)))
 
-        torch.manual_seed(seed)
-        self.network = self.build(len(self.condition), len(self.target))
-        self.seed = int(seed)
-        self.history = train(
-            self.network, self._cross_entropy,
-            (self._scaled_condition(x), labels[:, None].astype(np.float32)),
-            (self._scaled_condition(x_valid), valid_labels[:, None].astype(np.float32)),
-            self.training_config, seed, progress)
-        valid_nll = -float(np.mean(self.log_prob(
-            dict(zip(self.condition, x_valid.T, strict=True)),
-            dict(zip(self.target, y_valid.T, strict=True)))))
-        self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
-                        "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
-                        "train_rows": len(x), "valid_rows": len(x_valid),
-                        "level": self.level, "classes": self.n_classes,
-                        "valid_cross_entropy": float(min(h["valid"] for h in self.history))}
-        return self
+    def _fit_metrics(self) -> dict:
+        return {"level": self.level, "classes": self.n_classes,
+                "valid_cross_entropy": float(min(h["valid"] for h in self.history))}
 
     def _scaled_condition(self, x: np.ndarray) -> np.ndarray:
         return self.condition_scaler.forward(x)[0].astype(np.float32)
