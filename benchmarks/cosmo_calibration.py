@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cosmo import PARAMETERS, folds
 
 from galhalo.cosmo import CosmoGNN, galaxies_from_suite
+from galhalo.cosmo.training import validation_split
 from galhalo.files import write_json
 from galhalo.report.console import rich_table
 from galhalo.sim.suites import read_suite
@@ -78,8 +79,7 @@ def main() -> None:
         fit_seed = args.seed + fold
         train_rows = np.array([row_of[n] for n in train_names])
         # CosmoGNN.fit's validation split of this fold's training boxes
-        order = np.random.default_rng(fit_seed).permutation(len(train_rows))
-        valid = train_rows[order[:max(2, round(args.valid * len(train_rows)))]]
+        valid = train_rows[validation_split(len(train_rows), args.valid, fit_seed)[1]]
         z_valid = raw_z(model, [boxes[i] for i in valid], values[valid], fit_seed)
         test = [row_of[n] for n in test_names]
         z_test = raw_z(model, [boxes[i] for i in test], values[test], args.seed + 1)

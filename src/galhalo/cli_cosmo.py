@@ -119,7 +119,7 @@ def cosmo_train(
     """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
     from .cosmo import CosmoGNN, Systematics, galaxies_from_suite
     from .report.console import rich_table
-    from .report.cosmo_report import score_table
+    from .report.cosmo_report import validation_table
     from .sim.suites import read_suite
 
     systematics = Systematics(redshift_space=redshift_space, mask_fraction=mask_fraction,
@@ -143,9 +143,7 @@ def cosmo_train(
     if held_out:
         model.metrics["held_out"] = held_out.names
     model.save(out)
-    output.print(rich_table(score_table(
-        {"validation": {"metrics": model.metrics["valid"]},
-         "validation, uncalibrated": {"metrics": model.metrics["valid_uncalibrated"]}})))
+    output.print(rich_table(validation_table(model.metrics)))
     output.print("std calibration factors: " + ", ".join(
         f"{name} {factor:.3f}" for name, factor in model.metrics["std_scale"].items()))
     output.print(f"wrote {out} after {model.metrics['epochs']} epochs "
@@ -189,8 +187,9 @@ def cosmo_evaluate(
         labels = [str(path) for path in suite]
     suites = {label: read_suite(path) for label, path in zip(labels, suite, strict=True)}
     paths = dict(zip(labels, map(str, suite), strict=True))
+    trained_on = model.metrics.get("suite")
     if held_out:
-        names, trained_on = model.metrics.get("held_out"), model.metrics.get("suite")
+        names = model.metrics.get("held_out")
         if not names or not trained_on:
             raise CosmoError(f"{model_dir} holds no held-out universes: train it with "
                              "--test-fraction")
@@ -200,7 +199,6 @@ def cosmo_evaluate(
         suites = {"held out": read_suite(trained_on).subset(names), **suites}
         paths = {"held out": f"{trained_on} ({len(names)} held-out universes)", **paths}
     results = evaluate_suites(model, suites, seed)
-    trained_on = model.metrics.get("suite")
     write_json(out / "metrics.json", {
         "model": str(model_dir), "trained_on": trained_on,
         "systematics": model.systematics.to_dict(),

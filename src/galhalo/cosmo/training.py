@@ -62,7 +62,8 @@ from .graphs import (
 from .metrics import posterior_metrics
 from .systematics import Systematics
 
-__all__ = ["FAMILY", "CosmoGNN", "collate_graphs", "evaluate_boxes", "evaluate_suites"]
+__all__ = ["FAMILY", "CosmoGNN", "collate_graphs", "evaluate_boxes", "evaluate_suites",
+           "validation_split"]
 
 FAMILY = "cosmo_gnn"
 #: Graphs per forward pass when predicting.
@@ -235,14 +236,7 @@ class CosmoGNN:
                              f"({len(boxes)}, {len(names)}), got {values.shape}")
         if not np.isfinite(values).all():
             raise CosmoError("parameters hold NaN or inf values")
-        if not 0 < valid < 1:
-            raise CosmoError(f"valid must be a fraction in (0, 1), got {valid}")
-        order = np.random.default_rng(seed).permutation(len(boxes))
-        n_valid = max(2, round(valid * len(boxes)))
-        if len(boxes) - n_valid < 2:
-            raise CosmoError(f"{len(boxes)} boxes are too few to train and validate (at "
-                             "least 2 validation and 2 training boxes are needed)")
-        train_rows, valid_rows = order[n_valid:], order[:n_valid]
+        train_rows, valid_rows = validation_split(len(boxes), valid, seed)
         graphs = self.graphs(boxes, seed)
         train_graphs = [graphs[i] for i in train_rows]
         node_names, edge_names, global_names = feature_names(self.graph_config)
@@ -407,6 +401,19 @@ class CosmoGNN:
             raise ModelError(f"{directory}: cannot rebuild the model ({err})") from None
         restore_fit_record(model, config, directory)
         return model
+
+
+def validation_split(n_boxes: int, valid: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of :meth:`CosmoGNN.fit`: a seeded permutation of
+    ``range(n_boxes)`` whose first ``round(valid * n_boxes)`` (at least 2) validate."""
+    if not 0 < valid < 1:
+        raise CosmoError(f"valid must be a fraction in (0, 1), got {valid}")
+    order = np.random.default_rng(seed).permutation(n_boxes)
+    n_valid = max(2, round(valid * n_boxes))
+    if n_boxes - n_valid < 2:
+        raise CosmoError(f"{n_boxes} boxes are too few to train and validate (at least 2 "
+                         "validation and 2 training boxes are needed)")
+    return order[n_valid:], order[:n_valid]
 
 
 def _std_scale(values: Any, names: Sequence[str]) -> np.ndarray:

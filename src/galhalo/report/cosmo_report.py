@@ -36,6 +36,15 @@ def score_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def validation_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`score_table` of a fitted model's validation scores (``model.metrics``):
+    after the std calibration and, when recorded, before it."""
+    rows = {"validation": {"metrics": metrics["valid"]}}
+    if "valid_uncalibrated" in metrics:
+        rows["validation, uncalibrated"] = {"metrics": metrics["valid_uncalibrated"]}
+    return score_table(rows)
+
+
 def _loss_figure(history: list[Mapping[str, float]]) -> Figure:
     """Training and validation loss per epoch; one pair of lines per ensemble member."""
     figure = Figure(figsize=(5.5, 3.4), layout="constrained")
@@ -68,12 +77,9 @@ def cosmo_report(model: Any, results: Mapping[str, Mapping[str, Any]],
         f"{model.metrics.get('best_epoch', '?')}). Systematics: "
         f"{model.systematics.to_dict()}. Hyperparameters: {model.hyperparameters}."))
     if valid:
-        rows = {"validation": {"metrics": valid}}
-        if "valid_uncalibrated" in model.metrics:
-            rows["validation, uncalibrated"] = {"metrics": model.metrics["valid_uncalibrated"]}
         factors = ", ".join(f"{name} × {factor:.3f}" for name, factor
                             in model.metrics.get("std_scale", {}).items())
-        report.table(score_table(rows), caption=(
+        report.table(validation_table(model.metrics), caption=(
             "scores on the validation boxes (used for early stopping"
             + (f" and to calibrate the stds: {factors}" if factors else "") + ")"))
     report.section("Scores per suite", (
