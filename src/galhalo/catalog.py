@@ -47,6 +47,7 @@ from pandas.api import types as ptypes
 
 from . import __version__
 from .columns import ALL_COLUMNS, COLUMNS, GALAXY, HALO, Column
+from .errors import CatalogError
 from .files import atomic_path, check_writable, dumps_json, to_jsonable
 
 __all__ = [
@@ -68,14 +69,6 @@ CSV_PREFIX = "# galhalo: "
 HDF5_GROUP = "catalog"
 HDF5_ATTRIBUTE = "galhalo"
 
-
-class CatalogError(ValueError):
-    """A catalog (table, metadata or file) is invalid or unreadable.
-
-    The message names the offending column or file and, for value problems, how many
-    rows are affected, e.g. ``column 'smass' (log10(Msun/h)): 12 of 1000 rows are
-    NaN or inf (first at row 5)``.
-    """
 
 
 # --------------------------------------------------------------------------- metadata

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import OutputPathError
+
 __all__ = [
     "OutputPathError",
     "atomic_directory",
@@ -34,13 +36,6 @@ __all__ = [
     "write_json",
 ]
 
-
-class OutputPathError(OSError):
-    """An output path cannot be written (missing or read-only directory, wrong kind).
-
-    A subclass of :class:`OSError`, so ``except OSError`` in callers also catches it.
-    The message names the path and the problem.
-    """
 
 
 def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> Path:

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from . import __version__
 from .catalog import PARQUET_KEY
+from .errors import PopulateError
 from .files import write_json
 
 __all__ = [
@@ -54,10 +55,6 @@ MANIFEST_FORMAT = "galhalo-populate-manifest"
 MANIFEST_VERSION = 1
 _BLOCK = 1 << 22
 
-
-class PopulateError(ValueError):
-    """A populate run cannot start or finish: bad input, an incompatible output
-    directory, or a part that failed (the message names the file or the part)."""
 
 
 # --------------------------------------------------------------------------- hashing

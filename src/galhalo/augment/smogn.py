@@ -53,6 +53,8 @@ from pandas.api import types as ptypes
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
+from ..errors import SmognError
+
 __all__ = [
     "EXACT_MEDIAN_MAX_ROWS",
     "MEDIAN_SAMPLE",
@@ -77,9 +79,6 @@ MEDIAN_SAMPLE = 511
 #: Distances evaluated per chunk when computing median distances (memory bound).
 _CHUNK_DISTANCES = 1 << 22
 
-
-class SmognError(ValueError):
-    """Bad input to SMOGN (table, column, parameter or control points); the message says which."""
 
 
 # --------------------------------------------------------------------------- relevance

@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 from torch_geometric.data import Data
 
 from ..catalog import Catalog
+from ..errors import CosmoError
 
 __all__ = [
     "CosmoError",
@@ -61,10 +62,6 @@ R_LINK = 1.25
 #: Velocity columns of a catalog, km/s.
 VELOCITIES = ("vx", "vy", "vz")
 
-
-class CosmoError(ValueError):
-    """Bad input to the cosmology graphs, systematics, GNN or metrics; the message names
-    the argument or column and what is wrong."""
 
 
 # ----------------------------------------------------------------------------- galaxies

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..catalog import Catalog
+from ..errors import ClusteringError
 
 __all__ = [
     "AXES",
@@ -76,12 +77,6 @@ AXES = {"x": 0, "y": 1, "z": 2}
 #: Speed of light is not needed: the RSD shift is v (1 + z) / H(z), H = 100 E(z) h km/s/Mpc.
 _H100 = 100.0
 
-
-class ClusteringError(ValueError):
-    """Invalid input to a clustering measurement (positions, box, bins, populations).
-
-    The message names the offending argument or population and what is wrong with it.
-    """
 
 
 # --------------------------------------------------------------------------- results

@@ -39,6 +39,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import cdist
 
+from ..errors import EvaluationError
+
 #: Default subsample cap of the O(n^2) energy distance (rows per sample).
 MAX_POINTS = 1000
 #: Default subsample cap of the 2-D KS statistic (O(n log^2 n)).
@@ -47,9 +49,6 @@ KS2D_POINTS = 2000
 MAX_TRAIN_ROWS = 5000
 _BLOCK = 2_000_000  # pairwise entries computed at once (memory ~16 MB)
 
-
-class EvaluationError(ValueError):
-    """Input an evaluation cannot use: wrong shapes, NaN/inf, too few rows, bad names."""
 
 
 # ----------------------------------------------------------------------------- estimates

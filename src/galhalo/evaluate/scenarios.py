@@ -31,17 +31,14 @@ from typing import Any
 import numpy as np
 
 from ..columns import COLUMNS
+from ..errors import ScenarioError
 from ..models.base import Table, table_of
-from .distributions import EvaluationError
 
 MEDIAN = "median"
 _OPERATORS = ("<=", ">=", "<", ">")
 _TOKEN = re.compile(r"\s*(?:(?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
                     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|=<|=>|==|!=|<|>|=))")
 
-
-class ScenarioError(EvaluationError):
-    """A selection is malformed, names an unknown or missing column, or selects too few rows."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import torch
 from .. import __version__
 from ..catalog import Catalog
 from ..columns import parse_column_list
+from ..errors import ModelError
 from ..files import atomic_directory, check_writable, dumps_json
 from .training import TrainingConfig, train
 from .transforms import ColumnScaler, default_supports, detect_grid, stellar_mass_cut_of
@@ -46,9 +47,6 @@ Table = pd.DataFrame | Catalog | Mapping[str, Any]
 LATTICE_POINTS = 8
 LATTICE_GENERATOR = 3
 
-
-class ModelError(ValueError):
-    """A model cannot be built, trained, loaded or applied to this input."""
 
 
 # ----------------------------------------------------------------------------- registry

@@ -53,6 +53,7 @@ from scipy import special, stats
 from scipy.spatial import ConvexHull, QhullError, Voronoi, cKDTree
 
 from .. import __version__
+from ..errors import HiValError
 from ..files import atomic_directory, check_writable, dumps_json
 
 MAX_DIMENSIONS = 8
@@ -68,9 +69,6 @@ _DIRECTION_SETS = 16
 #: Projection steps when looking for an interior point of a face.
 _PROJECTIONS = 64
 
-
-class HiValError(ValueError):
-    """HiVAl cannot run on this input, or a saved hierarchy is unreadable."""
 
 
 # ----------------------------------------------------------------------------- geometry

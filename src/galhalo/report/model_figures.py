@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from scipy import ndimage
 
 from ..columns import COLUMNS
+from ..errors import ReportError
 from ..evaluate.scenarios import Scenario, ScenarioError
 
 #: Enclosed probabilities of the drawn contours (outer contour last).
@@ -60,10 +61,6 @@ _MODEL_STYLES = ("-", "--", "-.", ":")
 
 Sample = pd.DataFrame | Mapping[str, Any]
 
-
-class ReportError(ValueError):
-    """Input a report figure or the report cannot use: missing columns, empty samples,
-    NaN/inf, unknown scenarios or results without the needed entries."""
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -15,6 +15,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..errors import FoFError
+
 __all__ = ["LINKING_LENGTH", "MIN_PARTICLES", "FoFError", "Halos", "friends_of_friends"]
 
 #: Linking length in units of the mean inter-particle separation.
@@ -22,9 +24,6 @@ LINKING_LENGTH = 0.2
 #: Smallest group kept as a halo.
 MIN_PARTICLES = 20
 
-
-class FoFError(ValueError):
-    """Bad input of the FoF finder (the message names the argument)."""
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ParticleMeshError
 from .cosmology import Cosmology
 from .field import LinearField, gaussian_field, wrap
 
@@ -65,9 +66,6 @@ KM_S_PER_MOMENTUM = 100.0
 #: Points of the growth tables (uniform in ln a); interpolation error < 1e-7.
 _TABLE_POINTS = 4096
 
-
-class ParticleMeshError(ValueError):
-    """Bad settings of the particle-mesh code (the message names the setting)."""
 
 
 @dataclass(frozen=True)

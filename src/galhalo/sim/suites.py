@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from .. import __version__
 from ..catalog import Catalog, CatalogMeta, read_catalog, write_catalog
 from ..columns import POSITION, VELOCITY
+from ..errors import SuiteError
 from ..files import atomic_path, write_json
 from .cosmology import Cosmology
 from .friends_of_friends import MIN_PARTICLES, friends_of_friends
@@ -88,9 +89,6 @@ DECIMALS = 6
 _TEMPORARY = re.compile(r"^\.LH_\d+\.[0-9a-f]{12}\.tmp\.parquet$")
 _NAME = re.compile(r"^LH_\d+$")
 
-
-class SuiteError(ValueError):
-    """Bad suite settings, parameters or directory (the message names the problem)."""
 
 
 # --------------------------------------------------------------------------- galaxy models
