@@ -8,6 +8,7 @@ import pytest
 from scipy import integrate, stats
 
 from galhalo.columns import GALAXY
+from galhalo.errors import CatalogError
 from galhalo.sim.halos import HaloModel
 from galhalo.sim.truth import TruthModel
 
@@ -156,7 +157,7 @@ def test_log_prob_is_minus_infinity_below_the_cut_and_finite_above():
 def test_log_prob_refuses_unknown_columns_and_missing_halo_columns():
     with pytest.raises(ValueError, match="subset"):
         TRUTH.log_prob(HALOS, {"mass": [1.0, 2.0, 3.0]}, columns=("mass",))
-    with pytest.raises(KeyError, match="Delta3_h"):
+    with pytest.raises(CatalogError, match="Delta3_h"):
         TRUTH.log_prob(HALOS.drop(columns="Delta3_h"), {"smass": [9.0] * 3}, columns=("smass",))
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "PopulateError",
     "ReportError",
     "ScenarioError",
+    "SimulationError",
     "SmognError",
     "SuiteError",
 ]
@@ -95,13 +96,18 @@ class ReportError(GalhaloError):
     NaN/inf, unknown scenarios or results without the needed entries."""
 
 
-class FoFError(GalhaloError):
+class SimulationError(GalhaloError):
+    """Bad settings of a synthetic universe, its halo model or its galaxy (truth) model,
+    or halos the truth model cannot use; the message names the setting or column."""
+
+
+class FoFError(SimulationError):
     """Bad input of the FoF finder (the message names the argument)."""
 
 
-class ParticleMeshError(GalhaloError):
+class ParticleMeshError(SimulationError):
     """Bad settings of the particle-mesh code (the message names the setting)."""
 
 
-class SuiteError(GalhaloError):
+class SuiteError(SimulationError):
     """Bad suite settings, parameters or directory (the message names the problem)."""

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import SimulationError
+
 #: Gravitational constant in (km/s)^2 kpc / Msun.
 GRAVITATIONAL_CONSTANT = 4.30091e-6
 
@@ -31,9 +33,10 @@ class Cosmology:
         for key in ("Om0", "Ob0", "H0", "sigma8", "ns"):
             value = getattr(self, key)
             if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"cosmology parameter {key} must be finite and > 0, got {value}")
+                raise SimulationError(
+                    f"cosmology parameter {key} must be finite and > 0, got {value}")
         if self.Ob0 >= self.Om0:
-            raise ValueError(f"Ob0 = {self.Ob0} must be below Om0 = {self.Om0}")
+            raise SimulationError(f"Ob0 = {self.Ob0} must be below Om0 = {self.Om0}")
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)

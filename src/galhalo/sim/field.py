@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..errors import SimulationError
 from .cosmology import Cosmology
 
 
@@ -81,7 +82,7 @@ class LinearField:
         base[0, 0, 0] = 0.0
         side = side or self.grid
         if side < self.grid:
-            raise ValueError(f"side {side} must be >= the grid {self.grid}")
+            raise SimulationError(f"side {side} must be >= the grid {self.grid}")
         return np.stack([self._resampled(base * k, side) for k in self.wavevectors])
 
     def _resampled(self, modes: np.ndarray, side: int) -> np.ndarray:
@@ -109,7 +110,7 @@ def gaussian_field(
     Hermitian by construction; ``<|delta_k|^2> = grid^6 P(k) / box^3``.
     """
     if grid < 8 or grid % 2:
-        raise ValueError(f"grid must be an even number of cells >= 8, got {grid}")
+        raise SimulationError(f"grid must be an even number of cells >= 8, got {grid}")
     white = rng.standard_normal((grid, grid, grid))
     modes = np.fft.rfftn(white)
     template = LinearField(box=box, grid=grid, delta_k=modes)

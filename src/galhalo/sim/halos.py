@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.special import expit
 
+from ..errors import SimulationError
 from .cosmology import Cosmology
 from .field import LinearField
 
@@ -81,9 +82,9 @@ class HaloModel:
     def __post_init__(self) -> None:
         np.linalg.cholesky(self.latent_correlation)  # raises if not positive definite
         if not 0 <= self.assembly_bias < 1:
-            raise ValueError("assembly_bias is a correlation coefficient in [0, 1)")
+            raise SimulationError("assembly_bias is a correlation coefficient in [0, 1)")
         if not self.log_mass_min < self.log_mass_max:
-            raise ValueError("log_mass_min must be below log_mass_max")
+            raise SimulationError("log_mass_min must be below log_mass_max")
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

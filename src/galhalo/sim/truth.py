@@ -34,6 +34,7 @@ from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 from scipy.stats import multivariate_normal
 
 from ..columns import GALAXY, HALO, STELLAR_MASS_CUT
+from ..errors import CatalogError, SimulationError
 from .halos import HaloModel
 
 COMPONENTS = ("star_forming", "quenched")
@@ -143,7 +144,7 @@ class TruthModel:
         for component in self.components:
             matrix = component.correlation_matrix
             if matrix.shape != (4, 4) or not np.allclose(matrix, matrix.T):
-                raise ValueError("component correlation must be a symmetric 4x4 matrix")
+                raise SimulationError("component correlation must be a symmetric 4x4 matrix")
             np.linalg.cholesky(matrix)
 
     # ------------------------------------------------------------------ parameters
@@ -161,7 +162,7 @@ class TruthModel:
         known = {f.name for f in fields(cls)}
         unknown = set(params) - known
         if unknown:
-            raise ValueError(f"unknown truth-model parameters: {sorted(unknown)}")
+            raise SimulationError(f"unknown truth-model parameters: {sorted(unknown)}")
         values = dict(params)
         for name in COMPONENTS:
             if name in values and isinstance(values[name], dict):
@@ -210,7 +211,7 @@ class TruthModel:
         """M_h (n,), latent residuals (n, 3) in (z_h, C_h, S_h) order, ln Delta3_h (n,)."""
         missing = [name for name in HALO if name not in halo]
         if missing:
-            raise KeyError(f"truth model needs halo columns {missing}")
+            raise CatalogError(f"truth model needs halo columns {missing}")
         mass = np.asarray(halo["M_h"], dtype=float)
         secondary = np.column_stack([np.asarray(halo[name], dtype=float)
                                      for name in ("z_h", "C_h", "S_h")])
@@ -270,7 +271,7 @@ class TruthModel:
         columns = GALAXY if columns is None else tuple(columns)
         unknown = [name for name in columns if name not in GALAXY]
         if unknown or not columns:
-            raise ValueError(f"columns must be a non-empty subset of {GALAXY}, got {columns}")
+            raise SimulationError(f"columns must be a non-empty subset of {GALAXY}, got {columns}")
         values = np.column_stack([np.asarray(galaxy[name], dtype=float) for name in columns])
         return self.conditional(halo).log_prob(values, [GALAXY.index(n) for n in columns])
 
@@ -283,7 +284,7 @@ class TruthModel:
         uniform. ``values`` has shape (n,), in the column's unit.
         """
         if column not in GALAXY:
-            raise ValueError(f"column must be one of {GALAXY}, got {column!r}")
+            raise SimulationError(f"column must be one of {GALAXY}, got {column!r}")
         return self.conditional(halo).cdf(np.asarray(values, dtype=float), GALAXY.index(column))
 
     def selection_probability(self, halo: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
@@ -307,7 +308,7 @@ class TruthModel:
             shape (n, rows, 4): ``smass, color, sSFR, radius`` in catalog units.
         """
         if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n}")
+            raise SimulationError(f"n must be a positive integer, got {n}")
         rng = np.random.default_rng(seed)
         mixture = self.conditional(halo)
         rows = mixture.log_weights.shape[0]
@@ -399,7 +400,7 @@ class _Mixture:
         if selected:
             hopeless = ~np.isfinite(logsumexp(log_weights, axis=1))
             if hopeless.any():
-                raise ValueError(
+                raise SimulationError(
                     f"{hopeless.sum()} halos have no chance of hosting a galaxy above the "
                     f"stellar-mass cut {self.cut}: the selected density is undefined there")
         probability = np.exp(log_weights - logsumexp(log_weights, axis=1, keepdims=True))

@@ -31,6 +31,7 @@ from .. import __version__
 from ..catalog import Catalog, CatalogMeta
 from ..columns import GALAXY, HALO, POSITION, VELOCITY
 from ..environment import DELTA3_RADIUS, MatterTracers
+from ..errors import SimulationError
 from .cosmology import Cosmology
 from .field import LinearField, gaussian_field, interpolate, wrap
 from .halos import HaloModel, draw_masses, expected_count, place_halos
@@ -80,21 +81,22 @@ class UniverseConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.n_halos, bool) or int(self.n_halos) != self.n_halos or self.n_halos < 1:
-            raise ValueError(f"n_halos must be a positive integer, got {self.n_halos}")
+            raise SimulationError(f"n_halos must be a positive integer, got {self.n_halos}")
         if not np.isfinite(self.box) or self.box <= 2 * DELTA3_RADIUS:
-            raise ValueError(
+            raise SimulationError(
                 f"box must be a finite side length above {2 * DELTA3_RADIUS} Mpc/h "
                 f"(twice the Delta3 radius), got {self.box}")
         if not np.isfinite(self.redshift) or not 0 <= self.redshift <= 10:
-            raise ValueError(f"redshift must be in [0, 10], got {self.redshift}")
+            raise SimulationError(f"redshift must be in [0, 10], got {self.redshift}")
         if not 0 <= self.central_velocity_bias <= 2:
-            raise ValueError("central_velocity_bias must be in [0, 2]")
+            raise SimulationError("central_velocity_bias must be in [0, 2]")
         for name in ("grid", "particles"):
             value = getattr(self, name)
             if value is not None and (value < 8 or value % 2):
-                raise ValueError(f"{name} must be an even number >= 8, got {value}")
+                raise SimulationError(f"{name} must be an even number >= 8, got {value}")
         if self.particle_side < self.grid_size:
-            raise ValueError(f"particles ({self.particle_side}) must be >= grid ({self.grid_size})")
+            raise SimulationError(
+                f"particles ({self.particle_side}) must be >= grid ({self.grid_size})")
 
     @property
     def halo_model(self) -> HaloModel:
@@ -189,7 +191,7 @@ def _config(config: UniverseConfig | None, n_halos: int, box: float, seed: int,
     if config is None:
         return UniverseConfig(n_halos=n_halos, box=box, seed=seed, **options)
     if options:
-        raise ValueError(f"pass either config or options {sorted(options)}, not both")
+        raise SimulationError(f"pass either config or options {sorted(options)}, not both")
     return config
 
 
