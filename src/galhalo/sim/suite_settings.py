@@ -1,8 +1,10 @@
-"""What every universe of a training suite shares: the settings and the galaxy models.
+"""What every universe of a training suite shares: settings, galaxy models, parameters.
 
 :class:`SuiteSettings` (box, particles, mesh, steps, priors) and the two
 stellar-to-halo-mass relations (``standard``, ``alternative``) that paint one central
-per FoF halo (:func:`stellar_mass`). Running a suite is :mod:`galhalo.sim.suites`.
+per FoF halo (:func:`stellar_mass`); the Latin hypercube of parameters, one row per
+universe (:func:`parameter_table`, parameters.txt). Running a suite is
+:mod:`galhalo.sim.suites`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..errors import SuiteError
 from .cosmology import Cosmology
 from .friends_of_friends import MIN_PARTICLES
 from .particle_mesh import COLOSSUS_LOCK
 
-__all__ = ["GALAXY_MODELS", "PARAMETERS", "SAMPLED", "SuiteSettings", "stellar_mass"]
+__all__ = [
+    "GALAXY_MODELS",
+    "PARAMETERS",
+    "SAMPLED",
+    "SuiteSettings",
+    "format_parameter_table",
+    "parameter_table",
+    "read_parameter_table",
+    "stellar_mass",
+    "universe_seed",
+]
 
 #: Columns of parameters.txt after the name, in order.
 PARAMETERS = ("Omega_m", "sigma_8", "smhm_norm", "smhm_slope", "smhm_scatter",
@@ -28,6 +42,8 @@ PARAMETERS = ("Omega_m", "sigma_8", "smhm_norm", "smhm_slope", "smhm_scatter",
 SAMPLED = PARAMETERS[:-1]
 #: Halo-mass pivot (log10 Msun/h) of both stellar-to-halo-mass relations.
 PIVOT_MASS = 11.8
+#: Decimals kept of the sampled parameters (the table holds exactly what was simulated).
+DECIMALS = 6
 
 
 # --------------------------------------------------------------------------- galaxy models
@@ -232,3 +248,61 @@ class SuiteSettings:
             raise SuiteError(f"unknown suite settings {unknown}; known: {sorted(known)}")
         return cls(**{key: tuple(value) if isinstance(value, list) else value
                       for key, value in data.items()})
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def universe_seed(seed: int, index: int) -> int:
+    """The 63-bit seed of universe ``index`` of a run with seed ``seed``."""
+    state = np.random.SeedSequence(int(seed), spawn_key=(int(index),)).generate_state(
+        2, np.uint32)
+    return (int(state[0]) << 31) | (int(state[1]) >> 1)
+
+
+def parameter_table(universes: int, settings: SuiteSettings, seed: int) -> pd.DataFrame:
+    """The Latin hypercube of a suite: index ``LH_<i>``, columns :data:`PARAMETERS`.
+
+    One stratum per universe in every sampled dimension (scipy's LatinHypercube, seeded
+    by the run seed), scaled to the priors and rounded to :data:`DECIMALS` decimals.
+    """
+    from scipy.stats import qmc
+
+    sampler = qmc.LatinHypercube(d=len(SAMPLED), rng=np.random.default_rng(
+        np.random.SeedSequence(int(seed), spawn_key=(2**31,))))
+    unit = sampler.random(universes)
+    lows = np.array([low for low, _ in settings.priors.values()])
+    highs = np.array([high for _, high in settings.priors.values()])
+    # the values exactly as parameters.txt prints them, so a table read back from the
+    # file reproduces every universe bit for bit
+    values = np.clip(lows + unit * (highs - lows), lows, highs)
+    values = np.array([[float(f"{value:.{DECIMALS}f}") for value in row] for row in values])
+    table = pd.DataFrame(values, columns=list(SAMPLED),
+                         index=pd.Index([f"LH_{i}" for i in range(universes)], name="Name"))
+    table["seed"] = [universe_seed(seed, i) for i in range(universes)]
+    return table
+
+
+def format_parameter_table(table: pd.DataFrame) -> str:
+    """The text of parameters.txt for ``table`` (as :func:`read_parameter_table` reads it)."""
+    lines = ["#Name " + " ".join(PARAMETERS)]
+    for name in table.index:  # per column: a row Series would hold the seed as a float
+        numbers = " ".join(f"{table.at[name, key]:.{DECIMALS}f}" for key in SAMPLED)
+        lines.append(f"{name} {numbers} {int(table.at[name, 'seed'])}")
+    return "\n".join(lines) + "\n"
+
+
+def read_parameter_table(path: str | Path) -> pd.DataFrame:
+    """Read a CAMELS-layout parameter table (``#Name col ...`` header); index = Name."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().lstrip("#").split()
+        types = {"Name": str, **({"seed": np.int64} if "seed" in header else {})}
+        table = pd.read_csv(path, sep=r"\s+", comment=None, skiprows=1, names=header,
+                            dtype=types)
+    except (OSError, ValueError) as err:
+        raise SuiteError(f"{path}: not a readable parameter table ({err})") from None
+    if header[:1] != ["Name"] or "Omega_m" not in header:
+        raise SuiteError(f"{path}: header must start with '#Name' and name Omega_m")
+    return table.set_index("Name")

@@ -61,7 +61,11 @@ from .suite_settings import (
     PARAMETERS,
     SAMPLED,
     SuiteSettings,
+    format_parameter_table,
+    parameter_table,
+    read_parameter_table,
     stellar_mass,
+    universe_seed,
 )
 
 __all__ = [
@@ -84,8 +88,6 @@ __all__ = [
 PARAMETER_FILE = "parameters.txt"
 SETTINGS_FILE = "suite.json"
 SUITE_FORMAT = "galhalo-suite"
-#: Decimals kept of the sampled parameters (the table holds exactly what was simulated).
-DECIMALS = 6
 _TEMPORARY = re.compile(r"^\.LH_\d+\.[0-9a-f]{12}\.tmp\.parquet$")
 _NAME = re.compile(r"^LH_\d+$")
 
@@ -171,63 +173,6 @@ def simulate_universe(parameters: dict[str, Any], settings: SuiteSettings,
                "particle_mass": particles.particle_mass, "fof_halos": len(halos)},
     )
     return Catalog(table=table, meta=meta)
-
-
-# --------------------------------------------------------------------------- the table
-
-
-def universe_seed(seed: int, index: int) -> int:
-    """The 63-bit seed of universe ``index`` of a run with seed ``seed``."""
-    state = np.random.SeedSequence(int(seed), spawn_key=(int(index),)).generate_state(
-        2, np.uint32)
-    return (int(state[0]) << 31) | (int(state[1]) >> 1)
-
-
-def parameter_table(universes: int, settings: SuiteSettings, seed: int) -> pd.DataFrame:
-    """The Latin hypercube of a suite: index ``LH_<i>``, columns :data:`PARAMETERS`.
-
-    One stratum per universe in every sampled dimension (scipy's LatinHypercube, seeded
-    by the run seed), scaled to the priors and rounded to :data:`DECIMALS` decimals.
-    """
-    from scipy.stats import qmc
-
-    sampler = qmc.LatinHypercube(d=len(SAMPLED), rng=np.random.default_rng(
-        np.random.SeedSequence(int(seed), spawn_key=(2**31,))))
-    unit = sampler.random(universes)
-    lows = np.array([low for low, _ in settings.priors.values()])
-    highs = np.array([high for _, high in settings.priors.values()])
-    # the values exactly as parameters.txt prints them, so a table read back from the
-    # file reproduces every universe bit for bit
-    values = np.clip(lows + unit * (highs - lows), lows, highs)
-    values = np.array([[float(f"{value:.{DECIMALS}f}") for value in row] for row in values])
-    table = pd.DataFrame(values, columns=list(SAMPLED),
-                         index=pd.Index([f"LH_{i}" for i in range(universes)], name="Name"))
-    table["seed"] = [universe_seed(seed, i) for i in range(universes)]
-    return table
-
-
-def _format_table(table: pd.DataFrame) -> str:
-    lines = ["#Name " + " ".join(PARAMETERS)]
-    for name in table.index:  # per column: a row Series would hold the seed as a float
-        numbers = " ".join(f"{table.at[name, key]:.{DECIMALS}f}" for key in SAMPLED)
-        lines.append(f"{name} {numbers} {int(table.at[name, 'seed'])}")
-    return "\n".join(lines) + "\n"
-
-
-def read_parameter_table(path: str | Path) -> pd.DataFrame:
-    """Read a CAMELS-layout parameter table (``#Name col ...`` header); index = Name."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            header = handle.readline().lstrip("#").split()
-        types = {"Name": str, **({"seed": np.int64} if "seed" in header else {})}
-        table = pd.read_csv(path, sep=r"\s+", comment=None, skiprows=1, names=header,
-                            dtype=types)
-    except (OSError, ValueError) as err:
-        raise SuiteError(f"{path}: not a readable parameter table ({err})") from None
-    if header[:1] != ["Name"] or "Omega_m" not in header:
-        raise SuiteError(f"{path}: header must start with '#Name' and name Omega_m")
-    return table.set_index("Name")
 
 
 # --------------------------------------------------------------------------- the suite
@@ -412,7 +357,7 @@ def _prepare(out: Path, universes: int, settings: SuiteSettings, seed: int
     table = parameter_table(int(universes), settings, int(seed))
     write_json(settings_file, {"format": SUITE_FORMAT, "galhalo_version": __version__,
                                **recorded})
-    text = _format_table(table)
+    text = format_parameter_table(table)
     parameter_file = out / PARAMETER_FILE
     if not parameter_file.exists() or parameter_file.read_text(encoding="utf-8") != text:
         with atomic_path(parameter_file) as tmp:
