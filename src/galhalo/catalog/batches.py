@@ -95,7 +95,11 @@ def _scan_hdf5(path: Path, chunk_rows: int) -> FileLayout:
 
 
 def _scan_csv(path: Path, chunk_rows: int) -> FileLayout:
-    """Rows, types and chunk byte offsets of a CSV file (one pass over its lines)."""
+    """Rows, types and chunk byte offsets of a CSV file (one pass over its lines).
+
+    Column types are inferred by pyarrow from the first rows, except the numeric types
+    a galhalo header records (float32 columns stay float32, as in the full read).
+    """
     with open(path, "rb") as handle:
         first = handle.readline()
         galhalo = first.startswith(CSV_PREFIX.encode())
@@ -119,7 +123,25 @@ def _scan_csv(path: Path, chunk_rows: int) -> FileLayout:
     columns = {f.name: _normalised(f.type) for f in reader.schema}
     reader.close()
     header = parse_header(first[len(CSV_PREFIX):].decode("utf-8")) if galhalo else None
+    columns.update(_recorded_numeric_types(header, columns))
     return FileLayout("csv", rows, columns, header, tuple(names), tuple(offsets))
+
+
+def _recorded_numeric_types(header: Header, columns: dict[str, pa.DataType]
+                            ) -> dict[str, pa.DataType]:
+    """Numeric column types a CSV header records (e.g. float32), replacing the inferred
+    float64/int64, so batches hold the dtypes of the full read."""
+    recorded = {}
+    for item in (header or {}).get("columns", []):
+        if not (isinstance(item, list) and len(item) == 2 and item[0] in columns):
+            continue
+        try:
+            dtype = np.dtype(str(item[1]))
+        except (TypeError, ValueError):
+            continue
+        if dtype.kind in "iuf":
+            recorded[item[0]] = pa.from_numpy_dtype(dtype)
+    return recorded
 
 
 _SCANNERS = {"parquet": _scan_parquet, "csv": _scan_csv, "hdf5": _scan_hdf5}
