@@ -51,20 +51,40 @@ from .header import (
     parse_header,
 )
 from .meta import CatalogMeta
+from .schema import (
+    ALL_COLUMNS,
+    COLUMNS,
+    GALAXY,
+    HALO,
+    POSITION,
+    STELLAR_MASS_CUT,
+    VELOCITY,
+    Column,
+    column,
+    parse_column_list,
+)
 from .table import Catalog
 from .validation import REALIZATION, validate_table
 
 __all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
     "CSV_PREFIX",
     "FORMATS",
+    "GALAXY",
+    "HALO",
     "HDF5_ATTRIBUTE",
     "HDF5_GROUP",
     "PARQUET_KEY",
+    "POSITION",
     "READ_ERRORS",
     "REALIZATION",
+    "STELLAR_MASS_CUT",
+    "VELOCITY",
     "Catalog",
     "CatalogError",
     "CatalogMeta",
+    "Column",
     "FileFormat",
     "FileLayout",
     "Header",
@@ -72,8 +92,10 @@ __all__ = [
     "catalog_header",
     "check_output_path",
     "check_readable",
+    "column",
     "iter_batches",
     "meta_from_header",
+    "parse_column_list",
     "parse_header",
     "read_catalog",
     "read_file",

@@ -159,10 +159,10 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") != MANIFEST_FORMAT:
-                raise ValueError(f"format {data.get('format')!r}, not {MANIFEST_FORMAT!r}")
+                raise PopulateError(f"format {data.get('format')!r}, not {MANIFEST_FORMAT!r}")
             if data.get("version") != MANIFEST_VERSION:
-                raise ValueError(f"layout version {data.get('version')!r}, this galhalo "
-                                 f"reads {MANIFEST_VERSION}")
+                raise PopulateError(f"layout version {data.get('version')!r}, this galhalo "
+                                    f"reads {MANIFEST_VERSION}")
             parts = {str(name): PartRecord.from_dict(record)
                      for name, record in data["parts"].items()}
             inputs = {str(name): int(rows) for name, rows in data["inputs"].items()}

@@ -18,6 +18,7 @@ from .plan import PopulatePlan
 
 __all__ = ["LOCK_FILE", "DirectoryLock", "parts_to_do"]
 
+#: The lock file inside an output directory (an ``flock``, never removed).
 LOCK_FILE = ".populate.lock"
 #: Temporary names of galhalo.files.atomic_path: ``.<stem>.<12 hex>.tmp<suffix>``.
 _TEMPORARY = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{12}\.tmp\.(parquet|json)$")
@@ -50,8 +51,8 @@ def parts_to_do(plan: PopulatePlan, manifest: Manifest, checksums: bool
                 ) -> tuple[list[dict], int, int, dict[str, str]]:
     """Parts still to sample; counts of verified and adopted parts; redone parts (why).
 
-    Run with the directory lock held: it deletes the temporaries of a killed run and
-    adds adopted parts to ``manifest``, removes parts that no longer verify.
+    Run with the directory lock held: it deletes the temporaries of a killed run, adds
+    adopted parts to ``manifest`` and removes from it the parts that no longer verify.
     """
     planned_stems = {task["name"].removesuffix(".parquet") for task in plan.tasks}
     for stray in plan.out.iterdir():  # temporaries of a killed run (we hold the lock)
