@@ -10,13 +10,13 @@ from typing import Any
 
 import h5py
 
-from ..catalog import Catalog, CatalogError
+from ..catalog import FORMATS, HDF5_GROUP, Catalog, CatalogError
 from .subfind import ingest_subfind
 from .tables import TABLE_SUFFIXES, ingest_table
 
 __all__ = ["detect_input", "ingest"]
 
-_HDF5_SUFFIXES = (".hdf5", ".h5")
+_HDF5_SUFFIXES = FORMATS["hdf5"]
 
 
 def _hdf5_kind(path: Path) -> str:
@@ -25,7 +25,7 @@ def _hdf5_kind(path: Path) -> str:
         with h5py.File(path, "r") as h5:
             if "Header" in h5:
                 return "subfind"
-            if "catalog" in h5:
+            if HDF5_GROUP in h5:
                 return "table"
             groups = ", ".join(h5) or "none"
     except OSError as err:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import (
+    FORMATS,
     Catalog,
     CatalogError,
     CatalogMeta,
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 #: File suffixes read by :func:`read_table` and their format.
-TABLE_SUFFIXES: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+TABLE_SUFFIXES: dict[str, str] = {suffix: name for name in ("csv", "parquet")
+                                  for suffix in FORMATS[name]}
 #: Columns whose presence identifies the published TNG300 layout.
 TNG300_SIGNATURE: tuple[str, ...] = ("X_h", "Y_h", "Z_h", "M_h")
 #: Renames applied to the published TNG300 layout (source name -> galhalo name).
