@@ -1,4 +1,4 @@
-"""Benchmark: time and peak memory of ``galhalo.io.ingest_subfind`` on a TNG300-size catalog.
+"""Benchmark: time and peak memory of ``galhalo.ingest.ingest_subfind`` on a TNG300-size catalog.
 
 The parent writes a Subfind group catalog in the IllustrisTNG layout
 (``fof_subhalo_tab_099.K.hdf5`` chunks, float32 fields as Arepo stores them) into a
@@ -165,7 +165,7 @@ def run_child(directory: str) -> dict[str, Any]:
     import resource
 
     start = time.perf_counter()
-    from galhalo.io import ingest_subfind
+    from galhalo.ingest import ingest_subfind
 
     imported = time.perf_counter()
     rss_imported = _rss_mib()
@@ -243,7 +243,7 @@ def print_table(row: dict[str, Any]) -> None:
              f"{row['delta3_and_rest_seconds']:.1f}", f"{row['peak_rss_mib']:,.0f}",
              f"{row['rss_after_import_mib']:,.0f}", f"{row['subhalos_per_second']:,.0f}")
     widths = [max(len(h), len(c)) for h, c in zip(HEADERS, cells, strict=True)]
-    print("galhalo.io.ingest_subfind on a generated TNG-layout catalog "
+    print("galhalo.ingest.ingest_subfind on a generated TNG-layout catalog "
           f"({row['chunks']} chunks; no reference implementation)")
     print("  ".join(h.rjust(w) for h, w in zip(HEADERS, widths, strict=True)))
     print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))

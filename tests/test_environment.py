@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from galhalo.environment import MatterTracers, overdensity_in_spheres
+from galhalo.errors import CatalogError
 
 BOX = 20.0
 
@@ -60,17 +61,17 @@ def test_uniform_matter_has_mean_overdensity_one(points):
 ])
 def test_bad_radius_is_refused(points, kwargs, message):
     centres, tracers, _ = points
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CatalogError, match=message):
         overdensity_in_spheres(centres, tracers, BOX, **kwargs)
 
 
 def test_points_outside_the_box_or_bad_masses_are_refused(points):
     centres, tracers, mass = points
-    with pytest.raises(ValueError, match="centres"):
+    with pytest.raises(CatalogError, match="centres"):
         overdensity_in_spheres(centres + BOX, tracers, BOX)
-    with pytest.raises(ValueError, match="tracers"):
+    with pytest.raises(CatalogError, match="tracers"):
         overdensity_in_spheres(centres, np.vstack([tracers, [[np.nan, 1, 1]]]), BOX)
-    with pytest.raises(ValueError, match="mass"):
+    with pytest.raises(CatalogError, match="mass"):
         MatterTracers(tracers, BOX, -mass)
-    with pytest.raises(ValueError, match="no tracers"):
+    with pytest.raises(CatalogError, match="no tracers"):
         MatterTracers(np.empty((0, 3)), BOX)

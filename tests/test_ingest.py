@@ -520,7 +520,8 @@ def test_several_snapshots_in_one_directory_are_refused(tmp_path, snap):
     ({"formation_table": "a.csv", "sublink": object()}, "not both"),
 ])
 def test_bad_options_are_refused_before_reading(tmp_path, options, match):
-    with pytest.raises(ValueError, match=match):
+    """Bad options are bad input (a CatalogError, exit 2 in the CLI), not a bare ValueError."""
+    with pytest.raises(CatalogError, match=match):
         ingest_subfind(tmp_path / "nowhere", **options)
 
 
@@ -669,7 +670,7 @@ def test_ingest_dispatches_on_what_it_finds(tmp_path, chunked):
         h5.create_group("Stuff")
     with pytest.raises(CatalogError, match=r"plain\.h5: HDF5 file that is neither"):
         ingest(plain)
-    with pytest.raises(ValueError, match=r"options box_size do not apply to a subfind input"):
+    with pytest.raises(CatalogError, match=r"options box_size do not apply to a subfind input"):
         ingest(chunked, box_size=205.0)
     with pytest.raises(CatalogError, match=r"gone\.csv: no such file or directory"):
         ingest(tmp_path / "gone.csv")

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import galhalo.populate as populate_module
+import galhalo.populate.worker as worker_module
 from galhalo.catalog import Catalog, CatalogError, CatalogMeta, read_catalog, write_catalog
 from galhalo.manifest import MANIFEST_FILE, Manifest, PopulateError, model_hash
 from galhalo.models import model_family
@@ -136,7 +137,7 @@ def test_row_groups_gather_batches_without_changing_values(data, reference, tmp_
                                                           monkeypatch):
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(populate_module, "ROW_GROUP_ROWS", 500)
+    monkeypatch.setattr(worker_module, "ROW_GROUP_ROWS", 500)
     _run(data, tmp_path / "mock")
     part = pq.ParquetFile(tmp_path / "mock" / "halos_0-00000.parquet")
     # 300 halos x 2 in batches of 128 halos (256 rows): groups of 512 and 88 rows
@@ -203,7 +204,7 @@ def test_two_process_local_cluster_matches(data, reference, tmp_path):
 def test_failed_part_keeps_the_rest_and_resume_matches(data, reference, tmp_path,
                                                        monkeypatch):
     out = tmp_path / "mock"
-    sample_batch = populate_module._sample_batch
+    sample_batch = worker_module._sample_batch
     calls = {"n": 0}
 
     def fail_in_second_batch(model, frame, meta, samples, seed, columns, where):
@@ -213,7 +214,7 @@ def test_failed_part_keeps_the_rest_and_resume_matches(data, reference, tmp_path
                 raise RuntimeError("worker died")
         return sample_batch(model, frame, meta, samples, seed, columns, where)
 
-    monkeypatch.setattr(populate_module, "_sample_batch", fail_in_second_batch)
+    monkeypatch.setattr(worker_module, "_sample_batch", fail_in_second_batch)
     with pytest.raises(PopulateError, match=r"part halos_0-00001.parquet \(halos_0.parquet "
                                             r"rows 300-600\) failed: RuntimeError: worker died"):
         _run(data, out, workers=1)

@@ -1,13 +1,19 @@
 """Large-scale environment of halos: the matter overdensity in spheres (``Delta3_h``).
 
 Shared by the synthetic universe (tracers = matter particles) and by the ingestion of
-real simulations (tracers = groups or particles with masses).
+real simulations (tracers = groups or particles with masses). Bad input (shapes, values
+outside the box, negative masses) raises :class:`galhalo.errors.CatalogError` naming the
+argument.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
+
+from .errors import CatalogError
+
+__all__ = ["DELTA3_RADIUS", "MatterTracers", "overdensity_in_spheres"]
 
 #: Radius of the published environment measure Delta3_h, in Mpc/h.
 DELTA3_RADIUS = 3.0
@@ -16,10 +22,10 @@ DELTA3_RADIUS = 3.0
 def _check_points(name: str, points: np.ndarray, box: float) -> np.ndarray:
     points = np.asarray(points, dtype=float)
     if points.ndim != 2 or points.shape[1] != 3:
-        raise ValueError(f"{name} must have shape (n, 3), got {points.shape}")
+        raise CatalogError(f"{name} must have shape (n, 3), got {points.shape}")
     if len(points) and not (np.isfinite(points).all() and points.min() >= 0
                             and points.max() < box):
-        raise ValueError(f"{name} must be finite and lie in [0, {box}) Mpc/h")
+        raise CatalogError(f"{name} must be finite and lie in [0, {box}) Mpc/h")
     return points
 
 
@@ -35,17 +41,17 @@ class MatterTracers:
 
     def __init__(self, tracers: np.ndarray, box: float, mass: np.ndarray | None = None):
         if not (np.isfinite(box) and box > 0):
-            raise ValueError(f"box must be finite and > 0, got {box}")
+            raise CatalogError(f"box must be finite and > 0, got {box}")
         self.box = float(box)
         self.tracers = _check_points("tracers", tracers, self.box)
         if len(self.tracers) == 0:
-            raise ValueError("no tracers: the overdensity needs matter to count")
+            raise CatalogError("no tracers: the overdensity needs matter to count")
         if mass is not None:
             mass = np.asarray(mass, dtype=float)
             if mass.shape != (len(self.tracers),) or not np.isfinite(mass).all():
-                raise ValueError(f"mass must be finite with shape ({len(self.tracers)},)")
+                raise CatalogError(f"mass must be finite with shape ({len(self.tracers)},)")
             if (mass < 0).any():
-                raise ValueError("tracer masses must be >= 0")
+                raise CatalogError("tracer masses must be >= 0")
         self.mass = mass
         self.total = float(len(self.tracers) if mass is None else mass.sum())
         # An unbalanced tree without compaction builds ~3x faster on millions of
@@ -64,7 +70,7 @@ class MatterTracers:
         """
         centres = _check_points("centres", centres, self.box)
         if not 0 < radius < self.box / 2:
-            raise ValueError(f"radius {radius} Mpc/h must be in (0, box/2 = {self.box / 2})")
+            raise CatalogError(f"radius {radius} Mpc/h must be in (0, box/2 = {self.box / 2})")
         mean_in_sphere = self.total * 4.0 / 3.0 * np.pi * radius**3 / self.box**3
         if self.mass is None:
             counts = self._tree.query_ball_point(centres, radius, return_length=True,

@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> Path:
     """Resolve ``path`` and check that it can be written, before any work starts.
 

@@ -1,0 +1,34 @@
+"""Ingest real simulations into the galhalo catalog (same columns and units everywhere).
+
+- :func:`ingest_subfind`: IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → centrals
+  with derived halo properties (:mod:`galhalo.ingest.subfind`);
+- :func:`ingest_table`: CSV / Parquet tables with a column mapping, the published TNG300
+  layout recognised automatically (:mod:`galhalo.ingest.tables`);
+- :func:`ingest`: either of the two, chosen from what the path is.
+
+Modules: :mod:`.common` (shared helpers), :mod:`.subfind_files`, :mod:`.subfind_fields`,
+:mod:`.halo_properties` and :mod:`.subfind` (Subfind), :mod:`.merger_trees` (SubLink
+z_1/2), :mod:`.formation` (z_1/2 side tables), :mod:`.tables` (plain tables) and
+:mod:`.detect` (what a path is, and :func:`ingest`). Nothing here imports the models.
+
+Every function returns a validated :class:`galhalo.catalog.Catalog` and writes nothing;
+:func:`galhalo.catalog.write_catalog` writes it atomically. Bad input raises
+:class:`galhalo.catalog.CatalogError` naming the file and the field or column.
+"""
+
+from __future__ import annotations
+
+from .detect import detect_input, ingest
+from .merger_trees import SubLinkTrees
+from .subfind import DEFAULT_SSFR_FLOOR, MASS_DEFINITIONS, ingest_subfind
+from .tables import ingest_table
+
+__all__ = [
+    "DEFAULT_SSFR_FLOOR",
+    "MASS_DEFINITIONS",
+    "SubLinkTrees",
+    "detect_input",
+    "ingest",
+    "ingest_subfind",
+    "ingest_table",
+]
