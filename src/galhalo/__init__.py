@@ -17,7 +17,7 @@ _LAZY = {
     "CatalogMeta": "galhalo.catalog",
     "read_catalog": "galhalo.catalog",
     "write_catalog": "galhalo.catalog",
-    "ingest": "galhalo.io",
+    "ingest": "galhalo.ingest",
     "simulate": "galhalo.sim.universe",
     "simulate_halos": "galhalo.sim.universe",
     "run_demo": "galhalo.demo",

@@ -50,7 +50,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..catalog import Catalog, CatalogMeta, read_catalog, write_catalog
-from ..columns import POSITION, VELOCITY
+from ..catalog.schema import POSITION, VELOCITY
 from ..errors import SuiteError
 from ..files import atomic_path, write_json
 from .cosmology import Cosmology

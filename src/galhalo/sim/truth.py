@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
 from scipy.stats import multivariate_normal
 
-from ..columns import GALAXY, HALO, STELLAR_MASS_CUT
+from ..catalog.schema import GALAXY, HALO, STELLAR_MASS_CUT
 from ..errors import CatalogError, SimulationError
 from .halos import HaloModel
 

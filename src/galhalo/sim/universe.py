@@ -29,7 +29,7 @@ import pandas as pd
 
 from .. import __version__
 from ..catalog import Catalog, CatalogMeta
-from ..columns import GALAXY, HALO, POSITION, VELOCITY
+from ..catalog.schema import GALAXY, HALO, POSITION, VELOCITY
 from ..environment import DELTA3_RADIUS, MatterTracers
 from ..errors import SimulationError
 from .cosmology import Cosmology
