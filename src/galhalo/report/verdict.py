@@ -65,8 +65,9 @@ def deviation(better: str, z: float | None) -> float | None:
 
 
 def level(value: float | None) -> int | None:
-    """Index into :data:`CLASSES` of a deviation (by its size); None without one."""
-    if value is None:
+    """Index into :data:`CLASSES` of a deviation (by its size); None without one (None
+    or NaN)."""
+    if value is None or math.isnan(value):
         return None
     return next(i for i, (bound, _) in enumerate(CLASSES) if abs(value) <= bound)
 
@@ -85,7 +86,7 @@ def verdict_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     Returns:
         One row per scenario (in the first result's order), model and group of
         :data:`GROUPS` with at least one computed metric. Columns ``scenario, rows,
-        model, group, deviation`` (None when no estimate of the group has a floor and an
+        model, group, deviation`` (NaN when no estimate of the group has a floor and an
         error), ``metric, key, value, error, floor`` (of the estimate with the largest
         |deviation|), ``scored`` (estimates with a deviation), ``estimates`` (all) and
         ``metrics`` (the group's metrics the result holds, comma-separated).
@@ -161,7 +162,7 @@ def _cell(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return '<td class="no-floor">not computed</td>'
     d = row["deviation"]
-    if d is None:
+    if level(d) is None:
         return (f'<td class="no-floor" title="{row["estimates"]} estimate(s), none with a '
                 f'noise floor and an error">no floor</td>')
     where = f"{row['metric']} · {row['key']}"
@@ -205,7 +206,7 @@ def verdict_html(table: pd.DataFrame, caption: str | None = None) -> str:
         head = ""
         if first:
             count = table.loc[table["scenario"] == scenario, "rows"].iloc[0]
-            rows_text = f"{int(count):,} rows" if count is not None else ""
+            rows_text = f"{int(count):,} rows" if pd.notna(count) else ""
             head = (f'<th class="text" scope="row" rowspan="{per_scenario[scenario]}">'
                     f'{html.escape(str(scenario))}<small>{rows_text}</small></th>')
         body = "".join(_cell(cells.get((scenario, model, g))) for g in groups)
