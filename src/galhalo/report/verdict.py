@@ -45,8 +45,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 #: Colour classes of |deviation| (standard errors): (upper bound, name), in order.
 CLASSES: tuple[tuple[float, str], ...] = ((3.0, "at the floor"), (10.0, "detectably off"),
                                           (30.0, "clearly off"), (math.inf, "far off"))
-#: Background and text colour of each class (ColorBrewer YlOrBr, readable in grey scale:
-#: darker is worse), then of a cell without a deviation.
+#: Background and text colour of each class (pale green, then ColorBrewer YlOrBr yellow
+#: to brown: darker is worse; the number is printed in every cell, colour repeats it).
 COLOURS: tuple[tuple[str, str], ...] = (("#edf8e9", "#1b1b1b"), ("#fee391", "#1b1b1b"),
                                         ("#fe9929", "#1b1b1b"), ("#b84b04", "#ffffff"))
 NO_FLOOR_COLOUR = ("#eeeeee", "#555555")
