@@ -245,16 +245,25 @@ def test_summary_records_catalog_models_seed_and_command(built, universe):
     assert any(t["caption"].startswith("large-scale bias") for t in page.tables)
 
 
-def test_same_seed_same_page(universe, tmp_path):
+def test_same_seed_same_page_and_a_catalog_without_truth(universe, tmp_path):
     """Everything random is seeded: a second build is byte-identical (a two-target truth
-    on 200 rows keeps this quick)."""
+    on 200 rows keeps this quick). The catalog carries no truth model, as a real one:
+    floors come from split halves and the PCC has none, which the verdict shows as a
+    grey "no floor" cell (a NaN deviation used to crash the page)."""
     test = universe[1].select(np.arange(len(universe[1])) < 200)
+    real = Catalog(test.table, type(test.meta)(box_size=test.meta.box_size))
     model = {"pair": TruthConditional(TruthModel.from_dict(test.meta.truth), ("smass", "color"))}
-    pages = [build_report(model, test, tmp_path / f"{name}.html", scenarios="whole",
-                          n_samples=5, seed=3, importance=False, command="x").read_bytes()
+    paths = [build_report(model, real, tmp_path / f"{name}.html", scenarios="whole",
+                          n_samples=5, seed=3, importance=False, command="x")
              for name in ("a", "b")]
+    pages = [path.read_bytes() for path in paths]
     assert pages[0] == pages[1]
     assert pages[0].count(b"data:image/png;base64,") == 4  # no loss curve for the truth
+    verdict = _parse(paths[0]).tables[0]
+    row = verdict["rows"][0]
+    per_halo = next(i for i, g in enumerate(verdict["header"]) if g.startswith("per-halo"))
+    assert row[per_halo] == "no floor"
+    assert b"Noise floors from split halves." in pages[0]
 
 
 # ----------------------------------------------------------------------------- figures
