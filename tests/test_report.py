@@ -425,11 +425,13 @@ def test_truth_needs_a_synthetic_catalog_and_the_output_is_checked_first(univers
 
 # ----------------------------------------------------------------------------- browser
 #: Headless Chromium, quiet and isolated: no sandbox (containers run as root), no GPU, no
-#: network of its own (QUIC, background fetches, component updates, sync), a fresh
-#: profile per call (added by _chromium).
+#: network of its own (QUIC, background fetches, component updates, sync), shared memory
+#: in /tmp (a container's /dev/shm is often 64 MB), a fresh profile per call (added by
+#: _chromium).
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                  "--hide-scrollbars")
 #: Seconds one Chromium call may take before it is killed and the test fails.
 CHROMIUM_TIMEOUT = 120
 #: Injected into a copy of the page (the report itself holds no script): records every

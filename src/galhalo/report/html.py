@@ -60,12 +60,18 @@ def _anchor(title: str, index: int) -> str:
     return f"section-{index}-" + "".join(c if c.isalnum() else "-" for c in title.lower())
 
 
-def _cell(value) -> str:
+def format_value(value: object) -> str:
+    """A number as the report's tables show it: floats to 4 significant digits, ``–``
+    for None, NaN or inf, anything else as ``str`` (not escaped)."""
+    if value is None:
+        return "–"
     if isinstance(value, float | np.floating):
-        if not np.isfinite(value):
-            return "–"
-        return f"{value:.4g}"
-    return html.escape(str(value))
+        return f"{value:.4g}" if np.isfinite(value) else "–"
+    return str(value)
+
+
+def _cell(value) -> str:
+    return html.escape(format_value(value))
 
 
 def table_html(frame: pd.DataFrame, best: Mapping[str, str] | None = None,

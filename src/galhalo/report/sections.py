@@ -39,7 +39,7 @@ from ..evaluate.run import METRICS, catalog_fingerprint, compare, results_table
 from ..evaluate.scenarios import Scenario
 from . import model_figures as mf
 from . import verdict
-from .html import HtmlReport
+from .html import HtmlReport, format_value
 
 
 @dataclass
@@ -84,11 +84,11 @@ def _key_values(pairs: Iterable[tuple[str, Any]]) -> pd.DataFrame:
 
 
 def _pm(value: Any, error: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if error is None or (isinstance(error, float) and not math.isfinite(error)):
-        return f"{value:.4g}"
-    return f"{value:.4g} ± {error:.2g}"
+    """``value ± error`` (the error to 2 significant digits), or the value alone."""
+    text = format_value(value)
+    if text == "–" or error is None or not math.isfinite(error):
+        return text
+    return f"{text} ± {error:.2g}"
 
 
 def _comparison_tables(frame: pd.DataFrame, labels: list[str]) -> dict[str, pd.DataFrame]:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..errors import ReportError
 from ..evaluate.run import METRICS
+from .html import format_value
 
 #: Metric groups, the verdict's columns, in page order; every metric of METRICS is in one.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -154,10 +155,6 @@ STYLE = "\n".join(
        "margin-right: .3em; }"])
 
 
-def _number(value: Any) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.4g}"
-
-
 def _cell(row: Mapping[str, Any] | None) -> str:
     if row is None:
         return '<td class="no-floor">not computed</td>'
@@ -166,8 +163,8 @@ def _cell(row: Mapping[str, Any] | None) -> str:
         return (f'<td class="no-floor" title="{row["estimates"]} estimate(s), none with a '
                 f'noise floor and an error">no floor</td>')
     where = f"{row['metric']} · {row['key']}"
-    title = (f"{where}: value {_number(row['value'])} ± {_number(row['error'])}, floor "
-             f"{_number(row['floor'])}: {d:+.1f} standard errors ({CLASSES[level(d)][1]}); "
+    title = (f"{where}: value {format_value(row['value'])} ± {format_value(row['error'])}, floor "
+             f"{format_value(row['floor'])}: {d:+.1f} standard errors ({CLASSES[level(d)][1]}); "
              f"worst of {row['scored']} scored estimate(s) of {row['estimates']}")
     return (f'<td class="level-{level(d)}" title="{html.escape(title, quote=True)}">'
             f'{d:+.1f}<span class="where">{html.escape(where)}</span></td>')
