@@ -167,6 +167,39 @@ def test_every_figure_is_an_embedded_png(built):
     assert "src=\"http" not in path.read_text() and "<script" not in path.read_text()
 
 
+class _Nesting(HTMLParser):
+    """Elements left open or closed out of order, and every id."""
+
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self):
+        super().__init__()
+        self.open: list[str] = []
+        self.misnested: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [value for name, value in attrs if name == "id"]
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.misnested.append(f"</{tag}> inside {self.open[-3:]}")
+
+
+def test_the_page_is_well_formed(built):
+    """Every element the report writes is closed in order (folded tables, the verdict's
+    spanned rows) and every id (the table of contents' anchors) is unique."""
+    path, page, _ = built
+    nesting = _Nesting()
+    nesting.feed(path.read_text(encoding="utf-8"))
+    assert nesting.open == [] and nesting.misnested == []
+    assert len(nesting.ids) == len(set(nesting.ids)) == len(page.headings)
+
+
 def test_the_verdict_comes_first_then_figures_then_folded_tables(built):
     """Pins the reading order of issue 17: the page used to open with metadata and nine
     unfolded tables of numbers, the figures thousands of pixels down."""
