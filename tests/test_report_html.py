@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from galhalo.errors import ReportError
 from galhalo.report.html import HtmlReport, table_html
 
 
@@ -66,9 +67,9 @@ def test_report_embeds_every_figure_as_png_and_marks_the_best(tmp_path):
 
 def test_table_rejects_unknown_best_columns_and_rules():
     frame = pd.DataFrame({"KS": [0.1, 0.2]})
-    with pytest.raises(ValueError, match="no column 'AUC'"):
+    with pytest.raises(ReportError, match="no column 'AUC'"):
         table_html(frame, best={"AUC": "max"})
-    with pytest.raises(ValueError, match="'min', 'max' or 'abs'"):
+    with pytest.raises(ReportError, match="'min', 'max' or 'abs'"):
         table_html(frame, best={"KS": "lowest"})
 
 

@@ -1,18 +1,23 @@
 """The evaluation report: one self-contained HTML page for one or more models.
 
 ``build_report({"flow": "models/flow", "truth": "truth"}, catalog, "report.html")``
-scores every model once with :func:`galhalo.evaluate.run.evaluate_model`, draws one mock
-per model for the figures, and writes an :class:`~galhalo.report.html.HtmlReport` with
+checks every input, scores every model once with
+:func:`galhalo.evaluate.run.evaluate_model`, draws one mock per model for the figures,
+and writes an :class:`~galhalo.report.html.HtmlReport` whose sections
+(:mod:`galhalo.report.sections`) put the verdict first:
 
-* a summary (catalog, models, settings, package versions, seed, command);
-* the comparison table of :func:`galhalo.evaluate.run.compare` per scenario (models as
-  columns, value +- standard error, the best marked);
+* the verdict (:mod:`galhalo.report.verdict`): one row per scenario and model, one
+  coloured column per metric group, each cell the distance to the noise floor in
+  standard errors;
 * the figures of :mod:`galhalo.report.model_figures`: corner plot, per-scenario contours
   of a target pair, 1-D histograms, calibration, feature importance, loss curves;
-* one section per model (family, columns, hyperparameters, training metrics, its
-  metrics on the first scenario);
 * with a clustering comparison (:func:`galhalo.evaluate.bias.compare_clustering`), the
-  xi(r) and b(r) figures of :mod:`galhalo.report.clustering_figure` and its bias table.
+  xi(r) and b(r) figures of :mod:`galhalo.report.clustering_figure` and its bias table;
+* folded in ``<details>``: the comparison table of
+  :func:`galhalo.evaluate.run.compare` per scenario (models as columns, value +-
+  standard error, the best marked), one section per model (family, columns,
+  hyperparameters, training metrics, its metrics on the first scenario), and the
+  catalog, models, settings, package versions, seed and command.
 
 Every input is checked before any work: the output path, the catalog, each model (its
 condition and target columns must be in the catalog), the scenarios (each must select
@@ -22,30 +27,23 @@ condition and target columns must be in the catalog), the scenarios (each must s
 from __future__ import annotations
 
 import math
-import platform
-import shlex
-import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from .. import __version__
 from ..catalog import Catalog
+from ..errors import GalhaloError, ReportError
 from ..evaluate.bias import ClusteringComparison
-from ..evaluate.run import METRICS, as_model, catalog_fingerprint, compare, results_table
+from ..evaluate.run import as_model
 from ..evaluate.scenarios import PRESETS, Scenario
 from ..evaluate.scenarios import scenarios as as_scenarios
 from ..files import check_writable
-from . import model_figures as mf
+from . import sections
 from .html import HtmlReport
-from .model_figures import ReportError
+from .sections import Entry
 
 #: Most sampled points per model in the figures (draws per row = min(n_samples,
 #: ceil(FIGURE_POINTS / rows)), at least 1).
@@ -60,48 +58,36 @@ _REPEATS = 5  # evaluate_model's draws per distribution metric: n_samples must r
 __all__ = ["FIGURE_POINTS", "PAIR", "ReportError", "build_report"]
 
 
-@dataclass
-class _Entry:
-    """One model of the report: the model, where it came from, its results and mock."""
-
-    label: str
-    model: Any
-    source: str
-    result: dict[str, Any] | None = None
-    mock: pd.DataFrame | None = None
-    draws_per_row: int = 0
-
-    @property
-    def figure_label(self) -> str:
-        """The label in figures, where ``truth`` names the catalog's true values."""
-        return "truth model" if self.label == mf.TRUTH else self.label
-
-
 # ----------------------------------------------------------------------------- inputs
-def _resolve(label: str, spec: Any, catalog: Catalog) -> _Entry:
-    """A model object, a model directory, or ``"truth"`` (the catalog's truth model)."""
-    from ..models import load_model
+def _truth_model(label: str, catalog: Catalog) -> Any:
+    """The catalog's own truth model behind the model interface (``"truth"``)."""
     from ..sim.truth import TruthModel
 
+    if catalog.meta.truth is None:
+        raise ReportError(f"model {label!r}: 'truth' needs a synthetic catalog with a "
+                          "truth model; this catalog carries none")
+    return as_model(TruthModel.from_dict(catalog.meta.truth))
+
+
+def _resolve(label: str, spec: Any, catalog: Catalog) -> Entry:
+    """A model object, a model directory, or ``"truth"`` (the catalog's truth model)."""
+    from ..models import load_model
+
     if isinstance(spec, str) and spec == TRUTH_SPEC:
-        if catalog.meta.truth is None:
-            raise ReportError(f"model {label!r}: 'truth' needs a synthetic catalog with a "
-                              "truth model; this catalog carries none")
-        return _Entry(label, as_model(TruthModel.from_dict(catalog.meta.truth)),
-                      "the catalog's truth model")
+        return Entry(label, _truth_model(label, catalog), "the catalog's truth model")
     if isinstance(spec, str | Path):
         try:
-            return _Entry(label, load_model(spec), str(spec))
-        except ValueError as err:
+            return Entry(label, load_model(spec), str(spec))
+        except GalhaloError as err:
             raise ReportError(f"model {label!r}: {err}") from None
     try:
         model = as_model(spec)
-    except ValueError as err:
+    except GalhaloError as err:
         raise ReportError(f"model {label!r}: {err}") from None
-    return _Entry(label, model, f"in memory ({type(spec).__name__})")
+    return Entry(label, model, f"in memory ({type(spec).__name__})")
 
 
-def _check_columns(entry: _Entry, table: pd.DataFrame) -> None:
+def _check_columns(entry: Entry, table: pd.DataFrame) -> None:
     model = entry.model
     needed = [*model.condition, *model.target]
     missing = [name for name in needed if name not in table.columns]
@@ -136,7 +122,7 @@ def _check_scenarios(specs: Any, table: pd.DataFrame, min_rows: int) -> list[Sce
     return chosen
 
 
-def _common_targets(entries: list[_Entry]) -> tuple[str, ...]:
+def _common_targets(entries: list[Entry]) -> tuple[str, ...]:
     common = [t for t in entries[0].model.target
               if all(t in e.model.target for e in entries[1:])]
     if not common:
@@ -160,97 +146,6 @@ def _pair(pair: tuple[str, str] | None, targets: tuple[str, ...]) -> tuple[str, 
                           f"(shared targets: {', '.join(targets)})")
     return pair
 
-
-def _versions() -> dict[str, str]:
-    out = {"galhalo": __version__, "python": platform.python_version()}
-    for package in ("numpy", "pandas", "scipy", "matplotlib", "torch", "zuko", "scikit-learn"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def _default_command() -> str:
-    if not sys.argv or not sys.argv[0]:
-        return "(interactive)"
-    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
-
-
-# ----------------------------------------------------------------------------- tables
-def _key_values(pairs: Iterable[tuple[str, Any]]) -> pd.DataFrame:
-    items = list(pairs)
-    return pd.DataFrame({"value": [str(v) for _, v in items]},
-                        index=pd.Index([k for k, _ in items], name="item"))
-
-
-def _pm(value: Any, error: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if error is None or (isinstance(error, float) and not math.isfinite(error)):
-        return f"{value:.4g}"
-    return f"{value:.4g} ± {error:.2g}"
-
-
-def _comparison_tables(frame: pd.DataFrame, labels: list[str]) -> dict[str, pd.DataFrame]:
-    """Per scenario: metric, key, one column per model (value ± error, best starred),
-    floor, best ("(clear)" when it beats the runner-up by > 2 sigma)."""
-    out = {}
-    for scenario, part in frame.groupby("scenario", sort=False):
-        rows = []
-        for _, row in part.iterrows():
-            cells = {"metric": row["metric"], "key": row["key"]}
-            for label in labels:
-                text = _pm(row[label], row[f"{label}_error"])
-                cells[label] = f"★ {text}" if row["best"] == label and len(labels) > 1 else text
-            cells["floor"] = _pm(row["floor"], None)
-            cells["better"] = METRICS[row["metric"]].better if row["metric"] in METRICS else ""
-            best = row["best"] if isinstance(row["best"], str) else "–"
-            clear = isinstance(row["clear"], bool | np.bool_) and bool(row["clear"])
-            cells["best"] = best + (" (clear)" if clear else "")
-            rows.append(cells)
-        out[str(scenario)] = pd.DataFrame(rows)
-    return out
-
-
-def _model_table(result: Mapping[str, Any], scenario: str) -> pd.DataFrame:
-    table = results_table(result)
-    table = table[table["scenario"] == scenario]
-    return table[["metric", "key", "value", "error", "floor", "z", "note"]].reset_index(drop=True)
-
-
-# ----------------------------------------------------------------------------- figures
-def _png_figure(path: Path, dpi: int) -> Figure:
-    """A written PNG as a Figure that saves back to the same pixels at ``dpi``."""
-    import matplotlib.image as mpimg
-
-    pixels = mpimg.imread(path)
-    height, width = pixels.shape[:2]
-    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
-    figure.figimage(pixels, 0, 0, origin="upper", resize=False)
-    return figure
-
-
-def _clustering_section(report: HtmlReport, comparison: ClusteringComparison) -> None:
-    from .clustering_figure import bias_comparison, xi_comparison
-
-    dpi = 110  # clustering_figure writes its PNGs at 110 dpi: embedded pixel for pixel
-    report.section("Clustering", "Two-point correlation and relative tracer bias of the "
-                   "truth and each mock, population by population (errors: paired jackknife). "
-                   f"Populations: {', '.join(comparison.splits) or 'all rows'}.")
-    with tempfile.TemporaryDirectory(prefix="galhalo-report-") as scratch:
-        for name, draw, caption in (
-                ("xi.png", xi_comparison, "r² xi(r): truth (points) vs mocks (lines), with "
-                                          "mock / truth ratios"),
-                ("bias.png", bias_comparison, "relative bias b(r), truth vs mocks")):
-            path = draw(comparison, Path(scratch) / name)
-            report.figure(_png_figure(path, dpi), caption=caption, dpi=dpi)
-    if len(comparison.table):
-        report.table(comparison.table, caption="large-scale bias per model and population "
-                     "(deviation_sigma: (b_mock - b_truth) / paired jackknife error)",
-                     best={"deviation_sigma": "abs"})
-    if len(comparison.assembly_bias):
-        report.table(comparison.assembly_bias, caption="assembly-bias shuffle test")
 
 
 # ----------------------------------------------------------------------------- the report
@@ -353,20 +248,23 @@ def build_report(
     report = HtmlReport(title or "galhalo evaluation report",
                         subtitle=f"{len(entries)} model(s) on {rows:,} held-out rows; "
                                  f"seed {int(seed)}")
-    _summary(report, catalog, entries, evaluated, n_samples, draws, seed, importance,
-             command)
-    _comparison(report, results, labels, evaluated)
-    _figures(report, table, entries, targets, pair, scenario_objects, evaluated[0], importance)
-    for entry in entries:
-        _model_section(report, entry, evaluated[0])
+    floors = entries[0].result["settings"]["floor"]
+    sections.verdict_section(report, results, floors)
+    sections.figure_sections(report, table, entries, targets, pair, scenario_objects,
+                             evaluated[0], importance)
     if clustering is not None:
         say("clustering figures")
-        _clustering_section(report, clustering)
+        sections.clustering_section(report, clustering)
+    sections.comparison_section(report, results, labels, evaluated)
+    for entry in entries:
+        sections.model_section(report, entry, evaluated[0])
+    sections.provenance_section(report, catalog, entries, evaluated, n_samples, draws, seed,
+                                importance, command)
     say(f"writing {target}")
     return report.write(target)
 
 
-def _evaluate(entry: _Entry, catalog: Catalog, chosen, n_samples: int, seed: int,
+def _evaluate(entry: Entry, catalog: Catalog, chosen, n_samples: int, seed: int,
               importance: bool, min_rows: int, say) -> dict[str, Any]:
     from ..evaluate.run import evaluate_model
 
@@ -381,111 +279,3 @@ def _mock(model: Any, catalog: Catalog, draws: int, seed: int) -> pd.DataFrame:
     return make_mock(model, catalog, draws, int(seed)).table
 
 
-def _summary(report: HtmlReport, catalog: Catalog, entries: list[_Entry], evaluated: list[str],
-             n_samples: int, draws: int, seed: int, importance: bool,
-             command: str | None) -> None:
-    meta = catalog.meta
-    report.section("Summary", "Every model is scored on the same held-out rows with "
-                   "galhalo.evaluate (docs/evaluation.md): each number carries its standard "
-                   "error and its noise floor, the value a perfect model would get.")
-    report.table(_key_values([
-        ("source", meta.source or "–"), ("rows", f"{len(catalog):,}"),
-        ("box size [Mpc/h]", meta.box_size if meta.box_size is not None else "–"),
-        ("redshift", meta.redshift), ("catalog seed", meta.seed if meta.seed is not None
-                                      else "–"),
-        ("truth model", "yes: floors from truth draws" if meta.truth else
-         "no: floors from split halves"),
-        ("fingerprint", catalog_fingerprint(catalog.table)),
-    ]), caption="catalog")
-    report.table(pd.DataFrame([{
-        "label": e.label, "family": getattr(e.model, "family", type(e.model).__name__),
-        "condition": ", ".join(e.model.condition), "target": ", ".join(e.model.target),
-        "source": e.source} for e in entries]), caption="models")
-    skipped = entries[0].result.get("skipped", {})
-    report.table(_key_values([
-        ("seed", int(seed)), ("metric draws per row (n_samples)", n_samples),
-        ("figure draws per row", draws), ("scenarios", ", ".join(evaluated)),
-        ("scenarios skipped", "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "none"),
-        ("feature importance", "yes" if importance else "no"),
-        ("command", command if command is not None else _default_command()),
-    ]), caption="settings")
-    report.table(_key_values(_versions().items()), caption="versions")
-
-
-def _comparison(report: HtmlReport, results: dict[str, Any], labels: list[str],
-                evaluated: list[str]) -> None:
-    frame = compare(results)
-    report.section("Comparison", "One table per scenario: value ± standard error per "
-                   "model; floor = the value a perfect model would get; better = the "
-                   "metric's direction (lower, or closest to the floor); ★ marks the best "
-                   "model, '(clear)' when it beats the runner-up by more than twice their "
-                   "combined standard error.")
-    tables = _comparison_tables(frame, labels)
-    for scenario in evaluated:
-        entry = results[labels[0]]["scenarios"][scenario]
-        described = f"{entry['description']} " if entry.get("description") else ""
-        report.table(tables[scenario], caption=f"{scenario}: {described}"
-                     f"({entry['selection'] or 'all rows'}; {entry['rows']:,} rows)")
-
-
-def _figures(report: HtmlReport, table: pd.DataFrame, entries: list[_Entry],
-             targets: tuple[str, ...], pair: tuple[str, str] | None,
-             scenarios: list[Scenario], first: str, importance: bool) -> None:
-    mocks = {e.figure_label: e.mock for e in entries}
-    results = {e.figure_label: e.result for e in entries}
-    levels = " and ".join(f"{round(100 * p)}%" for p in mf.LEVELS)
-    if len(targets) >= 2:
-        report.section("Corner plot", f"All rows: truth (grey, filled) against each model's "
-                       f"draws; contours enclose {levels} of each sample "
-                       "(highest-density regions of the smoothed 2-D histogram).")
-        report.figure(mf.corner_figure(table, mocks, targets), caption="corner plot, "
-                      "truth vs models")
-    if pair is not None:
-        report.section(f"Scenarios: {pair[1]} vs {pair[0]}",
-                       f"{pair[1]} against {pair[0]} in every scenario (as in the published "
-                       f"figures, per halo-mass bin); contours enclose {levels}.")
-        report.figure(mf.scenario_contours(table, mocks, scenarios, pair),
-                      caption=f"{pair[1]} vs {pair[0]} per scenario")
-    report.section("1-D distributions", "Each target over all rows: truth (grey, with its "
-                   "±1 sigma Poisson band) and each model's draws.")
-    report.figure(mf.marginal_histograms(table, mocks, targets), caption="1-D histograms")
-    report.section("Calibration", "Conditional PIT histograms (flat for a calibrated model; "
-                   "U-shaped: too narrow; hump: too wide; slope: biased) with the binomial "
-                   "band, and coverage of the central 68% / 95% regions against nominal, "
-                   f"scenario {first!r}.")
-    report.figure(mf.calibration_figure(results, first), caption="calibration")
-    report.section("Feature importance", "Drop of the held-out log-likelihood and of the "
-                   "PCC when one condition column is shuffled (larger: the model relies on it "
-                   "more; error bars: standard error over permutation rounds).")
-    if importance:
-        report.figure(mf.importance_figure(results), caption="permutation importance")
-    else:
-        report.text("not computed (importance=False)")
-    report.section("Loss curves", "Training and validation loss per epoch; the star marks "
-                   "the best validation epoch, whose weights the model keeps.")
-    histories = {e.figure_label: list(getattr(e.model, "history", None) or [])
-                 for e in entries}
-    if any(histories.values()):
-        report.figure(mf.loss_curves(histories), caption="loss curves")
-    without = [label for label, h in histories.items() if not h]
-    if without:
-        report.text(f"no training history for: {', '.join(without)} (the truth model and "
-                    "non-neural families have none)")
-
-
-def _model_section(report: HtmlReport, entry: _Entry, scenario: str) -> None:
-    model = entry.model
-    report.section(f"Model {entry.label}", f"{getattr(model, 'family', '?')} model: "
-                   f"p({', '.join(model.target)} | {', '.join(model.condition)}); "
-                   f"source {entry.source}.")
-    details = [("family", getattr(model, "family", type(model).__name__)),
-               ("condition", ", ".join(model.condition)), ("target", ", ".join(model.target)),
-               ("training seed", getattr(model, "seed", None))]
-    hyper = getattr(model, "hyperparameters", None) or {}
-    details += [(f"hyperparameter {k}", v) for k, v in sorted(hyper.items())]
-    metrics = getattr(model, "metrics", None) or {}
-    details += [(f"training {k}", f"{v:.5g}" if isinstance(v, float) else v)
-                for k, v in sorted(metrics.items())]
-    report.table(_key_values(details), caption=f"{entry.label}: configuration")
-    report.table(_model_table(entry.result, scenario),
-                 caption=f"{entry.label}: every metric on scenario {scenario!r}")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..errors import ReportError
 from ..files import atomic_path, check_writable
 
 #: Boxes drawn per suite at most (evenly thinned beyond), so the figure stays legible.
@@ -26,9 +27,12 @@ def predicted_vs_true(results: Mapping[str, Mapping[str, Any]], names: Sequence[
             "coverage_1sigma", ...}}) shown in the legend.
         names: parameter names, one panel each.
         title: optional figure title.
+
+    Raises:
+        ReportError: no suite of results.
     """
     if not results:
-        raise ValueError("predicted_vs_true needs at least one suite of results")
+        raise ReportError("predicted_vs_true needs at least one suite of results")
     names = list(names)
     figure = Figure(figsize=(4.4 * len(names), 4.4), layout="constrained")
     axes = figure.subplots(1, len(names), squeeze=False)[0]

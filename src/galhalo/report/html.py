@@ -5,7 +5,10 @@ data URIs, so one file can be mailed, archived or opened offline.
     report.section("Whole sample", "Held-out galaxies of the default universe.")
     report.table(frame, caption="metrics", best={"KS": "min"})
     report.figure(figure, caption="stellar mass vs colour")
+    report.table(details, caption="every metric", folded=True)   # in <details>
     report.write("report.html")
+
+The page holds no script and fetches nothing: it renders the same offline.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import __version__
+from ..errors import ReportError
 from ..files import atomic_path, check_writable
 
 STYLE = """
@@ -39,6 +43,9 @@ figure img { max-width: 100%; }
 figcaption, .caption { color: #555; font-size: .9em; }
 nav ul { columns: 2; }
 footer { margin-top: 3em; color: #777; font-size: .8em; }
+details { margin: .5em 0; }
+details > summary { cursor: pointer; color: #1f4e79; }
+details[open] > summary { margin-bottom: .3em; }
 """
 
 
@@ -53,12 +60,18 @@ def _anchor(title: str, index: int) -> str:
     return f"section-{index}-" + "".join(c if c.isalnum() else "-" for c in title.lower())
 
 
-def _cell(value) -> str:
+def format_value(value: object) -> str:
+    """A number as the report's tables show it: floats to 4 significant digits, ``–``
+    for None, NaN or inf, anything else as ``str`` (not escaped)."""
+    if value is None:
+        return "–"
     if isinstance(value, float | np.floating):
-        if not np.isfinite(value):
-            return "–"
-        return f"{value:.4g}"
-    return html.escape(str(value))
+        return f"{value:.4g}" if np.isfinite(value) else "–"
+    return str(value)
+
+
+def _cell(value) -> str:
+    return html.escape(format_value(value))
 
 
 def table_html(frame: pd.DataFrame, best: Mapping[str, str] | None = None,
@@ -69,10 +82,10 @@ def table_html(frame: pd.DataFrame, best: Mapping[str, str] | None = None,
     best = dict(best or {})
     for column, rule in best.items():
         if column not in frame.columns:
-            raise ValueError(f"best: no column {column!r} in the table "
-                             f"(it has {list(frame.columns)})")
+            raise ReportError(f"best: no column {column!r} in the table "
+                              f"(it has {list(frame.columns)})")
         if rule not in ("min", "max", "abs"):
-            raise ValueError(f"best[{column!r}] must be 'min', 'max' or 'abs', got {rule!r}")
+            raise ReportError(f"best[{column!r}] must be 'min', 'max' or 'abs', got {rule!r}")
     show_index = frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex)
     winners: dict[str, set] = {}
     for column, rule in best.items():
@@ -109,6 +122,7 @@ class HtmlReport:
     title: str
     subtitle: str = ""
     _sections: list[tuple[str, list[str]]] = field(default_factory=list)
+    _styles: list[str] = field(default_factory=list)
 
     def section(self, title: str, text: str | None = None) -> HtmlReport:
         """Start a new section (a table-of-contents entry) with optional text."""
@@ -128,9 +142,23 @@ class HtmlReport:
         return self
 
     def table(self, frame: pd.DataFrame, caption: str | None = None,
-              best: Mapping[str, str] | None = None) -> HtmlReport:
-        """A table; ``best`` highlights each named column's best cell (see table_html)."""
-        self._body().append(table_html(frame, best, caption))
+              best: Mapping[str, str] | None = None, folded: bool = False) -> HtmlReport:
+        """A table; ``best`` highlights each named column's best cell (see table_html);
+        ``folded`` puts it in a closed ``<details>`` whose summary is the caption and
+        the row count."""
+        rendered = table_html(frame, best, caption)
+        if folded:
+            summary = f"{caption or 'table'} ({len(frame):,} rows)"
+            rendered = f"<details><summary>{html.escape(summary)}</summary>{rendered}</details>"
+        self._body().append(rendered)
+        return self
+
+    def markup(self, fragment: str, style: str | None = None) -> HtmlReport:
+        """Trusted HTML (the caller escapes every text in it; no script, no external
+        link), with optional CSS rules added to the page's style sheet once."""
+        self._body().append(fragment)
+        if style and style not in self._styles:
+            self._styles.append(style)
         return self
 
     def figure(self, figure: Figure, caption: str | None = None, dpi: int = 100
@@ -152,9 +180,10 @@ class HtmlReport:
                       for i, (t, _) in enumerate(self._sections))
         body = "".join(f'<h2 id="{_anchor(t, i)}">{html.escape(t)}</h2>' + "".join(parts)
                        for i, (t, parts) in enumerate(self._sections))
+        style = "\n".join([STYLE, *self._styles])
         subtitle = f'<p class="caption">{html.escape(self.subtitle)}</p>' if self.subtitle else ""
         return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head><body>"
+                f"<title>{html.escape(self.title)}</title><style>{style}</style></head><body>"
                 f"<h1>{html.escape(self.title)}</h1>{subtitle}<nav><ul>{toc}</ul></nav>{body}"
                 f"<footer>written by galhalo {__version__}</footer></body></html>")
 
