@@ -11,15 +11,16 @@ python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 stamp="$venv/.galhalo-installed"
 
 # System packages: Corrfunc (pair counts) compiles against the GSL headers; the report's
-# browser test renders the page in Debian's chromium (skipped without it, except in CI).
-# Installed with one apt-get update and one apt-get install when running as root, and
-# any failure stops here with apt-get's message.
+# browser test renders the page in Debian's chromium (only `./run.sh test` asks for it:
+# skipped without it, except in CI). Installed with one apt-get update and one apt-get
+# install when running as root, and any failure stops here with apt-get's message.
+#   system_packages yes|no    (yes: the browser too)
 system_packages() {
     local missing=()
     if ! { command -v gsl-config >/dev/null || dpkg -s libgsl-dev >/dev/null 2>&1; }; then
         missing+=(libgsl-dev)
     fi
-    if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+    if [ "$1" = yes ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
             && ! command -v google-chrome >/dev/null; then
         missing+=(chromium)
     fi
@@ -51,7 +52,7 @@ system_packages() {
 
 if [ ! -f "$stamp" ] || [ "$here/pyproject.toml" -nt "$stamp" ]; then
     echo "galhalo: installing into $venv (first run only)" >&2
-    system_packages
+    system_packages "$([ "${1:-}" = test ] && echo yes || echo no)"
     "$python" -m venv "$venv"
     # The CPU build of torch must come first and exactly pinned: anything looser
     # makes pip fetch a multi-GB CUDA build.
@@ -62,10 +63,9 @@ fi
 
 if [ "${1:-}" = "test" ]; then
     shift
-    # CI (CI=true) may reuse an installed environment: the browser test still needs chromium.
-    if [ "${CI:-}" = true ]; then
-        system_packages
-    fi
+    # The environment may have been installed by another command: the browser test
+    # still wants chromium (a no-op when it is there).
+    system_packages yes
     cd "$here"
     exec "$venv/bin/python" -m pytest "$@"
 fi

@@ -91,7 +91,7 @@ def main() -> None:
                              "--test-fraction")
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--settings", default=",".join(SETTINGS),
-                        help=f"comma-separated subset of: {', '.join(SETTINGS)}")
+                        help="comma-separated subset of: " + ", ".join(SETTINGS).replace("%", "%%"))
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=300)
