@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..errors import ModelError
+
 #: A loss maps (condition batch, target batch) to per-row negative log-likelihoods
 #: (rows,), or to one value for the whole batch (a 0-d tensor, for losses that normalise
 #: over the batch, such as the moment loss of the cosmology GNNs).
@@ -62,12 +64,12 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience", "schedule_patience"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("learning_rate", "clip"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ModelError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.average < math.inf:
-            raise ValueError(f"average must be >= 0 epochs, got {self.average}")
+            raise ModelError(f"average must be >= 0 epochs, got {self.average}")
 
     def to_dict(self) -> dict:
         return asdict(self)
