@@ -29,7 +29,7 @@ from .interface import (
 )
 from .neural import NeuralModel
 from .registry import FAMILIES, FAMILY_PATHS, load_model, model_family, register
-from .scaled import LATTICE_MIN_POINTS, FitData, ScaledModel, lattice_rule
+from .scaled import LATTICE_MIN_POINTS, FitData, ScaledModel, lattice_rule, worst_case_error
 from .store import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -53,5 +53,5 @@ __all__ = [
     "load_weights", "model_family", "read_config", "read_model_directory",
     "read_network_config", "register", "restore_fit_record", "rows_needed",
     "save_network_directory", "split_rows", "table_of", "validation_size",
-    "write_model_directory",
+    "worst_case_error", "write_model_directory",
 ]

@@ -32,9 +32,8 @@ from .transforms import (
 #: Fewest points of the lattice rule that integrates a model's density over the grid
 #: cells of discrete targets (one model evaluation per point).
 LATTICE_MIN_POINTS = 11
-#: Largest |correlation| between two coordinate columns of the rule, and smallest
-#: singular value of its standardised, centred coordinate matrix, that it accepts.
-LATTICE_MAX_CORRELATION = 0.2
+#: Smallest singular value of the rule's standardised, centred coordinate matrix it
+#: accepts (1 for orthogonal columns, 0 for affinely dependent ones).
 LATTICE_MIN_SINGULAR_VALUE = 0.5
 
 
@@ -46,19 +45,33 @@ def _primes_from(start: int):
         candidate += 1
 
 
+def worst_case_error(points: np.ndarray) -> float:
+    """Worst-case integration error of the equal-weight rule ``points`` (n, d) in
+    (0, 1)^d over the unit ball of the unanchored Sobolev space of mixed first
+    derivatives (weights 1): |mean f(points) - integral f| <= this times ||f||, with
+    ||f||^2 = (integral f)^2 + integral (f')^2 per coordinate for product functions.
+    Computed exactly from the space's kernel 1 + B1(x) B1(y) + B2(|x - y|) / 2 per
+    coordinate (B1, B2 the Bernoulli polynomials), whose integral over y is 1."""
+    b1 = points - 0.5
+    distance = np.abs(points[:, None, :] - points[None, :, :])
+    kernel = np.prod(1 + b1[:, None, :] * b1[None, :, :]
+                     + (distance**2 - distance + 1 / 6) / 2, axis=2)
+    return float(np.sqrt(max(kernel.mean() - 1, 0.0)))
+
+
 @functools.cache
 def lattice_rule(dimensions: int) -> np.ndarray:
     """Points (n, dimensions) in (0, 1)^dimensions of a rank-1 Korobov lattice rule.
 
     Point k has coordinates ((k z_i mod n) + 1/2) / n with z_i = g^i mod n, n prime:
     every column is a permutation of the n-point midpoint rule (exact 1-D projections).
-    The generator g is the one (n the smallest prime >= ``LATTICE_MIN_POINTS`` and
-    2 * dimensions + 1) whose z_i are distinct up to sign mod n and whose coordinate
-    columns are least correlated; n grows to the next prime until the columns have
-    |correlation| <= ``LATTICE_MAX_CORRELATION`` and the standardised centred columns
-    a smallest singular value >= ``LATTICE_MIN_SINGULAR_VALUE`` (full rank: no two
-    columns identical or affinely dependent, for any number of discrete columns).
-    The old rule (8 points, generator 3) repeated column 1 as column 3 (3^2 = 1 mod 8).
+    n is the smallest prime >= ``LATTICE_MIN_POINTS`` and 2 * dimensions + 1, and g
+    the generator with z_i distinct up to sign mod n (no column equal or mirrored to
+    another) of least :func:`worst_case_error`; n grows to the next prime until the
+    standardised centred columns have a smallest singular value >=
+    ``LATTICE_MIN_SINGULAR_VALUE`` (full rank: no two columns identical or affinely
+    dependent, for any number of discrete columns). The former rule (8 points,
+    generator 3) repeated column 1 as column 3, since 3^2 = 1 (mod 8).
     """
     if dimensions < 1:
         raise ValueError(f"a lattice rule needs >= 1 dimension, got {dimensions}")
@@ -69,11 +82,10 @@ def lattice_rule(dimensions: int) -> np.ndarray:
             if len(set(vector) | {-v % points for v in vector}) < 2 * dimensions:
                 continue
             rule = ((np.arange(points)[:, None] * np.array(vector)) % points + 0.5) / points
-            correlation = (np.abs(np.corrcoef(rule.T) - np.eye(dimensions)).max()
-                           if dimensions > 1 else 0.0)
-            if best is None or correlation < best[0]:
-                best = (correlation, rule)
-        if best is None or best[0] > LATTICE_MAX_CORRELATION:
+            error = worst_case_error(rule)
+            if best is None or error < best[0]:
+                best = (error, rule)
+        if best is None:
             continue
         centred = best[1] - best[1].mean(axis=0)
         centred /= np.linalg.norm(centred, axis=0)
@@ -105,6 +117,9 @@ class ScaledModel(ConditionalModel):
 
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
+        width = self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH)
+        if isinstance(width, bool) or not isinstance(width, int | float) or not width > 0:
+            raise ModelError(f"smass_cut_width must be a width > 0 in dex, got {width!r}")
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
 

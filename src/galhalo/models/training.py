@@ -62,6 +62,9 @@ class TrainingConfig:
     average: float = 0.0
 
     def __post_init__(self) -> None:
+        for name, value in self.to_dict().items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ModelError(f"{name} must be a number, got {value!r}")
         for name in ("epochs", "batch_size", "patience", "schedule_patience"):
             if int(getattr(self, name)) < 1:
                 raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
