@@ -57,7 +57,7 @@ def test_bad_directories_fail_naming_the_file(tmp_path):
     with pytest.raises(ModelError, match="not a model directory"):
         read_model_directory(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="no config.json; not a galhalo model"):
+    with pytest.raises(ModelError, match=r"no config\.json; not a galhalo model"):
         read_model_directory(tmp_path / "empty")
     directory = write_model_directory(tmp_path / "m", {"family": "knn"}, files())
     with pytest.raises(ModelError, match="holds a 'knn' model, not 'flow'"):
