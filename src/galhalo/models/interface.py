@@ -19,6 +19,7 @@ same code path. Every family offers
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,7 +93,7 @@ def validation_size(rows: int, valid: float) -> int:
 
 
 def check_valid_fraction(valid: float) -> float:
-    if isinstance(valid, bool) or not isinstance(valid, int | float) or not 0 < valid < 1:
+    if isinstance(valid, bool) or not isinstance(valid, numbers.Real) or not 0 < valid < 1:
         raise ModelError(f"valid must be a fraction in (0, 1) or a Catalog, got {valid!r}")
     return float(valid)
 

@@ -9,6 +9,7 @@ targets (a lattice rule over the grid cells) and the common ``config.json`` keys
 from __future__ import annotations
 
 import functools
+import numbers
 from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +119,7 @@ class ScaledModel(ConditionalModel):
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
         width = self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH)
-        if isinstance(width, bool) or not isinstance(width, int | float) or not width > 0:
+        if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
             raise ModelError(f"smass_cut_width must be a width > 0 in dex, got {width!r}")
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -63,7 +64,7 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         for name, value in self.to_dict().items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ModelError(f"{name} must be a number, got {value!r}")
         for name in ("epochs", "batch_size", "patience", "schedule_patience"):
             if int(getattr(self, name)) < 1:
