@@ -136,3 +136,22 @@ def test_a_neural_model_saved_before_the_store_still_loads(tmp_path):
     (legacy / "weights.pt").write_bytes(bytes(weights))
     with pytest.raises(ModelError, match=r"weights\.pt: checksum differs"):
         load_model(legacy)
+
+
+def test_a_file_that_is_not_what_its_name_says_fails_on_one_line(tmp_path):
+    """Checksum intact but content foreign (not a flat dict of tensors, or not a torch
+    file at all): refused, naming the file, on one line."""
+    directory = write_model_directory(tmp_path / "m", {"family": "knn"}, files())
+    weights = directory / "weights.pt"
+    torch.save({"layer.weight": torch.zeros(1), "object": {1, 2}}, weights)
+    config = json.loads((directory / "config.json").read_text())
+    config["checksums"]["weights.pt"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"weights\.pt: unreadable \(not a flat dict"):
+        read_model_directory(directory)
+    weights.write_bytes(b"not a torch file at all")
+    config["checksums"]["weights.pt"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelError, match=r"weights\.pt: unreadable") as caught:
+        read_model_directory(directory)
+    assert "\n" not in str(caught.value)

@@ -12,7 +12,12 @@ import torch
 from ..errors import ModelError
 from .interface import Table, column_matrix
 from .scaled import ScaledModel
-from .store import read_model_directory, restore_fit_record, save_network_directory
+from .store import (
+    one_line,
+    read_model_directory,
+    restore_fit_record,
+    save_network_directory,
+)
 from .training import TrainingConfig, train
 from .transforms import ColumnScaler
 
@@ -158,8 +163,7 @@ class NeuralModel(ScaledModel):
             model.network = model.build(len(model.condition), len(model.target))
             model.network.load_state_dict(stored.files.tensors, strict=True)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            reason = " ".join(str(err).split())
-            raise ModelError(f"{stored.directory}: cannot rebuild the model ({reason})"
-                             ) from None
+            raise ModelError(f"{stored.directory}: cannot rebuild the model "
+                             f"({one_line(err)})") from None
         restore_fit_record(model, config, stored.directory)
         return model

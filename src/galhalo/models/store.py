@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,11 @@ class StoredModel:
     config: dict[str, Any]
     files: ModelFiles
     history: Any
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (library errors often span several)."""
+    return " ".join(str(error).split())
 
 
 def file_sha256(path: Path) -> str:
@@ -132,7 +138,7 @@ def read_config(directory: str | Path, family: str | None = None) -> dict[str, A
     except FileNotFoundError:
         raise ModelError(f"{directory}: no {CONFIG_FILE}; not a galhalo model") from None
     except (OSError, ValueError) as err:
-        raise ModelError(f"{path}: unreadable ({err})") from None
+        raise ModelError(f"{path}: unreadable ({one_line(err)})") from None
     if not isinstance(config, dict) or "family" not in config:
         raise ModelError(f"{path}: not a galhalo model config (no 'family')")
     saved = str(config.get("galhalo_version", "?"))
@@ -188,21 +194,25 @@ def read_model_directory(directory: str | Path, family: str | None = None) -> St
         try:
             if name == WEIGHTS_FILE:
                 tensors = torch.load(io.BytesIO(content), weights_only=True, map_location="cpu")
-                if not isinstance(tensors, Mapping):
-                    raise ValueError("not a dict of tensors")
+                if not isinstance(tensors, Mapping) or not all(
+                        isinstance(value, torch.Tensor) for value in tensors.values()):
+                    raise ValueError("not a flat dict of tensors")
                 files.tensors = dict(tensors)
             elif name == ARRAYS_FILE:
                 with np.load(io.BytesIO(content), allow_pickle=False) as data:
                     files.arrays = {key: data[key] for key in data.files}
             elif name.endswith(TEXT_SUFFIX) and "/" not in name:
                 files.texts[name[:-len(TEXT_SUFFIX)]] = content.decode()
+        except pickle.UnpicklingError:
+            raise ModelError(f"{path}: unreadable (not a weights-only torch file: "
+                             "tensors only, no pickled objects)") from None
         except (OSError, ValueError, RuntimeError, EOFError) as err:
-            raise ModelError(f"{path}: unreadable ({err})") from None
+            raise ModelError(f"{path}: unreadable ({one_line(err)})") from None
     history_path = directory / HISTORY_FILE
     try:
         history = json.loads(history_path.read_text()) if history_path.exists() else None
     except (OSError, ValueError) as err:
-        raise ModelError(f"{history_path}: unreadable ({err})") from None
+        raise ModelError(f"{history_path}: unreadable ({one_line(err)})") from None
     return StoredModel(directory, config, files, history)
 
 
@@ -226,8 +236,11 @@ def load_weights(network: torch.nn.Module, directory: str | Path) -> None:
     path = Path(directory) / WEIGHTS_FILE
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        raise ModelError(f"{path}: unreadable (not a weights-only torch file: tensors "
+                         "only, no pickled objects)") from None
     except (OSError, RuntimeError, EOFError) as err:
-        raise ModelError(f"{path}: unreadable ({err})") from None
+        raise ModelError(f"{path}: unreadable ({one_line(err)})") from None
     network.load_state_dict(state, strict=True)
 
 
@@ -241,4 +254,4 @@ def restore_fit_record(model: Any, config: dict, directory: str | Path) -> None:
     try:
         model.history = json.loads(history.read_text()) if history.exists() else []
     except (OSError, ValueError) as err:
-        raise ModelError(f"{history}: unreadable ({err})") from None
+        raise ModelError(f"{history}: unreadable ({one_line(err)})") from None

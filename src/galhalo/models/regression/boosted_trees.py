@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ModelError
+from ..store import one_line
 from .regressor import Regressor
 
 LGBM_DEFAULTS: dict[str, Any] = {
@@ -49,5 +50,5 @@ class LightGBMRegressor(Regressor):
         try:
             return cls(files.texts[key])
         except Exception as err:  # lightgbm raises its own error type for a bad model
-            raise ModelError(f"LightGBM model {key}: {err}") from None
+            raise ModelError(f"LightGBM model {key}: {one_line(err)}") from None
 

@@ -11,6 +11,7 @@ import torch
 from ...errors import ModelError
 from ..interface import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, rows_needed, split_rows
 from ..networks import TRAINING_DEFAULTS, mlp
+from ..store import one_line
 from ..training import TrainingConfig, train
 from .regressor import CHUNK, Regressor
 
@@ -76,6 +77,6 @@ class MLPRegressor(Regressor):
         try:
             network.load_state_dict(state, strict=True)
         except RuntimeError as err:
-            raise ModelError(f"MLP weights {key}: {err}") from None
+            raise ModelError(f"MLP weights {key}: {one_line(err)}") from None
         return cls(network)
 

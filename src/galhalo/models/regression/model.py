@@ -51,7 +51,7 @@ from ...columns import parse_column_list
 from ...errors import ModelError
 from ..interface import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, Table, column_matrix
 from ..scaled import ScaledModel
-from ..store import ModelFiles, read_model_directory, write_model_directory
+from ..store import ModelFiles, one_line, read_model_directory, write_model_directory
 from ..training import TrainingConfig
 from ..transforms import SMASS_CUT_WIDTH, ColumnScaler
 from .regressor import member_seed
@@ -228,7 +228,8 @@ class RegressionModel(ScaledModel):
                               mode=hp["smogn_mode"], undersample=bool(hp["smogn_undersample"]),
                               seed=member_seed(self.seed, j, 0))
         except ValueError as err:
-            raise ModelError(f"SMOGN on target {name!r}: {err} (or set smogn_thresholds="
+            raise ModelError(f"SMOGN on target {name!r}: {one_line(err)} (or set "
+                             f"smogn_thresholds="
                              f"{{{name!r}: None}} to fit {name} on the raw rows)") from None
         x_new = column_matrix(augmented, self.condition, f"SMOGN-augmented ({name}) condition")
         y_new = column_matrix(augmented, (name,), f"SMOGN-augmented ({name}) target")[:, 0]
@@ -366,7 +367,8 @@ class RegressionModel(ScaledModel):
         except (KeyError, TypeError, ValueError) as err:
             if isinstance(err, ModelError):
                 raise
-            raise ModelError(f"{stored.directory}: cannot rebuild the model ({err!r})") from None
+            raise ModelError(f"{stored.directory}: cannot rebuild the model "
+                             f"({one_line(err)})") from None
         model.seed = config.get("seed")
         model.metrics = config.get("metrics", {})
         model.history = stored.history or {}
