@@ -155,3 +155,33 @@ def test_a_file_that_is_not_what_its_name_says_fails_on_one_line(tmp_path):
     with pytest.raises(ModelError, match=r"weights\.pt: unreadable") as caught:
         read_model_directory(directory)
     assert "\n" not in str(caught.value)
+
+
+def test_neural_families_add_state_through_the_hooks(tmp_path):
+    """saved_files / write_extra / restore_saved: extra arrays and family files are
+    written with the model, checksummed, and given back on load."""
+    from galhalo.models.gauss import GaussModel
+
+    class GaussWithExtra(GaussModel):
+        def saved_files(self):
+            files = super().saved_files()
+            files.arrays["extra.marks"] = np.arange(4.0)
+            return files
+
+        def write_extra(self, directory):
+            (directory / "family").mkdir()
+            (directory / "family" / "note.json").write_text('{"level": 2}')
+
+        def restore_saved(self, stored):
+            self.marks = stored.files.arrays["extra.marks"]
+            self.note = json.loads((stored.directory / "family" / "note.json").read_text())
+
+    model = GaussWithExtra(epochs=2, hidden=(8,)).fit(table(200), "M_h", "color",
+                                                      progress=False)
+    directory = model.save(tmp_path / "m")
+    loaded = GaussWithExtra.load(directory)
+    np.testing.assert_array_equal(loaded.marks, np.arange(4.0))
+    assert loaded.note == {"level": 2}
+    (directory / "family" / "note.json").write_text('{"level": 3}')
+    with pytest.raises(ModelError, match=r"family/note\.json: checksum differs"):
+        GaussWithExtra.load(directory)

@@ -4,6 +4,7 @@ spaces, the one training loop, sampling in chunks and the model directory."""
 from __future__ import annotations
 
 from abc import abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,10 +14,12 @@ from ..errors import ModelError
 from .interface import Table, column_matrix
 from .scaled import ScaledModel
 from .store import (
+    ModelFiles,
+    StoredModel,
     one_line,
     read_model_directory,
     restore_fit_record,
-    save_network_directory,
+    write_model_directory,
 )
 from .training import TrainingConfig, train
 from .transforms import ColumnScaler
@@ -146,10 +149,24 @@ class NeuralModel(ScaledModel):
             return self.target_scaler.inverse(mean.double().numpy())
         return self.sample(condition_table, samples, seed).mean(axis=0)
 
-    # -- persistence
+    # -- persistence (models/store.py); a family with more state overrides the hooks
     def save(self, directory):
+        """Write the model directory atomically: config.json, the network's state dict
+        (weights.pt), :meth:`saved_files` and :meth:`write_extra`, history.json."""
         self._require_fitted()
-        return save_network_directory(directory, self.network, self.config(), self.history)
+        return write_model_directory(directory, self.config(), self.saved_files(),
+                                     self.history, extra=self.write_extra)
+
+    def saved_files(self) -> ModelFiles:
+        """The tensors (the network's state dict) and arrays the directory holds."""
+        return ModelFiles(tensors=self.network.state_dict())
+
+    def write_extra(self, directory: Path) -> None:
+        """Write family files into the (temporary) model ``directory``; checksummed."""
+
+    def restore_saved(self, stored: StoredModel) -> None:
+        """Rebuild family state from what :meth:`saved_files` / :meth:`write_extra`
+        wrote (after the network and the fit record are restored)."""
 
     @classmethod
     def load(cls, directory):
@@ -166,4 +183,5 @@ class NeuralModel(ScaledModel):
             raise ModelError(f"{stored.directory}: cannot rebuild the model "
                              f"({one_line(err)})") from None
         restore_fit_record(model, config, stored.directory)
+        model.restore_saved(stored)
         return model
