@@ -15,7 +15,7 @@ from scipy import integrate, stats
 
 from galhalo import __version__
 from galhalo.models import ModelError, load_model, model_family
-from galhalo.models.regression import REGRESSORS, ExtraTreesRegressor
+from galhalo.models.regression import REGRESSORS, ExtraTreesRegressor, member_seed, second_moment
 
 FAMILIES = ("knn", "extra_trees", "lightgbm", "mlp_regression", "stacked")
 # A small MLP that converges on these data in a few seconds on one thread.
@@ -152,7 +152,18 @@ def test_log_prob_is_the_validation_residual_gaussian(data):
     spread = np.sqrt(np.diag(covariance))
     assert np.all(spread > SIGMA * (1 - 4 / np.sqrt(2 * len(valid))))
     assert np.all(spread < SIGMA * np.sqrt(1.5))
-    assert model.metrics["valid_nll"] == pytest.approx(-model.log_prob(valid, valid).mean())
+    # valid_nll is out of sample for the covariance as well: each seeded half of the
+    # validation rows is scored with the other half's residual covariance (the old value,
+    # scored with the covariance of the very rows it scores, fails this).
+    halves = np.array_split(np.random.default_rng(member_seed(0, 3)).permutation(len(valid)), 2)
+    total = 0.0
+    for scored, fitted in (halves, halves[::-1]):
+        other = second_moment(residual[fitted])
+        total += stats.multivariate_normal(np.zeros(2), other).logpdf(
+            residual[scored]).sum()
+    assert model.metrics["valid_nll"] == pytest.approx(-total / len(valid), rel=1e-9)
+    assert model.metrics["valid_nll"] != pytest.approx(-model.log_prob(valid, valid).mean(),
+                                                       rel=1e-6)
 
 
 def test_samples_follow_the_residual_gaussian_unless_noise_is_off(fitted, data):
@@ -361,7 +372,10 @@ def test_bad_input_fails_clearly(fitted, data, monkeypatch):
         make("knn").fit(train, "M_h,color", TARGET, progress=False)
     with pytest.raises(ModelError, match="has no rows"):
         make("knn").fit(train.iloc[:0], CONDITION, TARGET, progress=False)
-    with pytest.raises(ModelError, match="knn_neighbors = 16 exceeds the 8 training rows"):
+    # kNN needs more training rows than neighbours (16 + 1) and the cross-fitted residual
+    # covariance two halves of 3 validation rows for 2 targets.
+    with pytest.raises(ModelError, match=r"10 rows are too few to fit a knn model: it needs "
+                                         r"at least 28 \(17 to train and 6 to validate"):
         make("knn").fit(train.iloc[:10], CONDITION, TARGET, progress=False)
     with pytest.raises(ModelError, match="n_per_row must be a positive integer"):
         model.sample(test, 0)

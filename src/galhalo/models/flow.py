@@ -95,7 +95,7 @@ class FlowModel(NeuralModel):
         hp = self.hyperparameters
         members = int(hp["members"])
         if members < 1:
-            raise ValueError(f"members must be >= 1, got {hp['members']}")
+            raise ModelError(f"members must be >= 1, got {hp['members']}")
         flows = [self._single_flow(n_condition, n_target) for _ in range(members)]
         return flows[0] if members == 1 else FlowEnsemble(flows)
 

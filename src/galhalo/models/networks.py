@@ -7,14 +7,18 @@ from dataclasses import asdict
 import torch
 
 from .training import TrainingConfig
+from .transforms import SMASS_CUT_WIDTH
 
 #: Hyperparameters every neural family accepts: the TrainingConfig fields,
 #: ``dequantise`` ("auto", "none" or target names; see transforms.detect_grid), and the
 #: noise regularisation of Rothfuss et al. (2019): Gaussian noise of these standard
 #: deviations (standardised units) added to the conditions and targets of each training
-#: batch, which smooths the learned density against overfitting small samples.
+#: batch, which smooths the learned density against overfitting small samples; and
+#: ``smass_cut_width``, the bend width (dex) of the stellar-mass-cut support
+#: (transforms.default_supports).
 TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
-                     "condition_noise": 0.0, "target_noise": 0.0}
+                     "condition_noise": 0.0, "target_noise": 0.0,
+                     "smass_cut_width": SMASS_CUT_WIDTH}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

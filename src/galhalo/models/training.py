@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -21,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import ModelError
 
 #: A loss maps (condition batch, target batch) to per-row negative log-likelihoods
 #: (rows,), or to one value for the whole batch (a 0-d tensor, for losses that normalise
@@ -60,14 +63,17 @@ class TrainingConfig:
     average: float = 0.0
 
     def __post_init__(self) -> None:
+        for name, value in self.to_dict().items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ModelError(f"{name} must be a number, got {value!r}")
         for name in ("epochs", "batch_size", "patience", "schedule_patience"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ModelError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("learning_rate", "clip"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ModelError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 <= self.average < math.inf:
-            raise ValueError(f"average must be >= 0 epochs, got {self.average}")
+            raise ModelError(f"average must be >= 0 epochs, got {self.average}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..columns import STELLAR_MASS_CUT
+from ..errors import ModelError
 
 KINDS = ("identity", "log", "softplus")
 #: Smallest distance above a lower bound that the support maps accept (unit of x).
@@ -49,11 +50,12 @@ class Support:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown support kind {self.kind!r}; known: {KINDS}")
+            raise ModelError(f"unknown support kind {self.kind!r}; known: {', '.join(KINDS)}")
         if (self.kind == "identity") != (self.lower is None):
-            raise ValueError(f"support {self.kind!r} needs a lower bound exactly when not identity")
+            raise ModelError(f"support {self.kind!r} needs a lower bound exactly when not "
+                             "identity")
         if not self.width > 0:
-            raise ValueError(f"support width must be > 0, got {self.width}")
+            raise ModelError(f"support width must be > 0, got {self.width}")
 
     def inside(self, x: np.ndarray) -> np.ndarray:
         return np.ones(x.shape, dtype=bool) if self.lower is None else x > self.lower
@@ -80,14 +82,17 @@ class Support:
 
 #: Default support of columns when they are modelled (targets) or used as conditions.
 POSITIVE_HALO_COLUMNS = ("C_h", "S_h", "Delta3_h")
-#: Width (dex) over which the stellar-mass support bends from log to identity.
-#: 0.2 measured better than 1.0 (flow held-out NLL - truth 0.080 vs 0.088 nats).
+#: Default width (dex) over which the stellar-mass support bends from log to identity:
+#: the hyperparameter ``smass_cut_width`` of every scaled family (``--set
+#: smass_cut_width=1.0``), so the choice can be compared with benchmarks/models.py.
 SMASS_CUT_WIDTH = 0.2
 
 
-def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None) -> list[Support]:
+def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None,
+                     smass_cut_width: float = SMASS_CUT_WIDTH) -> list[Support]:
     """Supports for columns: log for positive halo ratios, softplus above the
-    stellar-mass cut (when the sample has one) and above z_h = 0, identity otherwise."""
+    stellar-mass cut (when the sample has one; bend width ``smass_cut_width`` dex) and
+    above z_h = 0, identity otherwise."""
     supports = []
     for name in names:
         if name in POSITIVE_HALO_COLUMNS:
@@ -95,7 +100,8 @@ def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None) -> 
         elif name == "z_h":
             supports.append(Support("softplus", 0.0))
         elif name == "smass" and stellar_mass_cut is not None:
-            supports.append(Support("softplus", float(stellar_mass_cut), SMASS_CUT_WIDTH))
+            supports.append(Support("softplus", float(stellar_mass_cut),
+                                    float(smass_cut_width)))
         else:
             supports.append(Support())
     return supports
@@ -170,27 +176,27 @@ class ColumnScaler:
         for name, support, column in zip(names, supports, values.T, strict=True):
             outside = ~support.inside(column)
             if outside.any():
-                raise ValueError(
+                raise ModelError(
                     f"column {name!r}: {outside.sum()} training rows are at or below the "
                     f"{support.kind} support bound {support.lower}")
         u = np.column_stack([s.forward(c)[0] for s, c in zip(supports, values.T, strict=True)])
         scale = u.std(axis=0)
         if np.any(scale == 0):
             constant = [n for n, s in zip(names, scale, strict=True) if s == 0]
-            raise ValueError(f"columns {constant} are constant in the training data")
+            raise ModelError(f"columns {constant} are constant in the training data")
         return cls(tuple(names), list(supports), u.mean(axis=0), scale,
                    None if grids is None else list(grids))
 
     def cells(self, values: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """For each discrete column j: (lower edge, width) of every row's grid cell, each
-        (rows,); raises ValueError for a value that is not on the grid."""
+        (rows,); raises ModelError for a value that is not on the grid."""
         cells = {}
         for j in self.discrete:
             grid, edges = self.grids[j], grid_edges(self.grids[j], self.supports[j])
             cell = np.clip(np.searchsorted(grid, values[:, j]), 0, len(grid) - 1)
             off = ~np.isclose(grid[cell], values[:, j], rtol=1e-9, atol=1e-12)
             if off.any():
-                raise ValueError(f"column {self.names[j]!r} is discrete (grid of {len(grid)} "
+                raise ModelError(f"column {self.names[j]!r} is discrete (grid of {len(grid)} "
                                  f"values) but {off.sum()} rows are not on the grid, e.g. "
                                  f"{values[np.flatnonzero(off)[0], j]!r}")
             cells[j] = (edges[cell], edges[cell + 1] - edges[cell])
@@ -198,7 +204,7 @@ class ColumnScaler:
 
     def dequantise(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Physical (rows, d) with each discrete column spread uniformly over the cell of
-        its grid value; raises ValueError for a value that is not on the grid."""
+        its grid value; raises ModelError for a value that is not on the grid."""
         values = np.array(values, dtype=float)
         for j, (low, width) in self.cells(values).items():
             values[:, j] = low + width * rng.random(len(values))

@@ -1,0 +1,218 @@
+"""Families that model their targets through the shared :class:`ColumnScaler`.
+
+:class:`ScaledModel` holds what every such family (neural or regressor) shares: the
+seeded split with its row minimums, the scalers, discrete-target grids and their
+dequantisation at fit time, ``log_prob`` with a probability per grid value for discrete
+targets (a lattice rule over the grid cells) and the common ``config.json`` keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..catalog import Catalog
+from ..columns import parse_column_list
+from ..errors import ModelError
+from .interface import ConditionalModel, column_matrix, split_rows, table_of
+from .transforms import (
+    SMASS_CUT_WIDTH,
+    ColumnScaler,
+    default_supports,
+    detect_grid,
+    stellar_mass_cut_of,
+)
+
+#: Fewest points of the lattice rule that integrates a model's density over the grid
+#: cells of discrete targets (one model evaluation per point).
+LATTICE_MIN_POINTS = 11
+#: Smallest singular value of the rule's standardised, centred coordinate matrix it
+#: accepts (1 for orthogonal columns, 0 for affinely dependent ones).
+LATTICE_MIN_SINGULAR_VALUE = 0.5
+
+
+def _primes_from(start: int):
+    candidate = max(start, 2)
+    while True:
+        if all(candidate % p for p in range(2, int(candidate**0.5) + 1)):
+            yield candidate
+        candidate += 1
+
+
+def worst_case_error(points: np.ndarray) -> float:
+    """Worst-case integration error of the equal-weight rule ``points`` (n, d) in
+    (0, 1)^d over the unit ball of the unanchored Sobolev space of mixed first
+    derivatives (weights 1): |mean f(points) - integral f| <= this times ||f||, with
+    ||f||^2 = (integral f)^2 + integral (f')^2 per coordinate for product functions.
+    Computed exactly from the space's kernel 1 + B1(x) B1(y) + B2(|x - y|) / 2 per
+    coordinate (B1, B2 the Bernoulli polynomials), whose integral over y is 1."""
+    b1 = points - 0.5
+    distance = np.abs(points[:, None, :] - points[None, :, :])
+    kernel = np.prod(1 + b1[:, None, :] * b1[None, :, :]
+                     + (distance**2 - distance + 1 / 6) / 2, axis=2)
+    return float(np.sqrt(max(kernel.mean() - 1, 0.0)))
+
+
+@functools.cache
+def lattice_rule(dimensions: int) -> np.ndarray:
+    """Points (n, dimensions) in (0, 1)^dimensions of a rank-1 Korobov lattice rule.
+
+    Point k has coordinates ((k z_i mod n) + 1/2) / n with z_i = g^i mod n, n prime:
+    every column is a permutation of the n-point midpoint rule (exact 1-D projections).
+    n is the smallest prime >= ``LATTICE_MIN_POINTS`` and 2 * dimensions + 1, and g
+    the generator with z_i distinct up to sign mod n (no column equal or mirrored to
+    another) of least :func:`worst_case_error`; n grows to the next prime until the
+    standardised centred columns have a smallest singular value >=
+    ``LATTICE_MIN_SINGULAR_VALUE`` (full rank: no two columns identical or affinely
+    dependent, for any number of discrete columns). The former rule (8 points,
+    generator 3) repeated column 1 as column 3, since 3^2 = 1 (mod 8).
+    """
+    if dimensions < 1:
+        raise ValueError(f"a lattice rule needs >= 1 dimension, got {dimensions}")
+    for points in _primes_from(max(LATTICE_MIN_POINTS, 2 * dimensions + 1)):
+        best = None
+        for generator in range(1, points):
+            vector = [pow(generator, i, points) for i in range(dimensions)]
+            if len(set(vector) | {-v % points for v in vector}) < 2 * dimensions:
+                continue
+            rule = ((np.arange(points)[:, None] * np.array(vector)) % points + 0.5) / points
+            error = worst_case_error(rule)
+            if best is None or error < best[0]:
+                best = (error, rule)
+        if best is None:
+            continue
+        centred = best[1] - best[1].mean(axis=0)
+        centred /= np.linalg.norm(centred, axis=0)
+        if np.linalg.svd(centred, compute_uv=False).min() >= LATTICE_MIN_SINGULAR_VALUE:
+            best[1].flags.writeable = False
+            return best[1]
+    raise AssertionError("unreachable: primes are unbounded")
+
+
+@dataclass
+class FitData:
+    """The rows of one fit, physical units: conditions ``x`` (rows, c), targets ``y``
+    (rows, d) as read, and ``y_model``: ``y`` with discrete targets dequantised (what the
+    model learns); the same for the validation rows."""
+
+    x: np.ndarray
+    y: np.ndarray
+    y_model: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    y_valid_model: np.ndarray
+
+
+class ScaledModel(ConditionalModel):
+    """Families that model the targets through the shared :class:`ColumnScaler`: the
+    split, the scalers, discrete-target grids and their dequantisation at fit time, and
+    ``log_prob`` with a probability per grid value for discrete targets. A subclass
+    defines ``_continuous_log_prob`` (physical arrays, scaler Jacobian included)."""
+
+    def __init__(self, **hyperparameters: Any):
+        super().__init__(**hyperparameters)
+        width = self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH)
+        if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
+            raise ModelError(f"smass_cut_width must be a width > 0 in dex, got {width!r}")
+        self.condition_scaler: ColumnScaler | None = None
+        self.target_scaler: ColumnScaler | None = None
+
+    def _prepare_fit(self, catalog, condition, target, valid, seed: int) -> FitData:
+        """Set the columns and fit the scalers on the training split; the split is a
+        seeded ``valid`` fraction or the given validation table."""
+        self._set_columns(condition, target)
+        frame = table_of(catalog)
+        x = column_matrix(frame, self.condition, "condition")
+        y = column_matrix(frame, self.target, "target")
+        if isinstance(valid, Catalog | pd.DataFrame):
+            x_valid = column_matrix(valid, self.condition, "validation condition")
+            y_valid = column_matrix(valid, self.target, "validation target")
+            self.check_row_counts(len(x), len(x_valid))
+        else:
+            train_rows, valid_rows = split_rows(
+                len(x), valid, seed, *self.row_minimums(len(self.target)),
+                what=f"a {self.family} model")
+            x, x_valid, y, y_valid = x[train_rows], x[valid_rows], y[train_rows], y[valid_rows]
+        truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
+        smass = y[:, self.target.index("smass")] if "smass" in self.target else None
+        cut = stellar_mass_cut_of(truth, smass)
+        width = float(self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH))
+        try:
+            self.condition_scaler = ColumnScaler.fit(
+                self.condition, x, default_supports(self.condition, cut, width))
+            self.target_scaler = ColumnScaler.fit(self.target, y,
+                                                  default_supports(self.target, cut, width),
+                                                  self._target_grids(y))
+            # Discrete targets are spread over their grid cells once, with the fit's seed.
+            rng = np.random.default_rng(seed)
+            y_model = self.target_scaler.dequantise(y, rng)
+            y_valid_model = self.target_scaler.dequantise(y_valid, rng)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
+        return FitData(x, y, y_model, x_valid, y_valid, y_valid_model)
+
+    def _target_grids(self, y: np.ndarray) -> list[np.ndarray | None]:
+        """Grids of the discrete target columns, by the ``dequantise`` hyperparameter:
+        "auto" (detect), "none", or a list of column names to treat as discrete."""
+        setting = self.hyperparameters.get("dequantise", "auto")
+        if setting == "none":
+            return [None] * len(self.target)
+        if setting == "auto":
+            return [detect_grid(column) for column in y.T]
+        names = parse_column_list(setting)
+        unknown = sorted(set(names) - set(self.target))
+        if unknown:
+            raise ModelError(f"dequantise names {unknown}, which are not targets "
+                             f"({', '.join(self.target)})")
+        return [np.unique(column) if name in names else None
+                for name, column in zip(self.target, y.T, strict=True)]
+
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` holds: family, version, hyperparameters, columns,
+        scalers, seed and validation metrics (families add their own keys)."""
+        self._require_fitted()
+        return {
+            "family": self.family, "galhalo_version": __version__,
+            "hyperparameters": self.hyperparameters,
+            "condition": list(self.condition), "target": list(self.target),
+            "condition_scaler": self.condition_scaler.to_dict(),
+            "target_scaler": self.target_scaler.to_dict(),
+            "seed": self.seed, "metrics": self.metrics,
+        }
+
+    @abstractmethod
+    def _continuous_log_prob(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """log-density (rows,) of physical targets ``y`` given conditions ``x``."""
+
+    def log_prob(self, condition_table, target_table):
+        self._require_fitted()
+        x = column_matrix(condition_table, self.condition, "condition")
+        y = column_matrix(target_table, self.target, "target")
+        if len(x) != len(y):
+            raise ModelError(f"condition has {len(x)} rows but target has {len(y)}")
+        discrete = self.target_scaler.discrete
+        if not discrete:
+            return self._continuous_log_prob(x, y)
+        # A discrete column has a probability per grid value: the integral of the model's
+        # density over the value's cell, by a rank-1 lattice rule over the cells.
+        try:
+            cells = self.target_scaler.cells(y)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
+        rule = lattice_rule(len(discrete))
+        terms = []
+        for point in rule:
+            y_k = y.copy()
+            for fraction, j in zip(point, discrete, strict=True):
+                low, width = cells[j]
+                y_k[:, j] = low + fraction * width
+            terms.append(self._continuous_log_prob(x, y_k))
+        log_width = sum(np.log(cells[j][1]) for j in discrete)
+        return np.logaddexp.reduce(terms, axis=0) - np.log(len(rule)) + log_width
