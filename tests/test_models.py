@@ -12,6 +12,7 @@ import torch
 from scipy import integrate, stats
 
 from galhalo import __version__
+from galhalo.errors import CatalogError
 from galhalo.models import ModelError, load_model, model_family
 
 FAST = {"epochs": 60, "batch_size": 256, "patience": 10, "learning_rate": 3e-3}
@@ -200,7 +201,7 @@ def test_bad_input_fails_clearly(fitted_linear, linear_data, tmp_path):
         model_family("forest")
     with pytest.raises(ModelError, match="unknown gauss hyperparameters"):
         model_family("gauss")(depth=3)
-    with pytest.raises(KeyError, match="unknown column"):
+    with pytest.raises(CatalogError, match="unknown column"):
         make_model("gauss").fit(test, "M_h,halo_mass", "color", progress=False)
     with pytest.raises(ModelError, match="not fitted"):
         make_model("flow").sample(test)
