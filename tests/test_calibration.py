@@ -15,6 +15,7 @@ from scipy import stats
 from galhalo.columns import GALAXY
 from galhalo.evaluate.calibration import (
     calibration_summary,
+    conditional_pit,
     coverage,
     marginal_pit,
     model_pit,
@@ -279,3 +280,23 @@ def test_chunked_draws_give_the_same_pit_as_one_block(monkeypatch):
                             for start, state in zip(range(0, 30, 7), states, strict=True)])
     np.testing.assert_array_equal(chunked, model_pit(model, table, table, draws=draws,
                                                      seed=9)["y"])
+
+
+def test_a_cdf_that_is_not_implemented_falls_back_to_draws():
+    """A family may offer ``cdf`` for some configurations only (e.g. not for discrete
+    targets) and raise NotImplementedError otherwise: the PIT then uses draws, and
+    conditional_pit says so."""
+    n = 200
+    rng = np.random.default_rng(4)
+
+    class SometimesExact(GaussianRows):
+        def cdf(self, condition_table, values, column):
+            raise NotImplementedError
+
+    model = SometimesExact(rng.normal(0, 1, n), np.ones(n), 1.0)
+    table = pd.DataFrame({"row": np.arange(n), "y": rng.normal(0, 1, n)})
+    pit, method = conditional_pit(model, table, table, n_samples=25, seed=1)
+    assert method == "randomised rank among 25 draws"
+    plain = GaussianRows(model.mean, model.sd, 1.0)
+    np.testing.assert_array_equal(pit["y"], model_pit(plain, table, table, n_samples=25,
+                                                      seed=1)["y"])

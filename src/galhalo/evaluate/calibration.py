@@ -112,8 +112,9 @@ def _exact_cdf(model: Any) -> Any:
 
 
 def pit_method(model: Any, n_samples: int | None = None) -> str:
-    """How :func:`model_pit` computes this model's PIT: ``"exact CDF"`` or
-    ``"randomised rank among K draws"`` (K = ``n_samples`` or :func:`pit_draws`)."""
+    """How :func:`model_pit` computes this model's PIT: ``"exact CDF"`` (it has a
+    ``cdf`` method) or ``"randomised rank among K draws"`` (K = ``n_samples`` or
+    :func:`pit_draws`). :func:`conditional_pit` reports the method actually used."""
     if _exact_cdf(model) is not None:
         return EXACT_CDF
     return f"randomised rank among {n_samples or pit_draws()} draws"
@@ -125,19 +126,31 @@ def model_pit(model: Any, condition_table: Table, target_table: Table, *,
     """Conditional PIT of every target column of ``model`` on these rows.
 
     Uses the model's exact CDF where it has one (a ``cdf(condition_table, values,
-    column)`` method, as the truth model has); otherwise the randomised rank among
+    column)`` method, as the truth model has; a ``cdf`` that raises
+    ``NotImplementedError`` counts as none); otherwise the randomised rank among
     ``draws`` (shape (K, rows, targets), drawn by the caller) or among ``n_samples``
     fresh draws per row (default :func:`pit_draws`, 800), drawn in chunks so that
-    memory stays bounded. :func:`pit_method` names the method used.
+    memory stays bounded. :func:`conditional_pit` also says which method was used.
 
     Returns:
         ``{target column: PIT values (rows,)}``.
     """
+    return conditional_pit(model, condition_table, target_table, draws=draws,
+                           n_samples=n_samples, seed=seed)[0]
+
+
+def conditional_pit(model: Any, condition_table: Table, target_table: Table, *,
+                    draws: np.ndarray | None = None, n_samples: int | None = None,
+                    seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
+    """:func:`model_pit` and the method it used (:func:`pit_method`'s wording)."""
     truth = column_matrix(target_table, model.target, "target")
     cdf = _exact_cdf(model)
     if cdf is not None:
-        return {name: np.asarray(cdf(condition_table, truth[:, j], name), dtype=float)
-                for j, name in enumerate(model.target)}
+        try:
+            return {name: np.asarray(cdf(condition_table, truth[:, j], name), dtype=float)
+                    for j, name in enumerate(model.target)}, EXACT_CDF
+        except NotImplementedError:
+            pass
     seeds = np.random.SeedSequence(seed).spawn(len(model.target) + 1)
     if draws is not None:
         below, equal, total = _rank_counts(np.asarray(draws, dtype=float), truth)
@@ -156,9 +169,10 @@ def model_pit(model: Any, condition_table: Table, target_table: Table, *,
             counted = _rank_counts(np.asarray(part, dtype=float), truth)
             below += counted[0]
             equal += counted[1]
-    return {name: _randomised(below[:, j], equal[:, j], total,
-                              np.random.default_rng(seeds[j]))
-            for j, name in enumerate(model.target)}
+    pit = {name: _randomised(below[:, j], equal[:, j], total,
+                             np.random.default_rng(seeds[j]))
+           for j, name in enumerate(model.target)}
+    return pit, f"randomised rank among {total} draws"
 
 
 def _rank_counts(draws: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

@@ -75,7 +75,7 @@ class _Inputs:
     draws: np.ndarray  # (n_samples, rows, targets) model draws
     floor_draws: np.ndarray | None  # (repeats, rows, targets) truth draws
     pit: dict[str, np.ndarray] | None  # conditional PIT per target, (rows,)
-    pit_method: str  # "exact CDF" or "randomised rank among K draws"
+    pit_method: str  # "exact CDF", "randomised rank among K draws", "" (no PIT metric)
     log_prob: np.ndarray | None  # model, (rows,)
     truth_log_prob: np.ndarray | None  # truth, (rows,)
 
@@ -134,11 +134,10 @@ def _prepare(model, table, truth, metrics, n_samples, repeats, pit_samples,
     if truth is not None:
         floor_draws = TruthConditional(truth, model.target).sample(
             table, repeats, np.random.default_rng(streams["floor"]))
-    pit = None
-    method = cal.pit_method(model, pit_samples)
+    pit, method = None, ""
     if {"pit", "coverage68", "coverage95"} & set(metrics):
-        pit = cal.model_pit(model, table, table, n_samples=pit_samples,
-                            seed=int(streams["pit"].generate_state(1)[0]))
+        pit, method = cal.conditional_pit(model, table, table, n_samples=pit_samples,
+                                          seed=int(streams["pit"].generate_state(1)[0]))
     log_prob = truth_lp = None
     if {"nll", "nll_vs_truth"} & set(metrics):
         log_prob = np.asarray(model.log_prob(table, table), dtype=float)
