@@ -103,6 +103,7 @@ def main() -> None:
         "" if (args.rows, args.train_rows, args.epochs, args.threads) == (1e4, 2e4, 5, 2)
         else f" --rows {int(args.rows)} --train-rows {int(args.train_rows)} "
              f"--epochs {args.epochs} --threads {args.threads}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "command": command, "rows": rows, "train_rows": int(args.train_rows),
         "epochs": args.epochs, "threads": args.threads,

@@ -151,6 +151,7 @@ def main() -> None:
         f"--universe-rows {args.universe_rows}"))
     result["seconds"] = time.perf_counter() - start
     result["load_average"] = [load_before, os.getloadavg()[0]]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     text = block(result)
     print(text)
