@@ -667,3 +667,27 @@ def test_old_import_paths_re_export_the_same_objects():
             found = [getattr(home, name) for home in homes if hasattr(home, name)]
             assert found, f"{name} has no new home"
             assert getattr(shim, name) is found[0], f"{shim.__name__}.{name}"
+
+
+def test_the_estimators_do_not_import_catalog_level_code():
+    """galhalo.clustering holds pure estimators on arrays: it imports nothing from
+    evaluate, models, report, populate, cosmo or the CLI (layering evaluate -> clustering)."""
+    import ast
+    from pathlib import Path
+
+    import galhalo.clustering as package
+
+    above = ("evaluate", "models", "report", "populate", "cosmo", "cli", "catalog", "mock")
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = (node.module or "").split(".")[0]
+                if node.level == 2:
+                    assert target not in above, f"{path.name} imports galhalo.{node.module}"
+            elif isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                    alias.name for alias in node.names]
+                for name in names:
+                    parts = (name or "").split(".")
+                    assert not (parts[0] == "galhalo" and len(parts) > 1
+                                and parts[1] in above), f"{path.name} imports {name}"
