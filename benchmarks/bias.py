@@ -28,8 +28,9 @@ from rich.console import Console
 from rich.table import Table
 
 import galhalo
-from galhalo.evaluate.bias import BiasSettings, compare_clustering
-from galhalo.evaluate.run import TruthConditional
+from galhalo.evaluate.clustering_comparison import compare_clustering
+from galhalo.evaluate.population_clustering import BiasSettings
+from galhalo.evaluate.truth import TruthConditional
 from galhalo.files import write_json
 from galhalo.mock import make_mock
 from galhalo.models import load_model, model_family

@@ -6,8 +6,8 @@ children each, multinomial occupation, offset by a 2 Mpc/h Gaussian), the parent
 the positions to a ``.npy`` file and times, each in a fresh subprocess:
 
 - ``corrfunc``: ``Corrfunc.theory.xi`` (periodic box, analytic randoms) - the pair count
-  underneath ``galhalo.evaluate.clustering.xi``;
-- ``galhalo``: ``galhalo.evaluate.clustering.xi`` with 27 jackknife copies (count plus
+  underneath ``galhalo.clustering.xi``;
+- ``galhalo``: ``galhalo.clustering.xi`` with 27 jackknife copies (count plus
   jackknife, what ``galhalo clustering`` runs per population), up to ``--jackknife-max``
   points;
 - ``halotools``: ``halotools.mock_observables.tpcf`` (natural estimator, analytic
@@ -98,7 +98,7 @@ def child(method: str, path: str, threads: int) -> dict[str, Any]:
         start = time.perf_counter()
         values = corrfunc_xi(BOX, threads, EDGES, x, y, z)["xi"]
     elif method == "galhalo":
-        from galhalo.evaluate.clustering import xi
+        from galhalo.clustering import xi
 
         start = time.perf_counter()
         values = xi(points, BOX, EDGES, jackknife=3, nthreads=threads).value

@@ -15,13 +15,16 @@ from scipy import stats
 from galhalo.columns import GALAXY
 from galhalo.evaluate.calibration import (
     calibration_summary,
+    conditional_pit,
     coverage,
     marginal_pit,
     model_pit,
     nll,
     nll_difference,
+    pit_draws,
     pit_flatness,
     pit_histogram,
+    pit_method,
     sample_pit,
 )
 from galhalo.evaluate.distributions import EvaluationError
@@ -203,3 +206,97 @@ def test_nll_counts_rows_off_the_support():
 def test_bad_input_fails_clearly(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+class GaussianRows:
+    """A conditional Gaussian 'model' of one target ``y`` given a row index ``row``: the
+    mean and sd of each row, times ``width`` (1: calibrated, < 1: too narrow). It can
+    only sample (no ``cdf``)."""
+
+    condition, target = ("row",), ("y",)
+
+    def __init__(self, mean: np.ndarray, sd: np.ndarray, width: float):
+        self.mean, self.sd, self.width = mean, sd, width
+
+    def sample(self, condition_table, n_per_row=1, seed=0):
+        rows = np.asarray(condition_table["row"], dtype=int)
+        rng = np.random.default_rng(seed)
+        return rng.normal(self.mean[rows], self.width * self.sd[rows],
+                          (n_per_row, len(rows)))[..., None]
+
+
+@pytest.mark.parametrize("width", [1.0, 0.8])
+def test_coverage95_needs_enough_draws_to_see_a_too_narrow_model(width):
+    """Pins issue 17: with the old 10 draws per row the 95% coverage of a model 20% too
+    narrow (true coverage 2 Phi(1.96 x 0.8) - 1 = 0.883) reads about 0.93, nearer the
+    nominal 0.95 than the truth, because a value beyond all 10 draws still counts as
+    inside 72.5% of the time. The default number of draws (pit_draws(): 800) measures
+    the model's real coverage within the binomial error of 4,000 rows (the blur left
+    at K = 800 is ~0.001, a fifth of that error)."""
+    n = 4000
+    rng = np.random.default_rng(11)
+    mean, sd = rng.normal(0, 3, n), rng.uniform(0.2, 2.0, n)
+    values = rng.normal(mean, sd)
+    model = GaussianRows(mean, sd, width)
+    table = pd.DataFrame({"row": np.arange(n), "y": values})
+    expected = 2 * stats.norm.cdf(stats.norm.isf(0.025) * width) - 1
+    tolerance = Z * math.sqrt(expected * (1 - expected) / n)
+
+    assert pit_draws() == 800
+    assert pit_method(model) == "randomised rank among 800 draws"
+    new = coverage(model_pit(model, table, table, seed=2)["y"], 0.95).value
+    assert abs(new - expected) < tolerance
+
+    old = coverage(model_pit(model, table, table, draws=model.sample(table, 10, 5),
+                             seed=2)["y"], 0.95).value
+    if width == 1.0:
+        assert abs(old - expected) < tolerance  # calibrated: any K is unbiased
+    else:
+        assert abs(old - 0.95) < abs(old - expected)  # reads as near-nominal ...
+        assert old - expected > tolerance  # ... and misses the real coverage
+
+
+def test_pit_method_is_recorded_in_the_summary_notes(truth_sample):
+    table = truth_sample.table
+    truth = TruthConditional(TruthModel.from_dict(truth_sample.meta.truth), ("smass",))
+    assert pit_method(truth) == "exact CDF"
+    assert pit_method(object(), 50) == "randomised rank among 50 draws"
+    summary = calibration_summary(model_pit(truth, table, table), method=pit_method(truth))
+    assert {summary[m]["smass"].note for m in summary} == {"exact CDF"}
+    assert summary["coverage95"]["smass"].to_dict()["note"] == "exact CDF"
+
+
+def test_chunked_draws_give_the_same_pit_as_one_block(monkeypatch):
+    """model_pit draws its K samples in chunks of bounded memory; the ranks only depend
+    on the draws, so one block of the same draws gives the same PIT."""
+    n = 50
+    rng = np.random.default_rng(3)
+    model = GaussianRows(rng.normal(0, 1, n), np.ones(n), 1.0)
+    table = pd.DataFrame({"row": np.arange(n), "y": rng.normal(0, 1, n)})
+    monkeypatch.setattr("galhalo.evaluate.calibration._CHUNK_VALUES", 7 * n)  # 7 draws
+    chunked = model_pit(model, table, table, n_samples=30, seed=9)["y"]
+    states = np.random.SeedSequence(9).spawn(2)[-1].generate_state(5)
+    draws = np.concatenate([model.sample(table, min(7, 30 - start), int(state))
+                            for start, state in zip(range(0, 30, 7), states, strict=True)])
+    np.testing.assert_array_equal(chunked, model_pit(model, table, table, draws=draws,
+                                                     seed=9)["y"])
+
+
+def test_a_cdf_that_is_not_implemented_falls_back_to_draws():
+    """A family may offer ``cdf`` for some configurations only (e.g. not for discrete
+    targets) and raise NotImplementedError otherwise: the PIT then uses draws, and
+    conditional_pit says so."""
+    n = 200
+    rng = np.random.default_rng(4)
+
+    class SometimesExact(GaussianRows):
+        def cdf(self, condition_table, values, column):
+            raise NotImplementedError
+
+    model = SometimesExact(rng.normal(0, 1, n), np.ones(n), 1.0)
+    table = pd.DataFrame({"row": np.arange(n), "y": rng.normal(0, 1, n)})
+    pit, method = conditional_pit(model, table, table, n_samples=25, seed=1)
+    assert method == "randomised rank among 25 draws"
+    plain = GaussianRows(model.mean, model.sd, 1.0)
+    np.testing.assert_array_equal(pit["y"], model_pit(plain, table, table, n_samples=25,
+                                                      seed=1)["y"])

@@ -1,4 +1,4 @@
-"""Clustering and tracer bias (galhalo.evaluate.clustering, galhalo.evaluate.bias).
+"""Clustering and tracer bias (galhalo.clustering; catalog level: galhalo.evaluate).
 
 Statistical checks use fixed seeds and Hotelling's T^2 with the jackknife covariance:
 for p bins and n jackknife copies, T^2 (n - p) / (p (n - 1)) follows F(p, n - p) when the
@@ -21,30 +21,24 @@ import pytest
 from scipy import special, stats
 
 from galhalo.catalog import REALIZATION, Catalog, CatalogMeta
-from galhalo.evaluate.bias import (
-    BiasSettings,
-    assembly_bias,
-    compare_clustering,
-    large_scale_bias,
-    measure_populations,
-    parse_split,
-    relative_bias,
-    shuffle_within_mass_bins,
-)
-from galhalo.evaluate.clustering import (
+from galhalo.clustering import (
     ClusteringError,
     Correlation,
-    _CylinderCells,
-    _MuCells,
-    _Shells,
-    catalog_positions,
     jackknife_covariance,
+    large_scale_bias,
     multipoles,
     redshift_space,
+    relative_bias,
     rsd_shift,
     wp,
     xi,
 )
+from galhalo.clustering.pairs import CylinderCells, MuCells, Shells
+from galhalo.evaluate.clustering_comparison import compare_clustering
+from galhalo.evaluate.population_clustering import BiasSettings, measure_populations
+from galhalo.evaluate.populations import parse_split
+from galhalo.evaluate.positions import catalog_positions
+from galhalo.evaluate.shuffle import assembly_bias, shuffle_within_mass_bins
 
 BOX = 100.0
 ALPHA = 0.001
@@ -101,9 +95,9 @@ def catalog_of(positions: np.ndarray, box: float | None = BOX, **columns) -> Cat
 
 
 @pytest.mark.parametrize("geometry", [
-    _Shells(np.array([1.0, 3.0, 6.0, 9.5])),
-    _CylinderCells(np.array([1.0, 4.0, 7.0]), 6.0),
-    _MuCells(np.array([1.0, 5.0, 9.5]), 4),
+    Shells(np.array([1.0, 3.0, 6.0, 9.5])),
+    CylinderCells(np.array([1.0, 4.0, 7.0]), 6.0),
+    MuCells(np.array([1.0, 5.0, 9.5]), 4),
 ])
 def test_cube_self_overlap_integrals_match_monte_carlo(geometry):
     """K(cell) = int_cell vol(cube & (cube + d)) d^3d, checked by sampling x uniform in a
@@ -115,10 +109,10 @@ def test_cube_self_overlap_integrals_match_monte_carlo(geometry):
     d = rng.normal(size=(n, 3))
     d *= (radius * rng.uniform(size=n) ** (1 / 3) / np.linalg.norm(d, axis=1))[:, None]
     r = np.linalg.norm(d, axis=1)
-    if isinstance(geometry, _Shells):
+    if isinstance(geometry, Shells):
         cell = np.digitize(r, geometry.edges) - 1
         valid = (cell >= 0) & (cell < len(geometry.edges) - 1)
-    elif isinstance(geometry, _CylinderCells):
+    elif isinstance(geometry, CylinderCells):
         rp, pi = np.hypot(d[:, 0], d[:, 1]), np.abs(d[:, 2])
         ring = np.digitize(rp, geometry.edges) - 1
         depth = np.floor(pi).astype(int)
@@ -147,9 +141,9 @@ def test_cube_self_overlap_integrals_match_monte_carlo(geometry):
 
 def test_cell_volumes_add_up_to_the_shells():
     edges = np.array([2.0, 5.0, 9.0])
-    shells = _Shells(edges).volumes()
-    assert np.allclose(_MuCells(edges, 7).volumes().reshape(2, 7).sum(axis=1), shells)
-    cylinders = _CylinderCells(edges, 5.0).volumes().reshape(2, 5).sum(axis=1)
+    shells = Shells(edges).volumes()
+    assert np.allclose(MuCells(edges, 7).volumes().reshape(2, 7).sum(axis=1), shells)
+    cylinders = CylinderCells(edges, 5.0).volumes().reshape(2, 5).sum(axis=1)
     assert np.allclose(cylinders, np.pi * np.diff(edges**2) * 2 * 5.0)
 
 
@@ -638,3 +632,62 @@ def test_shuffling_at_fixed_mass_removes_the_halo_assembly_bias_signal(universe)
         difference, error = _difference(result.populations["age q4/4"].large_scale,
                                         result.populations["age q1/4"].large_scale)
         assert (difference > 3 * error) if signal else (abs(difference) < 3 * error)
+
+
+def test_old_import_paths_re_export_the_same_objects():
+    """galhalo.evaluate.clustering and galhalo.evaluate.bias stay importable (shims):
+    every name of their former ``__all__`` is the object of its new home."""
+    import galhalo.clustering as estimators
+    import galhalo.evaluate.bias as old_bias
+    import galhalo.evaluate.clustering as old_clustering
+    from galhalo.evaluate import (
+        clustering_comparison,
+        population_clustering,
+        populations,
+        positions,
+        shuffle,
+        stochasticity,
+    )
+
+    homes = [estimators, positions, populations, population_clustering, shuffle,
+             stochasticity, clustering_comparison]
+    former = {
+        old_clustering: "AXES DEFAULT_JACKKNIFE DEFAULT_MU_BINS DEFAULT_PI_MAX "
+                        "DEFAULT_R_EDGES DEFAULT_THREADS MIN_POINTS ClusteringError "
+                        "Correlation box_size_of catalog_positions check_positions "
+                        "jackknife_covariance jackknife_regions mean_over_realizations "
+                        "multipoles redshift_space rsd_shift wp xi",
+        old_bias: "DEFAULT_FIT_RANGE DEFAULT_MASS_BIN BiasSettings ClusteringComparison "
+                  "LargeScaleBias PopulationClustering PopulationSet Split assembly_bias "
+                  "compare_clustering fit_weights large_scale_bias measure_populations "
+                  "parse_split relative_bias shuffle_within_mass_bins stochasticity",
+    }
+    for shim, names in former.items():
+        for name in names.split():
+            found = [getattr(home, name) for home in homes if hasattr(home, name)]
+            assert found, f"{name} has no new home"
+            assert getattr(shim, name) is found[0], f"{shim.__name__}.{name}"
+
+
+def test_the_estimators_do_not_import_catalog_level_code():
+    """galhalo.clustering holds pure estimators on arrays: it imports nothing from
+    evaluate, models, report, populate, cosmo or the CLI (layering evaluate -> clustering)."""
+    import ast
+    from pathlib import Path
+
+    import galhalo.clustering as package
+
+    above = ("evaluate", "models", "report", "populate", "cosmo", "cli", "catalog", "mock")
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                target = (node.module or "").split(".")[0]
+                if node.level == 2:
+                    assert target not in above, f"{path.name} imports galhalo.{node.module}"
+            elif isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [
+                    alias.name for alias in node.names]
+                for name in names:
+                    parts = (name or "").split(".")
+                    assert not (parts[0] == "galhalo" and len(parts) > 1
+                                and parts[1] in above), f"{path.name} imports {name}"

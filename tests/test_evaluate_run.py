@@ -313,3 +313,27 @@ def test_metric_registry_describes_every_metric():
     assert all(m.kind in ("target", "pair", "joint") and m.better in ("lower", "higher",
                                                                         "closest")
                for m in METRICS.values())
+
+
+def test_the_pit_method_is_recorded_in_settings_and_notes(catalog, truth, truth_result):
+    """Coverage and PIT say how they were computed: the truth's exact CDF, or the
+    randomised rank among ``pit_samples`` draws for a model that can only sample."""
+    assert truth_result["settings"]["pit_method"] == "exact CDF"
+    entry = truth_result["scenarios"]["whole"]["metrics"]["coverage95"]["smass"]
+    assert entry["note"] == "exact CDF"
+
+    exact = TruthConditional(truth)
+
+    class SamplesOnly:
+        condition, target, family = exact.condition, exact.target, "samples only"
+        sample, log_prob = exact.sample, exact.log_prob
+
+    result = evaluate_model(SamplesOnly(), catalog, scenarios=["whole"], importance=False,
+                            metrics=("coverage95", "pit"), pit_samples=40, seed=3)
+    assert result["settings"]["pit_samples"] == 40
+    method = "randomised rank among 40 draws"
+    assert result["settings"]["pit_method"] == method
+    metrics = result["scenarios"]["whole"]["metrics"]
+    assert {metrics[m][t]["note"] for m in metrics for t in GALAXY} == {method}
+    with pytest.raises(EvaluationError, match="pit_samples must be an integer >= 1"):
+        evaluate_model(SamplesOnly(), catalog, scenarios=["whole"], pit_samples=0)

@@ -1,2 +1,4 @@
 """Evaluation of mock catalogs against a reference: distributions, calibration, feature
-importance, clustering. Pure functions of arrays and catalogs; import the submodules."""
+importance, scenarios (``run.evaluate_model`` ties them together), and the catalog-level
+clustering comparison (populations, the assembly-bias shuffle, stochasticity) built on
+the array estimators of :mod:`galhalo.clustering`. Import the submodules."""

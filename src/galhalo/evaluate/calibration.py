@@ -13,16 +13,25 @@ The *marginal* PIT uses the pooled draws of all rows as one distribution: it che
 
 Coverage of the central p region is the fraction of rows with |u - 1/2| <= p / 2.
 
-With K draws, PIT and coverage are exact for a calibrated model, but a mis-specified
-model's are blurred on the scale 1/(K + 1): a true value beyond all K draws still lands
-in the central 95% region half of the time when K = 20. Deviations are then
-underestimated, never invented; use K >~ 50 to measure a 95% coverage deficit.
+How many draws. With K draws, PIT and coverage are exact for a calibrated model, but a
+mis-specified model's are blurred on the scale 1/(K + 1): a true value beyond all K
+draws has u in [K / (K + 1), 1] and still counts as inside the central 95% region with
+probability (0.975 (K + 1) - K), 72.5% for K = 10. :func:`model_pit` therefore uses the
+model's exact CDF where it has one (a ``cdf(condition_table, values, column)`` method:
+the truth model; NNgauss' 1-D marginals are Gaussian), and otherwise
+:func:`pit_draws` draws: K = TAIL_DRAWS / ((1 - 0.95) / 2) = 800, so that the narrowest
+reported tail (2.5% each side of the 95% region) holds about 20 draws per row and a
+value beyond the model's 2.5% quantile is counted outside (the quantile's rank
+uncertainty, sqrt(K 0.025 0.975) = 4.4 draws, is a fifth of the tail). The method used
+is recorded (:func:`pit_method`) and printed in the ``note`` of every PIT and coverage
+entry.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +43,11 @@ from .distributions import Estimate, EvaluationError
 PIT_BINS = 10
 #: Central quantile regions whose coverage is reported.
 LEVELS = (0.68, 0.95)
+#: Expected model draws per row beyond each end of the narrowest reported region.
+TAIL_DRAWS = 20
+#: The ``pit_method`` of a model with an exact conditional CDF.
+EXACT_CDF = "exact CDF"
+_CHUNK_VALUES = 4_000_000  # most draws (rows x draws x targets) held at once
 
 
 def _values(x: Any, name: str) -> np.ndarray:
@@ -84,33 +98,91 @@ def marginal_pit(pooled: Any, values: Any, seed: int = 0) -> np.ndarray:
     return _randomised(below, equal, len(pooled), np.random.default_rng(seed))
 
 
+def pit_draws(levels: tuple[float, ...] = LEVELS, tail_draws: int = TAIL_DRAWS) -> int:
+    """Model draws per row for the PIT of a model without an exact CDF: enough that the
+    narrowest tail of the reported central regions, ``(1 - max(levels)) / 2``, holds
+    ``tail_draws`` draws on average: 800 for 95% and 20 draws."""
+    tail = (1.0 - max(levels)) / 2.0
+    return math.ceil(tail_draws / tail - 1e-9)
+
+
+def _exact_cdf(model: Any) -> Any:
+    cdf = getattr(model, "cdf", None)
+    return cdf if callable(cdf) else None
+
+
+def pit_method(model: Any, n_samples: int | None = None) -> str:
+    """How :func:`model_pit` computes this model's PIT: ``"exact CDF"`` (it has a
+    ``cdf`` method) or ``"randomised rank among K draws"`` (K = ``n_samples`` or
+    :func:`pit_draws`). :func:`conditional_pit` reports the method actually used."""
+    if _exact_cdf(model) is not None:
+        return EXACT_CDF
+    return f"randomised rank among {n_samples or pit_draws()} draws"
+
+
 def model_pit(model: Any, condition_table: Table, target_table: Table, *,
-              draws: np.ndarray | None = None, n_samples: int = 20,
+              draws: np.ndarray | None = None, n_samples: int | None = None,
               seed: int = 0) -> dict[str, np.ndarray]:
     """Conditional PIT of every target column of ``model`` on these rows.
 
     Uses the model's exact CDF where it has one (a ``cdf(condition_table, values,
-    column)`` method, as the truth model has); otherwise the randomised rank among
-    ``draws`` (shape (K, rows, targets), e.g. already drawn for other metrics) or among
-    ``n_samples`` fresh draws.
+    column)`` method, as the truth model has; a ``cdf`` that raises
+    ``NotImplementedError`` counts as none); otherwise the randomised rank among
+    ``draws`` (shape (K, rows, targets), drawn by the caller) or among ``n_samples``
+    fresh draws per row (default :func:`pit_draws`, 800), drawn in chunks so that
+    memory stays bounded. :func:`conditional_pit` also says which method was used.
 
     Returns:
         ``{target column: PIT values (rows,)}``.
     """
+    return conditional_pit(model, condition_table, target_table, draws=draws,
+                           n_samples=n_samples, seed=seed)[0]
+
+
+def conditional_pit(model: Any, condition_table: Table, target_table: Table, *,
+                    draws: np.ndarray | None = None, n_samples: int | None = None,
+                    seed: int = 0) -> tuple[dict[str, np.ndarray], str]:
+    """:func:`model_pit` and the method it used (:func:`pit_method`'s wording)."""
     truth = column_matrix(target_table, model.target, "target")
-    cdf = getattr(model, "cdf", None)
-    if callable(cdf):
-        return {name: np.asarray(cdf(condition_table, truth[:, j], name), dtype=float)
-                for j, name in enumerate(model.target)}
-    if draws is None:
-        draws = model.sample(condition_table, n_samples, seed)
-    draws = np.asarray(draws, dtype=float)
-    if draws.shape[1:] != truth.shape:
+    cdf = _exact_cdf(model)
+    if cdf is not None:
+        try:
+            return {name: np.asarray(cdf(condition_table, truth[:, j], name), dtype=float)
+                    for j, name in enumerate(model.target)}, EXACT_CDF
+        except NotImplementedError:
+            pass
+    seeds = np.random.SeedSequence(seed).spawn(len(model.target) + 1)
+    if draws is not None:
+        below, equal, total = _rank_counts(np.asarray(draws, dtype=float), truth)
+    else:
+        total = pit_draws() if n_samples is None else n_samples
+        if isinstance(total, bool) or int(total) != total or total < 1:
+            raise EvaluationError(f"n_samples must be a positive integer, got {n_samples!r}")
+        total = int(total)
+        chunk = max(1, min(total, _CHUNK_VALUES // max(1, truth.size)))
+        below = np.zeros(truth.shape, dtype=np.int64)
+        equal = np.zeros(truth.shape, dtype=np.int64)
+        starts = range(0, total, chunk)
+        states = seeds[-1].generate_state(len(starts))
+        for start, state in zip(starts, states, strict=True):
+            part = model.sample(condition_table, min(chunk, total - start), int(state))
+            counted = _rank_counts(np.asarray(part, dtype=float), truth)
+            below += counted[0]
+            equal += counted[1]
+    pit = {name: _randomised(below[:, j], equal[:, j], total,
+                             np.random.default_rng(seeds[j]))
+           for j, name in enumerate(model.target)}
+    return pit, f"randomised rank among {total} draws"
+
+
+def _rank_counts(draws: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Draws below and equal to each true value, (rows, targets) each, and K."""
+    if draws.ndim != 3 or draws.shape[1:] != truth.shape:
         raise EvaluationError(f"draws have shape {draws.shape}; expected (K, {len(truth)}, "
                               f"{truth.shape[1]})")
-    seeds = np.random.SeedSequence(seed).spawn(len(model.target))
-    return {name: sample_pit(draws[:, :, j], truth[:, j], seeds[j])
-            for j, name in enumerate(model.target)}
+    if not np.isfinite(draws).all():
+        raise EvaluationError("model draws hold NaN or inf")
+    return (draws < truth).sum(axis=0), (draws == truth).sum(axis=0), len(draws)
 
 
 def pit_histogram(pit: Any, bins: int = PIT_BINS) -> dict[str, Any]:
@@ -233,14 +305,19 @@ def nll_difference(log_prob: Any, reference: Any) -> Estimate:
 
 
 def calibration_summary(pit: Mapping[str, np.ndarray], *, bins: int = PIT_BINS,
-                        levels: tuple[float, ...] = LEVELS) -> dict[str, dict[str, Estimate]]:
+                        levels: tuple[float, ...] = LEVELS,
+                        method: str = "") -> dict[str, dict[str, Estimate]]:
     """Flatness and coverage for every column: ``{"pit": {col: Estimate},
-    "coverage68": {col: Estimate}, ...}`` (coverage keys from ``levels`` in percent)."""
+    "coverage68": {col: Estimate}, ...}`` (coverage keys from ``levels`` in percent).
+
+    ``method`` (:func:`pit_method`), if given, becomes every entry's ``note``.
+    """
     out: dict[str, dict[str, Estimate]] = {"pit": {}}
     for level in levels:
         out[f"coverage{round(100 * level)}"] = {}
     for name, values in pit.items():
-        out["pit"][name] = pit_flatness(values, bins)
+        out["pit"][name] = replace(pit_flatness(values, bins), note=method)
         for level in levels:
-            out[f"coverage{round(100 * level)}"][name] = coverage(values, level)
+            out[f"coverage{round(100 * level)}"][name] = replace(coverage(values, level),
+                                                                  note=method)
     return out

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,149 +30,32 @@ import pandas as pd
 from .. import __version__
 from ..catalog import Catalog
 from ..columns import COLUMNS, GALAXY, HALO
-from ..models.base import Table, column_matrix, table_of
+from ..models.base import column_matrix, table_of
 from ..sim.truth import TruthModel
 from . import calibration as cal
 from . import distributions as dist
 from .distributions import Estimate, EvaluationError
 from .importance import permutation_importance
+from .metrics import DEFAULT_METRICS, JOINT, METRICS, MetricInfo, pair_key
 from .scenarios import PRESETS, Scenario, ScenarioError, describe
 from .scenarios import scenarios as as_scenarios
+from .tables import compare, results_table
+from .truth import TruthConditional, as_model, catalog_truth
 
-# ----------------------------------------------------------------------------- metrics
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """What a metric measures and how to read it.
-
-    Attributes:
-        name: key in results.
-        kind: ``"target"`` (one entry per target column), ``"pair"`` (per pair of target
-            columns, key ``"smass:color"``) or ``"joint"`` (one entry, key ``"joint"``).
-        better: ``"lower"``, ``"higher"`` or ``"closest"`` (to the floor: PCC, whose
-            floor is the truth's own correlation; AUC, 0.5; coverage, the nominal level).
-        description: one line, with units.
-        needs_truth: only computed when the catalog has a truth model.
-    """
-
-    name: str
-    kind: str
-    better: str
-    description: str
-    needs_truth: bool = False
-
-
-METRICS: dict[str, MetricInfo] = {m.name: m for m in (
-    MetricInfo("ks", "target", "lower", "1-D Kolmogorov-Smirnov statistic, sampled vs true"),
-    MetricInfo("wasserstein", "target", "lower",
-               "1-D Wasserstein-1 distance, sampled vs true (column's unit)"),
-    MetricInfo("ks2d", "pair", "lower", "2-D Fasano-Franceschini KS statistic per target pair"),
-    MetricInfo("energy2d", "pair", "lower",
-               "2-D energy distance per target pair (columns in units of the true sd)"),
-    MetricInfo("energy", "joint", "lower",
-               "energy distance in all target dimensions (units of the true sd)"),
-    MetricInfo("c2st", "joint", "closest",
-               "classifier two-sample test: held-out AUC, sampled vs true targets (0.5 ideal)"),
-    MetricInfo("c2st_conditional", "joint", "closest",
-               "classifier two-sample test on (condition, target): tests the conditional"),
-    MetricInfo("pcc", "target", "closest",
-               "Pearson correlation of sampled vs true values per halo (floor: the truth's)"),
-    MetricInfo("pit", "target", "lower",
-               "conditional PIT histogram flatness, chi^2 per degree of freedom (1 ideal)"),
-    MetricInfo("pit_marginal", "target", "lower",
-               "marginal PIT histogram flatness over the selection, chi^2 per dof"),
-    MetricInfo("coverage68", "target", "closest",
-               "fraction of true values in the central 68% region of the model"),
-    MetricInfo("coverage95", "target", "closest",
-               "fraction of true values in the central 95% region of the model"),
-    MetricInfo("nll", "joint", "lower",
-               "mean negative log-likelihood, nats per galaxy (floor: the truth's)"),
-    MetricInfo("nll_vs_truth", "joint", "lower",
-               "NLL minus the truth's NLL = KL(truth||model), nats per galaxy", True),
-)}
-#: Metrics computed by default (c2st_conditional costs a second classifier per scenario).
-DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m != "c2st_conditional")
-JOINT = "joint"
-
-
-def pair_key(first: str, second: str) -> str:
-    """Result key of a target pair, e.g. ``"smass:color"``."""
-    return f"{first}:{second}"
-
-
-# ----------------------------------------------------------------------------- the truth as a model
-class TruthConditional:
-    """The truth model of a synthetic universe behind the model interface.
-
-    p(target | halo) for any subset ``target`` of the galaxy columns (others marginalised
-    exactly); condition columns are the five halo columns. Offers ``sample``,
-    ``log_prob``, ``cdf`` (exact conditional CDF, for the PIT) and ``predict``.
-    """
-
-    family = "truth"
-
-    def __init__(self, truth: TruthModel, target: Sequence[str] = GALAXY):
-        unknown = [name for name in target if name not in GALAXY]
-        if unknown or not target:
-            raise EvaluationError(f"the truth model describes {', '.join(GALAXY)}; cannot "
-                                  f"model {list(target)}")
-        self.truth = truth
-        self.condition: tuple[str, ...] = HALO
-        self.target: tuple[str, ...] = tuple(target)
-        self._index = [GALAXY.index(name) for name in self.target]
-
-    def __repr__(self) -> str:
-        return f"TruthConditional({', '.join(self.condition)} -> {', '.join(self.target)})"
-
-    def _halos(self, condition_table: Table) -> dict[str, np.ndarray]:
-        x = column_matrix(condition_table, self.condition, "condition")
-        return dict(zip(self.condition, x.T, strict=True))
-
-    def sample(self, condition_table: Table, n_per_row: int = 1,
-               seed: int | np.random.Generator = 0) -> np.ndarray:
-        """Draws (n_per_row, rows, targets) in physical units."""
-        return self.truth.sample(self._halos(condition_table), n_per_row, seed)[..., self._index]
-
-    def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
-        """Exact log-density (rows,) of the target columns given the halos."""
-        halos = self._halos(condition_table)
-        y = column_matrix(target_table, self.target, "target")
-        if len(y) != len(halos["M_h"]):
-            raise EvaluationError(f"condition has {len(halos['M_h'])} rows but target {len(y)}")
-        return self.truth.log_prob(halos, dict(zip(self.target, y.T, strict=True)), self.target)
-
-    def cdf(self, condition_table: Table, values: np.ndarray, column: str) -> np.ndarray:
-        """Exact conditional CDF P(column <= value | halo), shape (rows,)."""
-        return self.truth.cdf(self._halos(condition_table), values, column)
-
-    def predict(self, condition_table: Table, samples: int = 200, seed: int = 0) -> np.ndarray:
-        """Mean of ``samples`` draws per row, (rows, targets)."""
-        return self.sample(condition_table, samples, seed).mean(axis=0)
-
-
-def as_model(model: Any) -> Any:
-    """A :class:`TruthModel` becomes a :class:`TruthConditional`; models pass through."""
-    if isinstance(model, TruthModel):
-        return TruthConditional(model)
-    for attribute in ("condition", "target", "sample", "log_prob"):
-        if not hasattr(model, attribute):
-            raise EvaluationError(f"{type(model).__name__} is not a conditional model (no "
-                                  f"{attribute!r})")
-    if not model.target:
-        raise EvaluationError(f"{model!r} is not fitted")
-    return model
-
-
-def catalog_truth(catalog: Catalog | pd.DataFrame, target: Sequence[str]) -> TruthModel | None:
-    """The truth model of a synthetic catalog, if it has one and it covers ``target``."""
-    meta_truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
-    if meta_truth is None:
-        return None
-    table = table_of(catalog)
-    if any(name not in GALAXY for name in target) or any(h not in table for h in HALO):
-        return None
-    return TruthModel.from_dict(meta_truth)
+__all__ = [
+    "DEFAULT_METRICS",
+    "JOINT",
+    "METRICS",
+    "MetricInfo",
+    "TruthConditional",
+    "as_model",
+    "catalog_fingerprint",
+    "catalog_truth",
+    "compare",
+    "evaluate_model",
+    "pair_key",
+    "results_table",
+]
 
 
 def catalog_fingerprint(table: pd.DataFrame) -> str:
@@ -192,16 +75,21 @@ class _Inputs:
     draws: np.ndarray  # (n_samples, rows, targets) model draws
     floor_draws: np.ndarray | None  # (repeats, rows, targets) truth draws
     pit: dict[str, np.ndarray] | None  # conditional PIT per target, (rows,)
+    pit_method: str  # "exact CDF", "randomised rank among K draws", "" (no PIT metric)
     log_prob: np.ndarray | None  # model, (rows,)
     truth_log_prob: np.ndarray | None  # truth, (rows,)
 
 
-def _check_settings(metrics: Iterable[str], n_samples: int, repeats: int) -> tuple[str, ...]:
+def _check_settings(metrics: Iterable[str], n_samples: int, repeats: int,
+                    pit_samples: int | None) -> tuple[str, ...]:
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise EvaluationError(f"unknown metrics {unknown or '[]'}; known: {', '.join(METRICS)}")
-    for name, value, low in (("repeats", repeats, 2), ("n_samples", n_samples, repeats)):
+    checks = [("repeats", repeats, 2), ("n_samples", n_samples, repeats)]
+    if pit_samples is not None:
+        checks.append(("pit_samples", pit_samples, 1))
+    for name, value, low in checks:
         if isinstance(value, bool) or int(value) != value or value < low:
             raise EvaluationError(f"{name} must be an integer >= {low}, got {value}")
     return metrics
@@ -236,7 +124,8 @@ def _draw(model: Any, table: pd.DataFrame, n: int, seed: int, rows: int,
     return draws
 
 
-def _prepare(model, table, truth, metrics, n_samples, repeats, streams) -> _Inputs:
+def _prepare(model, table, truth, metrics, n_samples, repeats, pit_samples,
+             streams) -> _Inputs:
     x = column_matrix(table, model.condition, "condition")
     y = column_matrix(table, model.target, "target")
     draws = _draw(model, table, n_samples, int(streams["sample"].generate_state(1)[0]),
@@ -245,16 +134,16 @@ def _prepare(model, table, truth, metrics, n_samples, repeats, streams) -> _Inpu
     if truth is not None:
         floor_draws = TruthConditional(truth, model.target).sample(
             table, repeats, np.random.default_rng(streams["floor"]))
-    pit = None
+    pit, method = None, ""
     if {"pit", "coverage68", "coverage95"} & set(metrics):
-        pit = cal.model_pit(model, table, table, draws=draws,
-                            seed=int(streams["pit"].generate_state(1)[0]))
+        pit, method = cal.conditional_pit(model, table, table, n_samples=pit_samples,
+                                          seed=int(streams["pit"].generate_state(1)[0]))
     log_prob = truth_lp = None
     if {"nll", "nll_vs_truth"} & set(metrics):
         log_prob = np.asarray(model.log_prob(table, table), dtype=float)
         if truth is not None:
             truth_lp = TruthConditional(truth, model.target).log_prob(table, table)
-    return _Inputs(x, y, draws, floor_draws, pit, log_prob, truth_lp)
+    return _Inputs(x, y, draws, floor_draws, pit, method, log_prob, truth_lp)
 
 
 def _scenario_metrics(data: _Inputs, rows: np.ndarray, target: tuple[str, ...],
@@ -306,7 +195,7 @@ def _scenario_metrics(data: _Inputs, rows: np.ndarray, target: tuple[str, ...],
             np.column_stack([x, draws[0]]), np.column_stack([x, y]), seed=seed)}
     if data.pit is not None:
         pit = {t: data.pit[t][rows] for t in target}
-        summary = cal.calibration_summary(pit)
+        summary = cal.calibration_summary(pit, method=data.pit_method)
         out.update({name: summary[name] for name in ("pit", "coverage68", "coverage95")
                     if name in metrics})
         details["pit_histogram"] = {t: cal.pit_histogram(pit[t]) for t in target}
@@ -350,7 +239,7 @@ def _scenario_list(specs, table: pd.DataFrame, min_rows: int) -> tuple[list[Scen
 def evaluate_model(
     model: Any, catalog: Catalog | pd.DataFrame, *,
     scenarios: Iterable[str | Scenario] | str | Scenario | None = None,
-    n_samples: int = 10, repeats: int = 5, seed: int = 0,
+    n_samples: int = 10, repeats: int = 5, seed: int = 0, pit_samples: int | None = None,
     metrics: Iterable[str] = DEFAULT_METRICS, truth: TruthModel | str | None = "auto",
     max_points: int | None = dist.MAX_POINTS, ks2d_points: int | None = dist.KS2D_POINTS,
     importance: bool = True,
@@ -369,8 +258,13 @@ def evaluate_model(
             select at least ``min_rows`` rows (else :class:`ScenarioError`). None: every
             preset of :data:`~.scenarios.PRESETS` that selects ``min_rows`` rows (the
             others are listed under ``"skipped"``).
-        n_samples: model draws per row (>= repeats; all feed the PIT and coverage). The
-            cost of a slow sampler (a flow: ~2.5e4 draws/s) is n_samples x rows draws.
+        n_samples: model draws per row for the distribution metrics and the marginal
+            PIT (>= repeats). The cost of a slow sampler is n_samples x rows draws.
+        pit_samples: draws per row for the conditional PIT and the coverage of a model
+            without an exact ``cdf`` (None: :func:`~.calibration.pit_draws`, 800, enough
+            for the 95% region; see :mod:`.calibration`). A model with a ``cdf`` method
+            (the truth) uses it and draws nothing; ``settings["pit_method"]`` and each
+            PIT/coverage entry's ``note`` say which was used.
         repeats: draws (of the model, and of the truth for the floor) scored by the
             distribution metrics; value and floor are means over them (>= 2).
         seed: one seed for everything random; the same seed gives the same numbers.
@@ -390,8 +284,8 @@ def evaluate_model(
 
             {"galhalo_version", "model": {"family", "condition", "target"},
              "catalog": {"rows", "source", "fingerprint", "truth": bool},
-             "settings": {"n_samples", "repeats", "seed", "metrics", "max_points",
-                          "ks2d_points", "importance_rows",
+             "settings": {"n_samples", "pit_samples", "pit_method", "repeats", "seed",
+                          "metrics", "max_points", "ks2d_points", "importance_rows",
                           "floor": "truth draws" | "split halves"},
              "scenarios": {name: {"name", "selection", "description", "rows",
                                   "metrics": {metric: {key: Estimate.to_dict()}},
@@ -404,7 +298,7 @@ def evaluate_model(
     """
     say = progress or (lambda message: None)
     model = as_model(model)
-    metrics = _check_settings(metrics, n_samples, repeats)
+    metrics = _check_settings(metrics, n_samples, repeats, pit_samples)
     table = table_of(catalog)
     if not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(dict(table))
@@ -416,7 +310,9 @@ def evaluate_model(
     streams = dict(zip(("sample", "floor", "pit", "stats", "importance"), ss.spawn(5),
                        strict=True))
     say(f"drawing {n_samples} samples for {len(table):,} rows")
-    data = _prepare(model, table, truth_model, metrics, int(n_samples), int(repeats), streams)
+    pit_samples = None if pit_samples is None else int(pit_samples)
+    data = _prepare(model, table, truth_model, metrics, int(n_samples), int(repeats),
+                    pit_samples, streams)
     stats_seed = int(streams["stats"].generate_state(1)[0])
     caps = {"energy": max_points, "ks2d": ks2d_points}
     results: dict[str, Any] = {}
@@ -443,7 +339,9 @@ def evaluate_model(
         "catalog": {"rows": len(table), "source": meta.source if meta else "",
                     "fingerprint": catalog_fingerprint(table),
                     "truth": truth_model is not None},
-        "settings": {"n_samples": int(n_samples), "repeats": int(repeats), "seed": int(seed),
+        "settings": {"n_samples": int(n_samples), "pit_samples": pit_samples,
+                     "pit_method": data.pit_method,
+                     "repeats": int(repeats), "seed": int(seed),
                      "metrics": list(metrics), "max_points": max_points,
                      "ks2d_points": ks2d_points, "importance_rows": importance_rows,
                      "floor": "truth draws" if truth_model is not None else "split halves"},
@@ -464,91 +362,3 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-# ----------------------------------------------------------------------------- tables
-_ESTIMATE_FIELDS = ("value", "error", "floor", "floor_error", "z")
-
-
-def _check_result(result: Any, name: str) -> None:
-    if not isinstance(result, Mapping) or not isinstance(result.get("scenarios"), Mapping):
-        raise EvaluationError(f"{name} is not an evaluate_model result (no 'scenarios')")
-
-
-def results_table(result: Mapping[str, Any]) -> pd.DataFrame:
-    """One evaluation as a long table (for CSV): one row per scenario, metric and key.
-
-    Columns: ``scenario, rows, metric, key, value, error, floor, floor_error, z, note``.
-    """
-    _check_result(result, "result")
-    records = []
-    for scenario_name, entry in result["scenarios"].items():
-        for metric, keyed in entry["metrics"].items():
-            for key, est in keyed.items():
-                records.append({"scenario": scenario_name, "rows": entry["rows"],
-                                "metric": metric, "key": key,
-                                **{f: est.get(f) for f in _ESTIMATE_FIELDS},
-                                "note": est.get("note", "")})
-    columns = ["scenario", "rows", "metric", "key", *_ESTIMATE_FIELDS, "note"]
-    return pd.DataFrame.from_records(records, columns=columns)
-
-
-def _score(better: str, value: float, floor: float | None) -> float:
-    """A model's standing on one metric: smaller is better."""
-    if better == "lower":
-        return value
-    if better == "closest" and floor is not None:
-        return abs(value - floor)
-    return -value  # "higher", or "closest" without a floor (PCC on real data)
-
-
-def compare(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Models side by side: one row per scenario, metric and key; which one is best.
-
-    Args:
-        results: ``{model name: evaluate_model result}``, all on the same catalog (checked
-            by fingerprint) and, for comparable floors, with the same seed.
-
-    Returns:
-        DataFrame with columns ``scenario, metric, key``, then for every model ``<name>``
-        (value) and ``<name>_error``, then ``floor`` (the first model's; identical for
-        equal seeds), ``best`` (model name; by the metric's direction, :data:`METRICS`:
-        lowest, highest, or closest to the floor; PCC without a floor: highest) and
-        ``clear`` (True when the best beats the runner-up by more than twice their
-        combined standard error; None with a single model or missing errors).
-    """
-    if not isinstance(results, Mapping) or not results:
-        raise EvaluationError("compare needs a non-empty mapping {model name: result}")
-    for name, result in results.items():
-        _check_result(result, f"result {name!r}")
-    prints = {name: r.get("catalog", {}).get("fingerprint") for name, r in results.items()}
-    if len(set(prints.values())) > 1:
-        raise EvaluationError(f"the results were computed on different catalogs "
-                              f"(fingerprints {prints}); compare needs one catalog")
-    names = list(results)
-    table: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for name, result in results.items():
-        for scenario_name, entry in result["scenarios"].items():
-            for metric, keyed in entry["metrics"].items():
-                for key, est in keyed.items():
-                    row = table.setdefault((scenario_name, metric, key), {})
-                    row[name] = est.get("value")
-                    row[f"{name}_error"] = est.get("error")
-                    if row.get("floor") is None:
-                        row["floor"] = est.get("floor")
-    records = []
-    for (scenario_name, metric, key), row in table.items():
-        better = METRICS[metric].better if metric in METRICS else "lower"
-        scored = sorted((_score(better, row[n], row.get("floor")), n) for n in names
-                        if row.get(n) is not None and math.isfinite(row[n]))
-        best = scored[0][1] if scored else None
-        clear = None
-        if len(scored) > 1:
-            (s1, n1), (s2, n2) = scored[0], scored[1]
-            e1, e2 = row.get(f"{n1}_error"), row.get(f"{n2}_error")
-            if e1 is not None and e2 is not None:
-                clear = bool(s2 - s1 > 2 * math.hypot(e1, e2))
-        records.append({"scenario": scenario_name, "metric": metric, "key": key,
-                        **{c: row.get(c) for n in names for c in (n, f"{n}_error")},
-                        "floor": row.get("floor"), "best": best, "clear": clear})
-    columns = ["scenario", "metric", "key", *[c for n in names for c in (n, f"{n}_error")],
-               "floor", "best", "clear"]
-    return pd.DataFrame.from_records(records, columns=columns)

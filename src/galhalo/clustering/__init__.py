@@ -1,0 +1,78 @@
+"""Two-point clustering: pure estimators on arrays of positions and a periodic box.
+
+xi(r), wp(rp) and redshift-space multipoles (auto and cross) with delete-one jackknife
+copies (:mod:`.two_point`, pair counts from Corrfunc in :mod:`.pairs`, the jackknife in
+:mod:`.jackknife`), relative and large-scale bias (:mod:`.bias`), redshift-space
+positions (:mod:`.redshift_space`), and the argument checks they share (one function,
+:func:`check_arguments`). Nothing here knows catalogs or models: catalog-level work
+(populations, the assembly-bias shuffle, mock comparisons) lives in ``galhalo.evaluate``.
+
+Units: positions and separations in Mpc/h (comoving), velocities in km/s.
+"""
+
+from ..errors import ClusteringError
+from ._checks import (
+    AXES,
+    check_arguments,
+    check_count,
+    check_edges,
+    check_jackknife,
+    check_positions,
+    line_of_sight_order,
+)
+from .bias import (
+    DEFAULT_FIT_RANGE,
+    LargeScaleBias,
+    fit_bins,
+    fit_weights,
+    large_scale_bias,
+    relative_bias,
+    weighted_mean,
+)
+from .correlation import Correlation, mean_over_realizations
+from .jackknife import jackknife_covariance, jackknife_regions
+from .redshift_space import redshift_space, rsd_shift
+from .two_point import (
+    DEFAULT_JACKKNIFE,
+    DEFAULT_MU_BINS,
+    DEFAULT_PI_MAX,
+    DEFAULT_R_EDGES,
+    DEFAULT_THREADS,
+    MIN_POINTS,
+    multipoles,
+    wp,
+    xi,
+)
+
+__all__ = [
+    "AXES",
+    "DEFAULT_FIT_RANGE",
+    "DEFAULT_JACKKNIFE",
+    "DEFAULT_MU_BINS",
+    "DEFAULT_PI_MAX",
+    "DEFAULT_R_EDGES",
+    "DEFAULT_THREADS",
+    "MIN_POINTS",
+    "ClusteringError",
+    "Correlation",
+    "LargeScaleBias",
+    "check_arguments",
+    "check_count",
+    "check_edges",
+    "check_jackknife",
+    "check_positions",
+    "fit_bins",
+    "fit_weights",
+    "jackknife_covariance",
+    "jackknife_regions",
+    "large_scale_bias",
+    "line_of_sight_order",
+    "mean_over_realizations",
+    "multipoles",
+    "redshift_space",
+    "relative_bias",
+    "rsd_shift",
+    "weighted_mean",
+    "wp",
+    "xi",
+]

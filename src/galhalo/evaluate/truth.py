@@ -1,0 +1,91 @@
+"""The truth model of a synthetic universe behind the conditional-model interface, and
+the check that turns anything else into a model to evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..columns import GALAXY, HALO
+from ..models.base import Table, column_matrix, table_of
+from ..sim.truth import TruthModel
+from .distributions import EvaluationError
+
+__all__ = ["TruthConditional", "as_model", "catalog_truth"]
+
+
+class TruthConditional:
+    """The truth model of a synthetic universe behind the model interface.
+
+    p(target | halo) for any subset ``target`` of the galaxy columns (others marginalised
+    exactly); condition columns are the five halo columns. Offers ``sample``,
+    ``log_prob``, ``cdf`` (exact conditional CDF, for the PIT) and ``predict``.
+    """
+
+    family = "truth"
+
+    def __init__(self, truth: TruthModel, target: Sequence[str] = GALAXY):
+        unknown = [name for name in target if name not in GALAXY]
+        if unknown or not target:
+            raise EvaluationError(f"the truth model describes {', '.join(GALAXY)}; cannot "
+                                  f"model {list(target)}")
+        self.truth = truth
+        self.condition: tuple[str, ...] = HALO
+        self.target: tuple[str, ...] = tuple(target)
+        self._index = [GALAXY.index(name) for name in self.target]
+
+    def __repr__(self) -> str:
+        return f"TruthConditional({', '.join(self.condition)} -> {', '.join(self.target)})"
+
+    def _halos(self, condition_table: Table) -> dict[str, np.ndarray]:
+        x = column_matrix(condition_table, self.condition, "condition")
+        return dict(zip(self.condition, x.T, strict=True))
+
+    def sample(self, condition_table: Table, n_per_row: int = 1,
+               seed: int | np.random.Generator = 0) -> np.ndarray:
+        """Draws (n_per_row, rows, targets) in physical units."""
+        return self.truth.sample(self._halos(condition_table), n_per_row, seed)[..., self._index]
+
+    def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
+        """Exact log-density (rows,) of the target columns given the halos."""
+        halos = self._halos(condition_table)
+        y = column_matrix(target_table, self.target, "target")
+        if len(y) != len(halos["M_h"]):
+            raise EvaluationError(f"condition has {len(halos['M_h'])} rows but target {len(y)}")
+        return self.truth.log_prob(halos, dict(zip(self.target, y.T, strict=True)), self.target)
+
+    def cdf(self, condition_table: Table, values: np.ndarray, column: str) -> np.ndarray:
+        """Exact conditional CDF P(column <= value | halo), shape (rows,)."""
+        return self.truth.cdf(self._halos(condition_table), values, column)
+
+    def predict(self, condition_table: Table, samples: int = 200, seed: int = 0) -> np.ndarray:
+        """Mean of ``samples`` draws per row, (rows, targets)."""
+        return self.sample(condition_table, samples, seed).mean(axis=0)
+
+
+def as_model(model: Any) -> Any:
+    """A :class:`TruthModel` becomes a :class:`TruthConditional`; models pass through."""
+    if isinstance(model, TruthModel):
+        return TruthConditional(model)
+    for attribute in ("condition", "target", "sample", "log_prob"):
+        if not hasattr(model, attribute):
+            raise EvaluationError(f"{type(model).__name__} is not a conditional model (no "
+                                  f"{attribute!r})")
+    if not model.target:
+        raise EvaluationError(f"{model!r} is not fitted")
+    return model
+
+
+def catalog_truth(catalog: Catalog | pd.DataFrame, target: Sequence[str]) -> TruthModel | None:
+    """The truth model of a synthetic catalog, if it has one and it covers ``target``."""
+    meta_truth = catalog.meta.truth if isinstance(catalog, Catalog) else None
+    if meta_truth is None:
+        return None
+    table = table_of(catalog)
+    if any(name not in GALAXY for name in target) or any(h not in table for h in HALO):
+        return None
+    return TruthModel.from_dict(meta_truth)
