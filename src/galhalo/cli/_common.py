@@ -33,8 +33,9 @@ __all__ = ["Box", "NHalos", "Seed", "Stages", "command_errors", "console", "erro
 
 #: Progress, stages and errors (stderr).
 console = Console(stderr=True)
-#: Results (stdout); wide enough for the summary tables when writing to a file or a pipe.
-output = Console(width=None if sys.stdout.isatty() else 120)
+#: Results (stdout); wide enough for the summary tables when writing to a file or a
+#: pipe. Lines of text are never broken by the console (tables fit its width).
+output = Console(width=None if sys.stdout.isatty() else 120, soft_wrap=True)
 
 #: Environment variable that turns on tracebacks like ``galhalo --debug``.
 DEBUG_VARIABLE = "GALHALO_DEBUG"

@@ -109,8 +109,9 @@ def cosmo_train(
     """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
     from ..cosmo import CosmoGNN, Systematics
     from ..cosmo.suite_runs import train_on_suite
+    from ..cosmo.training import validation_scores
     from ..report.console import rich_table
-    from ..report.cosmo_report import validation_table
+    from ..report.cosmo_report import score_table
 
     systematics = Systematics(redshift_space=redshift_space, mask_fraction=mask_fraction,
                               position_error=position_error, velocity_error=velocity_error,
@@ -124,7 +125,7 @@ def cosmo_train(
                    progress=Stages(f"reading suite {suite}"))
     held_out = model.metrics.get("held_out", ())
     model.save(out)
-    output.print(rich_table(validation_table(model.metrics)))
+    output.print(rich_table(score_table(validation_scores(model.metrics))))
     output.print("std calibration factors: " + ", ".join(
         f"{name} {factor:.3f}" for name, factor in model.metrics["std_scale"].items()))
     output.print(f"wrote {out} after {model.metrics['epochs']} epochs "

@@ -17,8 +17,9 @@ from .graphs import (
     periodic_pairs,
 )
 from .metrics import posterior_metrics
+from .suite_runs import suites_to_score, train_on_suite
 from .systematics import Systematics
-from .training import CosmoGNN, evaluate_boxes, evaluate_suites
+from .training import CosmoGNN, evaluate_boxes, evaluate_suites, validation_scores
 
 __all__ = [
     "CosmoError",
@@ -34,4 +35,7 @@ __all__ = [
     "graphs_from_suite",
     "periodic_pairs",
     "posterior_metrics",
+    "suites_to_score",
+    "train_on_suite",
+    "validation_scores",
 ]

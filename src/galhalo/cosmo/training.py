@@ -15,8 +15,12 @@ particle-mesh suites, chi^2 1.3-3.0 and 1-sigma coverage 0.52-0.63 on held-out b
 default) each parameter's std is multiplied after training by the one factor
 ``sqrt(<(truth - mean)^2 / std^2>)`` over the validation boxes -- the maximum-likelihood
 scale of a Gaussian posterior, which makes the validation chi^2 exactly 1 ("temperature
-scaling", Guo et al. 2017). The validation boxes also chose the best epoch, which biases
-the factor slightly low; the benchmark scores boxes that saw neither.
+scaling", Guo et al. 2017). That in-sample 1 says nothing, so ``metrics["valid"]`` scores
+each validation box with the factor fitted on the *other* validation boxes
+(:func:`leave_one_out_scale`; ``metrics["valid_calibration"] == "leave-one-out"``;
+models saved before carry the in-sample scores, see :func:`validation_scores`). The
+validation boxes also chose the best epoch, which biases the factor slightly low; the
+benchmark scores boxes that saw neither.
 
 Ensembles: ``members=M`` trains M networks on the same split, each with its own
 initialisation and batch order (member 0 is the single network of the same seed), and
@@ -62,10 +66,13 @@ from .graphs import (
 from .metrics import posterior_metrics
 from .systematics import Systematics
 
-__all__ = ["FAMILY", "CosmoGNN", "collate_graphs", "evaluate_boxes", "evaluate_suites",
-           "validation_split"]
+__all__ = ["FAMILY", "LEAVE_ONE_OUT", "CosmoGNN", "collate_graphs", "evaluate_boxes",
+           "evaluate_suites", "leave_one_out_scale", "validation_scores", "validation_split"]
 
 FAMILY = "cosmo_gnn"
+#: ``metrics["valid_calibration"]`` of models whose calibrated validation scores use, for
+#: each box, the std factor fitted on the other validation boxes.
+LEAVE_ONE_OUT = "leave-one-out"
 #: Graphs per forward pass when predicting.
 PREDICT_BATCH = 256
 
@@ -278,14 +285,18 @@ class CosmoGNN:
         self.seed = int(seed)
         self.std_scale = np.ones(len(names))
         mean, raw_std = self._predict_scaled([scaled[i] for i in valid_rows])
-        if self.hyperparameters["calibrate"]:
-            self.std_scale = np.sqrt(np.mean(((values[valid_rows] - mean) / raw_std) ** 2,
-                                             axis=0))
+        truth = values[valid_rows]
+        calibrate = bool(self.hyperparameters["calibrate"])
+        if calibrate:
+            self.std_scale = np.sqrt(np.mean(((truth - mean) / raw_std) ** 2, axis=0))
+        # Scored out of sample: each validation box with the factor fitted on the others
+        # (with the factor fitted on all of them, chi^2 would be 1 by construction).
+        scored_std = raw_std * (leave_one_out_scale(truth, mean, raw_std) if calibrate
+                                else 1.0)
         self.metrics = {
-            "valid": posterior_metrics(values[valid_rows], mean, raw_std * self.std_scale,
-                                       names),
-            "valid_uncalibrated": posterior_metrics(values[valid_rows], mean, raw_std,
-                                                    names),
+            "valid": posterior_metrics(truth, mean, scored_std, names),
+            "valid_calibration": LEAVE_ONE_OUT if calibrate else "none",
+            "valid_uncalibrated": posterior_metrics(truth, mean, raw_std, names),
             "std_scale": dict(zip(names, self.std_scale.tolist(), strict=True)),
             "valid_loss": float(np.mean([min(h["valid"] for h in history)
                                          for history in histories])),
@@ -416,6 +427,49 @@ def validation_split(n_boxes: int, valid: float, seed: int) -> tuple[np.ndarray,
     return order[n_valid:], order[:n_valid]
 
 
+def leave_one_out_scale(truth: np.ndarray, mean: np.ndarray, raw_std: np.ndarray
+                        ) -> np.ndarray:
+    """Calibration factor of each box fitted on the other boxes, (boxes, parameters).
+
+    For box i and parameter j: ``sqrt(mean over boxes k != i of ((truth - mean) /
+    raw_std)[k, j]^2)``, the factor :meth:`CosmoGNN.fit` would have found without box i.
+    Scoring box i with it keeps the box out of the fit that calibrates it. All arrays
+    (boxes >= 2, parameters), in the parameters' units.
+    """
+    squared = ((truth - mean) / raw_std) ** 2
+    boxes = len(squared)
+    if boxes < 2:
+        raise CosmoError(f"a leave-one-out calibration needs at least 2 boxes, got {boxes}")
+    return np.sqrt((squared.sum(axis=0) - squared) / (boxes - 1))
+
+
+def validation_scores(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The validation scores of a fitted model's ``metrics``, labelled for tables.
+
+    Returns label -> ``{"metrics": {parameter: scores}}`` (the form of
+    :func:`evaluate_suites` results): the calibrated scores, labelled
+    ``"validation, calibrated (leave-one-out)"`` for models that score each box with
+    the std factor fitted on the other validation boxes, ``"validation, calibrated
+    (in-sample: χ² = 1 by construction)"`` for models saved before that (their factor
+    was fitted on the very boxes scored) and ``"validation"`` without calibration; then
+    ``"validation, uncalibrated"`` when recorded.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    calibration = metrics.get("valid_calibration")
+    if "valid" in metrics:
+        if calibration == LEAVE_ONE_OUT:
+            label = "validation, calibrated (leave-one-out)"
+        elif calibration is None and any(
+                factor != 1.0 for factor in metrics.get("std_scale", {}).values()):
+            label = "validation, calibrated (in-sample: χ² = 1 by construction)"
+        else:
+            label = "validation"
+        rows[label] = {"metrics": metrics["valid"]}
+    if "valid_uncalibrated" in metrics:
+        rows["validation, uncalibrated"] = {"metrics": metrics["valid_uncalibrated"]}
+    return rows
+
+
 def _std_scale(values: Any, names: Sequence[str]) -> np.ndarray:
     """The calibration factors of a config: ones if absent (models saved before
     calibration existed), else one finite positive factor per parameter."""
@@ -423,7 +477,7 @@ def _std_scale(values: Any, names: Sequence[str]) -> np.ndarray:
         return np.ones(len(names))
     scale = np.array(values, dtype=np.float64)
     if scale.shape != (len(names),) or not (np.isfinite(scale) & (scale > 0)).all():
-        raise ValueError(f"std_scale must be {len(names)} finite positive factors, got "
+        raise CosmoError(f"std_scale must be {len(names)} finite positive factors, got "
                          f"{values!r}")
     return scale
 
