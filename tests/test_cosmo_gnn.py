@@ -20,14 +20,10 @@ import pytest
 import torch
 
 from galhalo.cosmo import CosmoError, CosmoGNN, Galaxies, Systematics, evaluate_boxes
+from galhalo.cosmo.calibration import leave_one_out_scale, validation_scores
 from galhalo.cosmo.gnn import PosteriorGNN, mixture_moments, moment_loss
 from galhalo.cosmo.metrics import expected_coverage
-from galhalo.cosmo.training import (
-    collate_graphs,
-    leave_one_out_scale,
-    validation_scores,
-    validation_split,
-)
+from galhalo.cosmo.training import collate_graphs, validation_split
 from galhalo.models.base import ModelError
 from galhalo.models.training import TrainingConfig, _mean_loss, train
 

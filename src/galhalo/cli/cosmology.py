@@ -108,8 +108,8 @@ def cosmo_train(
 ) -> None:
     """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
     from ..cosmo import CosmoGNN, Systematics
+    from ..cosmo.calibration import validation_scores
     from ..cosmo.suite_runs import train_on_suite
-    from ..cosmo.training import validation_scores
     from ..report.console import rich_table
     from ..report.cosmo_report import score_table
 

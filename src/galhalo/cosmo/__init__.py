@@ -6,6 +6,7 @@ cosmological parameters (e.g. Omega_m), observational systematics and scores [dS
     mean, std = model.predict(test_boxes)
 """
 
+from .calibration import validation_scores
 from .graphs import (
     CosmoError,
     Galaxies,
@@ -19,7 +20,7 @@ from .graphs import (
 from .metrics import posterior_metrics
 from .suite_runs import suites_to_score, train_on_suite
 from .systematics import Systematics
-from .training import CosmoGNN, evaluate_boxes, evaluate_suites, validation_scores
+from .training import CosmoGNN, evaluate_boxes, evaluate_suites
 
 __all__ = [
     "CosmoError",

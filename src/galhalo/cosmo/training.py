@@ -17,8 +17,10 @@ default) each parameter's std is multiplied after training by the one factor
 scale of a Gaussian posterior, which makes the validation chi^2 exactly 1 ("temperature
 scaling", Guo et al. 2017). That in-sample 1 says nothing, so ``metrics["valid"]`` scores
 each validation box with the factor fitted on the *other* validation boxes
-(:func:`leave_one_out_scale`; ``metrics["valid_calibration"] == "leave-one-out"``;
-models saved before carry the in-sample scores, see :func:`validation_scores`). The
+(:func:`~galhalo.cosmo.calibration.leave_one_out_scale`;
+``metrics["valid_calibration"] == "leave-one-out"``;
+models saved before carry the in-sample scores, see
+:func:`~galhalo.cosmo.calibration.validation_scores`). The
 validation boxes also chose the best epoch, which biases the factor slightly low; the
 benchmark scores boxes that saw neither.
 
@@ -54,6 +56,7 @@ from ..models.base import (
 )
 from ..models.training import TrainingConfig, train
 from ..models.transforms import ColumnScaler, Support
+from .calibration import LEAVE_ONE_OUT, calibration_factor, leave_one_out_scale
 from .gnn import PosteriorEnsemble, PosteriorGNN, moment_loss
 from .graphs import (
     CosmoError,
@@ -66,13 +69,10 @@ from .graphs import (
 from .metrics import posterior_metrics
 from .systematics import Systematics
 
-__all__ = ["FAMILY", "LEAVE_ONE_OUT", "CosmoGNN", "collate_graphs", "evaluate_boxes",
-           "evaluate_suites", "leave_one_out_scale", "validation_scores", "validation_split"]
+__all__ = ["FAMILY", "CosmoGNN", "collate_graphs", "evaluate_boxes", "evaluate_suites",
+           "validation_split"]
 
 FAMILY = "cosmo_gnn"
-#: ``metrics["valid_calibration"]`` of models whose calibrated validation scores use, for
-#: each box, the std factor fitted on the other validation boxes.
-LEAVE_ONE_OUT = "leave-one-out"
 #: Graphs per forward pass when predicting.
 PREDICT_BATCH = 256
 
@@ -288,7 +288,7 @@ class CosmoGNN:
         truth = values[valid_rows]
         calibrate = bool(self.hyperparameters["calibrate"])
         if calibrate:
-            self.std_scale = np.sqrt(np.mean(((truth - mean) / raw_std) ** 2, axis=0))
+            self.std_scale = calibration_factor(truth, mean, raw_std)
         # Scored out of sample: each validation box with the factor fitted on the others
         # (with the factor fitted on all of them, chi^2 would be 1 by construction).
         scored_std = raw_std * (leave_one_out_scale(truth, mean, raw_std) if calibrate
@@ -425,49 +425,6 @@ def validation_split(n_boxes: int, valid: float, seed: int) -> tuple[np.ndarray,
         raise CosmoError(f"{n_boxes} boxes are too few to train and validate (at least 2 "
                          "validation and 2 training boxes are needed)")
     return order[n_valid:], order[:n_valid]
-
-
-def leave_one_out_scale(truth: np.ndarray, mean: np.ndarray, raw_std: np.ndarray
-                        ) -> np.ndarray:
-    """Calibration factor of each box fitted on the other boxes, (boxes, parameters).
-
-    For box i and parameter j: ``sqrt(mean over boxes k != i of ((truth - mean) /
-    raw_std)[k, j]^2)``, the factor :meth:`CosmoGNN.fit` would have found without box i.
-    Scoring box i with it keeps the box out of the fit that calibrates it. All arrays
-    (boxes >= 2, parameters), in the parameters' units.
-    """
-    squared = ((truth - mean) / raw_std) ** 2
-    boxes = len(squared)
-    if boxes < 2:
-        raise CosmoError(f"a leave-one-out calibration needs at least 2 boxes, got {boxes}")
-    return np.sqrt((squared.sum(axis=0) - squared) / (boxes - 1))
-
-
-def validation_scores(metrics: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The validation scores of a fitted model's ``metrics``, labelled for tables.
-
-    Returns label -> ``{"metrics": {parameter: scores}}`` (the form of
-    :func:`evaluate_suites` results): the calibrated scores, labelled
-    ``"validation, calibrated (leave-one-out)"`` for models that score each box with
-    the std factor fitted on the other validation boxes, ``"validation, calibrated
-    (in-sample: χ² = 1 by construction)"`` for models saved before that (their factor
-    was fitted on the very boxes scored) and ``"validation"`` without calibration; then
-    ``"validation, uncalibrated"`` when recorded.
-    """
-    rows: dict[str, dict[str, Any]] = {}
-    calibration = metrics.get("valid_calibration")
-    if "valid" in metrics:
-        if calibration == LEAVE_ONE_OUT:
-            label = "validation, calibrated (leave-one-out)"
-        elif calibration is None and any(
-                factor != 1.0 for factor in metrics.get("std_scale", {}).values()):
-            label = "validation, calibrated (in-sample: χ² = 1 by construction)"
-        else:
-            label = "validation"
-        rows[label] = {"metrics": metrics["valid"]}
-    if "valid_uncalibrated" in metrics:
-        rows["validation, uncalibrated"] = {"metrics": metrics["valid_uncalibrated"]}
-    return rows
 
 
 def _std_scale(values: Any, names: Sequence[str]) -> np.ndarray:
