@@ -208,7 +208,7 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     unheld = run("cosmo", "evaluate", "--model", model, "--held-out", "--out", tmp_path / "u")
     assert unheld.exit_code == 2 and "no held-out universes" in unheld.output
     # one line, whatever the length of the temporary path in it (issue 17)
-    assert [line for line in unheld.stderr.splitlines() if line.strip()] == [
+    assert [line for line in unheld.output.splitlines() if line.strip()] == [
         f"error: {model} holds no held-out universes: train it with --test-fraction"]
     bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
               "--mask-fraction", "1.5")
