@@ -64,7 +64,8 @@ def error_line(error: BaseException) -> tuple[str, int]:
     """
     if isinstance(error, GalhaloError):
         return f"error: {_one_line(str(error))}", 2
-    what = f"{type(error).__name__}: {_one_line(str(error))}".rstrip(": ")
+    message = _one_line(str(error))
+    what = f"{type(error).__name__}: {message}" if message else type(error).__name__
     hint = "" if _debugging() else "rerun with --debug for the traceback"
     if isinstance(error, OSError):
         return f"error: {what}" + (f" ({hint})" if hint else ""), 1
