@@ -207,6 +207,9 @@ def test_suite_then_cosmo_train_and_evaluate(tmp_path):
     (model / "config.json").write_text(json.dumps(saved))
     unheld = run("cosmo", "evaluate", "--model", model, "--held-out", "--out", tmp_path / "u")
     assert unheld.exit_code == 2 and "no held-out universes" in unheld.output
+    # one line, whatever the length of the temporary path in it (issue 17)
+    assert [line for line in unheld.output.splitlines() if line.strip()] == [
+        f"error: {model} holds no held-out universes: train it with --test-fraction"]
     bad = run("cosmo", "train", "--suite", suite, "--out", tmp_path / "bad",
               "--mask-fraction", "1.5")
     assert bad.exit_code == 2 and "mask" in bad.output

@@ -20,9 +20,10 @@ import pytest
 import torch
 
 from galhalo.cosmo import CosmoError, CosmoGNN, Galaxies, Systematics, evaluate_boxes
+from galhalo.cosmo.calibration import leave_one_out_scale, validation_scores
 from galhalo.cosmo.gnn import PosteriorGNN, mixture_moments, moment_loss
 from galhalo.cosmo.metrics import expected_coverage
-from galhalo.cosmo.training import collate_graphs
+from galhalo.cosmo.training import collate_graphs, validation_split
 from galhalo.models.base import ModelError
 from galhalo.models.training import TrainingConfig, _mean_loss, train
 
@@ -97,9 +98,9 @@ def test_moment_loss_recovers_known_posterior_moments():
 
 
 def test_moment_loss_checks_shapes():
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(CosmoError, match="same shape"):
         moment_loss(torch.zeros(4, 1), torch.ones(4, 2), torch.zeros(4, 1))
-    with pytest.raises(ValueError, match="rows >= 1"):
+    with pytest.raises(CosmoError, match="rows >= 1"):
         moment_loss(torch.zeros(0, 1), torch.ones(0, 1), torch.zeros(0, 1))
 
 
@@ -171,7 +172,9 @@ def test_save_load_round_trip(trained, tmp_path):
 def test_std_calibration_scales_only_the_std(trained):
     """The same fit without calibration gives the same means, and stds smaller by exactly
     the stored factor, which is the root mean squared standardised residual of the
-    validation boxes: after it their chi^2 is 1."""
+    validation boxes (after it their in-sample chi^2 is 1). The recorded validation
+    scores are out of sample: each box scored with the factor fitted on the other
+    validation boxes (pins issue 17: ``metrics["valid"]`` chi^2 was 1 by construction)."""
     model, boxes, _ = trained
     train_boxes, theta = toy_suite(240, seed=1)
     raw = CosmoGNN(**SMALL, calibrate=False).fit(train_boxes, theta, names=["Omega_m"],
@@ -182,10 +185,43 @@ def test_std_calibration_scales_only_the_std(trained):
     np.testing.assert_allclose(std, raw_std * model.std_scale, rtol=1e-6)
     factor = model.metrics["std_scale"]["Omega_m"]
     assert factor == model.std_scale[0] != 1.0
-    assert model.metrics["valid"]["Omega_m"]["chi2"] == pytest.approx(1.0, rel=1e-9)
     uncalibrated = model.metrics["valid_uncalibrated"]["Omega_m"]["chi2"]
     assert uncalibrated == pytest.approx(factor**2, rel=1e-9)
     assert raw.metrics["valid"]["Omega_m"]["chi2"] == pytest.approx(uncalibrated, rel=1e-5)
+    assert raw.metrics["valid_calibration"] == "none"
+    # out of sample: box i scored with the factor of the other validation boxes
+    _, valid_rows = validation_split(len(train_boxes), 0.2, 0)
+    valid_mean, valid_std = raw.predict([train_boxes[i] for i in valid_rows])
+    squared = ((theta[valid_rows, None] - valid_mean) / valid_std) ** 2
+    assert np.mean(squared) == pytest.approx(factor**2, rel=1e-4)  # the in-sample fit
+    others = (squared.sum() - squared) / (len(squared) - 1)
+    expected = float(np.mean(squared / others))
+    assert model.metrics["valid_calibration"] == "leave-one-out"
+    assert model.metrics["valid"]["Omega_m"]["chi2"] == pytest.approx(expected, rel=1e-4)
+    assert abs(expected - 1.0) > 1e-3  # not 1 by construction
+    assert model.metrics["valid"]["Omega_m"]["boxes"] == len(valid_rows)
+
+
+def test_validation_scores_label_in_sample_and_out_of_sample_scores():
+    """Old model directories (calibrated, no ``valid_calibration``) show their in-sample
+    scores as such; new ones say leave-one-out; uncalibrated ones plain validation."""
+    scores = {"Omega_m": {"chi2": 1.0}}
+    old = {"valid": scores, "valid_uncalibrated": scores, "std_scale": {"Omega_m": 1.3}}
+    assert list(validation_scores(old)) == [
+        "validation, calibrated (in-sample: χ² = 1 by construction)",
+        "validation, uncalibrated"]
+    new = {**old, "valid_calibration": "leave-one-out"}
+    assert next(iter(validation_scores(new))) == "validation, calibrated (leave-one-out)"
+    plain = {"valid": scores, "valid_calibration": "none", "std_scale": {"Omega_m": 1.0}}
+    assert validation_scores(plain) == {"validation": {"metrics": scores}}
+
+
+def test_leave_one_out_scale_leaves_each_box_out():
+    truth, mean = np.zeros((3, 1)), np.array([[1.0], [2.0], [3.0]])
+    scale = leave_one_out_scale(truth, mean, np.ones((3, 1)))
+    np.testing.assert_allclose(scale[:, 0], np.sqrt([(4 + 9) / 2, (1 + 9) / 2, (1 + 4) / 2]))
+    with pytest.raises(CosmoError, match="at least 2 boxes"):
+        leave_one_out_scale(truth[:1], mean[:1], np.ones((1, 1)))
 
 
 def test_std_calibration_is_saved_and_checked_on_load(trained, tmp_path):
@@ -214,7 +250,7 @@ def test_mixture_moments_match_the_law_of_total_variance():
     np.testing.assert_allclose(mean.numpy(), [[1.0], [1.0]])
     # row 0: <sigma^2> = (1 + 9) / 2 = 5, spread of the means 1; row 1: 0.25 + 0
     np.testing.assert_allclose(std.numpy(), [[math.sqrt(6.0)], [0.5]], rtol=1e-6)
-    with pytest.raises(ValueError, match="members"):
+    with pytest.raises(CosmoError, match="members"):
         mixture_moments(means[0], stds[0])
 
 
@@ -346,5 +382,5 @@ def test_network_output_shapes_and_positive_std(trained):
     mean, std = model.network(collate_graphs(graphs, torch.arange(3)))
     assert mean.shape == std.shape == (3, 1)
     assert (std > 0).all()
-    with pytest.raises(ValueError, match=">= 1"):
+    with pytest.raises(CosmoError, match=">= 1"):
         PosteriorGNN(3, 5, 1, 1, hidden=0)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.spatial.distance import cdist
 
-import galhalo.augment.smogn as sm
+from galhalo.augment import synthesis
 from galhalo.augment.smogn import (
     SmognError,
     augment,
@@ -208,10 +208,10 @@ def test_sampled_median_distance_is_within_its_rank_error(monkeypatch):
     rng = np.random.default_rng(2)
     points = rng.normal(size=(1500, 3))
     m = 400
-    monkeypatch.setattr(sm, "EXACT_MEDIAN_MAX_ROWS", 1000)
-    monkeypatch.setattr(sm, "MEDIAN_SAMPLE", m)
+    monkeypatch.setattr(synthesis, "EXACT_MEDIAN_MAX_ROWS", 1000)
+    monkeypatch.setattr(synthesis, "MEDIAN_SAMPLE", m)
     seeds = np.arange(0, 1500, 15)
-    sampled = 2 * sm._half_median_distance(points, seeds, np.random.default_rng(0))
+    sampled = 2 * synthesis.half_median_distance(points, seeds, np.random.default_rng(0))
     exact = cdist(points[seeds], points)
     width = 2.5 / math.sqrt(m)
     low, high = np.quantile(exact, [0.5 - width, 0.5 + width], axis=1)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .catalog import Catalog, check_output_path, write_catalog
 from .columns import GALAXY, HALO
+from .errors import OutputPathError
 from .files import check_writable, write_json
 
 CONDITION, TARGET = HALO, GALAXY
@@ -49,7 +50,7 @@ def run_demo(out_dir: str | Path = "demo", n_halos: int = 100_000, seed: int = 4
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output directory {out_dir} exists and is not a directory")
+        raise OutputPathError(f"output directory {out_dir} exists and is not a directory")
     config = UniverseConfig(n_halos=n_halos, seed=seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     catalog_path = check_output_path(out_dir / "catalog.parquet")

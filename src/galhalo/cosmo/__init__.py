@@ -6,6 +6,7 @@ cosmological parameters (e.g. Omega_m), observational systematics and scores [dS
     mean, std = model.predict(test_boxes)
 """
 
+from .calibration import validation_scores
 from .graphs import (
     CosmoError,
     Galaxies,
@@ -17,6 +18,7 @@ from .graphs import (
     periodic_pairs,
 )
 from .metrics import posterior_metrics
+from .suite_runs import suites_to_score, train_on_suite
 from .systematics import Systematics
 from .training import CosmoGNN, evaluate_boxes, evaluate_suites
 
@@ -34,4 +36,7 @@ __all__ = [
     "graphs_from_suite",
     "periodic_pairs",
     "posterior_metrics",
+    "suites_to_score",
+    "train_on_suite",
+    "validation_scores",
 ]

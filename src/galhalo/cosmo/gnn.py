@@ -27,6 +27,8 @@ from torch_geometric.data import Batch
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
+from ..errors import CosmoError
+
 __all__ = ["MIN_STD", "InteractionBlock", "PosteriorEnsemble", "PosteriorGNN",
            "mixture_moments", "moment_loss"]
 
@@ -80,7 +82,7 @@ class PosteriorGNN(nn.Module):
                  hidden: int = 64, layers: int = 2, node_scale: float = 1.0):
         super().__init__()
         if hidden < 1 or layers < 1 or n_parameters < 1 or n_node < 1 or n_edge < 1:
-            raise ValueError("hidden, layers, n_parameters, n_node and n_edge must be >= 1")
+            raise CosmoError("hidden, layers, n_parameters, n_node and n_edge must be >= 1")
         self.n_parameters = n_parameters
         self.node_scale = float(node_scale)
         self.node_encoder = _mlp(n_node, hidden, hidden)
@@ -123,7 +125,7 @@ def mixture_moments(means: torch.Tensor, stds: torch.Tensor
         ``sqrt(<sigma_m^2> + <mu_m^2> - <mu_m>^2)`` (the law of total variance).
     """
     if means.shape != stds.shape or means.ndim != 3 or len(means) == 0:
-        raise ValueError(f"means {tuple(means.shape)} and stds {tuple(stds.shape)} must "
+        raise CosmoError(f"means {tuple(means.shape)} and stds {tuple(stds.shape)} must "
                          "both be (members >= 1, rows, parameters)")
     mean = means.mean(dim=0)
     variance = (stds**2).mean(dim=0) + ((means - mean) ** 2).mean(dim=0)
@@ -139,7 +141,7 @@ class PosteriorEnsemble(nn.Module):
     def __init__(self, members: list[PosteriorGNN]):
         super().__init__()
         if not members:
-            raise ValueError("an ensemble needs at least one member")
+            raise CosmoError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +167,7 @@ def moment_loss(mean: torch.Tensor, std: torch.Tensor, truth: torch.Tensor) -> t
         mean, std, truth: (rows, parameters), the same (scaled) units.
     """
     if not (mean.shape == std.shape == truth.shape) or mean.ndim != 2 or len(mean) == 0:
-        raise ValueError(f"mean {tuple(mean.shape)}, std {tuple(std.shape)} and truth "
+        raise CosmoError(f"mean {tuple(mean.shape)}, std {tuple(std.shape)} and truth "
                          f"{tuple(truth.shape)} must have the same shape (rows >= 1, "
                          "parameters)")
     residual = (truth - mean) ** 2

@@ -15,8 +15,14 @@ particle-mesh suites, chi^2 1.3-3.0 and 1-sigma coverage 0.52-0.63 on held-out b
 default) each parameter's std is multiplied after training by the one factor
 ``sqrt(<(truth - mean)^2 / std^2>)`` over the validation boxes -- the maximum-likelihood
 scale of a Gaussian posterior, which makes the validation chi^2 exactly 1 ("temperature
-scaling", Guo et al. 2017). The validation boxes also chose the best epoch, which biases
-the factor slightly low; the benchmark scores boxes that saw neither.
+scaling", Guo et al. 2017). That in-sample 1 says nothing, so ``metrics["valid"]`` scores
+each validation box with the factor fitted on the *other* validation boxes
+(:func:`~galhalo.cosmo.calibration.leave_one_out_scale`;
+``metrics["valid_calibration"] == "leave-one-out"``;
+models saved before carry the in-sample scores, see
+:func:`~galhalo.cosmo.calibration.validation_scores`). The
+validation boxes also chose the best epoch, which biases the factor slightly low; the
+benchmark scores boxes that saw neither.
 
 Ensembles: ``members=M`` trains M networks on the same split, each with its own
 initialisation and batch order (member 0 is the single network of the same seed), and
@@ -50,6 +56,7 @@ from ..models.base import (
 )
 from ..models.training import TrainingConfig, train
 from ..models.transforms import ColumnScaler, Support
+from .calibration import LEAVE_ONE_OUT, calibration_factor, leave_one_out_scale
 from .gnn import PosteriorEnsemble, PosteriorGNN, moment_loss
 from .graphs import (
     CosmoError,
@@ -278,14 +285,18 @@ class CosmoGNN:
         self.seed = int(seed)
         self.std_scale = np.ones(len(names))
         mean, raw_std = self._predict_scaled([scaled[i] for i in valid_rows])
-        if self.hyperparameters["calibrate"]:
-            self.std_scale = np.sqrt(np.mean(((values[valid_rows] - mean) / raw_std) ** 2,
-                                             axis=0))
+        truth = values[valid_rows]
+        calibrate = bool(self.hyperparameters["calibrate"])
+        if calibrate:
+            self.std_scale = calibration_factor(truth, mean, raw_std)
+        # Scored out of sample: each validation box with the factor fitted on the others
+        # (with the factor fitted on all of them, chi^2 would be 1 by construction).
+        scored_std = raw_std * (leave_one_out_scale(truth, mean, raw_std) if calibrate
+                                else 1.0)
         self.metrics = {
-            "valid": posterior_metrics(values[valid_rows], mean, raw_std * self.std_scale,
-                                       names),
-            "valid_uncalibrated": posterior_metrics(values[valid_rows], mean, raw_std,
-                                                    names),
+            "valid": posterior_metrics(truth, mean, scored_std, names),
+            "valid_calibration": LEAVE_ONE_OUT if calibrate else "none",
+            "valid_uncalibrated": posterior_metrics(truth, mean, raw_std, names),
             "std_scale": dict(zip(names, self.std_scale.tolist(), strict=True)),
             "valid_loss": float(np.mean([min(h["valid"] for h in history)
                                          for history in histories])),
@@ -423,7 +434,7 @@ def _std_scale(values: Any, names: Sequence[str]) -> np.ndarray:
         return np.ones(len(names))
     scale = np.array(values, dtype=np.float64)
     if scale.shape != (len(names),) or not (np.isfinite(scale) & (scale > 0)).all():
-        raise ValueError(f"std_scale must be {len(names)} finite positive factors, got "
+        raise CosmoError(f"std_scale must be {len(names)} finite positive factors, got "
                          f"{values!r}")
     return scale
 

@@ -1,7 +1,5 @@
-"""The cosmology commands of the ``galhalo`` command line: ``galhalo suite`` (simulation
-suites) and ``galhalo cosmo train|evaluate`` (GNNs that infer Omega_m); see
-docs/suites.md and docs/cosmology.md. Registered on :data:`galhalo.cli.app`.
-"""
+"""Cosmology commands: ``suite`` (simulation suites) and ``cosmo train | evaluate |
+predict`` (GNNs that infer Omega_m); see docs/suites.md and docs/cosmology.md."""
 
 from __future__ import annotations
 
@@ -12,13 +10,13 @@ from typing import Annotated
 
 import typer
 
-from .cli import Seed, _friendly_errors, _Stages, app, console, output
-from .files import check_writable
+from ..files import check_writable
+from ._common import Seed, Stages, command_errors, console, output, write_table
+
+__all__ = ["cosmo_evaluate", "cosmo_predict", "cosmo_train", "suite"]
 
 
-# --------------------------------------------------------------------------- suites
-@app.command()
-@_friendly_errors
+@command_errors
 def suite(
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="Suite directory (created; re-running resumes it).")],
@@ -49,7 +47,7 @@ def suite(
     sigma_8 and galaxy-model nuisance parameters (PM + FoF + central galaxies)."""
     from rich import progress as bars
 
-    from .sim.suites import SuiteSettings, make_suite
+    from ..sim.suites import SuiteSettings, make_suite
 
     settings = SuiteSettings(box_size=box, particles=particles, galaxy_model=galaxy_model,
                              complete_particles=complete_particles,
@@ -71,15 +69,7 @@ def suite(
                  f"stellar-mass cut {settings.cut:.3f} x [1, 2]")
 
 
-# --------------------------------------------------------------------------- cosmology
-cosmo_app = typer.Typer(help="Cosmology from galaxy catalogs: GNNs that infer Omega_m "
-                             "from simulation suites (docs/cosmology.md).",
-                        no_args_is_help=True)
-app.add_typer(cosmo_app, name="cosmo")
-
-
-@cosmo_app.command("train")
-@_friendly_errors
+@command_errors
 def cosmo_train(
     suite: Annotated[Path, typer.Option(help="Training suite directory (parameters.txt, "
                                              "suite.json, LH_<i>.parquet).")],
@@ -117,10 +107,11 @@ def cosmo_train(
     seed: Seed = 0,
 ) -> None:
     """Train a GNN on a simulation suite: posterior mean and std of each parameter."""
-    from .cosmo import CosmoGNN, Systematics, galaxies_from_suite
-    from .report.console import rich_table
-    from .report.cosmo_report import validation_table
-    from .sim.suites import read_suite
+    from ..cosmo import CosmoGNN, Systematics
+    from ..cosmo.calibration import validation_scores
+    from ..cosmo.suite_runs import train_on_suite
+    from ..report.console import rich_table
+    from ..report.cosmo_report import score_table
 
     systematics = Systematics(redshift_space=redshift_space, mask_fraction=mask_fraction,
                               position_error=position_error, velocity_error=velocity_error,
@@ -130,20 +121,11 @@ def cosmo_train(
                      epochs=epochs, calibrate=calibrate,
                      members=members)
     check_writable(out, directory=True)
-    names = tuple(parameter or ("Omega_m",))
-    training, held_out = read_suite(suite), None
-    if test_fraction:
-        training, held_out = training.split(test_fraction, seed)
-    with _Stages(f"reading suite {suite}") as stages:
-        boxes, values, _ = galaxies_from_suite(training, names, model.graph_config.properties)
-        stages(f"{len(boxes)} boxes, {sum(map(len, boxes)):,} galaxies"
-               + (f" ({len(held_out)} more held out)" if held_out else ""))
-    model.fit(boxes, values, names, seed=seed)
-    model.metrics["suite"] = str(suite.resolve())
-    if held_out:
-        model.metrics["held_out"] = held_out.names
+    train_on_suite(model, suite, parameter or ("Omega_m",), test_fraction, seed,
+                   progress=Stages(f"reading suite {suite}"))
+    held_out = model.metrics.get("held_out", ())
     model.save(out)
-    output.print(rich_table(validation_table(model.metrics)))
+    output.print(rich_table(score_table(validation_scores(model.metrics))))
     output.print("std calibration factors: " + ", ".join(
         f"{name} {factor:.3f}" for name, factor in model.metrics["std_scale"].items()))
     output.print(f"wrote {out} after {model.metrics['epochs']} epochs "
@@ -153,8 +135,7 @@ def cosmo_train(
                      f"evaluate --model {out} --held-out --out DIR")
 
 
-@cosmo_app.command("evaluate")
-@_friendly_errors
+@command_errors
 def cosmo_evaluate(
     model_dir: Annotated[Path, typer.Option("--model", help="Model directory "
                                                             "(galhalo cosmo train).")],
@@ -169,35 +150,18 @@ def cosmo_evaluate(
     seed: Seed = 0,
 ) -> None:
     """Score a cosmology GNN per suite: R², mean relative error, χ², 1σ/2σ coverage."""
-    from .cosmo import CosmoError, CosmoGNN, evaluate_suites
-    from .files import write_json
-    from .report.console import rich_table
-    from .report.cosmo_figure import write_predicted_vs_true
-    from .report.cosmo_report import cosmo_report, score_table
-    from .sim.suites import read_suite
+    from ..cosmo import CosmoGNN, evaluate_suites
+    from ..cosmo.suite_runs import suites_to_score
+    from ..files import write_json
+    from ..report.console import rich_table
+    from ..report.cosmo_figure import write_predicted_vs_true
+    from ..report.cosmo_report import cosmo_report, score_table
 
     model = CosmoGNN.load(model_dir)
-    suite = list(suite or [])
-    if not suite and not held_out:
-        raise CosmoError("nothing to score: give --suite (repeatable) and/or --held-out")
+    suites, paths = suites_to_score(model, suite or (), held_out, model_name=str(model_dir))
     out.mkdir(parents=True, exist_ok=True)
     check_writable(out / "metrics.json")
-    labels = [path.name for path in suite]
-    if len(set(labels)) != len(labels):
-        labels = [str(path) for path in suite]
-    suites = {label: read_suite(path) for label, path in zip(labels, suite, strict=True)}
-    paths = dict(zip(labels, map(str, suite), strict=True))
     trained_on = model.metrics.get("suite")
-    if held_out:
-        names = model.metrics.get("held_out")
-        if not names or not trained_on:
-            raise CosmoError(f"{model_dir} holds no held-out universes: train it with "
-                             "--test-fraction")
-        if not Path(trained_on).is_dir():
-            raise CosmoError(f"the training suite {trained_on} recorded in {model_dir} is "
-                             "not there")
-        suites = {"held out": read_suite(trained_on).subset(names), **suites}
-        paths = {"held out": f"{trained_on} ({len(names)} held-out universes)", **paths}
     results = evaluate_suites(model, suites, seed)
     write_json(out / "metrics.json", {
         "model": str(model_dir), "trained_on": trained_on,
@@ -212,8 +176,7 @@ def cosmo_evaluate(
                  f"{out / 'report.html'}")
 
 
-@cosmo_app.command("predict")
-@_friendly_errors
+@command_errors
 def cosmo_predict(
     catalogs: Annotated[list[Path], typer.Argument(
         metavar="CATALOG", help="Galaxy catalog(s), one periodic box each (Parquet, CSV "
@@ -231,10 +194,9 @@ def cosmo_predict(
     """Posterior mean and std of the model's parameters for each galaxy catalog."""
     import pandas as pd
 
-    from .catalog import read_catalog
-    from .cli import _write_table
-    from .cosmo import CosmoGNN, Galaxies
-    from .report.console import rich_table
+    from ..catalog import read_catalog
+    from ..cosmo import CosmoGNN, Galaxies
+    from ..report.console import rich_table
 
     model = CosmoGNN.load(model_dir)
     if out is not None:
@@ -256,5 +218,5 @@ def cosmo_predict(
     output.print(rich_table(frame, title=f"posterior of {', '.join(model.parameter_names)} "
                                          f"({model_dir})"))
     if out is not None:
-        _write_table(frame, out)
+        write_table(frame, out)
         output.print(f"wrote {out}")

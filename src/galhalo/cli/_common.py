@@ -1,0 +1,187 @@
+"""What every command module of the command line shares: the two consoles, the error
+wrapper, stage printing, tables and the options several commands take.
+
+Errors: :func:`command_errors` turns a :class:`~galhalo.errors.GalhaloError` (bad
+input) into ONE line ``error: <message>`` on stderr and exit code 2, and any other
+exception (a bug in galhalo) into one line ``internal error: <type>: <message> (...)``
+and exit code 1; ``galhalo --debug`` (or ``GALHALO_DEBUG=1``) adds the traceback. The
+line is written straight to stderr, never through rich, so no terminal width or path
+length can break it over two lines (a log grep or a script that parses it sees it whole).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import GalhaloError
+
+__all__ = ["Box", "NHalos", "Seed", "Stages", "command_errors", "console", "error_line",
+           "format_number", "labelled_paths", "output", "print_summary", "say",
+           "set_debug", "write_table"]
+
+#: Progress, stages and errors (stderr).
+console = Console(stderr=True)
+#: Results (stdout); wide enough for the summary tables when writing to a file or a
+#: pipe. Lines of text are never broken by the console (tables fit its width).
+output = Console(width=None if sys.stdout.isatty() else 120, soft_wrap=True)
+
+#: Environment variable that turns on tracebacks like ``galhalo --debug``.
+DEBUG_VARIABLE = "GALHALO_DEBUG"
+_debug = {"on": False}
+
+F = TypeVar("F", bound=Callable)
+
+
+def set_debug(on: bool) -> None:
+    """Print the traceback of every error (the ``--debug`` option)."""
+    _debug["on"] = bool(on)
+
+
+def _debugging() -> bool:
+    return _debug["on"] or os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def error_line(error: BaseException) -> tuple[str, int]:
+    """(the one line printed for ``error``, the exit code).
+
+    A :class:`GalhaloError` is bad input: ``error: <message>``, exit code 2. An
+    :class:`OSError` from the system (a full disk, a permission): ``error: <type>:
+    <message>``, exit code 1. Anything else is a bug in galhalo: ``internal error:
+    <type>: <message> (a bug in galhalo, not your input; ...)``, exit code 1. Newlines
+    inside a message become spaces.
+    """
+    if isinstance(error, GalhaloError):
+        return f"error: {_one_line(str(error))}", 2
+    message = _one_line(str(error))
+    what = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    hint = "" if _debugging() else "rerun with --debug for the traceback"
+    if isinstance(error, OSError):
+        return f"error: {what}" + (f" ({hint})" if hint else ""), 1
+    return (f"internal error: {what} (a bug in galhalo, not your input"
+            + (f"; {hint})" if hint else ")")), 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _print_error_line(line: str) -> None:
+    """Write ``line`` to stderr as it is: one line whatever the terminal width; the
+    ``error:`` prefix in bold red on a colour terminal only."""
+    stream = sys.stderr
+    if stream.isatty() and "NO_COLOR" not in os.environ:
+        head, sep, rest = line.partition(": ")
+        line = f"\x1b[1;31m{head}:\x1b[0m {rest}" if sep else line
+    stream.write(line + "\n")
+    stream.flush()
+
+
+def command_errors(command: F) -> F:
+    """Wrap a command: bad input -> one line and exit 2; a bug -> one line and exit 1
+    (with the traceback under ``--debug``). Typer/click's own exits pass through."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):
+            raise
+        except Exception as err:  # every other error: reported once, as a bug
+            if _debugging():
+                traceback.print_exception(err, file=sys.stderr)
+            line, code = error_line(err)
+            _print_error_line(line)
+            raise typer.Exit(code=code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def say(message: str) -> None:
+    """One progress line on stderr (never wrapped by the console)."""
+    console.print(message, highlight=False, soft_wrap=True)
+
+
+class Stages:
+    """Progress reporting for a long job: a live spinner plus one line per stage."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.start = time.perf_counter()
+        self._status = console.status(title)
+
+    def __enter__(self) -> Stages:
+        self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._status.__exit__(*exc)
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.perf_counter() - self.start
+        console.print(f"[dim]{elapsed:7.1f} s[/]  {message}", highlight=False, soft_wrap=True)
+        self._status.update(f"{self.title}: {message}")
+
+
+def write_table(frame, path: Path) -> None:
+    """Write a pandas table as CSV, atomically."""
+    from ..files import atomic_path
+
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def format_number(value) -> str:
+    """A table cell: 4 significant digits, '–' for None or NaN."""
+    return "–" if value is None or value != value else f"{value:.4g}"
+
+
+def print_summary(catalog) -> None:
+    """The column summary table of a catalog (percentiles in each column's unit)."""
+    summary = catalog.describe()
+    table = Table(title="column summary (percentiles in each column's unit)")
+    for name in ("column", "unit", "p1", "p16", "p50", "p84", "p99", "mean", "sd"):
+        table.add_column(name, justify="left" if name in ("column", "unit") else "right")
+    for name, row in summary.iterrows():
+        table.add_row(name, row["unit"], *(f"{row[key]:.4g}" for key in
+                                           ("p1", "p16", "p50", "p84", "p99", "mean", "sd")))
+    output.print(table)
+
+
+def labelled_paths(specs: list[str], option: str) -> dict[str, Path]:
+    """``LABEL=PATH`` or ``PATH`` (label = file stem) -> {label: path}; labels unique."""
+    from ..errors import CatalogError
+
+    labelled: dict[str, Path] = {}
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = Path(spec).stem, spec
+        if not label.strip() or not path.strip():
+            raise CatalogError(f"{option} {spec!r}: expected LABEL=PATH or PATH")
+        if label in labelled:
+            raise CatalogError(f"{option}: label {label!r} is used twice; name them "
+                               "LABEL=PATH")
+        labelled[label.strip()] = Path(path.strip())
+    return labelled
+
+
+# Options shared by several commands.
+NHalos = Annotated[int, typer.Option(
+    "--n-halos", min=1, help="Rows of the catalog: central galaxies above the stellar-mass "
+    "cut log10 M* >= 8.75 (with --halos-only: halos above log10 M_h = 10.5).")]
+Box = Annotated[float, typer.Option(
+    "--box", help="Side of the periodic box in Mpc/h (comoving).")]
+Seed = Annotated[int, typer.Option("--seed", help="Master random seed; same seed, same bytes.")]

@@ -1,0 +1,175 @@
+"""Scoring commands: ``evaluate`` (one model), ``compare`` (several) and ``report``
+(the HTML page)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..catalog import read_catalog
+from ..errors import EvaluationError
+from ..files import check_writable
+from ._common import (
+    Seed,
+    Stages,
+    command_errors,
+    format_number,
+    labelled_paths,
+    output,
+    say,
+    write_table,
+)
+
+__all__ = ["compare", "evaluate", "report"]
+
+
+def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, seed: int,
+              importance: bool) -> dict:
+    """Score the model ``model_spec`` names (a directory or 'truth') on ``catalog``."""
+    from ..evaluate.reference import resolve_model
+    from ..evaluate.run import evaluate_model
+
+    model, _ = resolve_model(model_spec, catalog)
+    return evaluate_model(model, catalog, scenarios=select or None, n_samples=samples,
+                          seed=seed, importance=importance, progress=say)
+
+
+ModelList = Annotated[list[str], typer.Option(
+    "--model", help="Model directory (galhalo train), or 'truth' for a synthetic "
+                    "catalog's own truth model (scores at the noise floor).")]
+Select = Annotated[list[str] | None, typer.Option(
+    "--select", help="Scenario: a preset name (whole, high_mass, low_mass, fixed_mass, "
+                     "...) or a selection like '11.2<M_h<11.5 & z_h>1'; repeatable "
+                     "[default: every preset with enough rows].")]
+Samples = Annotated[int, typer.Option(min=5, help="Model draws per catalog row (>= 5).")]
+
+
+def _model_names(models: list[str]) -> list[str]:
+    """Labels of ``--model`` options: directory names (or 'truth'), which must differ."""
+    names = [Path(m).name if m != "truth" else "truth" for m in models]
+    if len(set(names)) != len(names):
+        raise EvaluationError(f"models need distinct directory names, got {names}")
+    return names
+
+
+@command_errors
+def evaluate(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="metrics JSON to write "
+                                                          "(a .csv table is written beside it).")
+                   ] = Path("metrics.json"),
+    select: Select = None,
+    samples: Samples = 10,
+    importance: Annotated[bool, typer.Option(
+        "--importance/--no-importance", help="Permutation feature importance.")] = True,
+    seed: Seed = 0,
+) -> None:
+    """Score one model on a held-out catalog: distribution distances, PCC, calibration,
+    NLL (minus the truth's for synthetic catalogs), feature importance; every number with
+    its error bar and noise floor. See docs/evaluation.md."""
+    from ..evaluate.run import results_table
+    from ..files import write_json
+
+    if len(model) != 1:
+        raise EvaluationError("evaluate scores one --model; use galhalo compare for several")
+    check_writable(out)
+    check_writable(out.with_suffix(".csv"))
+    catalog = read_catalog(catalog_path)
+    result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    write_json(out, result)
+    table = results_table(result)
+    write_table(table, out.with_suffix(".csv"))
+    output.print(f"wrote {out} and {out.with_suffix('.csv')} ({len(table)} rows)")
+
+
+@command_errors
+def compare(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Comparison table (CSV).")
+                   ] = Path("comparison.csv"),
+    select: Select = None,
+    samples: Samples = 10,
+    seed: Seed = 0,
+) -> None:
+    """Score several models on the same catalog: one table, families side by side per
+    scenario and metric, the best marked ('clear' when it beats the next by > 2 sigma)."""
+    from ..evaluate.run import compare as compare_results
+
+    if len(model) < 2:
+        raise EvaluationError("compare needs at least two --model options")
+    names = _model_names(model)
+    check_writable(out)
+    catalog = read_catalog(catalog_path)
+    results = {name: _evaluate(spec, catalog, select, samples, seed, False)
+               for name, spec in zip(names, model, strict=True)}
+    frame = compare_results(results)
+    write_table(frame, out)
+    whole = frame[frame["scenario"] == "whole"] if "whole" in set(frame["scenario"]) else frame
+    table = Table(title="whole sample" if "whole" in set(frame["scenario"]) else "comparison")
+    for column in ("metric", "key", *names, "best"):
+        table.add_column(column, justify="right")
+    for _, row in whole.iterrows():
+        table.add_row(str(row["metric"]), str(row["key"]),
+                      *(format_number(row[n]) for n in names),
+                      str(row["best"]))
+    output.print(table)
+    output.print(f"wrote {out} ({len(frame)} rows)")
+
+
+ClusteringMocks = Annotated[list[str] | None, typer.Option(
+    "--clustering-mock", help="Also compare clustering and tracer bias of the catalog with "
+                              "a mock catalog, LABEL=PATH (repeatable; same box).")]
+
+
+@command_errors
+def report(
+    model: ModelList,
+    catalog_path: Annotated[Path, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="HTML report to write (self-contained: figures embedded).")
+                   ] = Path("report.html"),
+    select: Select = None,
+    samples: Samples = 10,
+    clustering_mock: ClusteringMocks = None,
+    split: Annotated[str, typer.Option(
+        help="Populations of the clustering comparison, e.g. color:quantiles=4.")
+                     ] = "color:quantiles=4",
+    importance: Annotated[bool, typer.Option(
+        "--importance/--no-importance", help="Permutation feature importance.")] = True,
+    seed: Seed = 0,
+) -> None:
+    """Score one or more models on a held-out catalog and write one self-contained HTML
+    page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
+    calibration, feature importance, loss curves (and clustering with
+    --clustering-mock). See docs/report.md."""
+    import shlex
+
+    from ..report.build import build_report
+
+    names = _model_names(model)
+    mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
+    check_writable(out)
+    catalog = read_catalog(catalog_path)
+    mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}
+    with Stages(f"report on {len(catalog):,} rows") as stages:
+        def clustering():
+            from ..evaluate.bias import compare_clustering
+
+            return compare_clustering(catalog, mock_catalogs, split, progress=stages)
+
+        written = build_report(dict(zip(names, model, strict=True)), catalog, out,
+                               scenarios=select or None, n_samples=samples, seed=seed,
+                               importance=importance,
+                               clustering=clustering if mock_catalogs else None,
+                               progress=stages,
+                               command=shlex.join(["galhalo", *sys.argv[1:]]))
+    output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")

@@ -1,0 +1,187 @@
+"""Model commands: ``train`` (a conditional model), ``hival`` (the class hierarchy) and
+``sample`` (a mock catalog from a model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..catalog import check_output_path, read_catalog, write_catalog
+from ..columns import GALAXY, HALO
+from ..errors import ModelError
+from ..files import check_writable
+from ._common import Seed, Stages, command_errors, output, say
+
+__all__ = ["hival_command", "sample", "train"]
+
+DEFAULT_CONDITION = ",".join(HALO)
+DEFAULT_TARGET = ",".join(GALAXY)
+
+
+def _parse_settings(settings: list[str] | None) -> dict:
+    """``--set key=value`` options: values read as JSON (numbers, true/false, null,
+    lists), else as text; "a,b" lists of numbers become tuples."""
+    hyper: dict = {}
+    for item in settings or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ModelError(f"--set expects key=value, got {item!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            parts = text.split(",")
+            try:
+                value = tuple(json.loads(part) for part in parts) if len(parts) > 1 else text
+            except ValueError:
+                value = text
+        hyper[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return hyper
+
+
+def _hyperparameters(settings: list[str] | None = None, **given) -> dict:
+    """The options the user set (None = the family's default), then ``--set`` ones."""
+    hyper = {key: value for key, value in given.items() if value is not None}
+    if "hidden" in hyper:
+        try:
+            hyper["hidden"] = tuple(int(part) for part in hyper["hidden"].split(","))
+        except ValueError:
+            raise ModelError(f"--hidden must be comma-separated integers, got "
+                             f"{given['hidden']!r}") from None
+    return {**hyper, **_parse_settings(settings)}
+
+
+def _train_model(family: str, catalog, condition: str, target: str, seed: int, valid,
+                 hyperparameters: dict):
+    from ..models import model_family
+
+    model = model_family(family)(**hyperparameters)
+    say(f"training {family}: {condition} -> {target} on {len(catalog):,} rows")
+    return model.fit(catalog, condition, target, valid=valid, seed=seed)
+
+
+@command_errors
+def train(
+    model: Annotated[str, typer.Option(help=(
+        "Model family: gauss (NNgauss), flow (conditional neural spline flow), nnclass "
+        "(classifier over HiVAl classes), knn, "
+        "extra_trees, lightgbm, mlp_regression, stacked (point-estimate regressors with "
+        "a residual scatter)."))],
+    catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
+    condition: Annotated[str, typer.Option(
+        help="Comma-separated condition columns (halo -> galaxy by default; swap the "
+             "lists for galaxy -> halo).")] = DEFAULT_CONDITION,
+    target: Annotated[str, typer.Option(help="Comma-separated target columns.")
+                      ] = DEFAULT_TARGET,
+    seed: Seed = 0,
+    valid: Annotated[float, typer.Option(
+        help="Fraction of rows held out for early stopping.")] = 0.2,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs [default 200].")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Rows per step [default 512].")] = None,
+    learning_rate: Annotated[float | None, typer.Option(
+        help="Initial AdamW learning rate [default 1e-3].")] = None,
+    patience: Annotated[int | None, typer.Option(
+        help="Epochs without validation improvement before stopping [default 20].")] = None,
+    hidden: Annotated[str | None, typer.Option(
+        help="Hidden layer widths, e.g. 128,128 [gauss 256,256,256; flow 128,128].")] = None,
+    transforms: Annotated[int | None, typer.Option(
+        help="Flow: number of spline transforms [default 4].")] = None,
+    bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 8].")] = None,
+    settings: Annotated[list[str] | None, typer.Option(
+        "--set", help="Any other hyperparameter as key=value, repeatable, e.g. --set "
+                      "weight_decay=1e-4 --set passes=2 (see docs/models.md).")] = None,
+) -> None:
+    """Learn p(target | condition) from a catalog and save the model directory.
+
+    The directory holds config.json (family, columns, scalers, metrics), weights.pt and
+    history.json (the loss curve). Log-densities are in the targets' physical units.
+    """
+    from ..models import model_family
+    from ..models.base import check_columns
+
+    hyper = _hyperparameters(settings, epochs=epochs, batch_size=batch_size,
+                             learning_rate=learning_rate, patience=patience, hidden=hidden,
+                             transforms=transforms, bins=bins)
+    model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
+    columns = tuple(name for names in check_columns(condition, target) for name in names)
+    check_writable(out, directory=True)
+    catalog = read_catalog(catalog_path, required=columns)
+    fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
+    fitted.save(out)
+    metrics = fitted.metrics
+    tail = (f" after {metrics['epochs']} epochs (best {metrics['best_epoch']})"
+            if metrics.get("epochs") else "")
+    output.print(f"wrote {out}: validation NLL {metrics['valid_nll']:.4f} nats per row{tail}")
+
+
+
+@command_errors
+def hival_command(
+    catalog_path: Annotated[Path, typer.Option("--catalog", help="Catalog file.")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Directory to write: hival.npz + hival.json (the hierarchy, "
+                            "plain arrays) and hival.png (diagnostic figure).")],
+    target: Annotated[str, typer.Option(
+        help="Comma-separated columns to tessellate (1 to 8).")] = DEFAULT_TARGET,
+    candidates: Annotated[int, typer.Option(
+        min=1, help="A cell pairs with one of this many nearest cells sharing a face.")] = 3,
+    neighbours: Annotated[int, typer.Option(
+        min=1, help="Neighbours bounding each local cell (accuracy vs speed).")] = 16,
+    directions: Annotated[int, typer.Option(
+        min=2, help="Rays per cell for volumes and face measures.")] = 64,
+    seed: Seed = 0,
+) -> None:
+    """Build the HiVAl hierarchy of classes of the target space; print the class counts.
+
+    Every level is kept: generators, memberships, cell volumes, per-class dispersion,
+    occupancy and the oracle PCC (docs/hival.md).
+    """
+    from ..columns import parse_column_list
+    from ..models.hival import hival
+    from ..report.hival_figure import hival_figure
+
+    names = parse_column_list(target)
+    check_writable(out, directory=True)
+    catalog = read_catalog(catalog_path, required=names)
+    points = catalog.table[list(names)].to_numpy(dtype=float)
+    with Stages(f"HiVAl of {len(points):,} points in {len(names)}-D") as stages:
+        hierarchy = hival(points, names, candidates=candidates, neighbours=neighbours,
+                          directions=directions, seed=seed, progress=stages)
+    hierarchy.save(out)
+    hival_figure(hierarchy, out / "hival.png", points=points)
+    table = Table(title="HiVAl classes per level (oracle PCC: each point against a random "
+                        "member of its class)")
+    for name in ("level", "classes", "singletons", "median members", *names):
+        table.add_column(name, justify="right")
+    for row in hierarchy.summary():
+        table.add_row(str(row["level"]), f"{row['classes']:,}", f"{row['singletons']:,}",
+                      f"{row['median_occupancy']:g}",
+                      *(f"{row['oracle_pcc'][name]:.3f}" for name in names))
+    output.print(table)
+    output.print(f"wrote {out} ({hierarchy.n_levels} levels: "
+                 f"{' -> '.join(f'{c:,}' for c in hierarchy.counts)})")
+
+@command_errors
+def sample(
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory (galhalo train).")],
+    halos: Annotated[Path, typer.Option(
+        help="Catalog with the model's condition columns (e.g. a halo catalog).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Mock catalog file to write.")],
+    samples: Annotated[int, typer.Option(
+        min=1, help="Realisations per row (adds a 'realization' column when > 1).")] = 1,
+    seed: Seed = 0,
+) -> None:
+    """Sample the model's targets for every row of a catalog: a mock catalog."""
+    from ..mock import make_mock
+    from ..models import load_model
+
+    check_output_path(out)
+    model = load_model(model_dir)
+    catalog = read_catalog(halos, required=model.condition)
+    mock = make_mock(model, catalog, samples, seed)
+    write_catalog(mock, out)
+    output.print(f"wrote {len(mock):,} rows ({samples} per input row) to {out}")
