@@ -14,7 +14,7 @@ from galhalo.augment.catalogs import smogn_catalog
 from galhalo.cosmo.suite_runs import HELD_OUT, suites_to_score
 from galhalo.errors import CatalogError, CosmoError, EvaluationError, ModelError, SmognError
 from galhalo.evaluate.reference import TRUTH_SPEC, resolve_model
-from galhalo.io.options import ingest_options, parse_column_map
+from galhalo.ingest.options import ingest_options, parse_column_map
 from galhalo.sim.truth import TruthModel
 from galhalo.sim.universe import UniverseConfig, simulate
 

@@ -24,7 +24,7 @@ from subfind_fixtures import (
 )
 
 from galhalo.catalog import Catalog, CatalogError, CatalogMeta, read_catalog, write_catalog
-from galhalo.io import SubLinkTrees, detect_input, ingest, ingest_subfind, ingest_table
+from galhalo.ingest import SubLinkTrees, detect_input, ingest, ingest_subfind, ingest_table
 
 #: Newton's constant in kpc (km/s)^2 / Msun (CODATA G with 1 kpc = 3.0857e16 km).
 G = 4.30091e-6

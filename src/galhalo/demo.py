@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalog import Catalog, check_output_path, write_catalog
-from .columns import GALAXY, HALO
+from .catalog.schema import GALAXY, HALO
 from .errors import OutputPathError
 from .files import check_writable, write_json
 

@@ -28,7 +28,7 @@ from rich.table import Table
 from ..errors import GalhaloError
 
 __all__ = ["Box", "NHalos", "Seed", "Stages", "command_errors", "console", "error_line",
-           "format_number", "labelled_paths", "output", "print_summary", "say",
+           "labelled_paths", "output", "print_summary", "say",
            "set_debug", "write_table"]
 
 #: Progress, stages and errors (stderr).
@@ -141,11 +141,6 @@ def write_table(frame, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
-
-
-def format_number(value) -> str:
-    """A table cell: 4 significant digits, '–' for None or NaN."""
-    return "–" if value is None or value != value else f"{value:.4g}"
 
 
 def print_summary(catalog) -> None:

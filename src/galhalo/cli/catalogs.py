@@ -133,8 +133,8 @@ def ingest(
 
     Same columns and units as every galhalo catalog; docs/ingest.md has the definitions.
     """
-    from ..io import ingest as ingest_catalog
-    from ..io.options import ingest_options
+    from ..ingest import ingest as ingest_catalog
+    from ..ingest.options import ingest_options
 
     check_output_path(out)
     options = ingest_options(

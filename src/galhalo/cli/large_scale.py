@@ -12,12 +12,12 @@ from rich.table import Table
 from ..catalog import read_catalog
 from ..errors import ClusteringError
 from ..files import check_writable
+from ..report.numbers import format_value
 from ._common import (
     Seed,
     Stages,
     command_errors,
     console,
-    format_number,
     labelled_paths,
     output,
     say,
@@ -93,7 +93,7 @@ def clustering(
                       f"{row['b_truth']:.3f} ± {row['b_truth_error']:.3f}",
                       f"{row['b_mock']:.3f} ± {row['b_mock_error']:.3f}",
                       f"{row['ratio']:.3f} ± {row['ratio_error']:.3f}",
-                      format_number(row["deviation_sigma"]))
+                      format_value(row["deviation_sigma"]))
     output.print(table)
     output.print(f"wrote {', '.join(str(p) for p in written.values())}")
 

@@ -13,11 +13,11 @@ from rich.table import Table
 from ..catalog import read_catalog
 from ..errors import EvaluationError
 from ..files import check_writable
+from ..report.numbers import format_value
 from ._common import (
     Seed,
     Stages,
     command_errors,
-    format_number,
     labelled_paths,
     output,
     say,
@@ -118,7 +118,7 @@ def compare(
         table.add_column(column, justify="right")
     for _, row in whole.iterrows():
         table.add_row(str(row["metric"]), str(row["key"]),
-                      *(format_number(row[n]) for n in names),
+                      *(format_value(row[n]) for n in names),
                       str(row["best"]))
     output.print(table)
     output.print(f"wrote {out} ({len(frame)} rows)")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..catalog import check_output_path, read_catalog, write_catalog
-from ..columns import GALAXY, HALO
+from ..catalog.schema import GALAXY, HALO
 from ..errors import ModelError
 from ..files import check_writable
 from ._common import Seed, Stages, command_errors, output, say

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate.clustering import ClusteringError, redshift_space
+from ..clustering import redshift_space
+from ..errors import ClusteringError
 from .graphs import CosmoError, Galaxies
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import REALIZATION
-from ..columns import POSITION, VELOCITY
+from ..catalog.schema import POSITION, VELOCITY
 from ..errors import ClusteringError
 
 __all__ = ["Split", "SplitKind", "parse_split", "parse_splits"]

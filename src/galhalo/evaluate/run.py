@@ -29,7 +29,7 @@ import pandas as pd
 
 from .. import __version__
 from ..catalog import Catalog
-from ..columns import COLUMNS, GALAXY, HALO
+from ..catalog.schema import COLUMNS, GALAXY, HALO
 from ..models.base import column_matrix, table_of
 from ..sim.truth import TruthModel
 from . import calibration as cal

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import COLUMNS
+from ..catalog.schema import COLUMNS
 from ..errors import ScenarioError
 from ..models.base import Table, table_of
 

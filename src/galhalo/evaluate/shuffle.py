@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..catalog import REALIZATION, Catalog
 from ..clustering import jackknife_covariance
-from ..columns import GALAXY, HALO, POSITION, VELOCITY
+from ..catalog.schema import GALAXY, HALO, POSITION, VELOCITY
 from ..errors import ClusteringError
 from .population_clustering import (
     BiasSettings,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..columns import GALAXY, HALO
+from ..catalog.schema import GALAXY, HALO
 from ..models.base import Table, column_matrix, table_of
 from ..sim.truth import TruthModel
 from .distributions import EvaluationError

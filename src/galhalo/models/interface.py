@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..columns import parse_column_list
+from ..catalog.schema import parse_column_list
 from ..errors import ModelError
 
 Table = pd.DataFrame | Catalog | Mapping[str, Any]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..catalog import Catalog
-from ..columns import parse_column_list
+from ..catalog.schema import parse_column_list
 from ..errors import ModelError
 from .interface import ConditionalModel, column_matrix, split_rows, table_of
 from .transforms import (

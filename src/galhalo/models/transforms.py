@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import STELLAR_MASS_CUT
+from ..catalog.schema import STELLAR_MASS_CUT
 from ..errors import ModelError
 
 KINDS = ("identity", "log", "softplus")

@@ -37,7 +37,7 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import GalhaloError, ReportError
 from ..evaluate.bias import ClusteringComparison
-from ..evaluate.run import as_model
+from ..evaluate.reference import resolve_model
 from ..evaluate.scenarios import PRESETS, Scenario
 from ..evaluate.scenarios import scenarios as as_scenarios
 from ..files import check_writable
@@ -48,8 +48,6 @@ from .sections import Entry
 #: Most sampled points per model in the figures (draws per row = min(n_samples,
 #: ceil(FIGURE_POINTS / rows)), at least 1).
 FIGURE_POINTS = 200_000
-#: The spec that names the catalog's own truth model.
-TRUTH_SPEC = "truth"
 #: Default target pair of the per-scenario contour panels (as in the published figures).
 PAIR = ("smass", "color")
 _RESERVED = ("scenario", "metric", "key", "floor", "better", "best", "clear")
@@ -59,32 +57,15 @@ __all__ = ["FIGURE_POINTS", "PAIR", "ReportError", "build_report"]
 
 
 # ----------------------------------------------------------------------------- inputs
-def _truth_model(label: str, catalog: Catalog) -> Any:
-    """The catalog's own truth model behind the model interface (``"truth"``)."""
-    from ..sim.truth import TruthModel
-
-    if catalog.meta.truth is None:
-        raise ReportError(f"model {label!r}: 'truth' needs a synthetic catalog with a "
-                          "truth model; this catalog carries none")
-    return as_model(TruthModel.from_dict(catalog.meta.truth))
-
-
 def _resolve(label: str, spec: Any, catalog: Catalog) -> Entry:
     """A model object, a model directory, or ``"truth"`` (the catalog's truth model)."""
-    from ..models import load_model
-
-    if isinstance(spec, str) and spec == TRUTH_SPEC:
-        return Entry(label, _truth_model(label, catalog), "the catalog's truth model")
-    if isinstance(spec, str | Path):
-        try:
-            return Entry(label, load_model(spec), str(spec))
-        except GalhaloError as err:
-            raise ReportError(f"model {label!r}: {err}") from None
     try:
-        model = as_model(spec)
+        model, source = resolve_model(spec, catalog)
     except GalhaloError as err:
         raise ReportError(f"model {label!r}: {err}") from None
-    return Entry(label, model, f"in memory ({type(spec).__name__})")
+    if not isinstance(spec, str | Path):
+        source = f"in memory ({source})"
+    return Entry(label, model, source)
 
 
 def _check_columns(entry: Entry, table: pd.DataFrame) -> None:

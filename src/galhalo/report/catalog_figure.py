@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..catalog import Catalog
-from ..columns import COLUMNS
+from ..catalog.schema import COLUMNS
 from ..files import atomic_path, check_writable
 
 #: Thickness (Mpc/h) of the slice shown in the position panel.

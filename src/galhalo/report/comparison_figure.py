@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..columns import COLUMNS
+from ..catalog.schema import COLUMNS
 from ..files import atomic_path, check_writable
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..cosmo.calibration import validation_scores
 from .cosmo_figure import predicted_vs_true
 from .html import HtmlReport
 
@@ -37,12 +38,10 @@ def score_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def validation_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """:func:`score_table` of a fitted model's validation scores (``model.metrics``):
-    after the std calibration and, when recorded, before it."""
-    rows = {"validation": {"metrics": metrics["valid"]}}
-    if "valid_uncalibrated" in metrics:
-        rows["validation, uncalibrated"] = {"metrics": metrics["valid_uncalibrated"]}
-    return score_table(rows)
+    """:func:`score_table` of a fitted model's validation scores (``model.metrics``),
+    labelled by :func:`galhalo.cosmo.calibration.validation_scores`: calibrated
+    (leave-one-out, or in-sample for older models) and, when recorded, uncalibrated."""
+    return score_table(validation_scores(metrics))
 
 
 def _loss_figure(history: list[Mapping[str, float]]) -> Figure:
@@ -81,7 +80,8 @@ def cosmo_report(model: Any, results: Mapping[str, Mapping[str, Any]],
                             in model.metrics.get("std_scale", {}).items())
         report.table(validation_table(model.metrics), caption=(
             "scores on the validation boxes (used for early stopping"
-            + (f" and to calibrate the stds: {factors}" if factors else "") + ")"))
+            + (f" and to calibrate the stds: {factors}; calibrated scores use, for each "
+               "box, the factor fitted on the other boxes" if factors else "") + ")"))
     report.section("Scores per suite", (
         "R² and relative error judge the posterior means; χ² (mean of squared "
         "standardised residuals, 1 when calibrated) and the coverage of the 1σ/2σ "

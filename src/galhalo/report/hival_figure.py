@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..columns import COLUMNS
+from ..catalog.schema import COLUMNS
 from ..files import atomic_path, check_writable
 from ..models.hival import Hierarchy
 

@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from .. import __version__
 from ..errors import ReportError
 from ..files import atomic_path, check_writable
+from .numbers import format_value
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px;
@@ -58,16 +59,6 @@ def figure_data_uri(figure: Figure, dpi: int = 100) -> str:
 
 def _anchor(title: str, index: int) -> str:
     return f"section-{index}-" + "".join(c if c.isalnum() else "-" for c in title.lower())
-
-
-def format_value(value: object) -> str:
-    """A number as the report's tables show it: floats to 4 significant digits, ``–``
-    for None, NaN or inf, anything else as ``str`` (not escaped)."""
-    if value is None:
-        return "–"
-    if isinstance(value, float | np.floating):
-        return f"{value:.4g}" if np.isfinite(value) else "–"
-    return str(value)
 
 
 def _cell(value) -> str:

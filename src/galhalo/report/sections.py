@@ -39,7 +39,8 @@ from ..evaluate.run import METRICS, catalog_fingerprint, compare, results_table
 from ..evaluate.scenarios import Scenario
 from . import model_figures as mf
 from . import verdict
-from .html import HtmlReport, format_value
+from .html import HtmlReport
+from .numbers import format_value
 
 
 @dataclass

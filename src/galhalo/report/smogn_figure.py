@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..augment.smogn import SmognError, check_control_points, relevance
-from ..columns import COLUMNS
+from ..catalog.schema import COLUMNS
 from ..files import atomic_path, check_writable
 
 

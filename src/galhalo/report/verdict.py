@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..errors import ReportError
 from ..evaluate.run import METRICS
-from .html import format_value
+from .numbers import format_value
 
 #: Metric groups, the verdict's columns, in page order; every metric of METRICS is in one.
 GROUPS: dict[str, tuple[str, ...]] = {
