@@ -48,7 +48,7 @@ def smogn(
     interpolated): the kept original rows, then the synthetic rows. See docs/smogn.md.
     """
     from ..augment.catalogs import smogn_catalog
-    from ..columns import parse_column_list
+    from ..catalog.schema import parse_column_list
 
     check_output_path(out)
     if figure is not None:

@@ -177,7 +177,7 @@ def validate(
         help="Comma-separated columns that must be present, e.g. M_h,smass.")] = "",
 ) -> None:
     """Check a catalog against the schema (columns, units, NaN/inf, physical bounds)."""
-    from ..columns import parse_column_list
+    from ..catalog.schema import parse_column_list
 
     required = parse_column_list(require) if require.strip() else ()
     catalog = read_catalog(catalog_path, required=required)

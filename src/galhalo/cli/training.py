@@ -140,7 +140,7 @@ def hival_command(
     Every level is kept: generators, memberships, cell volumes, per-class dispersion,
     occupancy and the oracle PCC (docs/hival.md).
     """
-    from ..columns import parse_column_list
+    from ..catalog.schema import parse_column_list
     from ..models.hival import hival
     from ..report.hival_figure import hival_figure
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import REALIZATION, Catalog
-from ..clustering import jackknife_covariance
 from ..catalog.schema import GALAXY, HALO, POSITION, VELOCITY
+from ..clustering import jackknife_covariance
 from ..errors import ClusteringError
 from .population_clustering import (
     BiasSettings,

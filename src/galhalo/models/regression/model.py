@@ -47,8 +47,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from ...columns import parse_column_list
-from ...errors import ModelError
+from ...catalog.schema import parse_column_list
+from ...errors import CatalogError, ModelError
 from ..interface import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, Table, column_matrix
 from ..scaled import ScaledModel
 from ..store import ModelFiles, one_line, read_model_directory, write_model_directory
@@ -128,8 +128,8 @@ class RegressionModel(ScaledModel):
         for name, value in thresholds.items():
             try:
                 parse_column_list([name])
-            except KeyError as err:
-                raise ModelError(f"smogn_thresholds: {err.args[0]}") from None
+            except CatalogError as err:
+                raise ModelError(f"smogn_thresholds: {err}") from None
             if value is not None and not (isinstance(value, int | float) and 0 < value <= 1):
                 raise ModelError(f"smogn_thresholds[{name!r}] must be in (0, 1] or None, "
                                  f"got {value!r}")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from ...columns import COLUMNS
+from ...catalog.schema import COLUMNS
 from ...errors import ReportError
 
 #: Enclosed probabilities of the drawn contours (outer contour last).
