@@ -180,7 +180,7 @@ class ClassifierModel(NeuralModel):
         hp = self.hyperparameters
         try:
             if hp["level"] is not None:
-                return hierarchy._level(int(hp["level"]))
+                return hierarchy.level_index(int(hp["level"]))
             if hp["classes"] is not None:
                 return int(np.argmin(np.abs(np.array(hierarchy.counts) - int(hp["classes"]))))
             return hierarchy.coarsest_level(hp["pcc_threshold"])

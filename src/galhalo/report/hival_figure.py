@@ -42,7 +42,7 @@ def hival_figure(hierarchy: Hierarchy, path: str | Path, points: np.ndarray | No
     with the oracle PCC of every target.
     """
     target = check_writable(path)
-    level = hierarchy.coarsest_level(0.9) if level is None else hierarchy._level(level)
+    level = hierarchy.coarsest_level(0.9) if level is None else hierarchy.level_index(level)
     if points is not None:
         points = np.asarray(points, dtype=float)
         if points.shape != (hierarchy.labels.shape[1], hierarchy.dimension):
