@@ -15,7 +15,7 @@ count, but the geometry changes the classes themselves).
 Writes ``benchmarks/results/nnclass.json`` and the block ``nnclass-early-stopping`` of
 docs/hival.md.
 
-    .venv/bin/python benchmarks/nnclass.py                 # 5000 halos, 40 epochs
+    .venv/bin/python benchmarks/nnclass.py                 # 5000 halos, <= 80 epochs
     .venv/bin/python benchmarks/nnclass.py --n-halos 3000 --epochs 10   # smoke run
 """
 
@@ -54,7 +54,8 @@ def run_child(options: dict[str, Any]) -> dict[str, Any]:
     truth = TruthModel.from_dict(catalog.meta.truth)
     truth_nll = -truth.log_prob(test.table, test.table)
     hyper = {"epochs": options["epochs"], "classes": options["classes"],
-             "hidden": tuple(options["hidden"]), "patience": options["patience"]}
+             "hidden": tuple(options["hidden"]), "patience": options["patience"],
+             "learning_rate": options["learning_rate"]}
     start = time.perf_counter()
     model = model_family("nnclass")(**hyper).fit(train, CONDITION, TARGET,
                                                  seed=options["seed"], progress=False)
@@ -93,7 +94,8 @@ def document(result: dict[str, Any], command: str) -> str:
     return (f"`{command}` ({options['n_halos']:,} halos, {result['after'].get('train_rows', '?')} "
             f"training rows (20 % of them validation), {result['after'].get('test_rows', '?')} "
             f"held-out; `classes={options['classes']}`, `hidden={tuple(options['hidden'])}`, "
-            f"`epochs={options['epochs']}`, `patience={options['patience']}`, seed "
+            f"`epochs={options['epochs']}`, `patience={options['patience']}`, "
+            f"`learning_rate={options['learning_rate']}`, seed "
             f"{options['seed']}; before = commit {options['base']}):\n\n"
             + markdown_table(["run", "held-out NLL − truth [nats]", "best epoch",
                               "level", "classes", "fit s"], rows))
@@ -102,8 +104,9 @@ def document(result: dict[str, Any], command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-halos", type=int, default=5000)
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
     parser.add_argument("--seed", type=int, default=0)
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     options = {"n_halos": args.n_halos, "epochs": args.epochs, "patience": args.patience,
                "classes": args.classes, "hidden": args.hidden, "seed": args.seed,
+               "learning_rate": args.learning_rate,
                "base": args.base}
     result: dict[str, Any] = {"benchmark": "nnclass", "machine": machine_info(),
                               "options": options}

@@ -44,8 +44,8 @@ def test_rectangle_volumes_and_faces(method):
                 else raycast_geometry(points, 3, neighbours=16, directions=512))
     area = np.outer(WIDTH, HEIGHT).ravel()
     if method == "exact":
-        # the reference mirrors across a box padded by 1e-6: <= 1e-6 x perimeter (< 4)
-        np.testing.assert_allclose(geometry.volumes, area, rtol=0, atol=4e-6)
+        # the reference cuts the cube exactly: equal to rounding
+        np.testing.assert_allclose(geometry.volumes, area, rtol=1e-9)
     else:
         # area = integral of r(theta)^2 / 2 over Q equally spaced angles (step 2 pi / Q):
         # the midpoint rule errs by at most step / 2 x the total variation of r^2 / 2,
@@ -56,13 +56,12 @@ def test_rectangle_volumes_and_faces(method):
     faces = {(i, int(j)): f for i, (row, frow) in enumerate(zip(geometry.partners,
                                                                  geometry.faces, strict=True))
              for j, f in zip(row, frow, strict=True) if j >= 0}
-    # (exact: a face reaching the box is 1e-6 longer per end, the reference's padding)
     # (0,0)-(1,0) share the vertical edge x = 0.05 of height 0.15; (0,0)-(0,1) the
     # horizontal edge y = 0.15 of width 0.05; (0,0)-(1,1) touch at a corner only.
-    assert faces[(cell(0, 0), cell(1, 0))] == pytest.approx(0.15, abs=2e-6)
-    assert faces[(cell(0, 0), cell(0, 1))] == pytest.approx(0.05, abs=2e-6)
+    assert faces[(cell(0, 0), cell(1, 0))] == pytest.approx(0.15, rel=1e-6)
+    assert faces[(cell(0, 0), cell(0, 1))] == pytest.approx(0.05, rel=1e-6)
     assert (cell(0, 0), cell(1, 1)) not in faces
-    assert faces[(cell(2, 0), cell(2, 1))] == pytest.approx(0.45, abs=2e-6)
+    assert faces[(cell(2, 0), cell(2, 1))] == pytest.approx(0.45, rel=1e-6)
 
 
 @pytest.mark.parametrize("method", ["raycast", "exact"])
@@ -113,9 +112,7 @@ def test_raycast_matches_the_exact_voronoi_reference():
     np.testing.assert_allclose(fast.volumes, exact.volumes, rtol=2e-2)
     assert fast.volumes.sum() == pytest.approx(1.0, rel=5e-3)
     np.testing.assert_array_equal(fast.partners, exact.partners)
-    # faces reaching the box are a few 1e-6 longer in the reference (its 1e-6 padding,
-    # over the cosine of the angle at which the face meets the wall)
-    np.testing.assert_allclose(fast.faces, exact.faces, rtol=1e-6, atol=5e-6)
+    np.testing.assert_allclose(fast.faces, exact.faces, rtol=1e-6, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
