@@ -120,7 +120,7 @@ class ClassifierModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "hidden": (256, 256, 256), "level": None, "classes": None,
         "pcc_threshold": 0.9, "prior_weight": 1.0, "candidates": 3, "neighbours": 16,
-        "directions": 64, "oracle": "paper"}
+        "directions": None, "oracle": "paper"}
 
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)

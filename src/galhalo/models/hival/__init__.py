@@ -25,13 +25,21 @@ docs/hival.md compares the geometry rules and documents the oracle PCC rules.
 from ...errors import HiValError
 from .build import MAX_DIMENSIONS, METHODS, ORACLES, hival, level_statistics, oracle_pcc
 from .exact import EXACT_MAX_DIMENSIONS, exact_geometry
-from .geometry import Geometry, ball_volume, direction_sets, raycast_geometry, unit_directions
+from .geometry import (
+    Geometry,
+    ball_volume,
+    default_directions,
+    direction_sets,
+    raycast_geometry,
+    unit_directions,
+)
 from .hierarchy import ARRAYS_FILE, META_FILE, Hierarchy
 from .merging import merge, pair_cells
 
 __all__ = [
     "ARRAYS_FILE", "EXACT_MAX_DIMENSIONS", "MAX_DIMENSIONS", "META_FILE", "METHODS",
-    "ORACLES", "Geometry", "HiValError", "Hierarchy", "ball_volume", "direction_sets",
+    "ORACLES", "Geometry", "HiValError", "Hierarchy", "ball_volume", "default_directions",
+    "direction_sets",
     "exact_geometry", "hival", "level_statistics", "merge", "oracle_pcc", "pair_cells",
     "raycast_geometry", "unit_directions",
 ]
