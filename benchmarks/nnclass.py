@@ -46,6 +46,7 @@ def run_child(options: dict[str, Any]) -> dict[str, Any]:
     """Fit and score NNclass with the galhalo found on this process's path."""
     import galhalo
     from galhalo.models import model_family
+    from galhalo.models.hival import hival
     from galhalo.sim.truth import TruthModel
 
     catalog = galhalo.simulate(n_halos=options["n_halos"], seed=options["seed"])
@@ -62,12 +63,19 @@ def run_child(options: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     excess = -model.log_prob(test.table, test.table) - truth_nll
     valid = [h["valid"] for h in model.history]
+    # the two labellings on the training targets: own class vs nearest generator
+    targets = train.table[TARGET.split(",")].to_numpy(dtype=float)
+    hierarchy = hival(targets, TARGET.split(","))
+    agree = float(np.mean(hierarchy.assign(targets, model.level)
+                          == hierarchy.labels[model.level]))
     return {"galhalo": galhalo.__file__, "level": model.level, "classes": model.n_classes,
             "nll_minus_truth": float(excess.mean()),
             "nll_minus_truth_error": float(excess.std() / np.sqrt(len(excess))),
-            "valid_nll": model.metrics["valid_nll"], "epochs": len(model.history),
+            "valid_nll": model.metrics["valid_nll"], "labels_agree": agree,
+            "epochs": len(model.history),
             "best_epoch": model.metrics["best_epoch"], "valid_history": valid,
             "fit_seconds": seconds, "train_rows": model.metrics["train_rows"],
+            "valid_rows": model.metrics["valid_rows"],
             "test_rows": int(held_out.sum())}
 
 
@@ -86,19 +94,22 @@ def document(result: dict[str, Any], command: str) -> str:
     for name in ("before", "after"):
         run = result[name]
         if "error" in run:
-            rows.append([name, "failed", "", "", "", ""])
+            rows.append([name, "failed", "", "", "", "", ""])
             continue
         rows.append([name, f"{run['nll_minus_truth']:.3f} ± {run['nll_minus_truth_error']:.3f}",
                      f"{run['best_epoch']} of {run['epochs']}", f"{run['level']}",
-                     f"{run['classes']}", f"{run['fit_seconds']:.0f}"])
-    return (f"`{command}` ({options['n_halos']:,} halos, {result['after'].get('train_rows', '?')} "
-            f"training rows (20 % of them validation), {result['after'].get('test_rows', '?')} "
-            f"held-out; `classes={options['classes']}`, `hidden={tuple(options['hidden'])}`, "
+                     f"{run['classes']}", f"{run['labels_agree']:.0%}",
+                     f"{run['fit_seconds']:.0f}"])
+    after = result["after"]
+    return (f"`{command}` ({options['n_halos']:,} halos: {after.get('train_rows', '?')} "
+            f"training, {after.get('valid_rows', '?')} validation and "
+            f"{after.get('test_rows', '?')} held-out rows; halo → smass, color, sSFR, radius; "
+            f"`classes={options['classes']}`, `hidden={tuple(options['hidden'])}`, "
             f"`epochs={options['epochs']}`, `patience={options['patience']}`, "
             f"`learning_rate={options['learning_rate']}`, seed "
             f"{options['seed']}; before = commit {options['base']}):\n\n"
             + markdown_table(["run", "held-out NLL − truth [nats]", "best epoch",
-                              "level", "classes", "fit s"], rows))
+                              "level", "classes", "labels agree", "fit s"], rows))
 
 
 def main(argv: list[str] | None = None) -> int:
