@@ -119,7 +119,7 @@ class ClassifierModel(NeuralModel):
     family = "nnclass"
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "hidden": (256, 256, 256), "level": None, "classes": None,
-        "pcc_threshold": 0.9, "prior_weight": 1.0, "candidates": 3, "neighbours": 16,
+        "pcc_threshold": 0.9, "prior_weight": 1.0, "candidates": 3, "neighbours": None,
         "directions": None, "oracle": "paper"}
 
     def __init__(self, **hyperparameters: Any):

@@ -29,6 +29,7 @@ from .geometry import (
     Geometry,
     ball_volume,
     default_directions,
+    default_neighbours,
     direction_sets,
     raycast_geometry,
     unit_directions,
@@ -39,7 +40,7 @@ from .merging import merge, pair_cells
 __all__ = [
     "ARRAYS_FILE", "EXACT_MAX_DIMENSIONS", "MAX_DIMENSIONS", "META_FILE", "METHODS",
     "ORACLES", "Geometry", "HiValError", "Hierarchy", "ball_volume", "default_directions",
-    "direction_sets",
+    "default_neighbours", "direction_sets",
     "exact_geometry", "hival", "level_statistics", "merge", "oracle_pcc", "pair_cells",
     "raycast_geometry", "unit_directions",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import HiValError
 from .exact import exact_geometry
-from .geometry import Geometry, default_directions, raycast_geometry
+from .geometry import Geometry, default_directions, default_neighbours, raycast_geometry
 from .hierarchy import Hierarchy, _check_matrix
 from .merging import merge, pair_cells
 
@@ -72,7 +72,8 @@ def oracle_pcc(x: np.ndarray, labels: np.ndarray, occupancy: np.ndarray,
 
 
 def hival(points: Any, names: Sequence[str] | None = None, *, candidates: int = 3,
-          neighbours: int = 16, directions: int | None = None, method: str = "raycast",
+          neighbours: int | None = None, directions: int | None = None,
+          method: str = "raycast",
           oracle: str = "paper", seed: int = 0,
           progress: Callable[[str], None] | None = None) -> Hierarchy:
     """Build the full HiVAl hierarchy of ``points``.
@@ -83,7 +84,8 @@ def hival(points: Any, names: Sequence[str] | None = None, *, candidates: int = 
         names: the D column names (default ``x0, x1, ...``).
         candidates: a cell chooses its partner among this many nearest generators that
             share a face with it (3 as published).
-        neighbours: bisectors tested before the k-d tree certification (speed only).
+        neighbours: bisectors tested before the k-d tree certification (speed only);
+            None: 16 (D - 1), at least 16 (``default_neighbours``).
         directions: rays per cell and per face (the only approximation of "raycast");
             None: 64 in 1-2 dimensions, 128 from 3-D on (``default_directions``).
         method: "raycast" (fast, any D) or "exact" (Qhull reference, D <= 5, small N).
@@ -124,6 +126,8 @@ def hival(points: Any, names: Sequence[str] | None = None, *, candidates: int = 
         raise HiValError(f"unknown oracle PCC rule {oracle!r}; known: {', '.join(ORACLES)}")
     if directions is None:
         directions = default_directions(len(names))
+    if neighbours is None:
+        neighbours = default_neighbours(len(names))
     for option, value in (("candidates", candidates), ("neighbours", neighbours),
                           ("directions", directions)):
         try:
