@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from galhalo.errors import ReportError
 from galhalo.models.hival import (
     Hierarchy,
     HiValError,
@@ -289,7 +290,7 @@ def test_assign_puts_points_into_the_nearest_class(hierarchy):
 def test_diagnostic_figure(hierarchy, sample, tmp_path):
     path = hival_figure(hierarchy, tmp_path / "h.png", points=sample, level=3)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="points must be the 1500 x 3 array"):
+    with pytest.raises(ReportError, match="points must be the 1500 x 3 array"):
         hival_figure(hierarchy, tmp_path / "x.png", points=sample[:10])
     assert not (tmp_path / "x.png").exists()
 
