@@ -9,7 +9,10 @@ stopping, the learning-rate schedule and the best-epoch restore follow the valid
 rows' held-out mixture NLL (nats per row, physical units: ``-log_prob`` of their
 dequantised targets), the quantity the model is scored on. (Before 2026-12 they followed
 a cross-entropy against the validation rows' nearest generators, a labelling that
-agrees with HiVAl's merged memberships on only 65-81 % of the training points.)
+agrees with HiVAl's merged memberships on only 65-81 % of the training points.) The
+HiVAl options ``candidates``, ``neighbours``, ``directions`` (None: by dimension) and
+``oracle`` (the oracle PCC rule behind ``pcc_threshold``, default "paper") are passed to
+:func:`~galhalo.models.hival.hival`.
 
 Density: each class is a Gaussian in the scaler's standardised space with its members'
 mean and covariance, so
