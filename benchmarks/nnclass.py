@@ -72,6 +72,7 @@ def run_child(options: dict[str, Any]) -> dict[str, Any]:
             "nll_minus_truth": float(excess.mean()),
             "nll_minus_truth_error": float(excess.std() / np.sqrt(len(excess))),
             "valid_nll": model.metrics["valid_nll"], "labels_agree": agree,
+            "excess": excess.tolist(),
             "epochs": len(model.history),
             "best_epoch": model.metrics["best_epoch"], "valid_history": valid,
             "fit_seconds": seconds, "train_rows": model.metrics["train_rows"],
@@ -101,6 +102,12 @@ def document(result: dict[str, Any], command: str) -> str:
                      f"{run['classes']}", f"{run['labels_agree']:.0%}",
                      f"{run['fit_seconds']:.0f}"])
     after = result["after"]
+    paired = ""
+    if "paired_difference" in result:
+        difference = result["paired_difference"]
+        paired = (f"\nAfter − before, row by row on the same held-out galaxies: "
+                  f"{difference['mean']:.3f} ± {difference['error']:.3f} nats. Fit seconds "
+                  "are wall times on the shared 2 cores (load-dependent).\n")
     return (f"`{command}` ({options['n_halos']:,} halos: {after.get('train_rows', '?')} "
             f"training, {after.get('valid_rows', '?')} validation and "
             f"{after.get('test_rows', '?')} held-out rows; halo → smass, color, sSFR, radius; "
@@ -109,7 +116,8 @@ def document(result: dict[str, Any], command: str) -> str:
             f"`learning_rate={options['learning_rate']}`, seed "
             f"{options['seed']}; before = commit {options['base']}):\n\n"
             + markdown_table(["run", "held-out NLL − truth [nats]", "best epoch",
-                              "level", "classes", "labels agree", "fit s"], rows))
+                              "level", "classes", "labels agree", "fit s"], rows)
+            + paired)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +152,13 @@ def main(argv: list[str] | None = None) -> int:
                        str(Path(__file__).resolve()), "--child", json.dumps(options)]
             result[name] = run_child_json(command, args.timeout)
             print(json.dumps({k: v for k, v in result[name].items()
-                              if k != "valid_history"}), file=sys.stderr)
+                              if k not in ("valid_history", "excess")}), file=sys.stderr)
+    if all("excess" in result[name] for name in ("before", "after")):
+        difference = (np.array(result["after"]["excess"])
+                      - np.array(result["before"]["excess"]))
+        result["paired_difference"] = {
+            "mean": float(difference.mean()),
+            "error": float(difference.std() / np.sqrt(len(difference)))}
     from galhalo.files import write_json
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
