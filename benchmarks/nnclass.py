@@ -15,8 +15,8 @@ count, but the geometry changes the classes themselves).
 Writes ``benchmarks/results/nnclass.json`` and the block ``nnclass-early-stopping`` of
 docs/hival.md.
 
-    .venv/bin/python benchmarks/nnclass.py                 # 5000 halos, <= 80 epochs
-    .venv/bin/python benchmarks/nnclass.py --n-halos 3000 --epochs 10   # smoke run
+    .venv/bin/python benchmarks/nnclass.py                 # 20000 halos, <= 80 epochs
+    .venv/bin/python benchmarks/nnclass.py --n-halos 5000 --classes 100   # smaller
 """
 
 from __future__ import annotations
@@ -122,11 +122,11 @@ def document(result: dict[str, Any], command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-halos", type=int, default=5000)
+    parser.add_argument("--n-halos", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
-    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--classes", type=int, default=300)
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base", default=BASE_COMMIT, help="commit of the 'before' run")
