@@ -268,6 +268,13 @@ def test_save_and_load_round_trip(hierarchy, sample, tmp_path):
         assert "labels" in data.files
     meta = json.loads((directory / "hival.json").read_text())
     assert meta["counts"] == hierarchy.counts
+    assert loaded.oracle == "paper"
+    # a hierarchy saved before the rule was recorded keeps its values, read as "member"
+    meta["settings"].pop("oracle")
+    (directory / "hival.json").write_text(json.dumps(meta))
+    legacy = Hierarchy.load(directory)
+    assert legacy.oracle == "member"
+    np.testing.assert_array_equal(legacy.oracle_pcc, hierarchy.oracle_pcc)
     (directory / "hival.npz").unlink()
     with pytest.raises(HiValError, match=r"hival\.npz is missing"):
         Hierarchy.load(directory)
