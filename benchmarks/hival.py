@@ -16,9 +16,13 @@ Points come from the synthetic universe (``galhalo.simulate``, seed 42) or ``--c
 sizes beyond the pool are a smoothed bootstrap (Scott's bandwidth, i.e. draws from the
 pool's Gaussian kernel density estimate).
 
+Writes ``benchmarks/results/hival.json`` and, unless ``--quick`` or ``--no-docs``, the
+blocks ``hival-counts``, ``hival-speed`` and ``hival-reference`` of docs/hival.md.
+
 Usage::
 
     .venv/bin/python benchmarks/hival.py            # 1e4, 1e5, 1e6 + reference
+    .venv/bin/python benchmarks/hival.py --sizes 1e4,1e5   # without the 1e6 run
     .venv/bin/python benchmarks/hival.py --quick    # smoke run: 1e4, small reference
 """
 
@@ -34,6 +38,7 @@ from typing import Any
 
 import numpy as np
 from child import load_pool, run_child_json
+from hival_doc_blocks import DOCS, markdown_table, rewrite_block
 from simulate import machine_info, parse_sizes
 
 COLUMNS = ("smass", "color", "sSFR", "radius")
@@ -76,6 +81,7 @@ def run_child(data_path: str) -> dict[str, Any]:
             "singletons": [int(np.sum(o == 1)) for o in hierarchy.occupancy],
             "oracle_pcc": hierarchy.oracle_pcc.tolist(),
             "level_pcc_0.9": hierarchy.coarsest_level(0.9),
+            "oracle": hierarchy.oracle,
             "peak_rss_mib": peak_rss_mib()}
 
 
@@ -210,6 +216,75 @@ def print_results(speed: list[dict], counts: list[int] | None, references: list[
         console.print(table)
 
 
+# --------------------------------------------------------------------------- docs
+
+
+def counts_block(row: dict[str, Any], command: str) -> str:
+    """Class counts per level next to the published TNG300 sequence."""
+    counts = row["counts"]
+    shown = list(range(min(len(counts), 10)))
+
+    def ratios(sequence: list[int]) -> list[str]:
+        return [""] + [f"{sequence[i] / sequence[i - 1]:.3f}" if i < len(sequence) else ""
+                       for i in shown[1:]]
+
+    rows = [["galhalo", *(f"{counts[i]}" for i in shown),
+             f"{counts[-1]} (level {len(counts) - 1})"],
+            ["ratio", *ratios(counts), ""],
+            ["TNG300 (published)", *(f"{PUBLISHED_COUNTS[i]}" for i in shown),
+             f"{PUBLISHED_FINAL}"],
+            ["ratio", *ratios(PUBLISHED_COUNTS), ""]]
+    level = row["level_pcc_0.9"]
+    nearest = int(np.argmin(np.abs(np.array(counts) - PUBLISHED_COUNTS[-1])))
+    pcc = ", ".join(f"{value:.3f}" for value in row["oracle_pcc"][level])
+    return (f"`{command}`: {row['n']:,} galaxies, columns {', '.join(COLUMNS)}\n\n"
+            + markdown_table(["level", *map(str, shown), "last"], rows)
+            + f"\nThe level nearest the published classifier's {PUBLISHED_COUNTS[-1]} classes"
+            f" is {nearest} ({counts[nearest]} classes); the coarsest level whose oracle PCC"
+            f" ({row.get('oracle', 'member')} rule) is ≥ 0.9 for all four targets is {level}"
+            f" ({counts[level]} classes; {pcc}).\n")
+
+
+def speed_block(speed: list[dict], published: list[dict], command: str) -> str:
+    """Whole-hierarchy time and memory per size, and the published comparison."""
+    rows = [[f"{row['n']:,}", str(len(row["counts"])), f"{row['seconds']:.1f}",
+             f"{row['cpu_seconds']:.1f}", f"{row['first_iteration_seconds']:.2f}",
+             f"{row['peak_rss_mib']:,.0f}", f"{row['load_before']:.1f}"]
+            for row in speed if "error" not in row]
+    text = (f"`{command}`\n\n" + markdown_table(
+        ["points", "levels", "wall s", "CPU s", "first iteration, wall s", "peak RSS MiB",
+         "load before"], rows))
+    target = [row for row in speed if row["n"] == TARGET_POINTS and "error" not in row]
+    if target:
+        text += (f"\nTarget {TARGET_POINTS:,} points in {TARGET_SECONDS:.0f} s: "
+                 f"{target[0]['seconds']:.1f} s here.")
+    for row in published:
+        if "error" not in row:
+            text += (f" First iteration at {row['n']:,} points: "
+                     f"{row['first_iteration_seconds']:.2f} s (published code "
+                     f"{PUBLISHED_SIZES[row['n']]:.0f} s, {row['published_ratio']:.0f}x).")
+    return text + "\n"
+
+
+def reference_block(references: list[dict], command: str) -> str:
+    """Exact vs ray-cast hierarchies of TNG-like points, level by level."""
+    text = f"`{command}`\n"
+    for ref in references:
+        rows = [[str(level), *(_at(ref, name, "counts", level, "d") for name in
+                               ("exact", "raycast", "exact_jittered")),
+                 *(_at(ref, name, "ari_vs_exact", level, ".3f") for name in
+                   ("raycast", "exact_jittered")),
+                 _at(ref, "exact", "min_oracle_pcc", level, ".3f") + " / "
+                 + _at(ref, "raycast", "min_oracle_pcc", level, ".3f")]
+                for level in range(1, min(8, len(ref["exact"]["counts"])), 2)]
+        text += (f"\n{ref['n']:,} points in {ref['dimensions']}-D: exact "
+                 f"{ref['seconds']['exact']:.1f} s, ray-cast {ref['seconds']['raycast']:.1f} s"
+                 "\n\n" + markdown_table(
+                     ["level", "classes exact", "raycast", "exact (jittered)", "ARI raycast",
+                      "ARI exact (jittered)", "min oracle PCC exact / raycast"], rows))
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
@@ -226,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 1e4 points, pool of 1e4, reference on 400 points")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/hival.md")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -276,6 +352,15 @@ def main(argv: list[str] | None = None) -> int:
         "speed": speed, "published_comparison": published, "counts": counts,
         "reference": references,
     })
+    command = " ".join(["python benchmarks/hival.py", *(sys.argv[1:] if argv is None
+                                                         else argv)])
+    if not (args.quick or args.no_docs):
+        tng = [row for row in tng_like if row["counts"] == counts]
+        if tng:
+            rewrite_block(DOCS / "hival.md", "hival-counts", counts_block(tng[0], command))
+        rewrite_block(DOCS / "hival.md", "hival-speed", speed_block(speed, published, command))
+        rewrite_block(DOCS / "hival.md", "hival-reference", reference_block(references,
+                                                                            command))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all("error" not in row for row in speed + published) else 1
 

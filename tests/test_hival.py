@@ -9,11 +9,13 @@ import json
 import numpy as np
 import pytest
 
+from galhalo.errors import ReportError
 from galhalo.models.hival import (
     Hierarchy,
     HiValError,
     exact_geometry,
     hival,
+    oracle_pcc,
     pair_cells,
     raycast_geometry,
 )
@@ -43,8 +45,8 @@ def test_rectangle_volumes_and_faces(method):
                 else raycast_geometry(points, 3, neighbours=16, directions=512))
     area = np.outer(WIDTH, HEIGHT).ravel()
     if method == "exact":
-        # the reference mirrors across a box padded by 1e-9: <= 1e-9 x perimeter (< 4)
-        np.testing.assert_allclose(geometry.volumes, area, rtol=0, atol=4e-9)
+        # the reference cuts the cube exactly: equal to rounding
+        np.testing.assert_allclose(geometry.volumes, area, rtol=1e-9)
     else:
         # area = integral of r(theta)^2 / 2 over Q equally spaced angles (step 2 pi / Q):
         # the midpoint rule errs by at most step / 2 x the total variation of r^2 / 2,
@@ -169,19 +171,79 @@ def test_statistics_match_a_recomputation_from_memberships(hierarchy, sample):
         assert hierarchy.occupancy[level].sum() == len(sample)
 
 
-def test_oracle_pcc_matches_its_expectation(hierarchy, sample):
-    """Drawing a random member of the point's own class: E[PCC] = between-class variance
-    / total variance. The draw's sampling error is ~ sqrt(2 / N) at most; allow 5 x."""
+def _variance_shares(hierarchy, sample, level):
+    """(between, within) class variance of each column at ``level``, from memberships."""
     n = len(sample)
+    occupancy = hierarchy.occupancy[level]
+    within = (hierarchy.dispersion[level] ** 2 * occupancy[:, None]).sum(axis=0) / n
+    return sample.var(axis=0) - within, within
+
+
+def test_oracle_pcc_matches_its_expectation(hierarchy, sample):
+    """The default (paper) oracle draws a random member of the point's class plus
+    N(0, class dispersion): E[PCC] = B / sqrt((B + W)(B + 2W)) with B, W the between- and
+    within-class variances. The draw's sampling error is ~ sqrt(2 / N) at most; allow
+    5 x."""
+    n = len(sample)
+    assert hierarchy.settings["oracle"] == "paper" and hierarchy.oracle == "paper"
     for level in range(1, hierarchy.n_levels - 1, 2):
-        labels = hierarchy.labels[level]
-        occupancy = hierarchy.occupancy[level]
-        within = (hierarchy.dispersion[level] ** 2 * occupancy[:, None]).sum(axis=0) / n
-        expected = 1 - within / sample.var(axis=0)
+        between, within = _variance_shares(hierarchy, sample, level)
+        total = between + within
+        expected = between / np.sqrt(total * (total + within))
         np.testing.assert_allclose(hierarchy.oracle_pcc[level], expected,
                                    atol=5 * np.sqrt(2 / n))
-        assert labels.shape == (n,)
     np.testing.assert_allclose(hierarchy.oracle_pcc[0], 1.0, rtol=1e-12)  # duplicates equal
+
+
+def test_paper_oracle_is_lower_than_the_member_oracle():
+    """Pins issue 17: the member rule (the old default: a random member of the class, no
+    noise) has E[PCC] = B / (B + W), the paper's rule (plus N(0, class dispersion))
+    B / sqrt((B + W)(B + 2W)), lower. 1e5 points in 400 classes of 250, two columns
+    with within-class shares 0.2 and 0.4; the sampling error of a PCC is below
+    sqrt(2 / N): tolerance 5 x."""
+    rng = np.random.default_rng(4)
+    n, classes = 100_000, 400
+    labels = rng.integers(classes, size=n)
+    centres = rng.normal(size=(classes, 2))
+    x = centres[labels] + rng.normal(size=(n, 2)) * np.sqrt([0.2 / 0.8, 0.4 / 0.6])
+    occupancy = np.bincount(labels, minlength=classes)
+    mean = np.stack([np.bincount(labels, weights=c, minlength=classes) for c in x.T], 1)
+    dispersion = np.sqrt(np.stack([np.bincount(labels, weights=c**2, minlength=classes)
+                                   for c in (x - mean[labels] / occupancy[labels, None]).T], 1)
+                         / occupancy[:, None])
+    within = (dispersion**2 * occupancy[:, None]).sum(axis=0) / n
+    total = x.var(axis=0)
+    between = total - within
+    tolerance = 5 * np.sqrt(2 / n)
+    member = oracle_pcc(x, labels, occupancy, dispersion, np.random.default_rng(1), "member")
+    paper = oracle_pcc(x, labels, occupancy, dispersion, np.random.default_rng(1), "paper")
+    np.testing.assert_allclose(member, between / total, atol=tolerance)
+    np.testing.assert_allclose(paper, between / np.sqrt(total * (total + within)),
+                               atol=tolerance)
+    assert np.all(paper < member - 2 * tolerance)
+
+
+def test_paper_oracle_picks_finer_levels(hierarchy, sample):
+    """The same hierarchy with the member rule (the classes do not depend on the rule)
+    reaches a PCC threshold at a coarser level: wherever the two rules' smallest column
+    PCCs at a level are separated by 3 standard errors each ((1 - r^2) / sqrt(N)), a
+    threshold between them is reached at a finer (lower) level by the paper rule."""
+    n = len(sample)
+    member = hival(sample, ("smass", "color", "sSFR"), seed=1, oracle="member")
+    np.testing.assert_array_equal(member.labels, hierarchy.labels)
+    assert member.settings["oracle"] == "member"
+    checked = 0
+    for level in range(1, hierarchy.n_levels - 1):
+        paper_pcc, member_pcc = hierarchy.oracle_pcc[level].min(), member.oracle_pcc[level].min()
+        low = paper_pcc + 3 * (1 - paper_pcc**2) / np.sqrt(n)
+        high = member_pcc - 3 * (1 - member_pcc**2) / np.sqrt(n)
+        if low < high:  # a threshold between the rules at this level
+            threshold = 0.5 * (low + high)
+            assert hierarchy.coarsest_level(threshold) < member.coarsest_level(threshold)
+            checked += 1
+    assert checked > 0
+    with pytest.raises(HiValError, match="unknown oracle PCC rule 'noisy'"):
+        hival(sample, oracle="noisy")
 
 
 def test_same_input_same_hierarchy(sample, hierarchy):
@@ -206,6 +268,13 @@ def test_save_and_load_round_trip(hierarchy, sample, tmp_path):
         assert "labels" in data.files
     meta = json.loads((directory / "hival.json").read_text())
     assert meta["counts"] == hierarchy.counts
+    assert loaded.oracle == "paper"
+    # a hierarchy saved before the rule was recorded keeps its values, read as "member"
+    meta["settings"].pop("oracle")
+    (directory / "hival.json").write_text(json.dumps(meta))
+    legacy = Hierarchy.load(directory)
+    assert legacy.oracle == "member"
+    np.testing.assert_array_equal(legacy.oracle_pcc, hierarchy.oracle_pcc)
     (directory / "hival.npz").unlink()
     with pytest.raises(HiValError, match=r"hival\.npz is missing"):
         Hierarchy.load(directory)
@@ -228,7 +297,7 @@ def test_assign_puts_points_into_the_nearest_class(hierarchy):
 def test_diagnostic_figure(hierarchy, sample, tmp_path):
     path = hival_figure(hierarchy, tmp_path / "h.png", points=sample, level=3)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="points must be the 1500 x 3 array"):
+    with pytest.raises(ReportError, match="points must be the 1500 x 3 array"):
         hival_figure(hierarchy, tmp_path / "x.png", points=sample[:10])
     assert not (tmp_path / "x.png").exists()
 

@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..catalog.schema import COLUMNS
+from ..errors import ReportError
 from ..files import atomic_path, check_writable
 from ..models.hival import Hierarchy
 
@@ -42,11 +43,14 @@ def hival_figure(hierarchy: Hierarchy, path: str | Path, points: np.ndarray | No
     with the oracle PCC of every target.
     """
     target = check_writable(path)
-    level = hierarchy.coarsest_level(0.9) if level is None else hierarchy._level(level)
+    level = hierarchy.coarsest_level(0.9) if level is None else hierarchy.level_index(level)
     if points is not None:
-        points = np.asarray(points, dtype=float)
+        try:
+            points = np.asarray(points, dtype=float)
+        except (TypeError, ValueError):
+            raise ReportError("points must be a numeric (rows, columns) array") from None
         if points.shape != (hierarchy.labels.shape[1], hierarchy.dimension):
-            raise ValueError(f"points must be the {hierarchy.labels.shape[1]} x "
+            raise ReportError(f"points must be the {hierarchy.labels.shape[1]} x "
                              f"{hierarchy.dimension} array the hierarchy was built on, "
                              f"got shape {points.shape}")
     pairs = list(itertools.combinations(range(hierarchy.dimension), 2))[:MAX_PROJECTIONS]
