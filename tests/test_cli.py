@@ -295,3 +295,21 @@ def test_hival_command_writes_the_hierarchy_and_prints_the_counts(small_universe
     assert hierarchy.counts[0] == 800 and hierarchy.counts[-1] < hierarchy.counts[0]
     assert (out / "hival.png").stat().st_size > 0
     assert f"{hierarchy.counts[1]:,}" in result.output
+
+
+def test_hival_command_oracle_rule_and_dimension_defaults(small_universe, tmp_path):
+    """--oracle reaches the hierarchy (and the table's title); without --directions the
+    library's by-dimension default applies, not the old fixed 64 rays."""
+    from galhalo.models.hival import Hierarchy, default_directions
+
+    out = tmp_path / "member"
+    result = run("hival", "--catalog", small_universe, "--target", "smass,color,sSFR",
+                 "--out", out, "--oracle", "member")
+    assert result.exit_code == 0, result.output
+    hierarchy = Hierarchy.load(out)
+    assert hierarchy.oracle == "member"
+    assert "against a random member of its class)" in " ".join(result.output.split())
+    assert hierarchy.settings["directions"] == default_directions(3) != 64
+    bad = run("hival", "--catalog", small_universe, "--target", "smass,color",
+              "--out", tmp_path / "bad", "--oracle", "oracle")
+    assert bad.exit_code == 2 and "oracle" in bad.output

@@ -129,10 +129,16 @@ def hival_command(
         help="Comma-separated columns to tessellate (1 to 8).")] = DEFAULT_TARGET,
     candidates: Annotated[int, typer.Option(
         min=1, help="A cell pairs with one of this many nearest cells sharing a face.")] = 3,
-    neighbours: Annotated[int, typer.Option(
-        min=1, help="Neighbours bounding each local cell (accuracy vs speed).")] = 16,
-    directions: Annotated[int, typer.Option(
-        min=2, help="Rays per cell for volumes and face measures.")] = 64,
+    neighbours: Annotated[int | None, typer.Option(
+        min=1, help="Bisectors tested before the k-d tree check (speed only) "
+                    "[default: 16 (D - 1), at least 16].")] = None,
+    directions: Annotated[int | None, typer.Option(
+        min=2, help="Rays per cell for volumes and face measures "
+                    "[default: 64 in 1-2-D, 128 from 3-D on].")] = None,
+    oracle: Annotated[str, typer.Option(
+        help="Oracle PCC rule: 'paper' (a random member of the class plus Gaussian noise "
+             "of the class dispersion, Rodrigues+2023) or 'member' (the member alone).")
+    ] = "paper",
     seed: Seed = 0,
 ) -> None:
     """Build the HiVAl hierarchy of classes of the target space; print the class counts.
@@ -150,11 +156,13 @@ def hival_command(
     points = catalog.table[list(names)].to_numpy(dtype=float)
     with Stages(f"HiVAl of {len(points):,} points in {len(names)}-D") as stages:
         hierarchy = hival(points, names, candidates=candidates, neighbours=neighbours,
-                          directions=directions, seed=seed, progress=stages)
+                          directions=directions, oracle=oracle, seed=seed,
+                          progress=stages)
     hierarchy.save(out)
     hival_figure(hierarchy, out / "hival.png", points=points)
-    table = Table(title="HiVAl classes per level (oracle PCC: each point against a random "
-                        "member of its class)")
+    rule = {"paper": "a random member of its class plus the class dispersion's noise",
+            "member": "a random member of its class"}.get(hierarchy.oracle, hierarchy.oracle)
+    table = Table(title=f"HiVAl classes per level (oracle PCC: each point against {rule})")
     for name in ("level", "classes", "singletons", "median members", *names):
         table.add_column(name, justify="right")
     for row in hierarchy.summary():
