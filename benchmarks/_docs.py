@@ -32,7 +32,10 @@ from typing import Any
 
 from galhalo.files import atomic_path
 
-__all__ = ["BlockError", "block", "markdown_table", "rewrite_block"]
+__all__ = ["DOCS", "BlockError", "block", "markdown_table", "rewrite_block"]
+
+#: The repository's docs/ folder.
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -96,7 +99,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *,
                    align: str | None = None) -> str:
     """A Markdown table: ``header`` then one line per row (cells formatted with
     ``str``; format numbers before passing them). ``align`` is one character per
-    column, ``l``, ``r`` or ``c`` (default: first column left, the others right)."""
+    column, ``l``, ``r`` or ``c`` (default: first column left, the others right).
+    Ends with a newline, so text appended after it starts on its own line."""
     width = len(header)
     if align is None:
         align = "l" + "r" * (width - 1)
@@ -109,4 +113,4 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *,
         if len(row) != width:
             raise BlockError(f"row {number} has {len(row)} cells, the header {width}")
         lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"

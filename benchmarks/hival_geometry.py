@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _docs import DOCS, markdown_table, rewrite_block
 from child import run_child_json
-from hival_doc_blocks import DOCS, markdown_table, rewrite_block
 from nnclass import BASE_COMMIT, ROOT, base_source
 from simulate import machine_info
 

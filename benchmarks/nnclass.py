@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _docs import DOCS, markdown_table, rewrite_block
 from child import run_child_json
-from hival_doc_blocks import DOCS, markdown_table, rewrite_block
 from simulate import machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
