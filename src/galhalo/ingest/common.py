@@ -4,7 +4,7 @@ positions against the periodic box."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,11 +12,10 @@ import h5py
 import numpy as np
 
 from ..errors import CatalogError
+from ..progress import Progress
 
 __all__ = ["PathLike", "Progress", "open_hdf5", "positions_in_box"]
 
-#: A callback receiving one short message per stage of a reader.
-Progress = Callable[[str], None]
 PathLike = str | os.PathLike[str]
 
 

@@ -21,7 +21,6 @@ unaffected and ``meta.extra["sampling_fraction"]`` records the ratio.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +31,7 @@ from ..catalog import Catalog, CatalogMeta
 from ..catalog.schema import GALAXY, HALO, POSITION, VELOCITY
 from ..environment import DELTA3_RADIUS, MatterTracers
 from ..errors import SimulationError
+from ..progress import Progress
 from .cosmology import Cosmology
 from .field import LinearField, gaussian_field, interpolate, wrap
 from .halos import HaloModel, draw_masses, expected_count, place_halos
@@ -47,7 +47,6 @@ _PARTICLES_PER_CELL = 1.5
 #: Largest automatic particle lattice per side (384^3 particles: 1.4 GB of positions).
 _MAX_PARTICLE_SIDE = 384
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
