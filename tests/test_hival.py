@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from test_model_store_families import as_legacy_hierarchy
 
 from galhalo.errors import ReportError
 from galhalo.models.hival import (
@@ -264,12 +265,14 @@ def test_save_and_load_round_trip(hierarchy, sample, tmp_path):
         for a, b in zip(getattr(loaded, name), getattr(hierarchy, name), strict=True):
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(loaded.assign(sample[:50], 3), hierarchy.assign(sample[:50], 3))
-    with np.load(directory / "hival.npz", allow_pickle=False) as data:
+    with np.load(directory / "arrays.npz", allow_pickle=False) as data:
         assert "labels" in data.files
-    meta = json.loads((directory / "hival.json").read_text())
-    assert meta["counts"] == hierarchy.counts
+    assert json.loads((directory / "config.json").read_text())["counts"] == hierarchy.counts
     assert loaded.oracle == "paper"
-    # a hierarchy saved before the rule was recorded keeps its values, read as "member"
+    # a hierarchy saved before the rule was recorded (and before the model store) keeps
+    # its values, read as "member"
+    as_legacy_hierarchy(directory)
+    meta = json.loads((directory / "hival.json").read_text())
     meta["settings"].pop("oracle")
     (directory / "hival.json").write_text(json.dumps(meta))
     legacy = Hierarchy.load(directory)

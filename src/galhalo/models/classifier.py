@@ -42,7 +42,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..files import atomic_directory, check_writable
 from .base import (
     ModelError,
     NeuralModel,
@@ -50,9 +49,13 @@ from .base import (
 )
 from .hival import ORACLES, Hierarchy, HiValError, hival
 from .networks import TRAINING_DEFAULTS, mlp
+from .store import ModelFiles, StoredModel, one_line
 from .transforms import ColumnScaler
 
 HIERARCHY_DIR = "hival"
+#: Prefix of the class Gaussians' keys in the model's ``arrays.npz``.
+CLASSES_PREFIX = "classes."
+#: Where directories saved before the model store keep the class Gaussians.
 CLASSES_FILE = "classes.npz"
 #: Rows x classes per block when evaluating the mixture density (bounds memory).
 _BLOCK = 2_000_000
@@ -254,40 +257,49 @@ class ClassifierModel(NeuralModel):
             z, labels, n_classes, prior, float(self.hyperparameters["prior_weight"]))
         self._mixture = _MixtureParameters(self.means, self.covariances)
 
-    # -- persistence: NeuralModel's files plus the hierarchy and the class Gaussians
+    # -- persistence (models/store.py): NeuralModel's files plus the class Gaussians
+    # (arrays.npz) and the hierarchy (hival/, a store directory of its own)
     def config(self):
         config = super().config()
         config["hyperparameters"] = {**config["hyperparameters"], "level": self.level,
                                      "classes": self.n_classes}
         return config
 
-    def save(self, directory):
-        self._require_fitted()
-        target = check_writable(directory, directory=True)
-        with atomic_directory(target) as tmp:
-            super().save(tmp)
-            (tmp / HIERARCHY_DIR).mkdir()
-            self.hierarchy.write(tmp / HIERARCHY_DIR)
-            with open(tmp / CLASSES_FILE, "wb") as handle:
-                np.savez(handle, means=self.means, covariances=self.covariances,
-                         level=np.array(self.level))
-        return target
+    def saved_files(self) -> ModelFiles:
+        """The network's tensors plus the class Gaussians (standardised space) and the
+        level: arrays ``classes.means`` (K, D), ``classes.covariances`` (K, D, D),
+        ``classes.level`` ()."""
+        files = super().saved_files()
+        files.arrays.update({f"{CLASSES_PREFIX}means": self.means,
+                             f"{CLASSES_PREFIX}covariances": self.covariances,
+                             f"{CLASSES_PREFIX}level": np.array(self.level)})
+        return files
 
-    @classmethod
-    def load(cls, directory):
-        directory = Path(directory)
-        model = super().load(directory)
+    def write_extra(self, directory: Path) -> None:
+        """The HiVAl hierarchy, a store directory of its own in ``hival/``
+        (checksummed by the model's ``config.json`` too)."""
+        self.hierarchy.save(directory / HIERARCHY_DIR)
+
+    def restore_saved(self, stored: StoredModel) -> None:
+        """The hierarchy and the class Gaussians, checked against ``config.json``.
+        Directories saved before the store keep the classes in ``classes.npz``."""
+        directory = stored.directory
+        arrays = {key[len(CLASSES_PREFIX):]: value for key, value in stored.files.arrays.items()
+                  if key.startswith(CLASSES_PREFIX)}
         try:
-            model.hierarchy = Hierarchy.load(directory / HIERARCHY_DIR)
-            with np.load(directory / CLASSES_FILE, allow_pickle=False) as data:
-                model.means, model.covariances = data["means"], data["covariances"]
-                model.level = int(data["level"])
+            if not arrays:
+                with np.load(directory / CLASSES_FILE, allow_pickle=False) as data:
+                    arrays = {key: data[key] for key in data.files}
+            self.means, self.covariances = arrays["means"], arrays["covariances"]
+            self.level = int(arrays["level"])
         except (OSError, KeyError, ValueError) as err:
-            raise ModelError(f"{directory}: cannot read the NNclass classes ({err})") from None
-        expected = int(model.hyperparameters["classes"])
-        counts = model.hierarchy.counts
-        if not 0 <= model.level < len(counts) or counts[model.level] != expected \
-                or model.means.shape != (expected, len(model.target)):
+            raise ModelError(f"{directory}: cannot read the NNclass classes "
+                             f"({one_line(err)})") from None
+        self.hierarchy = Hierarchy.load(directory / HIERARCHY_DIR)
+        expected = int(self.hyperparameters["classes"])
+        counts = self.hierarchy.counts
+        if not 0 <= self.level < len(counts) or counts[self.level] != expected \
+                or self.means.shape != (expected, len(self.target)) \
+                or self.covariances.shape != (expected, len(self.target), len(self.target)):
             raise ModelError(f"{directory}: the saved classes disagree with config.json")
-        model._mixture = _MixtureParameters(model.means, model.covariances)
-        return model
+        self._mixture = _MixtureParameters(self.means, self.covariances)

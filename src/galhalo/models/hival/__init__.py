@@ -17,8 +17,9 @@ are (D-1)-dimensional volumes in every dimension; the whole hierarchy of 1e5 poi
 
 Modules, one job each: ``geometry`` (ray-cast volumes and faces, the default),
 ``exact`` (the Qhull reference), ``merging`` (one iteration's pairs and merged
-generators), ``hierarchy`` (the :class:`Hierarchy` container and its files), ``build``
-(:func:`hival`: checks, the level loop, per-level statistics and the oracle PCC).
+generators), ``hierarchy`` (the :class:`Hierarchy` container and its model-store
+directory), ``build`` (:func:`hival`: checks, the level loop, per-level statistics and
+the oracle PCC).
 docs/hival.md compares the geometry rules and documents the oracle PCC rules.
 """
 
@@ -34,11 +35,16 @@ from .geometry import (
     raycast_geometry,
     unit_directions,
 )
-from .hierarchy import ARRAYS_FILE, META_FILE, Hierarchy
+from .hierarchy import LEGACY_ARRAYS_FILE, LEGACY_META_FILE, Hierarchy
 from .merging import merge, pair_cells
 
+#: Old names of the pre-store files (kept importable).
+ARRAYS_FILE = LEGACY_ARRAYS_FILE
+META_FILE = LEGACY_META_FILE
+
 __all__ = [
-    "ARRAYS_FILE", "EXACT_MAX_DIMENSIONS", "MAX_DIMENSIONS", "META_FILE", "METHODS",
+    "ARRAYS_FILE", "EXACT_MAX_DIMENSIONS", "LEGACY_ARRAYS_FILE", "LEGACY_META_FILE",
+    "MAX_DIMENSIONS", "META_FILE", "METHODS",
     "ORACLES", "Geometry", "HiValError", "Hierarchy", "ball_volume", "default_directions",
     "default_neighbours", "direction_sets",
     "exact_geometry", "hival", "level_statistics", "merge", "oracle_pcc", "pair_cells",

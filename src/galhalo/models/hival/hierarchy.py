@@ -1,5 +1,6 @@
 """The HiVAl hierarchy container: every level's classes and statistics, the oracle PCC,
-level choice, assignment of new points, and its files (``hival.npz`` + ``hival.json``)."""
+level choice, assignment of new points, and its directory (the model store's
+``config.json`` + ``arrays.npz``; the older ``hival.npz`` + ``hival.json`` still load)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ... import __version__
-from ...errors import HiValError
-from ...files import atomic_directory, check_writable, dumps_json
+from ...errors import HiValError, ModelError
+from ..store import CONFIG_FILE, ModelFiles, read_model_directory, write_model_directory
 
-ARRAYS_FILE = "hival.npz"
-META_FILE = "hival.json"
+#: The ``family`` of a hierarchy's directory in the model store.
+FAMILY = "hival_hierarchy"
+#: The files of a hierarchy saved before the model store (still read by :meth:`Hierarchy.load`).
+LEGACY_ARRAYS_FILE = "hival.npz"
+LEGACY_META_FILE = "hival.json"
 #: Oracle rule assumed for hierarchies saved before the rule was recorded.
 LEGACY_ORACLE = "member"
 
@@ -137,46 +140,72 @@ class Hierarchy:
                                         strict=True))}
                 for level, g in enumerate(self.generators)]
 
-    # -- persistence: plain arrays (npz, no pickles) plus json
-    def write(self, directory: Path) -> None:
-        """Write ``hival.npz`` and ``hival.json`` into an existing directory (no atomicity:
-        :meth:`save` and the model writers wrap this in an atomic directory)."""
-        offsets = np.cumsum([0, *self.counts])
-        arrays = {"labels": self.labels.astype(np.int32), "offsets": offsets,
-                  "generators": np.concatenate(self.generators),
-                  "volumes": np.concatenate(self.volumes),
-                  "occupancy": np.concatenate(self.occupancy),
-                  "dispersion": np.concatenate(self.dispersion),
-                  "oracle_pcc": self.oracle_pcc, "lower": self.lower, "upper": self.upper}
-        with open(directory / ARRAYS_FILE, "wb") as handle:
-            np.savez(handle, **arrays)
-        meta = {"galhalo_version": __version__, "names": list(self.names),
-                "counts": self.counts, "settings": self.settings}
-        (directory / META_FILE).write_text(dumps_json(meta))
+    # -- persistence: a model-store directory (config.json + arrays.npz), no pickles
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """The hierarchy as plain arrays (the layout is described in docs/hival.md)."""
+        return {"labels": self.labels.astype(np.int32),
+                "offsets": np.cumsum([0, *self.counts]),
+                "generators": np.concatenate(self.generators),
+                "volumes": np.concatenate(self.volumes),
+                "occupancy": np.concatenate(self.occupancy),
+                "dispersion": np.concatenate(self.dispersion),
+                "oracle_pcc": self.oracle_pcc, "lower": self.lower, "upper": self.upper}
 
     def save(self, directory: str | Path) -> Path:
-        """Write the hierarchy to ``directory`` atomically (``hival.npz`` + ``hival.json``)."""
-        target = check_writable(directory, directory=True)
-        with atomic_directory(target) as tmp:
-            self.write(tmp)
-        return target
+        """Write the hierarchy to ``directory`` atomically through the model store
+        (:func:`~galhalo.models.store.write_model_directory`): ``config.json`` (family
+        ``hival_hierarchy``, names, class counts, settings, checksums) and
+        ``arrays.npz``. Returns the resolved path."""
+        config = {"family": FAMILY, "names": list(self.names), "counts": self.counts,
+                  "settings": self.settings}
+        return write_model_directory(directory, config, ModelFiles(arrays=self._arrays()))
 
     @classmethod
     def load(cls, directory: str | Path) -> Hierarchy:
-        """Read a hierarchy written by :meth:`save` (or inside an NNclass model dir)."""
+        """Read a hierarchy written by :meth:`save` (its own directory, or the ``hival/``
+        sub-directory of an NNclass model), or by galhalo before the model store
+        (``hival.npz`` + ``hival.json``, no ``config.json``).
+
+        Raises:
+            HiValError: naming the directory or file that is missing, modified,
+                unreadable, from another galhalo version, or inconsistent.
+        """
         directory = Path(directory)
+        legacy = [directory / name for name in (LEGACY_META_FILE, LEGACY_ARRAYS_FILE)]
+        if not (directory / CONFIG_FILE).exists() and any(p.exists() for p in legacy):
+            return cls._load_legacy(directory)
+        if directory.is_dir() and not (directory / CONFIG_FILE).exists():
+            raise HiValError(f"{directory}: no HiVAl hierarchy (neither {CONFIG_FILE} nor "
+                             f"{LEGACY_META_FILE} + {LEGACY_ARRAYS_FILE})")
         try:
-            meta = json.loads((directory / META_FILE).read_text())
-            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:
+            stored = read_model_directory(directory, FAMILY)
+        except ModelError as err:
+            raise HiValError(str(err)) from None
+        return cls._from_arrays(directory / CONFIG_FILE, stored.config, stored.files.arrays)
+
+    @classmethod
+    def _load_legacy(cls, directory: Path) -> Hierarchy:
+        """A hierarchy in the layout written before the model store."""
+        try:
+            meta = json.loads((directory / LEGACY_META_FILE).read_text())
+            with np.load(directory / LEGACY_ARRAYS_FILE, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}
         except FileNotFoundError as err:
             raise HiValError(f"{directory}: no HiVAl hierarchy ({Path(err.filename).name} "
                              "is missing)") from None
         except (OSError, ValueError) as err:
-            raise HiValError(f"{directory}: unreadable HiVAl hierarchy ({err})") from None
+            raise HiValError(f"{directory}: unreadable HiVAl hierarchy "
+                             f"({' '.join(str(err).split())})") from None
+        return cls._from_arrays(directory / LEGACY_META_FILE, meta, arrays)
+
+    @classmethod
+    def _from_arrays(cls, meta_path: Path, meta: dict[str, Any],
+                     arrays: dict[str, np.ndarray]) -> Hierarchy:
+        """The hierarchy from :meth:`stored_arrays` and its metadata (names, counts,
+        settings) read from ``meta_path``, checked for consistency."""
+        directory = meta_path.parent
         try:
-            offsets = arrays["offsets"]
-            split = [slice(a, b) for a, b in itertools.pairwise(offsets)]
+            split = [slice(a, b) for a, b in itertools.pairwise(arrays["offsets"])]
             hierarchy = cls(
                 names=tuple(meta["names"]), lower=arrays["lower"], upper=arrays["upper"],
                 labels=arrays["labels"],
@@ -189,7 +218,7 @@ class Hierarchy:
             raise HiValError(f"{directory}: HiVAl arrays are incomplete ({err})") from None
         if hierarchy.counts != list(meta.get("counts", [])) or \
                 hierarchy.labels.shape[0] != hierarchy.n_levels:
-            raise HiValError(f"{directory}: HiVAl arrays disagree with {META_FILE}")
+            raise HiValError(f"{directory}: HiVAl arrays disagree with {meta_path.name}")
         return hierarchy
 
 
