@@ -123,8 +123,8 @@ def train(
 def hival_command(
     catalog_path: Annotated[Path, typer.Option("--catalog", help="Catalog file.")],
     out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Directory to write: hival.npz + hival.json (the hierarchy, "
-                            "plain arrays) and hival.png (diagnostic figure).")],
+        "--out", "-o", help="Directory to write: config.json + arrays.npz (the hierarchy, "
+                            "a model-store directory) and hival.png (diagnostic figure).")],
     target: Annotated[str, typer.Option(
         help="Comma-separated columns to tessellate (1 to 8).")] = DEFAULT_TARGET,
     candidates: Annotated[int, typer.Option(
