@@ -150,6 +150,18 @@ def test_a_system_error_is_exit_code_1_and_not_called_a_bug(deep, monkeypatch):
     assert line.startswith("error: PermissionError: ") and "a bug in galhalo" not in line
 
 
+@pytest.mark.parametrize("code", [0, 3])
+def test_an_exit_inside_a_command_passes_through(deep, monkeypatch, code):
+    """typer.Exit is not click's Exit (typer vendors click): a command that stops early
+    with it keeps its exit code and is not reported as a bug."""
+    import typer
+
+    monkeypatch.setattr("galhalo.cli.catalogs.read_catalog", _raise(typer.Exit(code=code)))
+    result = run("info", deep / "catalog.parquet")
+    assert result.exit_code == code
+    assert "internal error" not in everything(result)
+
+
 def test_usage_errors_keep_clicks_behaviour(deep):
     result = run("info", deep / "catalog.parquet", "--colour", "red")
     assert result.exit_code == 2

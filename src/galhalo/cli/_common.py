@@ -97,7 +97,7 @@ def command_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit,
-                click.exceptions.Abort):
+                click.exceptions.Abort, typer.Exit, typer.Abort):
             raise
         except Exception as err:  # every other error: reported once, as a bug
             if _debugging():
