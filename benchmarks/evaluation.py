@@ -112,7 +112,7 @@ def main() -> None:
         "load_average": [load_before, load_after]})
     print(table(rows))
     if not args.no_docs:
-        text = (f"{table(rows)}\n\n{int(args.rows):,}-row evaluation catalog (seed 2), "
+        text = (f"{table(rows)}\n{int(args.rows):,}-row evaluation catalog (seed 2), "
                 f"NNgauss and flow fitted for {args.epochs} epochs on {int(args.train_rows):,} "
                 f"rows of another universe; {args.threads} torch threads; 1-minute load "
                 f"average {load_before:.1f} before and {load_after:.1f} after "

@@ -126,7 +126,7 @@ def block(result: dict[str, Any]) -> str:
     every = np.array([poisson_ratio, thomas_ratio, universe["ratio"]])
     fraction = centers / (BOX / JACKKNIFE)
     small, large = every[:, fraction < 0.2], every[:, fraction > 0.3]
-    return (markdown_table(header, rows, align="rrrrr") + "\n\n"
+    return (markdown_table(header, rows, align="rrrrr") + "\n"
             f"Below a/5 the ratios lie between {small.min():.2f} and {small.max():.2f}; "
             f"from a/3 to a between {large.min():.2f} and {large.max():.2f}: there the "
             f"jackknife overestimates the standard deviation by a factor "
