@@ -215,7 +215,8 @@ def command_line(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
     return " ".join(parts)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options of this script."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default="gauss,flow")
     parser.add_argument("--n-halos", type=int, default=100_000)
@@ -238,6 +239,11 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="measure nothing: rewrite the document blocks from this JSON")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.from_json is not None:
         write_docs(json.loads(args.from_json.read_text(encoding="utf-8")))
