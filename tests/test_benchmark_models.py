@@ -11,9 +11,17 @@ import pytest
 
 _BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(_BENCHMARKS))
-_SPEC = importlib.util.spec_from_file_location("benchmark_models", _BENCHMARKS / "models.py")
-models = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(models)
+
+
+def _load(name: str, file: str):
+    spec = importlib.util.spec_from_file_location(name, _BENCHMARKS / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+models = _load("benchmark_models", "models.py")
+docs = _load("benchmark_docs_for_models", "_docs.py")
 
 
 def _row(family: str, excess: float, rate: float, **extra) -> dict:
@@ -83,3 +91,30 @@ def test_variant_results_go_to_the_variant_block_only(tmp_path, monkeypatch):
 def test_command_line_names_the_options_that_differ_from_the_defaults(argv, expected):
     parser = models.build_parser()
     assert models.command_line(parser.parse_args(argv), parser) == expected
+
+
+def test_the_documents_hold_the_blocks_the_script_rewrites():
+    """A run ends by rewriting these blocks: a missing marker would fail it then."""
+    for document in models.RESULT_DOCS:
+        assert "| NNgauss |" in docs.block(document, "models")
+    assert "| variant |" in docs.block(models.VARIANTS_DOC, "flow-variants")
+
+
+@pytest.mark.parametrize("label, changes", models.VARIANTS)
+def test_every_variant_is_a_valid_flow(label, changes):
+    """``--variants`` fits all of them in one long run: each must be accepted up front."""
+    flow = models.model_family("flow")(**changes)
+    for key, value in changes.items():
+        assert flow.hyperparameters[key] == value, (label, key)
+
+
+@pytest.mark.slow
+def test_every_variant_fits_a_small_catalog():
+    import galhalo
+
+    catalog = galhalo.simulate(n_halos=2000, seed=3)
+    train, test = models.split(catalog, 0.2, seed=3)
+    for label, changes in models.VARIANTS:
+        flow = models.model_family("flow")(**{**changes, "epochs": 1})
+        flow.fit(train, models.CONDITION, models.TARGET, seed=0, progress=False)
+        assert flow.log_prob(test.table, test.table).shape == (len(test),), label
