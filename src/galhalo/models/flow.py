@@ -8,16 +8,16 @@ leaks below the cut, and ``log_prob`` includes the scaler's exact Jacobian.
 
 Rodrigues et al. (2025) used one spline transform with 12 bins and 3 hidden layers of
 219 units; the defaults here use several transforms with random permutations, which fit
-the bimodal colour-sSFR plane better at a similar cost. Measured on the default universe
-(64k training rows, benchmarks/models.py): coupling transforms (``passes=2``) are as
-accurate as fully autoregressive ones (held-out NLL - truth 0.077 vs 0.079 nats) and
-sample ~10x faster (2 network passes per transform instead of one per target), and an
-exponential moving average of the weights (``average=4`` epochs, 0.998 per step there)
-lowers the excess to 0.064 nats; noise regularisation and weight decay did not help.
-Most of that excess sat in massive, quenched halos, whose conditional distributions are
-narrow (colour sd 0.06 mag against 0.26 overall): a conditional location-scale transform
-in front of the splines (``affine=True``, the default) standardises every target per
-halo, and halves the excess to 0.030 nats at the same cost.
+the bimodal colour-sSFR plane better at a similar cost. What the design history showed
+on the default universe (the flow-variant table of docs/models.md, rerun with
+``python benchmarks/models.py --variants``): coupling transforms (``passes=2``) are as
+accurate as fully autoregressive ones and sample several times faster (2 network passes
+per transform instead of one per target); an exponential moving average of the weights
+(``average`` epochs) lowers the excess over the truth; noise regularisation and weight
+decay did not help. Most of the excess sat in massive, quenched halos, whose conditional
+distributions are narrow: a conditional location-scale transform in front of the
+splines (``affine=True``, the default) standardises every target per halo and removes
+most of it at the same cost. Current figures: ``python benchmarks/models.py``.
 
 ``members=M > 1`` makes the model an equal-weight mixture of M flows (a deep ensemble):
 p(y | x) = (1/M) sum_k p_k(y | x). The members start from different initial weights and
