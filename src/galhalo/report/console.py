@@ -3,24 +3,12 @@ the same way in the CLI and the benchmarks."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from rich.table import Table
 
-__all__ = ["format_number", "rich_table"]
+from .numbers import format_number
 
-
-def format_number(value: object) -> str:
-    """Three significant digits below 100 (``0.112``, ``1.38``), whole numbers above
-    (``177``), ``0.000`` for rounding noise below 5e-4, ``–`` for NaN/inf; anything that
-    is not a float as ``str``."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, float | np.floating):
-        return str(value)
-    if not np.isfinite(value):
-        return "–"
-    if abs(value) < 5e-4:
-        return "0.000"
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+__all__ = ["format_number", "rich_table"]  # format_number re-exported from .numbers
 
 
 def rich_table(frame: pd.DataFrame, title: str | None = None) -> Table:
