@@ -96,20 +96,21 @@ def test_early_stopping_follows_the_held_out_mixture_nll(fitted):
 
 
 def test_validation_rows_are_scored_by_the_mixture_and_training_rows_by_class(fitted):
-    """The loss scores a labelled row by its cross-entropy and an unlabelled (-1) row by
-    its mixture NLL, -log_prob in physical units: both checked row by row."""
+    """The training loss scores a row by the cross-entropy of its class and the
+    validation loss by its mixture NLL, -log_prob in physical units: both row by row."""
     test = bimodal(300, 12)
     x, z, log_jacobian, _ = fitted._scaled(test[["M_h"]].to_numpy(), test[["sSFR"]].to_numpy())
     x = torch.as_tensor(x)
     classes = fitted.hierarchy.assign(test[["sSFR"]].to_numpy(), fitted.level)
-    rows = torch.as_tensor(np.column_stack([np.where(np.arange(300) < 150, classes, -1), z,
-                                            log_jacobian]), dtype=torch.float32)
+    labels = torch.as_tensor(classes[:, None], dtype=torch.float32)
+    rows = torch.as_tensor(np.column_stack([z, log_jacobian]), dtype=torch.float32)
     with torch.no_grad():
-        loss = fitted._loss(x, rows).numpy()
+        training = fitted._cross_entropy(x, labels).numpy()
+        validation = fitted._mixture_nll(x, rows).numpy()
         cross_entropy = torch.nn.functional.cross_entropy(
-            fitted.network(x[:150]), torch.as_tensor(classes[:150]), reduction="none").numpy()
-    np.testing.assert_allclose(loss[:150], cross_entropy, rtol=1e-5)
-    np.testing.assert_allclose(loss[150:], -fitted.log_prob(test, test)[150:], rtol=1e-4,
+            fitted.network(x), torch.as_tensor(classes), reduction="none").numpy()
+    np.testing.assert_allclose(training, cross_entropy, rtol=1e-5)
+    np.testing.assert_allclose(validation, -fitted.log_prob(test, test), rtol=1e-4,
                                atol=1e-4)
 
 

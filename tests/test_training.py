@@ -53,3 +53,29 @@ def test_averaging_changes_the_weights_and_seeds_reproduce():
 def test_bad_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         TrainingConfig(**{field: value})
+
+
+def test_a_separate_validation_loss_drives_early_stopping():
+    """With ``valid_loss`` the history's ``valid`` and the restored epoch follow it, not
+    the training loss: here the validation rows are scored by the absolute error while
+    the network trains on the squared error, so the two curves differ."""
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.SiLU(),
+                                  torch.nn.Linear(16, 1))
+
+    def squared(x, y):
+        return 0.5 * ((network(x) - y) ** 2).sum(dim=1)
+
+    def absolute(x, y):
+        return (network(x) - y).abs().sum(dim=1)
+
+    train_data, valid_data = _problem(1)
+    config = TrainingConfig(epochs=12, batch_size=32, learning_rate=3e-2, patience=4)
+    history = train(network, squared, train_data, valid_data, config, 0, progress=False,
+                    valid_loss=absolute)
+    valid = tuple(torch.as_tensor(a) for a in valid_data)
+    with torch.no_grad():
+        restored_absolute = _mean_loss(absolute, *valid, 128)
+        restored_squared = _mean_loss(squared, *valid, 128)
+    assert restored_absolute == pytest.approx(min(h["valid"] for h in history), rel=1e-6)
+    assert restored_squared != pytest.approx(restored_absolute, rel=1e-2)

@@ -50,6 +50,7 @@ from .base import (
 from .hival import ORACLES, Hierarchy, HiValError, hival
 from .networks import TRAINING_DEFAULTS, mlp
 from .store import ModelFiles, StoredModel, one_line
+from .training import TrainingProblem
 from .transforms import ColumnScaler
 
 HIERARCHY_DIR = "hival"
@@ -175,28 +176,22 @@ class ClassifierModel(NeuralModel):
     def scaled_mean(self, x):
         return torch.softmax(self.network(x), dim=1) @ self._mixture.means
 
-    def _loss(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """Per-row loss of the shared loop. ``rows`` (B, D + 2) is (class, z_1..z_D,
-        log-Jacobian) as floats: a row with a class (>= 0, the training rows) scores the
-        cross-entropy of its class; a row without (-1, the validation rows) scores its
-        mixture NLL in physical units, ``-(scaled_log_prob(x, z) + log-Jacobian)``. In
-        training mode the ``condition_noise`` regularisation applies to labelled rows,
-        as for the other families (``target_noise`` has no meaning for class labels and
-        is ignored)."""
-        labels = rows[:, 0]
-        labelled = labels >= 0
-        out = torch.empty(len(x), dtype=torch.float32)
-        if labelled.any():
-            xl = x[labelled]
-            noise = float(self.hyperparameters.get("condition_noise", 0.0))
-            if self.network.training and noise > 0:
-                xl = xl + noise * torch.randn_like(xl)
-            out[labelled] = torch.nn.functional.cross_entropy(
-                self.network(xl), labels[labelled].long(), reduction="none")
-        if not labelled.all():
-            free = ~labelled
-            out[free] = -(self.scaled_log_prob(x[free], rows[free, 1:-1]) + rows[free, -1])
-        return out
+    def _cross_entropy(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Training loss per row: the cross-entropy of each row's HiVAl class (``labels``
+        (B, 1), class indices as floats). In training mode the ``condition_noise``
+        regularisation applies, as for the other families (``target_noise`` has no
+        meaning for class labels and is ignored)."""
+        noise = float(self.hyperparameters.get("condition_noise", 0.0))
+        if self.network.training and noise > 0:
+            x = x + noise * torch.randn_like(x)
+        return torch.nn.functional.cross_entropy(self.network(x), labels[:, 0].long(),
+                                                 reduction="none")
+
+    def _mixture_nll(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Validation loss per row: the mixture NLL in physical units of each row's
+        target, ``rows`` (B, D + 1) = (z_1..z_D, log-Jacobian of the scaling):
+        ``-(scaled_log_prob(x, z) + log-Jacobian)``, the quantity NNclass is scored on."""
+        return -(self.scaled_log_prob(x, rows[:, :-1]) + rows[:, -1])
 
     # -- fitting
     def choose_level(self, hierarchy: Hierarchy) -> int:
@@ -215,8 +210,8 @@ class ClassifierModel(NeuralModel):
     def _training_problem(self, data, seed: int):
         """:meth:`NeuralModel.fit` with HiVAl classes of the (dequantised) training
         targets, a cross-entropy loss on the training rows and the mixture NLL on the
-        validation rows (:meth:`_loss`): same split, scalers, dequantisation of discrete
-        targets, training loop and metrics."""
+        validation rows (:meth:`_cross_entropy`, :meth:`_mixture_nll`): same split,
+        scalers, dequantisation of discrete targets, training loop and metrics."""
         hp = self.hyperparameters
         try:
             self.hierarchy = hival(data.y_model, self.target, candidates=hp["candidates"],
@@ -227,12 +222,12 @@ class ClassifierModel(NeuralModel):
         self.level = self.choose_level(self.hierarchy)
         labels = self.hierarchy.labels[self.level].astype(np.int64)
         self._set_components(data.y_model, labels)
-        train_rows = np.zeros((len(labels), len(self.target) + 2), dtype=np.float32)
-        train_rows[:, 0] = labels
         x_valid, z_valid, log_jacobian, _ = self._scaled(data.x_valid, data.y_valid_model)
-        valid_rows = np.column_stack([np.full(len(z_valid), -1.0), z_valid, log_jacobian])
-        return (self._loss, (self._scaled_condition(data.x), train_rows),
-                (x_valid, valid_rows.astype(np.float32)))
+        valid_rows = np.column_stack([z_valid, log_jacobian]).astype(np.float32)
+        return TrainingProblem(self._cross_entropy,
+                               (self._scaled_condition(data.x),
+                                labels[:, None].astype(np.float32)),
+                               (x_valid, valid_rows), valid_loss=self._mixture_nll)
 
     def _fit_metrics(self) -> dict:
         """``valid_mixture_nll``: the best epoch's held-out mixture NLL of the validation

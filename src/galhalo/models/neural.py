@@ -21,7 +21,7 @@ from .store import (
     restore_fit_record,
     write_model_directory,
 )
-from .training import TrainingConfig, train
+from .training import TrainingConfig, TrainingProblem, train
 from .transforms import ColumnScaler
 
 
@@ -67,12 +67,13 @@ class NeuralModel(ScaledModel):
     # -- fitting
     def fit(self, catalog, condition, target, valid=0.2, seed=0, progress=True):
         data = self._prepare_fit(catalog, condition, target, valid, seed)
-        loss, train_data, valid_data = self._training_problem(data, seed)
+        problem = self._training_problem(data, seed)
         torch.manual_seed(seed)
         self.network = self.build(len(self.condition), len(self.target))
         self.seed = int(seed)
-        self.history = train(self.network, loss, train_data, valid_data,
-                             self.training_config, seed, progress)
+        self.history = train(self.network, problem.loss, problem.train, problem.valid,
+                             self.training_config, seed, progress,
+                             valid_loss=problem.valid_loss)
         valid_nll = -float(np.mean(self.log_prob(
             dict(zip(self.condition, data.x_valid.T, strict=True)),
             dict(zip(self.target, data.y_valid.T, strict=True)))))
@@ -82,13 +83,13 @@ class NeuralModel(ScaledModel):
                         **self._fit_metrics()}
         return self
 
-    def _training_problem(self, data, seed: int):
-        """(loss, training (x, y), validation (x, y)) for the shared loop, from the split
-        of :meth:`_prepare_fit`; runs before the network is built (a family may first
-        derive what the network's size depends on, e.g. NNclass's classes)."""
+    def _training_problem(self, data, seed: int) -> TrainingProblem:
+        """What the shared loop fits, from the split of :meth:`_prepare_fit`; runs before
+        the network is built (a family may first derive what the network's size depends
+        on, e.g. NNclass's classes)."""
         train_scaled = self._scaled(data.x, data.y_model)
         valid_scaled = self._scaled(data.x_valid, data.y_valid_model)
-        return self.scaled_log_prob_loss, train_scaled[:2], valid_scaled[:2]
+        return TrainingProblem(self.scaled_log_prob_loss, train_scaled[:2], valid_scaled[:2])
 
     def _fit_metrics(self) -> dict:
         """Family-specific entries of :attr:`metrics` after a fit (none by default)."""

@@ -34,6 +34,18 @@ Collate = Callable[[Any, torch.Tensor], Any]
 
 
 @dataclass(frozen=True)
+class TrainingProblem:
+    """What the shared loop fits: the per-row training ``loss``, the scaled training and
+    validation data (condition (n, c), target (n, d)) and, when the validation rows are
+    scored another way, their ``valid_loss`` (see :func:`train`)."""
+
+    loss: Loss
+    train: tuple[Any, Any]
+    valid: tuple[Any, Any]
+    valid_loss: Loss | None = None
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """Optimisation settings (shared by all neural families).
 
@@ -100,6 +112,7 @@ def train(
     seed: int,
     progress: bool = True,
     collate: Collate | None = None,
+    valid_loss: Loss | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``network`` by minimising ``loss``; restores the best validation epoch.
 
@@ -116,6 +129,10 @@ def train(
         collate: for conditions that are not one array (e.g. a list of graphs): builds
             a batch from (all condition rows, index tensor); the conditions are then
             used as given (only the targets become a tensor). ``None``: index a tensor.
+        valid_loss: the per-row loss of the validation rows, which drives early
+            stopping, the learning-rate schedule and the restored epoch, when it is not
+            the training ``loss`` (NNclass trains on a cross-entropy but is scored on
+            its mixture NLL); the validation targets are then what it expects.
 
     Returns:
         The loss curve: one dict per epoch with ``epoch, train, valid, learning_rate,
@@ -170,7 +187,8 @@ def train(
             if averaged is not None:  # the loss reads `network`: evaluate the average in it
                 current = copy.deepcopy(network.state_dict())
                 network.load_state_dict(averaged.module.state_dict())
-            valid = _mean_loss(loss, x_valid, y_valid, 4 * config.batch_size, collate)
+            valid = _mean_loss(valid_loss or loss, x_valid, y_valid, 4 * config.batch_size,
+                               collate)
             scheduler.step(valid)
             history.append({"epoch": epoch, "train": running / len(order), "valid": valid,
                             "learning_rate": optimizer.param_groups[0]["lr"],
