@@ -162,11 +162,27 @@ def test_an_exit_inside_a_command_passes_through(deep, monkeypatch, code):
     assert "internal error" not in everything(result)
 
 
-def test_usage_errors_keep_clicks_behaviour(deep):
-    result = run("info", deep / "catalog.parquet", "--colour", "red")
+@pytest.mark.parametrize(("args", "message"), [
+    (["simulate", "--n-halos", "0"], "Invalid value for '--n-halos'"),
+    (["info", "CATALOG", "--colour", "red"], "No such option: --colour"),
+    (["cosmo", "train"], "Missing option '--suite'"),
+])
+def test_usage_errors_are_one_line_too(deep, args, message):
+    """Unknown options, values out of range and missing options: one line naming the
+    problem and the command's help, exit 2, instead of typer's box (which a 40-column
+    terminal wrapped over many lines) or click's usage block."""
+    args = [str(deep / "catalog.parquet") if a == "CATALOG" else a for a in args]
+    result = run(*args)
     assert result.exit_code == 2
-    assert "No such option" in everything(result)
+    line, = stderr_lines(result)
+    assert line.startswith(f"error: {message}") and "--help')" in line
     assert "internal error" not in everything(result)
+
+
+def test_no_arguments_still_prints_the_help():
+    result = run()
+    assert result.exit_code == 2
+    assert "Commands" in everything(result) and "error:" not in everything(result)
 
 
 def test_error_line_keeps_multi_line_messages_on_one_line():

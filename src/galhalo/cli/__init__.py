@@ -4,7 +4,8 @@ Every command checks its arguments and output paths before doing any work. Bad i
 (a :class:`~galhalo.errors.GalhaloError`) is reported as one line ``error: ...`` and
 exit code 2; anything else is a bug in galhalo, reported as one line ``internal error:
 ...`` and exit code 1 (``galhalo --debug ...`` or ``GALHALO_DEBUG=1`` prints the
-traceback). Typer/click's own usage errors keep their behaviour (exit code 2).
+traceback). A usage error (unknown option, value out of range) is one line too, exit
+code 2 (:class:`._common.OneLineErrors`).
 
 This package builds :data:`app` from one thin module per command group (parsing and
 printing only): :mod:`.catalogs`, :mod:`.training`, :mod:`.augment`, :mod:`.scoring`,
@@ -19,7 +20,7 @@ import typer
 
 from .. import __version__
 from . import augment, catalogs, cosmology, large_scale, scoring, training
-from ._common import DEBUG_VARIABLE, output, set_debug
+from ._common import DEBUG_VARIABLE, OneLineErrors, output, set_debug
 
 __all__ = ["app", "main"]
 
@@ -30,6 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineErrors,
 )
 
 

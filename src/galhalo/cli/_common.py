@@ -20,14 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click import exceptions as click_exceptions
+from typer.core import TyperGroup
 
 from ..errors import GalhaloError
 
-__all__ = ["Box", "NHalos", "Seed", "Stages", "command_errors", "console", "error_line",
+__all__ = ["Box", "NHalos", "OneLineErrors", "Seed", "Stages", "command_errors", "console",
+           "error_line",
            "labelled_paths", "output", "print_summary", "say",
            "set_debug", "write_table"]
 
@@ -96,8 +98,7 @@ def command_errors(command: F) -> F:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (click.exceptions.ClickException, click.exceptions.Exit,
-                click.exceptions.Abort, typer.Exit, typer.Abort):
+        except (click_exceptions.ClickException, typer.Exit, typer.Abort):
             raise
         except Exception as err:  # every other error: reported once, as a bug
             if _debugging():
@@ -107,6 +108,39 @@ def command_errors(command: F) -> F:
             raise typer.Exit(code=code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class OneLineErrors(TyperGroup):
+    """The top-level command group: a usage error (unknown option, a value out of range,
+    a missing argument) is ONE line too, ``error: <message> (galhalo CMD --help)``, exit
+    code 2, instead of click's usage block or typer's box, which a narrow terminal wraps.
+    ``galhalo`` alone still prints the help."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             windows_expand_args=True, **extra):
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
+        except click_exceptions.NoArgsIsHelpError as err:
+            if not standalone_mode:
+                raise
+            err.show()
+            sys.exit(err.exit_code)
+        except click_exceptions.ClickException as err:
+            if not standalone_mode:
+                raise
+            context = getattr(err, "ctx", None)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            _print_error_line(f"error: {_one_line(err.format_message())}{hint}")
+            sys.exit(err.exit_code)
+        except click_exceptions.Abort:
+            if not standalone_mode:
+                raise
+            _print_error_line("error: aborted")
+            sys.exit(1)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 def say(message: str) -> None:
