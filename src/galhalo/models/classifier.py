@@ -1,6 +1,6 @@
 """NNclass: an MLP over the HiVAl classes of the targets, with an honest density.
 
-Fit: a HiVAl hierarchy (``models/hival.py``) of the training split's targets; one level
+Fit: a HiVAl hierarchy (``models/hival/``) of the training split's targets; one level
 is chosen (``level``, else the level whose class count is nearest to ``classes``, else
 the coarsest level whose oracle PCC reaches ``pcc_threshold`` for every target); an MLP
 maps the scaled condition to the logits of that level's classes and is trained by the
