@@ -25,7 +25,7 @@ from galhalo.cosmo.gnn import PosteriorGNN, mixture_moments, moment_loss
 from galhalo.cosmo.metrics import expected_coverage
 from galhalo.cosmo.training import collate_graphs, validation_split
 from galhalo.models.base import ModelError
-from galhalo.models.training import TrainingConfig, _mean_loss, train
+from galhalo.models.training import TrainingConfig, mean_loss, train
 
 BOX = 25.0
 PRIOR = (0.1, 0.5)
@@ -126,7 +126,7 @@ def test_graph_collate_path_of_the_shared_loop_matches_the_tensor_path():
         results.append(([h["valid"] for h in history], net.weight.detach().clone()))
     assert results[0][0] == results[1][0]
     assert torch.equal(results[0][1], results[1][1])
-    assert _mean_loss(lambda a, b: (a - b).abs().sum(dim=1), torch.ones(5, 1),
+    assert mean_loss(lambda a, b: (a - b).abs().sum(dim=1), torch.ones(5, 1),
                       torch.zeros(5, 1), 2, collate=lambda rows, i: rows[i]) == 1.0
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from galhalo.models.training import TrainingConfig, _mean_loss, train
+from galhalo.models.training import TrainingConfig, mean_loss, train
 
 
 def _problem(seed: int):
@@ -30,7 +30,7 @@ def _fit(average: float, seed: int = 0):
                             average=average)
     history = train(network, loss, train_data, valid_data, config, seed, progress=False)
     valid = tuple(torch.as_tensor(a) for a in valid_data)
-    return network, history, _mean_loss(loss, *valid, 128)
+    return network, history, mean_loss(loss, *valid, 128)
 
 
 @pytest.mark.parametrize("average", [0.0, 1.0])
@@ -75,7 +75,7 @@ def test_a_separate_validation_loss_drives_early_stopping():
                     valid_loss=absolute)
     valid = tuple(torch.as_tensor(a) for a in valid_data)
     with torch.no_grad():
-        restored_absolute = _mean_loss(absolute, *valid, 128)
-        restored_squared = _mean_loss(squared, *valid, 128)
+        restored_absolute = mean_loss(absolute, *valid, 128)
+        restored_squared = mean_loss(squared, *valid, 128)
     assert restored_absolute == pytest.approx(min(h["valid"] for h in history), rel=1e-6)
     assert restored_squared != pytest.approx(restored_absolute, rel=1e-2)

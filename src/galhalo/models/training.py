@@ -91,8 +91,11 @@ class TrainingConfig:
         return asdict(self)
 
 
-def _mean_loss(loss: Loss, x: Any, y: torch.Tensor, batch_size: int,
-               collate: Collate | None = None) -> float:
+def mean_loss(loss: Loss, x: Any, y: torch.Tensor, batch_size: int,
+              collate: Collate | None = None) -> float:
+    """The row-weighted mean of ``loss`` over (``x``, ``y``) in batches of ``batch_size``
+    rows, without gradients (nats per row for a per-row NLL); what :func:`train`
+    records as an epoch's validation loss."""
     with torch.no_grad():
         total = 0.0
         for i in range(0, len(x), batch_size):
@@ -187,7 +190,7 @@ def train(
             if averaged is not None:  # the loss reads `network`: evaluate the average in it
                 current = copy.deepcopy(network.state_dict())
                 network.load_state_dict(averaged.module.state_dict())
-            valid = _mean_loss(valid_loss or loss, x_valid, y_valid, 4 * config.batch_size,
+            valid = mean_loss(valid_loss or loss, x_valid, y_valid, 4 * config.batch_size,
                                collate)
             scheduler.step(valid)
             history.append({"epoch": epoch, "train": running / len(order), "valid": valid,
