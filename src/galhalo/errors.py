@@ -32,6 +32,7 @@ __all__ = [
     "SimulationError",
     "SmognError",
     "SuiteError",
+    "one_line",
 ]
 
 
@@ -111,3 +112,9 @@ class ParticleMeshError(SimulationError):
 
 class SuiteError(SimulationError):
     """Bad suite settings, parameters or directory (the message names the problem)."""
+
+
+def one_line(message: object) -> str:
+    """``message`` (an exception or text) on one line: every run of whitespace, line
+    breaks included, becomes one space. Library errors often span several lines."""
+    return " ".join(str(message).split())

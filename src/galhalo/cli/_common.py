@@ -26,7 +26,7 @@ from rich.table import Table
 from typer._click import exceptions as click_exceptions
 from typer.core import TyperGroup
 
-from ..errors import GalhaloError
+from ..errors import GalhaloError, one_line
 
 __all__ = ["Box", "NHalos", "OneLineErrors", "Seed", "Stages", "command_errors", "console",
            "error_line",
@@ -65,18 +65,14 @@ def error_line(error: BaseException) -> tuple[str, int]:
     inside a message become spaces.
     """
     if isinstance(error, GalhaloError):
-        return f"error: {_one_line(str(error))}", 2
-    message = _one_line(str(error))
+        return f"error: {one_line(error)}", 2
+    message = one_line(error)
     what = f"{type(error).__name__}: {message}" if message else type(error).__name__
     hint = "" if _debugging() else "rerun with --debug for the traceback"
     if isinstance(error, OSError):
         return f"error: {what}" + (f" ({hint})" if hint else ""), 1
     return (f"internal error: {what} (a bug in galhalo, not your input"
             + (f"; {hint})" if hint else ")")), 1
-
-
-def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _print_error_line(line: str) -> None:
@@ -131,7 +127,7 @@ class OneLineErrors(TyperGroup):
                 raise
             context = getattr(err, "ctx", None)
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
-            _print_error_line(f"error: {_one_line(err.format_message())}{hint}")
+            _print_error_line(f"error: {one_line(err.format_message())}{hint}")
             sys.exit(err.exit_code)
         except click_exceptions.Abort:
             if not standalone_mode:

@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ..errors import one_line
 from .base import (
     ModelError,
     NeuralModel,
@@ -49,7 +50,7 @@ from .base import (
 )
 from .hival import ORACLES, Hierarchy, HiValError, hival
 from .networks import TRAINING_DEFAULTS, mlp
-from .store import ModelFiles, StoredModel, one_line
+from .store import ModelFiles, StoredModel
 from .training import TrainingProblem
 from .transforms import ColumnScaler
 

@@ -10,13 +10,12 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ModelError
+from ..errors import ModelError, one_line
 from .interface import Table, column_matrix
 from .scaled import ScaledModel
 from .store import (
     ModelFiles,
     StoredModel,
-    one_line,
     read_model_directory,
     restore_fit_record,
     write_model_directory,

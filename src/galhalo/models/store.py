@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import ModelError
+from ..errors import ModelError, one_line
 from ..files import atomic_directory, check_writable, dumps_json
 
 CONFIG_FILE = "config.json"
@@ -69,11 +69,6 @@ class StoredModel:
     config: dict[str, Any]
     files: ModelFiles
     history: Any
-
-
-def one_line(error: BaseException) -> str:
-    """An exception's message on one line (library errors often span several)."""
-    return " ".join(str(error).split())
 
 
 def file_sha256(path: Path) -> str:

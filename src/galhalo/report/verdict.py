@@ -73,11 +73,6 @@ def level(value: float | None) -> int | None:
     return next(i for i, (bound, _) in enumerate(CLASSES) if abs(value) <= bound)
 
 
-def group_of(metric: str) -> str | None:
-    """The :data:`GROUPS` name of a metric (None for a metric in no group)."""
-    return next((name for name, members in GROUPS.items() if metric in members), None)
-
-
 def verdict_table(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """The worst deviation per scenario, model and metric group.
 

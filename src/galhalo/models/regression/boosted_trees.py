@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ModelError
-from ..store import one_line
+from ...errors import ModelError, one_line
 from .regressor import Regressor
 
 LGBM_DEFAULTS: dict[str, Any] = {

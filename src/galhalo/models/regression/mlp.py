@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import ModelError
+from ...errors import ModelError, one_line
 from ..interface import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, rows_needed, split_rows
 from ..networks import TRAINING_DEFAULTS, mlp
-from ..store import one_line
 from ..training import TrainingConfig, train
 from .regressor import CHUNK, Regressor
 

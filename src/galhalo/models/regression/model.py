@@ -48,10 +48,10 @@ import numpy as np
 import pandas as pd
 
 from ...catalog.schema import parse_column_list
-from ...errors import CatalogError, ModelError
+from ...errors import CatalogError, ModelError, one_line
 from ..interface import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, Table, column_matrix
 from ..scaled import ScaledModel
-from ..store import ModelFiles, one_line, read_model_directory, write_model_directory
+from ..store import ModelFiles, read_model_directory, write_model_directory
 from ..training import TrainingConfig
 from ..transforms import SMASS_CUT_WIDTH, ColumnScaler
 from .regressor import member_seed
