@@ -1,7 +1,8 @@
 """The catalog: one table of halos and/or galaxies plus its metadata, validated and
 read/written atomically as Parquet, CSV or HDF5.
 
-A catalog row is one central galaxy / host halo. Known columns (:mod:`.schema`, also
+A catalog row is one galaxy with its host halo: a central, or (in a catalog with
+satellites, :mod:`.hosts`) a satellite in its sub-halo. Known columns (:mod:`.schema`, also
 ``galhalo.columns``) have fixed names, units and physical bounds; other columns are
 allowed and kept as they are. Table-level metadata (:class:`CatalogMeta`: box size,
 redshift, cosmology, seed, source, known truth) travels inside every file as one JSON
@@ -13,6 +14,8 @@ One job per module:
 - :mod:`.schema`: the named columns, their units and physical bounds;
 - :mod:`.meta`: :class:`CatalogMeta`;
 - :mod:`.validation`: :func:`validate_table` (one one-line error listing every problem);
+- :mod:`.hosts`: the host structure of a catalog with satellites;
+- :mod:`.messages`: the pieces of those messages (labels, row counts);
 - :mod:`.table`: :class:`Catalog`;
 - :mod:`.header`: the JSON header every file carries;
 - :mod:`.formats`: the one file-format layer (detect, read, write, headers alone);
@@ -56,8 +59,10 @@ from .schema import (
     COLUMNS,
     GALAXY,
     HALO,
+    HOST,
     POSITION,
     STELLAR_MASS_CUT,
+    SUBHALO,
     VELOCITY,
     Column,
     column,
@@ -75,11 +80,13 @@ __all__ = [
     "HALO",
     "HDF5_ATTRIBUTE",
     "HDF5_GROUP",
+    "HOST",
     "PARQUET_KEY",
     "POSITION",
     "READ_ERRORS",
     "REALIZATION",
     "STELLAR_MASS_CUT",
+    "SUBHALO",
     "VELOCITY",
     "Catalog",
     "CatalogError",

@@ -4,6 +4,13 @@ Every table galhalo reads or writes uses these names (REFERENCES.md, TNG300 cent
 A column's bounds are what is *physically possible* (or plausible to many orders of
 magnitude), not the range seen in TNG300: a value outside them means wrong units or a
 broken file, and validation refuses it with a hint.
+
+A row is one galaxy. A centrals-only catalog needs none of the satellite columns. A
+catalog with satellites adds ``host_id`` (the host's ``halo_id``; a central's own),
+``is_central``, and the sub-halo columns (:data:`SUBHALO`), which describe the galaxy's
+own sub-halo and may be NaN on central rows (``Column.satellite_only``). The halo
+columns (``M_h`` ...) are always the *host's*: every galaxy knows its host.
+docs/satellites.md defines each column and its TNG / Rockstar source.
 """
 
 from __future__ import annotations
@@ -21,9 +28,15 @@ __all__ = [
     "HALO",
     "HALO_COLUMNS",
     "HALO_ID",
+    "HOST",
+    "HOST_ID",
+    "IS_CENTRAL",
+    "N_SAT",
     "POSITION",
     "POSITION_COLUMNS",
     "STELLAR_MASS_CUT",
+    "SUBHALO",
+    "SUBHALO_COLUMNS",
     "VELOCITY",
     "VELOCITY_COLUMNS",
     "Column",
@@ -32,7 +45,7 @@ __all__ = [
     "parse_column_list",
 ]
 
-Kind = Literal["id", "halo", "galaxy", "position", "velocity"]
+Kind = Literal["id", "flag", "count", "halo", "subhalo", "galaxy", "position", "velocity"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,9 @@ class Column:
 
     Attributes:
         name: column name in every table.
-        kind: ``"halo"`` / ``"galaxy"`` property, ``"position"``, ``"velocity"`` or ``"id"``.
+        kind: ``"halo"`` / ``"subhalo"`` / ``"galaxy"`` property, ``"position"``,
+            ``"velocity"``, ``"id"`` (integer), ``"flag"`` (boolean, or integer 0/1) or
+            ``"count"`` (integer >= 0).
         unit: unit string, e.g. ``"log10(Msun/h)"``.
         description: what the column means.
         lower, upper: physically possible range (``None`` = unbounded on that side).
@@ -49,6 +64,8 @@ class Column:
             positive quantities such as ``Delta3_h``).
         units_hint: what a value outside the bounds most likely means.
         typical: range seen in TNG300-1 centrals (for documentation and plots).
+        satellite_only: defined for satellites only: NaN is allowed on central rows
+            (``is_central`` true) and nowhere else.
     """
 
     name: str
@@ -60,6 +77,7 @@ class Column:
     lower_inclusive: bool = True
     units_hint: str = ""
     typical: tuple[float, float] | None = None
+    satellite_only: bool = False
 
     @property
     def label(self) -> str:
@@ -69,7 +87,16 @@ class Column:
 
 _LOG_MASS_HINT = "expected log10(Msun/h); linear masses or 1e10 Msun/h units fall outside"
 
-HALO_ID = Column("halo_id", "id", "-", "unique integer id of the host halo", lower=0)
+HALO_ID = Column("halo_id", "id", "-",
+                 "unique integer id of the galaxy's own halo (a central's: its host halo; "
+                 "a satellite's: its sub-halo)", lower=0)
+HOST_ID = Column("host_id", "id", "-",
+                 "halo_id of the galaxy's host halo (a central: its own halo_id)", lower=0)
+IS_CENTRAL = Column("is_central", "flag", "-",
+                    "true for the host's central galaxy, false for a satellite")
+N_SAT = Column("N_sat", "count", "-",
+               "number of satellite galaxies above the stellar-mass cut in the host halo",
+               lower=0, units_hint="a count of galaxies cannot be negative")
 
 HALO_COLUMNS: tuple[Column, ...] = (
     Column("M_h", "halo", "log10(Msun/h)", "halo mass, log10 of the virial mass",
@@ -102,6 +129,38 @@ GALAXY_COLUMNS: tuple[Column, ...] = (
            -3.0, 4.0, units_hint="expected log10 of the radius in kpc/h", typical=(0.05, 2.2)),
 )
 
+_LOG_SUBHALO_HINT = "expected log10(Msun/h) of the sub-halo's dark-matter mass"
+
+SUBHALO_COLUMNS: tuple[Column, ...] = (
+    Column("M_sub", "subhalo", "log10(Msun/h)",
+           "bound dark-matter mass of the galaxy's sub-halo now, log10",
+           4.0, 17.0, units_hint=_LOG_SUBHALO_HINT, satellite_only=True),
+    Column("Vmax_sub", "subhalo", "km/s", "maximum circular velocity of the sub-halo now",
+           0.0, 1e4, lower_inclusive=False, units_hint="expected km/s",
+           satellite_only=True),
+    Column("M_peak", "subhalo", "log10(Msun/h)",
+           "peak mass: the largest bound mass along the sub-halo's main branch (at or "
+           "before infall), log10", 4.0, 17.0, units_hint=_LOG_SUBHALO_HINT,
+           satellite_only=True),
+    Column("Vmax_peak", "subhalo", "km/s", "Vmax at the time of the peak mass (V_peak)",
+           0.0, 1e4, lower_inclusive=False, units_hint="expected km/s",
+           satellite_only=True),
+    Column("z_infall", "subhalo", "-",
+           "infall redshift: when the sub-halo last became a satellite of its host",
+           0.0, 30.0, units_hint="expected a redshift (>= 0), not a time or a scale factor",
+           satellite_only=True),
+    Column("r_host", "subhalo", "R_vir",
+           "distance to the host's centre in units of the host's virial radius",
+           0.0, 100.0,
+           units_hint="expected r / R_vir of the host, not a distance in Mpc/h or kpc/h",
+           satellite_only=True),
+    Column("v_r", "subhalo", "km/s",
+           "radial velocity relative to the host (positive: moving outwards)",
+           -3e4, 3e4, units_hint="expected km/s", satellite_only=True),
+    Column("v_t", "subhalo", "km/s", "tangential speed relative to the host (>= 0)",
+           0.0, 3e4, units_hint="expected a speed in km/s (>= 0)", satellite_only=True),
+)
+
 POSITION_COLUMNS: tuple[Column, ...] = tuple(
     Column(axis, "position", "Mpc/h", f"comoving {axis} position in the periodic box",
            0.0, None, units_hint="positions must lie in [0, box size) in Mpc/h (kpc/h?)")
@@ -115,11 +174,15 @@ VELOCITY_COLUMNS: tuple[Column, ...] = tuple(
 )
 
 ALL_COLUMNS: tuple[Column, ...] = (
-    (HALO_ID, *HALO_COLUMNS, *GALAXY_COLUMNS, *POSITION_COLUMNS, *VELOCITY_COLUMNS)
+    HALO_ID, HOST_ID, IS_CENTRAL, *HALO_COLUMNS, N_SAT, *SUBHALO_COLUMNS, *GALAXY_COLUMNS,
+    *POSITION_COLUMNS, *VELOCITY_COLUMNS,
 )
 COLUMNS: dict[str, Column] = {column.name: column for column in ALL_COLUMNS}
 
 HALO = tuple(column.name for column in HALO_COLUMNS)
+SUBHALO = tuple(column.name for column in SUBHALO_COLUMNS)
+#: The two columns that make a catalog one with satellites.
+HOST = (HOST_ID.name, IS_CENTRAL.name)
 GALAXY = tuple(column.name for column in GALAXY_COLUMNS)
 POSITION = tuple(column.name for column in POSITION_COLUMNS)
 VELOCITY = tuple(column.name for column in VELOCITY_COLUMNS)

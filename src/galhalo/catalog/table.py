@@ -12,14 +12,21 @@ import pandas as pd
 
 from ..errors import CatalogError
 from .meta import CatalogMeta
-from .schema import ALL_COLUMNS, COLUMNS, GALAXY, HALO
+from .schema import ALL_COLUMNS, COLUMNS, GALAXY, HALO, HOST, IS_CENTRAL
 from .validation import column_names, quoted, validate_table
 
 __all__ = ["Catalog"]
 
 
 def _summary(values: np.ndarray) -> list[float]:
-    """min, p1, p16, p50, p84, p99, max, mean, sd (ddof=1; NaN for one row)."""
+    """min, p1, p16, p50, p84, p99, max, mean, sd (ddof=1; NaN for one row).
+
+    NaN entries (a satellite-only column on central rows) are left out; a column with
+    no defined value gives NaN throughout.
+    """
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return [math.nan] * len(_SUMMARY_COLUMNS)
     percentiles = np.percentile(values, [0, 1, 16, 50, 84, 99, 100])
     sd = float(np.std(values, ddof=1)) if values.size > 1 else math.nan
     return [*(float(p) for p in percentiles), float(np.mean(values)), sd]
@@ -65,6 +72,30 @@ class Catalog:
     def galaxy_columns(self) -> tuple[str, ...]:
         """Galaxy-property columns present (``columns.GALAXY`` order)."""
         return tuple(name for name in GALAXY if name in self.table.columns)
+
+    @property
+    def has_satellites(self) -> bool:
+        """Whether the table carries the host structure (``host_id``, ``is_central``).
+
+        True even when every row is a central: the catalog was made with satellites in
+        mind (hosts that happen to hold none), so its satellite statistics are zero,
+        not unknown.
+        """
+        return all(name in self.table.columns for name in HOST)
+
+    def central_mask(self) -> np.ndarray:
+        """Bool array (rows,): true for central rows (every row of a centrals-only table)."""
+        if IS_CENTRAL.name not in self.table.columns:
+            return np.ones(len(self), dtype=bool)
+        return self.table[IS_CENTRAL.name].to_numpy().astype(bool)
+
+    def centrals(self) -> Catalog:
+        """The central rows (the whole catalog when it has no satellites)."""
+        return self if not self.has_satellites else self.select(self.central_mask())
+
+    def satellites(self) -> Catalog:
+        """The satellite rows (none in a centrals-only catalog)."""
+        return self.select(~self.central_mask())
 
     def validate(self, required: str | Iterable[str] = (), source: object = None) -> Catalog:
         """Check table and metadata (see :func:`validate_table`); returns self.
@@ -113,7 +144,8 @@ class Catalog:
         """
         if len(self) == 0:
             raise CatalogError("cannot describe a catalog with no rows")
-        names = [c.name for c in ALL_COLUMNS if c.kind != "id" and c.name in self.table.columns]
+        names = [c.name for c in ALL_COLUMNS
+                 if c.kind not in ("id", "flag") and c.name in self.table.columns]
         stats = self.values(names) if names else np.empty((len(self), 0))
         rows = [[COLUMNS[name].unit, *_summary(stats[:, i])] for i, name in enumerate(names)]
         return pd.DataFrame(rows, index=pd.Index(names, name="column"),

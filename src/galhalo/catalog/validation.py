@@ -8,50 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
 from ..errors import CatalogError
+from .hosts import host_problems
+from .messages import column_label, column_names, count_rows, first_row, quoted, show_value
 from .meta import CatalogMeta
-from .schema import ALL_COLUMNS, COLUMNS, Column
+from .schema import ALL_COLUMNS, IS_CENTRAL, Column
 
 __all__ = ["REALIZATION", "column_label", "column_names", "quoted", "raise_problems",
            "validate_table"]
-
-
-def column_label(name: str) -> str:
-    """``column 'smass' (log10(Msun/h))``; no unit for dimensionless/unknown columns."""
-    col = COLUMNS.get(name)
-    if col is None or col.unit == "-":
-        return f"column {name!r}"
-    return f"column {name!r} ({col.unit})"
-
-
-def column_names(names: str | Iterable[str]) -> list[str]:
-    """``"M_h"`` -> ``["M_h"]``; any other iterable of names as a list."""
-    return [names] if isinstance(names, str) else list(names)
-
-
-def quoted(names: Iterable[Any]) -> str:
-    """``'a', 'b'``: names quoted and joined, for messages."""
-    return ", ".join(repr(name) for name in names)
-
-
-def _count(mask: np.ndarray) -> str:
-    """``'12 of 1000 rows'`` for a boolean row mask of shape (rows,)."""
-    return f"{int(mask.sum())} of {mask.size} rows"
-
-
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
-def _show(value: Any) -> str:
-    """``repr`` of a cell value, numpy scalars shown as plain Python values."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 @dataclass(frozen=True)
@@ -95,38 +64,59 @@ def _text_problem(series: pd.Series) -> str:
         return ""
     bad = (parsed.isna() & series.notna()).to_numpy()
     if bad.any():
-        return (f"; {_count(bad)} are not numbers (first at row {_first(bad)}: "
-                f"{_show(series.iloc[_first(bad)])})")
+        return (f"; {count_rows(bad)} are not numbers (first at row {first_row(bad)}: "
+                f"{show_value(series.iloc[first_row(bad)])})")
     return "; the values are numbers stored as text (convert with pandas.to_numeric)"
 
 
 def _dtype_problem(col: Column, series: pd.Series) -> str | None:
     dtype = series.dtype
+    if col.kind == "flag":
+        if ptypes.is_bool_dtype(dtype):
+            return None
+        if ptypes.is_integer_dtype(dtype):
+            return None if series.isin((0, 1)).all() else (
+                f"integer flags must be 0 or 1, {count_rows(~series.isin((0, 1)).to_numpy())} "
+                f"are not (first at row {first_row(~series.isin((0, 1)).to_numpy())})")
+        return f"dtype {dtype}: expected true/false (or 1/0)"
     if ptypes.is_bool_dtype(dtype):
         return f"dtype {dtype} (true/false) is not numeric"
     numeric = ptypes.is_numeric_dtype(dtype) and not ptypes.is_complex_dtype(dtype)
-    if col.kind == "id" and not ptypes.is_integer_dtype(dtype):
+    if col.kind in ("id", "count") and not ptypes.is_integer_dtype(dtype):
         detail = _text_problem(series) if not numeric else ""
-        return f"dtype {dtype}: halo ids must be integers{detail}"
+        what = "halo ids" if col.kind == "id" else "counts"
+        return f"dtype {dtype}: {what} must be integers{detail}"
     if numeric:
         return None
     textual = ptypes.is_object_dtype(dtype) or ptypes.is_string_dtype(dtype)
     return f"dtype {dtype} is not numeric" + (_text_problem(series) if textual else "")
 
 
-def _value_problems(col: Column, values: np.ndarray, box_size: float | None) -> list[str]:
-    """NaN/inf and out-of-bounds problems of one numeric column (float64, shape (rows,))."""
+def _value_problems(col: Column, values: np.ndarray, box_size: float | None,
+                    may_be_nan: np.ndarray | None = None) -> list[str]:
+    """NaN/inf and out-of-bounds problems of one numeric column (float64, shape (rows,)).
+
+    ``may_be_nan`` (bool, shape (rows,)) marks rows where NaN means "not defined here"
+    (central rows of a satellite-only column); inf is refused everywhere.
+    """
     label = column_label(col.name)
     finite = np.isfinite(values)
-    if not finite.all():
-        return [f"{label}: {_count(~finite)} are NaN or inf (first at row {_first(~finite)})"]
+    allowed = np.isnan(values) & may_be_nan if may_be_nan is not None else np.zeros_like(finite)
+    if not (finite | allowed).all():
+        bad = ~(finite | allowed)
+        where = " on satellite rows" if may_be_nan is not None else ""
+        return [f"{label}: {count_rows(bad)} are NaN or inf{where} (first at row {first_row(bad)})"]
+    values = values[finite]
+    if values.size == 0:
+        return []
     interval, where = _allowed(col, box_size)
     bad = interval.outside(values)
     if not bad.any():
         return []
     hint = f"; {col.units_hint}" if col.units_hint else ""
-    return [f"{label}: {_count(bad)} are outside {where} (min {values.min():.6g}, "
-            f"max {values.max():.6g}; first at row {_first(bad)}){hint}"]
+    first = int(np.flatnonzero(finite)[first_row(bad)])
+    return [f"{label}: {count_rows(bad)} are outside {where} (min {values.min():.6g}, "
+            f"max {values.max():.6g}; first at row {first}){hint}"]
 
 
 #: Column numbering the realisations of a mock; ids repeat once per realisation.
@@ -138,20 +128,24 @@ def _duplicate_problem(series: pd.Series, realization: pd.Series | None) -> list
     repeated = keys.duplicated().to_numpy()
     if not repeated.any():
         return []
-    first = _first(repeated)
+    first = first_row(repeated)
     within = "" if realization is None else " within the same realization"
-    return [f"{column_label(series.name)}: {_count(repeated)} repeat an earlier id{within} "
-            f"(first at row {first}: {_show(series.iloc[first])})"]
+    return [f"{column_label(series.name)}: {count_rows(repeated)} repeat an earlier id{within} "
+            f"(first at row {first}: {show_value(series.iloc[first])})"]
 
 
 def _column_problems(col: Column, series: pd.Series, box_size: float | None,
-                     realization: pd.Series | None = None) -> list[str]:
+                     realization: pd.Series | None = None,
+                     central: np.ndarray | None = None) -> list[str]:
     dtype_problem = _dtype_problem(col, series)
     if dtype_problem is not None:
         return [f"{column_label(col.name)}: {dtype_problem}"]
+    if col.kind == "flag":
+        return []
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    problems = _value_problems(col, values, box_size)
-    if col.kind == "id":
+    may_be_nan = central if col.satellite_only else None
+    problems = _value_problems(col, values, box_size, may_be_nan)
+    if col.name == "halo_id":
         problems += _duplicate_problem(series, realization)
     return problems
 
@@ -188,8 +182,10 @@ def validate_table(
 
     Refused: no rows; non-string or repeated column names; missing required columns;
     a known column that is not numeric (booleans and text refused); NaN/inf in a
-    known column; values outside a known column's physical bounds; positions outside
-    [0, box_size); repeated ``halo_id`` (within one ``realization`` of a mock).
+    known column (a satellite-only column may be NaN on central rows); values outside a
+    known column's physical bounds; positions outside [0, box_size); repeated
+    ``halo_id`` (within one ``realization`` of a mock); and, in a catalog with
+    satellites, a broken host structure (:func:`~.hosts.host_problems`).
     Columns outside the schema are not checked. Every problem found is reported in one
     error.
     """
@@ -207,7 +203,20 @@ def validate_table(
         problems.append(f"missing required columns {quoted(missing)} "
                         f"(the table has: {', '.join(table.columns)})")
     realization = table[REALIZATION] if REALIZATION in table.columns else None
+    central = _central_rows(table)
     for col in ALL_COLUMNS:
         if col.name in table.columns:
-            problems += _column_problems(col, table[col.name], meta.box_size, realization)
+            problems += _column_problems(col, table[col.name], meta.box_size, realization,
+                                         central)
+    if not problems:
+        problems += host_problems(table, meta.box_size)
     raise_problems(problems)
+
+
+def _central_rows(table: pd.DataFrame) -> np.ndarray | None:
+    """``is_central`` as a bool array (rows,), or None without a usable flag column."""
+    if IS_CENTRAL.name not in table.columns:
+        return None
+    if _dtype_problem(IS_CENTRAL, table[IS_CENTRAL.name]) is not None:
+        return None
+    return table[IS_CENTRAL.name].to_numpy().astype(bool)
