@@ -20,7 +20,8 @@ from ..errors import CatalogError
 from .messages import count_rows, first_row, quoted, show_value
 from .schema import HALO_ID, HOST, HOST_ID, IS_CENTRAL, POSITION
 
-__all__ = ["MAX_HOST_DISTANCE", "central_rows", "central_values", "host_problems",
+__all__ = ["MAX_HOST_DISTANCE", "central_rows", "central_values", "host_columns_problem",
+           "host_problems",
            "host_radius_estimate"]
 
 #: Farthest a satellite may lie from its central, in units of the host's radius from
@@ -42,6 +43,21 @@ def host_radius_estimate(log_mass: np.ndarray, omega_m: float = 0.3) -> np.ndarr
     return (3.0 * mass / (4.0 * np.pi * 200.0 * omega_m * _RHO_CRIT)) ** (1.0 / 3.0)
 
 
+def host_columns_problem(table: pd.DataFrame) -> str | None:
+    """Why the host columns are incomplete (one of ``host_id``/``is_central`` without the
+    other, or no ``halo_id``), or None. Checked first: everything else depends on them."""
+    present = [name for name in HOST if name in table.columns]
+    if not present:
+        return None
+    if len(present) == 1:
+        missing = next(name for name in HOST if name not in table.columns)
+        return (f"column {present[0]!r} without {missing!r}: a catalog with satellites "
+                f"needs both {quoted(HOST)}")
+    if HALO_ID.name not in table.columns:
+        return f"a catalog with satellites needs {HALO_ID.name!r} beside {quoted(HOST)}"
+    return None
+
+
 def host_problems(table: pd.DataFrame, box_size: float | None = None,
                   realization: str = "realization") -> list[str]:
     """Why the rows of ``table`` do not form hosts; empty when they do.
@@ -52,15 +68,11 @@ def host_problems(table: pd.DataFrame, box_size: float | None = None,
             distances to their centrals are checked (periodic) when it is given.
         realization: name of the column numbering the realizations of a mock.
     """
-    present = [name for name in HOST if name in table.columns]
-    if not present:
+    if not any(name in table.columns for name in HOST):
         return []
-    if len(present) == 1:
-        missing = next(name for name in HOST if name not in table.columns)
-        return [f"column {present[0]!r} without {missing!r}: a catalog with satellites "
-                f"needs both {quoted(HOST)}"]
-    if HALO_ID.name not in table.columns:
-        return [f"a catalog with satellites needs {HALO_ID.name!r} beside {quoted(HOST)}"]
+    problem = host_columns_problem(table)
+    if problem is not None:
+        return [problem]
     central = table[IS_CENTRAL.name].to_numpy().astype(bool)
     halo = table[HALO_ID.name].to_numpy(np.int64)
     host = table[HOST_ID.name].to_numpy(np.int64)

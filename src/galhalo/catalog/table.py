@@ -15,7 +15,10 @@ from .meta import CatalogMeta
 from .schema import ALL_COLUMNS, COLUMNS, GALAXY, HALO, HOST, IS_CENTRAL
 from .validation import column_names, quoted, validate_table
 
-__all__ = ["Catalog"]
+__all__ = ["GALAXY_KINDS", "Catalog"]
+
+#: Which rows a model is trained on or scored against (:meth:`Catalog.galaxies`).
+GALAXY_KINDS = ("centrals", "satellites", "all")
 
 
 def _summary(values: np.ndarray) -> list[float]:
@@ -96,6 +99,24 @@ class Catalog:
     def satellites(self) -> Catalog:
         """The satellite rows (none in a centrals-only catalog)."""
         return self.select(~self.central_mask())
+
+    def galaxies(self, which: str) -> Catalog:
+        """The rows of one kind: ``"centrals"``, ``"satellites"`` or ``"all"``.
+
+        Raises:
+            CatalogError: an unknown kind, or ``"satellites"`` asked of a catalog
+                without satellite rows.
+        """
+        if which not in GALAXY_KINDS:
+            raise CatalogError(f"unknown galaxy kind {which!r}: choose one of "
+                               f"{', '.join(GALAXY_KINDS)}")
+        if which == "all":
+            return self
+        if which == "centrals":
+            return self.centrals()
+        if not (~self.central_mask()).any():
+            raise CatalogError("the catalog has no satellite rows (no 'is_central' false)")
+        return self.satellites()
 
     def validate(self, required: str | Iterable[str] = (), source: object = None) -> Catalog:
         """Check table and metadata (see :func:`validate_table`); returns self.

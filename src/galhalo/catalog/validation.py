@@ -14,7 +14,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from ..errors import CatalogError
-from .hosts import host_problems
+from .hosts import host_columns_problem, host_problems
 from .messages import column_label, column_names, count_rows, first_row, quoted, show_value
 from .meta import CatalogMeta
 from .schema import ALL_COLUMNS, IS_CENTRAL, Column
@@ -197,6 +197,9 @@ def validate_table(
     structure = _structure_problem(table)
     if structure is not None:
         raise CatalogError(structure)
+    host_columns = host_columns_problem(table)
+    if host_columns is not None:
+        raise CatalogError(host_columns)
     problems: list[str] = []
     missing = [name for name in column_names(required) if name not in table.columns]
     if missing:

@@ -203,7 +203,23 @@ def labelled_paths(specs: list[str], option: str) -> dict[str, Path]:
     return labelled
 
 
+def pick_galaxies(catalog, which: str):
+    """The rows a model command works on (``--galaxies``), saying what was left out.
+
+    A centrals-only catalog is returned as it is for ``centrals`` and ``all``.
+    """
+    picked = catalog.galaxies(which)
+    left_out = len(catalog) - len(picked)
+    if left_out:
+        say(f"using the {len(picked):,} {which} of the catalog ({left_out:,} other rows "
+            f"left out; --galaxies chooses)")
+    return picked
+
+
 # Options shared by several commands.
+Galaxies = Annotated[str, typer.Option(
+    "--galaxies", help="Rows of a catalog with satellites to use: centrals, satellites or "
+                       "all (a centrals-only catalog is all centrals).")]
 NHalos = Annotated[int, typer.Option(
     "--n-halos", min=1, help="Rows of the catalog: central galaxies above the stellar-mass "
     "cut log10 M* >= 8.75 (with --halos-only: halos above log10 M_h = 10.5).")]

@@ -15,11 +15,13 @@ from ..errors import EvaluationError
 from ..files import check_writable
 from ..report.numbers import format_value
 from ._common import (
+    Galaxies,
     Seed,
     Stages,
     command_errors,
     labelled_paths,
     output,
+    pick_galaxies,
     say,
     write_table,
 )
@@ -69,6 +71,7 @@ def evaluate(
     importance: Annotated[bool, typer.Option(
         "--importance/--no-importance", help="Permutation feature importance.")] = True,
     seed: Seed = 0,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Score one model on a held-out catalog: distribution distances, PCC, calibration,
     NLL (minus the truth's for synthetic catalogs), feature importance; every number with
@@ -80,7 +83,7 @@ def evaluate(
         raise EvaluationError("evaluate scores one --model; use galhalo compare for several")
     check_writable(out)
     check_writable(out.with_suffix(".csv"))
-    catalog = read_catalog(catalog_path)
+    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
     result = _evaluate(model[0], catalog, select, samples, seed, importance)
     write_json(out, result)
     table = results_table(result)
@@ -98,6 +101,7 @@ def compare(
     select: Select = None,
     samples: Samples = 10,
     seed: Seed = 0,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Score several models on the same catalog: one table, families side by side per
     scenario and metric, the best marked ('clear' when it beats the next by > 2 sigma)."""
@@ -107,7 +111,7 @@ def compare(
         raise EvaluationError("compare needs at least two --model options")
     names = _model_names(model)
     check_writable(out)
-    catalog = read_catalog(catalog_path)
+    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
     results = {name: _evaluate(spec, catalog, select, samples, seed, False)
                for name, spec in zip(names, model, strict=True)}
     frame = compare_results(results)
@@ -146,6 +150,7 @@ def report(
     importance: Annotated[bool, typer.Option(
         "--importance/--no-importance", help="Permutation feature importance.")] = True,
     seed: Seed = 0,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Score one or more models on a held-out catalog and write one self-contained HTML
     page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
@@ -158,7 +163,7 @@ def report(
     names = _model_names(model)
     mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
-    catalog = read_catalog(catalog_path)
+    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
     mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}
     with Stages(f"report on {len(catalog):,} rows") as stages:
         def clustering():

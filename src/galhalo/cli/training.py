@@ -14,7 +14,7 @@ from ..catalog import check_output_path, read_catalog, write_catalog
 from ..catalog.schema import GALAXY, HALO
 from ..errors import ModelError
 from ..files import check_writable
-from ._common import Seed, Stages, command_errors, output, say
+from ._common import Galaxies, Seed, Stages, command_errors, output, pick_galaxies, say
 
 __all__ = ["hival_command", "sample", "train"]
 
@@ -94,6 +94,7 @@ def train(
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Any other hyperparameter as key=value, repeatable, e.g. --set "
                       "weight_decay=1e-4 --set passes=2 (see docs/models.md).")] = None,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Learn p(target | condition) from a catalog and save the model directory.
 
@@ -109,7 +110,7 @@ def train(
     model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
     columns = tuple(name for names in check_columns(condition, target) for name in names)
     check_writable(out, directory=True)
-    catalog = read_catalog(catalog_path, required=columns)
+    catalog = pick_galaxies(read_catalog(catalog_path, required=columns), galaxies)
     fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
     fitted.save(out)
     metrics = fitted.metrics
@@ -140,6 +141,7 @@ def hival_command(
              "of the class dispersion, Rodrigues+2023) or 'member' (the member alone).")
     ] = "paper",
     seed: Seed = 0,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Build the HiVAl hierarchy of classes of the target space; print the class counts.
 
@@ -152,7 +154,7 @@ def hival_command(
 
     names = parse_column_list(target)
     check_writable(out, directory=True)
-    catalog = read_catalog(catalog_path, required=names)
+    catalog = pick_galaxies(read_catalog(catalog_path, required=names), galaxies)
     points = catalog.table[list(names)].to_numpy(dtype=float)
     with Stages(f"HiVAl of {len(points):,} points in {len(names)}-D") as stages:
         hierarchy = hival(points, names, candidates=candidates, neighbours=neighbours,
@@ -182,6 +184,7 @@ def sample(
     samples: Annotated[int, typer.Option(
         min=1, help="Realisations per row (adds a 'realization' column when > 1).")] = 1,
     seed: Seed = 0,
+    galaxies: Galaxies = "centrals",
 ) -> None:
     """Sample the model's targets for every row of a catalog: a mock catalog."""
     from ..mock import make_mock
@@ -189,7 +192,7 @@ def sample(
 
     check_output_path(out)
     model = load_model(model_dir)
-    catalog = read_catalog(halos, required=model.condition)
+    catalog = pick_galaxies(read_catalog(halos, required=model.condition), galaxies)
     mock = make_mock(model, catalog, samples, seed)
     write_catalog(mock, out)
     output.print(f"wrote {len(mock):,} rows ({samples} per input row) to {out}")

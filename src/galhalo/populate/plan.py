@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..catalog import REALIZATION
+from ..catalog.schema import IS_CENTRAL
 from ..errors import PopulateError
 from ..files import check_writable
 from ..models.base import ConditionalModel, load_model
@@ -196,6 +197,11 @@ def plan_populate(
     if not_numeric:
         raise PopulateError(f"condition columns {not_numeric} are not numeric in {first} "
                             f"({', '.join(f'{n}: {schema[n]}' for n in not_numeric)})")
+    if IS_CENTRAL.name in schema:
+        raise PopulateError(
+            f"{first} holds sub-halos (an {IS_CENTRAL.name!r} column): populate paints "
+            "galaxies on host halos only until satellite models land; write the host halos "
+            "alone (e.g. ingest without --satellites) and populate those")
     kept = _keep_list(keep, schema, fitted.target, first)
     if not any(f.rows for f in files):
         raise PopulateError(f"the {len(files)} halo file(s) hold no rows")
