@@ -251,3 +251,16 @@ def test_populate_refuses_sub_halos(table, tmp_path):
     with pytest.raises(PopulateError, match="holds sub-halos"):
         populate(tmp_path / "model", str(path), tmp_path / "mock", scheduler="threads")
     assert not (tmp_path / "mock").exists()
+
+
+def test_info_counts_centrals_satellites_and_hosts(table, tmp_path):
+    path = tmp_path / "sat.parquet"
+    write_catalog(Catalog(table, CatalogMeta(box_size=BOX)), path)
+    result = runner.invoke(app, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    satellites = table[~table["is_central"]]
+    most = int(satellites["host_id"].value_counts().max())
+    text = " ".join(result.output.split())
+    assert (f"{len(table):,} galaxies: {int(table['is_central'].sum()):,} centrals and "
+            f"{len(satellites):,} satellites") in text
+    assert f"{satellites['host_id'].nunique():,} hosts hold satellites, at most {most:,}" in text

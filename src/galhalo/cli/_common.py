@@ -183,6 +183,19 @@ def print_summary(catalog) -> None:
         table.add_row(name, row["unit"], *(f"{row[key]:.4g}" for key in
                                            ("p1", "p16", "p50", "p84", "p99", "mean", "sd")))
     output.print(table)
+    if catalog.has_satellites:
+        output.print(satellite_summary(catalog))
+
+
+def satellite_summary(catalog) -> str:
+    """One line: galaxies, centrals, satellites (their share), hosts, most per host."""
+    central = catalog.central_mask()
+    satellites = int((~central).sum())
+    hosts = catalog.table.loc[~central, "host_id"].value_counts()
+    most = int(hosts.max()) if len(hosts) else 0
+    return (f"{len(catalog):,} galaxies: {int(central.sum()):,} centrals and {satellites:,} "
+            f"satellites ({satellites / len(catalog):.1%}); {len(hosts):,} hosts hold "
+            f"satellites, at most {most:,} in one")
 
 
 def labelled_paths(specs: list[str], option: str) -> dict[str, Path]:
