@@ -128,6 +128,10 @@ def ingest(
              "(needs --snapshot-redshifts).")] = None,
     snapshot_redshifts: Annotated[Path | None, typer.Option(
         help="CSV/Parquet with columns snapshot, redshift (for --sublink).")] = None,
+    satellites: Annotated[bool, typer.Option(
+        "--satellites", help="Subfind: also one row per satellite above the cut (host_id, "
+        "is_central, N_sat, M_sub, Vmax_sub, r_host, v_r, v_t; with --sublink M_peak, "
+        "Vmax_peak, z_infall).")] = False,
 ) -> None:
     """Turn a real simulation (TNG / CAMELS Subfind, or a CSV/Parquet table) into a catalog.
 
@@ -142,6 +146,8 @@ def ingest(
         stellar_mass_min=stellar_mass_min, stellar_mass_field=stellar_mass_field,
         sfr_floor=sfr_floor, formation_table=formation_table, sublink=sublink,
         snapshot_redshifts=snapshot_redshifts)
+    if satellites:
+        options["satellites"] = True
     with Stages(f"ingesting {source}") as stages:
         catalog = ingest_catalog(source, progress=stages, **options)
     write_catalog(catalog, out)

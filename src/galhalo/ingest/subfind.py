@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog, CatalogError, CatalogMeta
-from ..catalog.schema import STELLAR_MASS_CUT
+from ..catalog.schema import ALL_COLUMNS, STELLAR_MASS_CUT
 from ..environment import DELTA3_RADIUS, MatterTracers
 from .common import PathLike, Progress, open_hdf5
 from .formation import formation_redshifts
@@ -71,6 +71,7 @@ from .halo_properties import (
     specific_sfr,
     virial_velocity,
 )
+from .infall import satellite_histories
 from .merger_trees import SubLinkTrees, formation_redshifts_sublink
 from .subfind_fields import MASS_DEFINITIONS, _Groups, _Options, _read_centrals, _read_groups
 from .subfind_files import (
@@ -79,6 +80,13 @@ from .subfind_files import (
     find_subfind_files,
     read_subfind_header,
     snapshot_of,
+)
+from .subfind_satellites import (
+    SatelliteCounts,
+    _read_galaxies,
+    broadcast_host_values,
+    host_columns,
+    satellite_columns,
 )
 
 __all__ = [
@@ -134,7 +142,10 @@ def _environment(groups: _Groups, centres: np.ndarray, header: SubfindHeader) ->
 
 
 def _check_options(mass_definition: str, stellar_mass_min: float, stellar_mass_field: str,
-                   sfr_floor: float, formation_table: Any, sublink: Any) -> _Options:
+                   sfr_floor: float, formation_table: Any, sublink: Any,
+                   satellites: Any = False) -> _Options:
+    if not isinstance(satellites, bool):
+        raise CatalogError(f"satellites must be True or False, got {satellites!r}")
     if mass_definition not in MASS_DEFINITIONS:
         raise CatalogError(f"mass_definition {mass_definition!r} is not one of "
                          f"{', '.join(MASS_DEFINITIONS)}")
@@ -154,16 +165,50 @@ def _check_options(mass_definition: str, stellar_mass_min: float, stellar_mass_f
 
 
 def _formation(ids: np.ndarray, files: list[Path], formation_table: PathLike | None,
-               sublink: Any, say: Progress) -> tuple[np.ndarray | None, dict[str, Any]]:
+               sublink: Any, say: Progress, n_subhalos: int
+               ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """z_h of the selected centrals and a description of its source (None: no z_h)."""
     if formation_table is not None:
         say(f"z_h from side table {formation_table}")
         return formation_redshifts(formation_table, ids), {"z_h_source": str(formation_table)}
     if sublink is not None:
-        values, info = formation_redshifts_sublink(sublink, ids, snapshot_of(files[0]), say)
+        values, info = formation_redshifts_sublink(sublink, ids, snapshot_of(files[0]), say,
+                                                   n_subhalos)
         return values, info
     say("no formation_table or sublink trees: the catalog has no z_h column")
     return None, {"z_h_source": None}
+
+
+def _satellite_catalog(table: pd.DataFrame, raw: dict[str, np.ndarray], groups: _Groups,
+                       header: SubfindHeader, files: list[Path],
+                       formation_table: PathLike | None, sublink: Any, say: Progress
+                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table of centrals and satellites: host and sub-halo columns, host values
+    (C_h, S_h, Delta3_h, z_h: the central's) on every row, tree columns with trees."""
+    central = raw["is_central"]
+    for name, values in {**host_columns(raw, groups),
+                         **satellite_columns(raw, groups, header)}.items():
+        table[name] = values
+    say(f"Delta3_h: {int(central.sum()):,} centres among {len(groups.mass):,} groups")
+    table.loc[central, "Delta3_h"] = _environment(groups, raw["position"][central], header)
+    info: dict[str, Any]
+    if sublink is not None:
+        history, info = satellite_histories(
+            sublink, raw["subhalo_id"], central, raw["dm_mass"], snapshot_of(files[0]),
+            header.n_subhalos_total, say)
+        for name, values in history.items():
+            table[name] = values
+    else:
+        z_h, info = _formation(raw["subhalo_id"][central], files, formation_table, None, say,
+                               header.n_subhalos_total)
+        if z_h is not None:
+            table.loc[central, "z_h"] = z_h
+        say("no sublink trees: the catalog has no M_peak, Vmax_peak, z_infall columns")
+    broadcast_host_values(table, [name for name in ("C_h", "S_h", "Delta3_h", "z_h")
+                                  if name in table.columns])
+    order = [column.name for column in ALL_COLUMNS if column.name in table.columns]
+    order.insert(order.index("is_central") + 1, "group_id")
+    return table[order], info
 
 
 def ingest_subfind(
@@ -175,9 +220,10 @@ def ingest_subfind(
     sfr_floor: float = DEFAULT_SSFR_FLOOR,
     formation_table: PathLike | None = None,
     sublink: SubLinkTrees | None = None,
+    satellites: bool = False,
     progress: Progress | None = None,
 ) -> Catalog:
-    """Central galaxies of a Subfind group catalog (IllustrisTNG / CAMELS) as a catalog.
+    """Central galaxies (and satellites) of a Subfind group catalog as a catalog.
 
     Args:
         paths_or_directory: a directory with one snapshot's ``fof_subhalo_tab_NNN.K.hdf5``
@@ -193,7 +239,11 @@ def ingest_subfind(
         formation_table: CSV/Parquet side table of z_h keyed by subhalo id (see
             :func:`galhalo.ingest.formation.formation_redshifts`).
         sublink: a :class:`galhalo.ingest.merger_trees.SubLinkTrees` to compute z_h from
-            SubLink merger trees.
+            SubLink merger trees (with ``satellites`` also M_peak, Vmax_peak, z_infall).
+        satellites: also one row per satellite above the cut whose central passes
+            (:mod:`.subfind_satellites`): columns ``host_id, is_central, N_sat, M_sub,
+            Vmax_sub, r_host, v_r, v_t`` (and the tree columns), the host's halo
+            columns on every row.
         progress: callback receiving one short message per stage.
 
     Returns:
@@ -212,15 +262,19 @@ def ingest_subfind(
     """
     say = progress or (lambda message: None)
     options = _check_options(mass_definition, stellar_mass_min, stellar_mass_field, sfr_floor,
-                             formation_table, sublink)
+                             formation_table, sublink, satellites)
     files = find_subfind_files(paths_or_directory)
     chunks = _chunks(files)
     header = chunks[0].header
     say(f"{len(files)} file(s): {header.n_groups_total:,} groups, "
         f"{header.n_subhalos_total:,} subhalos, z = {header.redshift:.4g}, "
         f"box {header.box_size / KPC_PER_MPC:g} Mpc/h")
-    groups = _read_groups(chunks, options.mass_definition, say)
-    raw, counts = _read_centrals(chunks, groups, options, say)
+    groups = _read_groups(chunks, options.mass_definition, say, velocities=satellites)
+    satellite_counts = SatelliteCounts()
+    if satellites:
+        raw, counts, satellite_counts = _read_galaxies(chunks, groups, options, say)
+    else:
+        raw, counts = _read_centrals(chunks, groups, options, say)
     source = (str(paths_or_directory) if isinstance(paths_or_directory, str | os.PathLike)
               else str(files[0].parent))
     if not raw:
@@ -232,11 +286,16 @@ def ingest_subfind(
     table, floors = _derive(raw, groups, header, options)
     say(f"sSFR: {floors['ssfr_floored']:,} of {len(table):,} galaxies raised to the floor "
         f"{options.sfr_floor:g} ({floors['zero_sfr']:,} with SFR = 0)")
-    say(f"Delta3_h: {len(table):,} centres among {len(groups.mass):,} groups")
-    table["Delta3_h"] = _environment(groups, raw["position"], header)
-    z_h, formation_info = _formation(raw["subhalo_id"], files, formation_table, sublink, say)
-    if z_h is not None:
-        table.insert(table.columns.get_loc("Delta3_h"), "z_h", z_h)
+    if satellites:
+        table, formation_info = _satellite_catalog(table, raw, groups, header, files,
+                                                   formation_table, sublink, say)
+    else:
+        say(f"Delta3_h: {len(table):,} centres among {len(groups.mass):,} groups")
+        table["Delta3_h"] = _environment(groups, raw["position"], header)
+        z_h, formation_info = _formation(raw["subhalo_id"], files, formation_table, sublink,
+                                         say, header.n_subhalos_total)
+        if z_h is not None:
+            table.insert(table.columns.get_loc("Delta3_h"), "z_h", z_h)
     extra = {
         "format": "subfind",
         "snapshot": snapshot_of(files[0]),
@@ -248,6 +307,7 @@ def ingest_subfind(
         "stellar_mass_min": options.stellar_mass_min,
         "sfr_floor": options.sfr_floor,
         "delta3_tracers": "all FoF groups (GroupPos), weighted by GroupMass",
+        "satellites": satellites,
         **formation_info,
         "counts": {
             "groups": header.n_groups_total,
@@ -258,8 +318,12 @@ def ingest_subfind(
             "zero_halo_mass": counts.zero_halo_mass,
             "selected": len(table),
             **floors,
+            **(satellite_counts.as_dict() if satellites else {}),
         },
     }
+    if satellites:
+        extra["host_centre"] = "GroupPos; velocity GroupVel / a (peculiar km/s)"
+        extra["relative_velocity"] = "SubhaloVel - GroupVel / a + H(z) a dx (physical)"
     meta = CatalogMeta(
         box_size=header.box_size / KPC_PER_MPC, redshift=header.redshift,
         cosmology={"name": "Subfind header", "Om0": header.omega_matter,
@@ -267,5 +331,7 @@ def ingest_subfind(
         source=source, extra=extra)
     catalog = Catalog(table, meta)
     catalog.validate(source=source)
-    say(f"done: {len(catalog):,} centrals")
+    say(f"done: {len(catalog):,} galaxies ({len(catalog) - satellite_counts.selected:,} centrals, "
+        f"{satellite_counts.selected:,} satellites)" if satellites
+        else f"done: {len(catalog):,} centrals")
     return catalog
