@@ -84,6 +84,8 @@ def reference(snap: Snapshot, cut: float = 8.75) -> dict[int, dict[str, float]]:
             across = [v - v_r * d / distance for v, d in zip(dv, dx, strict=True)]
             row |= {"r_host": distance / (r / 1000), "v_r": v_r,
                     "v_t": math.sqrt(sum(v * v for v in across))}
+            if row["r_host"] > 10:  # beyond the plausible: left out and counted
+                continue
         rows[s] = row
     for row in rows.values():
         row["N_sat"] = sum(1 for other in rows.values()
@@ -124,6 +126,14 @@ def hand(tmp_path) -> Path:
     write_snapshot(satellite_snapshot(), directory, n_files=2, group_counts=[2, 4],
                    subhalo_counts=[5, 7])
     return directory
+
+
+def _set(path: Path, field: str, index: int, value) -> None:
+    """Set row ``index`` of dataset ``field`` of a written file."""
+    with h5py.File(path, "r") as h5:
+        values = h5[field][()]
+    values[index] = value
+    edit(path, field, values)
 
 
 # --------------------------------------------------------------------------- by hand
@@ -183,6 +193,18 @@ def test_hand_made_snapshot_matches_the_plain_python_reference(tmp_path, redshif
     write_snapshot(snap, tmp_path, n_files=1)
     catalog = ingest_subfind(tmp_path, satellites=True)
     check(catalog, reference(snap))
+
+
+def test_satellites_beyond_ten_host_radii_are_dropped_and_counted(hand):
+    # s3 (first file, row 3) moved 2.1 Mpc/h from g0, whose R200c is 0.2 Mpc/h.
+    _set(hand / "fof_subhalo_tab_099.0.hdf5", "Subhalo/SubhaloPos", 3, [1000, 2000, 5100])
+    messages: list[str] = []
+    catalog = ingest_subfind(hand, satellites=True, progress=messages.append)
+    table = catalog.table.set_index("halo_id")
+    assert list(table.index) == [0, 1, 4, 5, 10]
+    assert list(table["N_sat"]) == [1, 1, 1, 1, 0]
+    assert catalog.meta.extra["counts"]["satellites_far"] == 1
+    assert any("1 farther than 10 R_Δ" in m for m in messages)
 
 
 # --------------------------------------------------------------------------- random
@@ -327,13 +349,6 @@ def test_peak_mass_and_infall_on_random_trees(tmp_path, chunked, snap):
 
 
 # --------------------------------------------------------------------------- bad input
-
-
-def _set(path: Path, field: str, index: int, value) -> None:
-    with h5py.File(path, "r") as h5:
-        values = h5[field][()]
-    values[index] = value
-    edit(path, field, values)
 
 
 def test_satellite_whose_group_index_is_out_of_range(hand):

@@ -5,7 +5,10 @@ host group's central also passes the cut and whose group has a spherical-overden
 halo (M_Δ > 0). A satellite of a host whose central is below the cut, or whose group
 has M_Δ = 0, is dropped and counted; so is a satellite with no bound dark matter
 (``SubhaloMassType[:, 1]`` = 0, in TNG mostly clumps of non-cosmological origin,
-``SubhaloFlag`` = 0), whose M_sub would be log10(0).
+``SubhaloFlag`` = 0), whose M_sub would be log10(0), and one farther than
+:data:`~galhalo.catalog.hosts.MAX_HOST_DISTANCE` R_Δ from ``GroupPos`` (a FoF group can
+bridge to objects far outside its central halo; the catalog validation refuses such
+rows, so they are counted and left out rather than failing the whole snapshot).
 
 Reading takes two passes over the chunks: the first reads ``SubhaloGrNr`` and the
 stellar mass of every subhalo (one chunk at a time) and marks the groups whose central
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..catalog.hosts import MAX_HOST_DISTANCE
 from ..errors import CatalogError
 from .common import Progress, open_hdf5
 from .halo_properties import (
@@ -65,6 +69,8 @@ class SatelliteCounts:
         central_below_cut: dropped: their host's central is below the cut.
         host_unresolved: dropped: their group has M_Δ = 0 or R_Δ = 0.
         no_dark_matter: dropped: ``SubhaloMassType[:, 1]`` = 0.
+        far: dropped: more than :data:`~galhalo.catalog.hosts.MAX_HOST_DISTANCE` R_Δ
+            from ``GroupPos`` (FoF bridges far outside the host's SO radius).
         centrals_no_dark_matter: selected centrals with no bound dark matter (M_sub NaN).
     """
 
@@ -72,6 +78,7 @@ class SatelliteCounts:
     central_below_cut: int = 0
     host_unresolved: int = 0
     no_dark_matter: int = 0
+    far: int = 0
     centrals_no_dark_matter: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -80,6 +87,7 @@ class SatelliteCounts:
                 "satellites_central_below_cut": self.central_below_cut,
                 "satellites_host_unresolved": self.host_unresolved,
                 "satellites_no_dark_matter": self.no_dark_matter,
+                "satellites_far": self.far,
                 "centrals_no_dark_matter": self.centrals_no_dark_matter}
 
 
@@ -166,11 +174,27 @@ def _read_galaxies(chunks: list[_Chunk], groups: _Groups, options: _Options, say
     if not parts:
         return {}, counts, satellites
     raw = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    far = _far_from_host(raw, groups, chunks[0].header)
+    satellites.far = int(far.sum())
+    raw = {key: values[~far] for key, values in raw.items()}
     satellites.selected = int((~raw["is_central"]).sum())
     say(f"satellites: {satellites.selected:,} selected; dropped {satellites.central_below_cut:,} "
         f"whose central is below the cut, {satellites.host_unresolved:,} in groups with M_Δ = "
-        f"0, {satellites.no_dark_matter:,} without dark matter")
+        f"0, {satellites.no_dark_matter:,} without dark matter, {satellites.far:,} farther "
+        f"than {MAX_HOST_DISTANCE:g} R_Δ")
     return raw, counts, satellites
+
+
+def _far_from_host(raw: dict[str, np.ndarray], groups: _Groups, header: SubfindHeader
+                   ) -> np.ndarray:
+    """Satellites more than MAX_HOST_DISTANCE R_Δ from GroupPos (periodic), shape (n,)."""
+    group = raw["group_id"]
+    box = header.box_size / KPC_PER_MPC
+    offset = raw["position"] - groups.position[group]
+    offset -= box * np.round(offset / box)
+    distance = np.sqrt((offset**2).sum(axis=1))
+    return ~raw["is_central"] & (distance > MAX_HOST_DISTANCE * groups.halo_radius[group]
+                                 / KPC_PER_MPC)
 
 
 def central_row_of(halo_id: np.ndarray, host_id: np.ndarray) -> np.ndarray:
