@@ -1,8 +1,10 @@
-"""IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → a galhalo catalog of centrals.
+"""IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → a galhalo catalog of centrals
+(and, with ``satellites=True``, their satellites).
 
 This module assembles the catalog; the files and headers are read by
-:mod:`.subfind_files`, the fields by :mod:`.subfind_fields`, and the halo properties
-computed by :mod:`.halo_properties`.
+:mod:`.subfind_files`, the fields by :mod:`.subfind_fields`, the satellites by
+:mod:`.subfind_satellites` (their tree columns by :mod:`.infall`), and the halo
+properties computed by :mod:`.halo_properties`.
 
 Input layouts (both written by Arepo's FoF/Subfind):
 
@@ -20,7 +22,8 @@ index is its group's ``GroupFirstSub`` (−1: the group has no subhalo).
 
 Units of the catalog fields (Arepo code units, h = ``HubbleParam``, a = ``Time``):
 masses 1e10 Msun/h; lengths (positions, radii, BoxSize) comoving ckpc/h; ``SubhaloVel``
-and ``SubhaloVmax`` km/s (peculiar, physical); ``GroupVel`` km/s/a (not used);
+and ``SubhaloVmax`` km/s (peculiar, physical); ``GroupVel`` km/s/a (peculiar = GroupVel / a,
+read for satellites only);
 ``SubhaloSpin`` (kpc/h)(km/s), the *physical* specific angular momentum (Subfind
 multiplies comoving separations by a and adds the Hubble flow before the cross
 product, ``subfind_properties.c``); ``SubhaloSFR`` Msun/yr;
