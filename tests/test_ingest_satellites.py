@@ -207,6 +207,14 @@ def test_satellites_beyond_ten_host_radii_are_dropped_and_counted(hand):
     assert any("1 farther than 10 R_Δ" in m for m in messages)
 
 
+def test_formation_table_gives_the_hosts_z_h_to_their_satellites(tmp_path, hand):
+    side = tmp_path / "zform.csv"
+    pd.DataFrame({"subhalo_id": [0, 4, 10], "z_h": [1.5, 0.5, 2.5]}).to_csv(side, index=False)
+    table = ingest_subfind(hand, satellites=True, formation_table=side).table
+    assert list(table["z_h"]) == [1.5, 1.5, 1.5, 0.5, 0.5, 2.5]
+    assert "M_peak" not in table.columns
+
+
 # --------------------------------------------------------------------------- random
 
 
