@@ -254,14 +254,19 @@ def ingest_subfind(
         ``halo_id, group_id, M_h, C_h, S_h, [z_h,] Delta3_h, smass, color, sSFR,
         radius, x, y, z, vx, vy, vz`` (units in the module docstring); metadata: box
         size (Mpc/h), redshift, cosmology from the header, source files, and in
-        ``extra`` the options and counts (centrals, cuts, floors).
+        ``extra`` the options and counts (centrals, cuts, floors). With ``satellites``:
+        centrals and satellites, columns ``halo_id, host_id, is_central, group_id, M_h,
+        C_h, S_h, [z_h,] Delta3_h, N_sat, M_sub, Vmax_sub, [M_peak, Vmax_peak,
+        z_infall,] r_host, v_r, v_t, smass, ...`` (docs/ingest.md, "Satellites") and
+        the satellite counts in ``extra["counts"]``.
 
     Raises:
         CatalogError: naming the file and field for a missing file, header attribute or
             field, chunk counts that disagree (NumFiles vs files, totals vs chunks,
             dataset lengths), NaN/inf or negative masses, positions outside BoxSize,
-            inconsistent group/subhalo links, or an empty selection; an option out of
-            range (naming the option).
+            inconsistent group/subhalo links, subhalos of a group without a central
+            (satellites), trees that do not match the catalog, or an empty selection;
+            an option out of range (naming the option).
     """
     say = progress or (lambda message: None)
     options = _check_options(mass_definition, stellar_mass_min, stellar_mass_field, sfr_floor,
