@@ -399,7 +399,12 @@ def _other_mass(directory: Path) -> None:
         h5["SubhaloMassType"][6, 1] = 99.0  # s1 now (after s0's 4 + 2 side rows)
 
 
+def _basic_tree(directory: Path) -> None:
+    write_sublink(directory / "tree_extended.0.hdf5", {s: ([99], [1.0]) for s in (0, 1, 3)})
+
+
 BAD_TREES = {
+    "basic tree": (_basic_tree, r"tree_extended\.0\.hdf5: missing field SubhaloMassType"),
     "subhalo missing": (_drop_branch, r"trees: 2 of 6 selected galaxies are not in the SubLink "
                                       r"trees at snapshot 99 \(first subhalo id 5\)"),
     "snapshot missing": (_move_snapshot, r"trees: field SnapNum: no SubLink tree row is at the "
