@@ -1,16 +1,14 @@
 """Ingest real simulations into the galhalo catalog (same columns and units everywhere).
 
 - :func:`ingest_subfind`: IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → centrals
-  with derived halo properties, and with ``satellites=True`` their satellites with the
-  sub-halo columns (:mod:`galhalo.ingest.subfind`, :mod:`.subfind_satellites`);
+  with derived halo properties (:mod:`galhalo.ingest.subfind`);
 - :func:`ingest_table`: CSV / Parquet tables with a column mapping, the published TNG300
   layout recognised automatically (:mod:`galhalo.ingest.tables`);
 - :func:`ingest`: either of the two, chosen from what the path is.
 
 Modules: :mod:`.common` (shared helpers), :mod:`.subfind_files`, :mod:`.subfind_fields`,
-:mod:`.halo_properties`, :mod:`.subfind_satellites` and :mod:`.subfind` (Subfind),
-:mod:`.merger_trees` (SubLink z_1/2, main branches), :mod:`.infall` (M_peak, Vmax_peak,
-z_infall), :mod:`.formation` (z_1/2 side tables), :mod:`.tables` (plain tables) and
+:mod:`.halo_properties` and :mod:`.subfind` (Subfind), :mod:`.merger_trees` (SubLink
+z_1/2), :mod:`.formation` (z_1/2 side tables), :mod:`.tables` (plain tables) and
 :mod:`.detect` (what a path is, and :func:`ingest`). Nothing here imports the models.
 
 Every function returns a validated :class:`galhalo.catalog.Catalog` and writes nothing;
