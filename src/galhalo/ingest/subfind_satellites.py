@@ -154,23 +154,24 @@ def _read_galaxies(chunks: list[_Chunk], groups: _Groups, options: _Options, say
         keep = resolved & (central | central_passes[group])
         if not keep.any():
             continue
-        rows = part.rows[keep]
         path, n_rows = part.chunk.path, part.chunk.header.n_subhalos
         with open_hdf5(path) as h5:
+            dm = _check_values(
+                _read(h5, path, "Subhalo/SubhaloMassType", n_rows, width=DM_TYPE + 1,
+                      columns=DM_TYPE)[part.rows].astype(np.float64),
+                path, "Subhalo/SubhaloMassType", non_negative=True)
+            no_dm = ~central & (dm <= 0)
+            satellites.no_dark_matter += int((keep & no_dm).sum())
+            satellites.centrals_no_dark_matter += int((keep & central & (dm <= 0)).sum())
+            keep &= ~no_dm
+            if not keep.any():
+                continue
+            rows = part.rows[keep]
             raw = _subhalo_fields(h5, part.chunk, rows)
-            dm = _read(h5, path, "Subhalo/SubhaloMassType", n_rows, width=DM_TYPE + 1,
-                       columns=DM_TYPE)[rows]
-        raw["dm_mass"] = _check_values(dm.astype(np.float64), path, "Subhalo/SubhaloMassType",
-                                       non_negative=True)
-        raw["stellar_mass"] = part.stellar[keep]
-        raw["subhalo_id"] = part.chunk.subhalo_offset + rows
-        raw["group_id"] = group[keep]
-        raw["is_central"] = central[keep]
-        no_dm = ~raw["is_central"] & (raw["dm_mass"] <= 0)
-        satellites.no_dark_matter += int(no_dm.sum())
-        satellites.centrals_no_dark_matter += int((raw["is_central"] & (raw["dm_mass"] <= 0))
-                                                  .sum())
-        parts.append({key: values[~no_dm] for key, values in raw.items()})
+        raw.update(dm_mass=dm[keep], stellar_mass=part.stellar[keep],
+                   subhalo_id=part.chunk.subhalo_offset + rows, group_id=group[keep],
+                   is_central=central[keep])
+        parts.append(raw)
     if not parts:
         return {}, counts, satellites
     raw = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
