@@ -22,6 +22,13 @@ Usage::
     .venv/bin/python benchmarks/ingest.py                      # 15e6 subhalos, 5e6 groups
     .venv/bin/python benchmarks/ingest.py --subhalos 1e6       # smaller (groups = subhalos/3)
     .venv/bin/python benchmarks/ingest.py --keep /tmp/tng300   # keep (or reuse) the files
+    .venv/bin/python benchmarks/ingest.py --subhalos 1e6 --satellites  # + satellites=True
+
+With ``--satellites`` each run is repeated with ``ingest_subfind(satellites=True)`` and
+both rows go to the JSON and to the ``ingest-satellites`` block of docs/ingest.md. The
+generated satellites are placed independently of their hosts' mass, so few of them
+survive the sample cuts; the satellite reader's cost is the second pass over the chunks
+(its reads are whole columns), which does not depend on how many are kept.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _docs import markdown_table, rewrite_block
 from child import run_child_json
 
 DEFAULT_SUBHALOS = 15_000_000
@@ -160,7 +168,7 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def run_child(directory: str) -> dict[str, Any]:
+def run_child(directory: str, satellites: bool = False) -> dict[str, Any]:
     """One measurement in this (fresh) process: ``ingest_subfind(directory)``."""
     import resource
 
@@ -171,7 +179,7 @@ def run_child(directory: str) -> dict[str, Any]:
     rss_imported = _rss_mib()
     before = resource.getrusage(resource.RUSAGE_SELF)
     stages: list[tuple[float, str]] = []
-    catalog = ingest_subfind(directory, progress=lambda m: stages.append(
+    catalog = ingest_subfind(directory, satellites=satellites, progress=lambda m: stages.append(
         (time.perf_counter() - imported, m)))
     done = time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_SELF)
@@ -179,7 +187,7 @@ def run_child(directory: str) -> dict[str, Any]:
     delta3 = next(t for t, m in stages if m.startswith("Delta3_h"))
     return {
         "rows": len(catalog), "groups": counts["groups"], "subhalos": counts["subhalos"],
-        "centrals": counts["centrals"],
+        "centrals": counts["centrals"], "satellites": counts.get("satellites", 0),
         "import_seconds": imported - start,
         "ingest_seconds": done - imported,
         "read_seconds": delta3,
@@ -194,10 +202,11 @@ def run_child(directory: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parent
 
 
-def measure(directory: Path, timeout: float | None) -> dict[str, Any]:
+def measure(directory: Path, timeout: float | None, satellites: bool = False
+            ) -> dict[str, Any]:
     """:func:`run_child` in a fresh interpreter; its JSON (or ``{"error": ...}``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(directory)]
-    return run_child_json(command, timeout)
+    return run_child_json(command + ["--satellites"] * satellites, timeout)
 
 
 def summarise(runs: list[dict[str, Any]], files: dict[str, Any]) -> dict[str, Any]:
@@ -252,6 +261,23 @@ def print_table(row: dict[str, Any]) -> None:
           f"peak RSS = {row['peak_over_files']:.2f} x the files")
 
 
+def write_satellite_block(row: dict[str, Any], satellite_row: dict[str, Any],
+                          argv: list[str] | None) -> None:
+    """The centrals-only and satellites rows as the ingest-satellites block of the docs."""
+    cells = [[mode, f"{r['subhalos']:,.0f}", f"{r['rows']:,.0f}", f"{r['satellites']:,.0f}",
+              f"{r['ingest_seconds']:.2f}", f"{r['read_seconds']:.2f}",
+              f"{r['peak_rss_mib']:,.0f}"]
+             for mode, r in (("centrals only", row), ("satellites=True", satellite_row))]
+    table = markdown_table(["mode", "subhalos", "rows", "satellites", "ingest s", "reading s",
+                            "peak RSS MiB"], cells)
+    command = "python benchmarks/ingest.py " + " ".join(argv if argv is not None
+                                                         else sys.argv[1:])
+    note = (f"\nMedian of {row['repeats']} runs each, {row['chunks']} chunks, load "
+            f"{row['load_before']:.1f} before the first run.\n")
+    rewrite_block(Path(__file__).resolve().parent.parent / "docs" / "ingest.md",
+                  "ingest-satellites", table + note, command=command)
+
+
 def _count(text: str) -> int:
     value = float(text)
     if value < 1 or value != int(value):
@@ -272,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON output (default benchmarks/results/ingest.json)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    parser.add_argument("--satellites", action="store_true",
+                        help="also time satellites=True (and write docs/ingest.md's block)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(run_child(args.child)))
+        print(json.dumps(run_child(args.child, args.satellites)))
         return 0
 
     from galhalo.files import write_json
@@ -294,15 +322,23 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         files = generate(directory, args.subhalos, n_groups, args.chunks)
     try:
-        runs = []
+        runs, satellite_runs = [], []
         for attempt in range(args.repeat):
             print(f"ingest run {attempt + 1}/{args.repeat} ...", file=sys.stderr, flush=True)
             runs.append(measure(directory, args.timeout))
+            if args.satellites:
+                satellite_runs.append(measure(directory, args.timeout, satellites=True))
     finally:
         if cleanup:
             shutil.rmtree(directory.parent, ignore_errors=True)
     row = summarise(runs, files)
     print_table(row)
+    satellite_row = summarise(satellite_runs, files) if args.satellites else None
+    if satellite_row is not None:
+        print("with satellites=True:")
+        print_table(satellite_row)
+        if "error" not in row and "error" not in satellite_row:
+            write_satellite_block(row, satellite_row, argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "benchmark": "ingest_subfind", "machine": machine_info(),
@@ -310,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                     "repeat": args.repeat, "box_ckpc_h": BOX, "log_mstar_centrals": LOG_MSTAR},
         "note": "no reference implementation; generated TNG-layout files, uniform groups",
         "result": row,
+        **({"satellites": satellite_row} if satellite_row is not None else {}),
     })
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if "error" not in row else 1

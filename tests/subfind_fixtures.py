@@ -179,36 +179,140 @@ def set_attribute(path: Path, name: str, value: object | None) -> None:
             h5["Header"].attrs[name] = value
 
 
+@dataclass
+class History:
+    """What a satellite-aware SubLink branch holds beside SnapNum and SubhaloMass.
+
+    One entry per branch row (now first): ``dm_mass`` (SubhaloMassType column 1, 1e10
+    Msun/h), ``vmax`` (SubhaloVmax, km/s), ``central`` (FirstSubhaloInFOFGroupID ==
+    SubhaloID).
+    """
+
+    dm_mass: list[float]
+    vmax: list[float]
+    central: list[bool]
+
+
 def write_sublink(path: Path, branches: dict[int, tuple[list[int], list[float]]],
-                  snapshot: int = 99, extra_rows: int = 2) -> Path:
+                  snapshot: int = 99, extra_rows: int = 2,
+                  history: dict[int, History] | None = None) -> Path:
     """One SubLink file: a main branch (SnapNum, mass) per Subfind id at ``snapshot``.
 
     Each tree is laid out depth-first: the main branch first (SnapNum decreasing),
-    then ``extra_rows`` side-branch rows that must not be read.
+    then ``extra_rows`` side-branch rows that must not be read. With ``history`` (for
+    every branch) the file also has ``SubhaloMassType``, ``SubhaloVmax`` and
+    ``FirstSubhaloInFOFGroupID`` (side-branch rows: satellites of tiny mass).
     """
     rows: dict[str, list] = {"SubhaloID": [], "SubfindID": [], "SnapNum": [],
-                             "MainLeafProgenitorID": [], "SubhaloMass": []}
+                             "MainLeafProgenitorID": [], "SubhaloMass": [], "dm": [],
+                             "SubhaloVmax": [], "FirstSubhaloInFOFGroupID": []}
     next_id = 1000
     for subfind_id, (snaps, masses) in branches.items():
         assert snaps[0] == snapshot
         root = next_id
         leaf = root + len(snaps) - 1
+        extra = history[subfind_id] if history else History(list(masses), [1.0] * len(snaps),
+                                                            [True] * len(snaps))
         for i, (snap, mass) in enumerate(zip(snaps, masses, strict=True)):
             rows["SubhaloID"].append(root + i)
             rows["SubfindID"].append(subfind_id if i == 0 else 7 * i)
             rows["SnapNum"].append(snap)
             rows["MainLeafProgenitorID"].append(leaf)
             rows["SubhaloMass"].append(mass)
+            rows["dm"].append(extra.dm_mass[i])
+            rows["SubhaloVmax"].append(extra.vmax[i])
+            rows["FirstSubhaloInFOFGroupID"].append(root + i if extra.central[i] else 1)
         for j in range(extra_rows):  # a merging side branch: tiny masses, older snapshots
             rows["SubhaloID"].append(leaf + 1 + j)
             rows["SubfindID"].append(5)
             rows["SnapNum"].append(snapshot - 1 - j)
             rows["MainLeafProgenitorID"].append(leaf + extra_rows)
             rows["SubhaloMass"].append(1e-6)
+            rows["dm"].append(1e-6)
+            rows["SubhaloVmax"].append(1.0)
+            rows["FirstSubhaloInFOFGroupID"].append(1)
         next_id = leaf + extra_rows + 1
     with h5py.File(path, "w") as h5:
         for key, values in rows.items():
-            dtype = np.float32 if key == "SubhaloMass" else (
+            if key in ("dm", "SubhaloVmax", "FirstSubhaloInFOFGroupID") and history is None:
+                continue
+            if key == "dm":
+                mass_type = np.zeros((len(values), 6), np.float32)
+                mass_type[:, 1] = values
+                h5.create_dataset("SubhaloMassType", data=mass_type)
+                continue
+            dtype = np.float32 if key in ("SubhaloMass", "SubhaloVmax") else (
                 np.int16 if key == "SnapNum" else np.int64)
             h5.create_dataset(key, data=np.asarray(values, dtype=dtype))
     return path
+
+
+def satellite_snapshot(redshift: float = 0.0) -> Snapshot:
+    """Six groups with satellites, by hand, in a 10 Mpc/h box (h = 0.7, Om 0.3, OL 0.7).
+
+    log10 M* of each subhalo in brackets; the expected rows are s0, s1, s3, s4, s5, s10.
+
+    - g0 at (1, 2, 3) Mpc/h, M200c = 1e12 Msun/h, R200c = 200 ckpc/h, peculiar velocity
+      (100, 0, 0): central s0 (10), satellites s1 (9.7) 100 ckpc/h along +x, s2 (7,
+      below the cut), s3 (9) at (0, -120, 160) ckpc/h;
+    - g1 at x = 9.95 Mpc/h, R200c = 150 ckpc/h, velocity (-50, 0, 0): central s4 (10.3)
+      and satellite s5 (9) at x = 0.05 Mpc/h, across the periodic face;
+    - g2: central s6 below the cut (8), its satellite s7 (10) is dropped;
+    - g3: M200c = 0: central s8 and satellite s9 (10 each) are dropped;
+    - g4: no subhalo; g5: central s10 (10) and satellite s11 (10) without dark matter
+      (dropped).
+
+    ``GroupVel`` is stored as peculiar velocity × a (peculiar = GroupVel / a).
+    """
+    a = 1 / (1 + redshift)
+    header = {"BoxSize": 10_000.0, "HubbleParam": 0.7, "Omega0": 0.3, "OmegaLambda": 0.7,
+              "Redshift": redshift, "Time": a}
+    n = 12
+    group_pos = np.array([[1000, 2000, 3000], [9950, 5000, 5000], [3000, 8000, 2000],
+                          [7000, 2000, 8000], [5000, 5000, 1000], [6000, 6000, 6000]], float)
+    peculiar = np.array([[100, 0, 0], [-50, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0],
+                         [20, 20, 20]], float)
+    group = {
+        "GroupFirstSub": np.array([0, 4, 6, 8, -1, 10], np.int32),
+        "GroupNsubs": np.array([4, 2, 2, 2, 0, 2], np.int32),
+        "GroupPos": group_pos,
+        "GroupVel": peculiar * a,
+        "GroupMass": np.array([150.0, 80.0, 30.0, 5.0, 1.0, 60.0]),
+        "Group_M_Crit200": np.array([100.0, 50.0, 20.0, 0.0, 0.0, 40.0]),
+        "Group_R_Crit200": np.array([200.0, 150.0, 110.0, 0.0, 0.0, 140.0]),
+    }
+    group |= {"Group_M_Mean200": 1.2 * group["Group_M_Crit200"],
+              "Group_R_Mean200": 1.5 * group["Group_R_Crit200"],
+              "Group_M_TopHat200": 1.1 * group["Group_M_Crit200"],
+              "Group_R_TopHat200": 1.3 * group["Group_R_Crit200"]}
+    grnr = np.array([0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 5, 5], np.int32)
+    offset = np.zeros((n, 3))
+    offset[1] = [100, 0, 0]
+    offset[2] = [30, 30, 30]
+    offset[3] = [0, -120, 160]
+    offset[5] = [100, 0, 0]
+    offset[7] = offset[9] = offset[11] = [50, 0, 0]
+    velocity = peculiar[grnr].copy()
+    velocity[1] += [200, 50, 0]
+    velocity[3] += [0, 30, -40]
+    velocity[5] += [0, 0, 100]
+    mass_type = np.zeros((n, 6))
+    mass_type[:, 4] = 10.0 ** (np.array([10, 9.7, 7, 9, 10.3, 9, 8, 10, 10, 10, 10, 10]) - 10)
+    mass_type[:, 1] = [80.0, 5.0, 0.5, 2.0, 40.0, 3.0, 10.0, 4.0, 4.0, 2.0, 30.0, 0.0]
+    half = np.ones((n, 6))
+    photometrics = np.full((n, 8), -20.0)
+    photometrics[:, 6] = -20.0 - np.linspace(0.2, 1.0, n)
+    subhalo = {
+        "SubhaloGrNr": grnr,
+        "SubhaloMass": mass_type.sum(axis=1),
+        "SubhaloMassType": mass_type,
+        "SubhaloMassInRadType": 0.6 * mass_type,
+        "SubhaloPos": np.mod(group_pos[grnr] + offset, 10_000.0),
+        "SubhaloVel": velocity,
+        "SubhaloSpin": np.tile([300.0, 400.0, 0.0], (n, 1)),
+        "SubhaloVmax": np.linspace(100.0, 210.0, n),
+        "SubhaloHalfmassRadType": half,
+        "SubhaloSFR": np.linspace(0.0, 1.1, n),
+        "SubhaloStellarPhotometrics": photometrics,
+    }
+    return as_stored(Snapshot(header, group, subhalo))

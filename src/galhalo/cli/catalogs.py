@@ -117,6 +117,10 @@ def ingest(
     stellar_mass_field: Annotated[str | None, typer.Option(
         help="Subfind: Subhalo field holding M* in column 4 (stars), e.g. "
              "SubhaloMassInRadType (default SubhaloMassType).")] = None,
+    satellites: Annotated[bool, typer.Option(
+        "--satellites", help="Subfind: also one row per satellite above the cut (host_id, "
+        "is_central, N_sat, M_sub, Vmax_sub, r_host, v_r, v_t; with --sublink M_peak, "
+        "Vmax_peak, z_infall).")] = False,
     sfr_floor: Annotated[float | None, typer.Option(
         help="Subfind: log10 sSFR in 1/yr given to galaxies with SFR = 0 or lower sSFR; "
              "counted and reported (default -16).")] = None,
@@ -137,7 +141,8 @@ def ingest(
     from ..ingest.options import ingest_options
 
     check_output_path(out)
-    options = ingest_options(
+    options = {"satellites": True} if satellites else {}
+    options |= ingest_options(
         box=box, mapping=mapping, redshift=redshift, mass_definition=mass_definition,
         stellar_mass_min=stellar_mass_min, stellar_mass_field=stellar_mass_field,
         sfr_floor=sfr_floor, formation_table=formation_table, sublink=sublink,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from ..errors import CatalogError
 from .common import PathLike, Progress, open_hdf5
 from .tables import read_table
 
-__all__ = ["SubLinkTrees", "formation_redshifts_sublink", "half_mass_redshift"]
+__all__ = ["Branch", "SubLinkTrees", "branch_half_mass_redshift", "formation_redshifts_sublink",
+           "half_mass_redshift", "main_branches", "sublink_info"]
 
 _TREE_FILE = re.compile(r"^tree(?:_extended)?\.(\d+)\.hdf5$")
 #: Rows of ``SnapNum``/``SubfindID`` read at once while locating the centrals.
@@ -51,12 +52,15 @@ class SubLinkTrees:
             table with columns ``snapshot`` (or ``SnapNum``) and ``redshift`` (or ``z``).
         snapshot: snapshot of the group catalog (default: from its file names).
         mass_field: tree field whose half defines formation (1e10 Msun/h).
+        peak_mass_field: tree field of the peak mass M_peak (satellite catalogs):
+            column 1 (dark matter) of a per-type field, or a 1-D field; 1e10 Msun/h.
     """
 
     paths: PathLike | Sequence[PathLike]
     snapshot_redshifts: Mapping[int, float] | PathLike
     snapshot: int | None = None
     mass_field: str = "SubhaloMass"
+    peak_mass_field: str = "SubhaloMassType"
 
 
 def _tree_files(paths: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -122,13 +126,19 @@ def half_mass_redshift(redshift: np.ndarray, mass: np.ndarray) -> tuple[float, b
     return float(z1 + (half - m1) * (z2 - z1) / (m2 - m1)), True
 
 
-def _locate(files: list[Path], snapshot: int, ids: np.ndarray, say: Progress
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(file index, row) of each of ``ids`` at ``snapshot``; -1 where absent."""
+def _locate(files: list[Path], snapshot: int, ids: np.ndarray, say: Progress,
+            n_subhalos: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(file index, row) of each of ``ids`` at ``snapshot``; -1 where absent.
+
+    Raises :class:`CatalogError` when a subhalo appears twice, when no tree row is at
+    ``snapshot``, or when a tree holds a ``SubfindID`` >= ``n_subhalos`` there (trees
+    of another run or snapshot than the group catalog).
+    """
     order = np.argsort(ids)
     sorted_ids = ids[order]
     file_of = np.full(len(ids), -1, np.int64)
     row_of = np.full(len(ids), -1, np.int64)
+    at_snapshot, snapshots = 0, [np.iinfo(np.int64).max, -1]
     for number, path in enumerate(files):
         say(f"SubLink: scanning {path.name} ({number + 1}/{len(files)})")
         with open_hdf5(path) as h5:
@@ -139,7 +149,12 @@ def _locate(files: list[Path], snapshot: int, ids: np.ndarray, say: Progress
             for start in range(0, length, _BLOCK):
                 snap = h5["SnapNum"][start:start + _BLOCK]
                 subfind = h5["SubfindID"][start:start + _BLOCK]
+                if len(snap):
+                    snapshots = [min(snapshots[0], int(snap.min())),
+                                 max(snapshots[1], int(snap.max()))]
                 rows = np.flatnonzero(snap == snapshot)
+                at_snapshot += len(rows)
+                _check_subfind_ids(path, subfind[rows], snapshot, n_subhalos)
                 where = np.searchsorted(sorted_ids, subfind[rows])
                 where = np.minimum(where, len(sorted_ids) - 1)
                 hit = sorted_ids[where] == subfind[rows]
@@ -149,40 +164,78 @@ def _locate(files: list[Path], snapshot: int, ids: np.ndarray, say: Progress
                                        f"{snapshot} appears twice in the trees")
                 file_of[target] = number
                 row_of[target] = start + rows[hit]
+    if at_snapshot == 0:
+        span = (f"snapshots {snapshots[0]}-{snapshots[1]}" if snapshots[1] >= 0
+                else "no rows")
+        raise CatalogError(f"{files[0].parent}: field SnapNum: no SubLink tree row is at the "
+                           f"group catalog's snapshot {snapshot} (the trees hold {span})")
     return file_of, row_of
 
 
-def _branch(h5: h5py.File, path: Path, row: int, mass_field: str
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """SnapNum and mass of the main progenitor branch starting at ``row``."""
+def _check_subfind_ids(path: Path, subfind: np.ndarray, snapshot: int,
+                       n_subhalos: int | None) -> None:
+    """Refuse tree rows at the catalog's snapshot that the catalog cannot hold."""
+    if n_subhalos is None or not len(subfind):
+        return
+    bad = (subfind < 0) | (subfind >= n_subhalos)
+    if bad.any():
+        raise CatalogError(f"{path}: field SubfindID: {int(bad.sum())} rows at snapshot "
+                           f"{snapshot} have ids outside [0, {n_subhalos}) (max "
+                           f"{int(subfind.max())}): the group catalog has {n_subhalos} "
+                           "subhalos, the trees belong to another run or snapshot")
+
+
+def _branch_length(h5: h5py.File, path: Path, row: int) -> int:
+    """Rows of the main progenitor branch starting at ``row``."""
     length = int(h5["MainLeafProgenitorID"][row] - h5["SubhaloID"][row]) + 1
     if length < 1 or row + length > h5["SnapNum"].shape[0]:
         raise CatalogError(f"{path}: row {row}: MainLeafProgenitorID - SubhaloID gives a main "
                            "branch outside this file")
-    return h5["SnapNum"][row:row + length], h5[mass_field][row:row + length]
+    return length
 
 
-def formation_redshifts_sublink(
-    trees: SubLinkTrees, subhalo_ids: np.ndarray, catalog_snapshot: int | None,
-    progress: Progress | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """z_1/2 of each subhalo (global Subfind index at the catalog's snapshot).
+@dataclass(frozen=True)
+class Branch:
+    """One main progenitor branch, from the catalog's snapshot backwards.
+
+    Attributes:
+        index: position of the subhalo in the ids asked for.
+        path: the tree file.
+        redshift: shape (k,), redshift of each entry (increasing).
+        fields: tree field name -> its k rows (shape (k,) or (k, m)).
+    """
+
+    index: int
+    path: Path
+    redshift: np.ndarray
+    fields: dict[str, np.ndarray]
+
+
+def main_branches(trees: SubLinkTrees, subhalo_ids: np.ndarray, catalog_snapshot: int | None,
+                  fields: Sequence[str], progress: Progress | None = None,
+                  n_subhalos: int | None = None, what: str = "selected centrals"
+                  ) -> Iterator[Branch]:
+    """The main progenitor branch of each subhalo with the requested tree fields.
 
     Args:
         trees: the tree files and the snapshot -> redshift table.
         subhalo_ids: shape (n,) int, Subfind indices at the catalog's snapshot.
         catalog_snapshot: the snapshot from the group-catalog file names (used when
             ``trees.snapshot`` is None).
+        fields: tree fields to read along each branch (``SnapNum`` always is).
         progress: callback receiving one short message per stage.
+        n_subhalos: subhalos in the group catalog (``Nsubgroups_Total``): tree ids at
+            the snapshot must lie below it.
+        what: what the subhalos are, for messages.
 
-    Returns:
-        (shape (n,) z_1/2, metadata for ``meta.extra``: source, mass field, number of
-        unresolved branches).
+    Yields:
+        one :class:`Branch` per subhalo, file by file (not in the order of the ids).
 
     Raises:
-        CatalogError: naming the file/field for missing trees, fields, subhalos absent
-            from the trees, snapshots absent from the redshift table, or an unknown
-            catalog snapshot.
+        CatalogError: naming the file/field for missing trees, fields, the snapshot
+            absent from the trees, ids the catalog cannot hold, subhalos absent from
+            the trees, snapshots absent from the redshift table, or an unknown catalog
+            snapshot.
     """
     say = progress or (lambda message: None)
     snapshot = trees.snapshot if trees.snapshot is not None else catalog_snapshot
@@ -192,35 +245,79 @@ def formation_redshifts_sublink(
     files = _tree_files(trees.paths)
     redshift_of = _redshift_table(trees.snapshot_redshifts)
     ids = np.asarray(subhalo_ids, dtype=np.int64)
-    file_of, row_of = _locate(files, snapshot, ids, say)
+    file_of, row_of = _locate(files, snapshot, ids, say, n_subhalos)
     absent = file_of < 0
     if absent.any():
-        raise CatalogError(f"{trees.paths}: {int(absent.sum())} of {len(ids)} selected centrals "
-                           f"are not in the SubLink trees at snapshot {snapshot} (first "
-                           f"subhalo id {int(ids[absent][0])})")
-    values = np.empty(len(ids))
-    unresolved = 0
+        raise CatalogError(f"{trees.paths}: {int(absent.sum())} of {len(ids)} {what} are not "
+                           f"in the SubLink trees at snapshot {snapshot} (first subhalo id "
+                           f"{int(ids[absent][0])})")
+    wanted = list(dict.fromkeys(["SnapNum", *fields]))
     for number, path in enumerate(files):
         mine = np.flatnonzero(file_of == number)
         if not len(mine):
             continue
         with open_hdf5(path) as h5:
-            for name in ("SubhaloID", "MainLeafProgenitorID", trees.mass_field):
+            for name in ("SubhaloID", "MainLeafProgenitorID", *wanted):
                 if name not in h5:
                     raise CatalogError(f"{path}: missing field {name}")
             for index in mine:
-                snaps, mass = _branch(h5, path, int(row_of[index]), trees.mass_field)
-                missing = [int(s) for s in snaps if int(s) not in redshift_of]
+                row = int(row_of[index])
+                length = _branch_length(h5, path, row)
+                values = {name: h5[name][row:row + length] for name in wanted}
+                missing = [int(s) for s in values["SnapNum"] if int(s) not in redshift_of]
                 if missing:
                     raise CatalogError(f"snapshot_redshifts: no redshift for snapshots "
                                        f"{sorted(set(missing))[:5]} (needed by {path.name})")
-                if not mass[0] > 0:
-                    raise CatalogError(f"{path}: field {trees.mass_field}: subhalo "
-                                       f"{int(ids[index])} has zero mass at snapshot {snapshot}")
-                z = np.array([redshift_of[int(s)] for s in snaps])
-                values[index], resolved = half_mass_redshift(z, mass.astype(np.float64))
-                unresolved += not resolved
+                redshift = np.array([redshift_of[int(s)] for s in values["SnapNum"]])
+                yield Branch(int(index), path, redshift, values)
+
+
+def formation_redshifts_sublink(
+    trees: SubLinkTrees, subhalo_ids: np.ndarray, catalog_snapshot: int | None,
+    progress: Progress | None = None, n_subhalos: int | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """z_1/2 of each subhalo (global Subfind index at the catalog's snapshot).
+
+    Args:
+        trees: the tree files and the snapshot -> redshift table.
+        subhalo_ids: shape (n,) int, Subfind indices at the catalog's snapshot.
+        catalog_snapshot: the snapshot from the group-catalog file names (used when
+            ``trees.snapshot`` is None).
+        progress: callback receiving one short message per stage.
+        n_subhalos: subhalos in the group catalog, checked against the trees' ids.
+
+    Returns:
+        (shape (n,) z_1/2, metadata for ``meta.extra``: source, mass field, number of
+        unresolved branches).
+
+    Raises:
+        CatalogError: as :func:`main_branches`, and for a branch with zero mass now.
+    """
+    say = progress or (lambda message: None)
+    ids = np.asarray(subhalo_ids, dtype=np.int64)
+    values = np.empty(len(ids))
+    unresolved = 0
+    for branch in main_branches(trees, ids, catalog_snapshot, [trees.mass_field], say,
+                                n_subhalos):
+        values[branch.index], resolved = branch_half_mass_redshift(branch, trees.mass_field,
+                                                                   int(ids[branch.index]))
+        unresolved += not resolved
     say(f"SubLink: z_h of {len(ids):,} centrals ({unresolved:,} branches never below half "
         "their mass: earliest redshift used)")
-    return values, {"z_h_source": f"SubLink {trees.paths}", "z_h_mass_field": trees.mass_field,
-                    "z_h_unresolved": unresolved}
+    return values, sublink_info(trees, unresolved)
+
+
+def branch_half_mass_redshift(branch: Branch, mass_field: str, subhalo_id: int
+                              ) -> tuple[float, bool]:
+    """:func:`half_mass_redshift` of a branch's ``mass_field``; refuses zero mass now."""
+    mass = branch.fields[mass_field].astype(np.float64)
+    if not mass[0] > 0:
+        raise CatalogError(f"{branch.path}: field {mass_field}: subhalo {subhalo_id} has zero "
+                           f"mass at snapshot {int(branch.fields['SnapNum'][0])}")
+    return half_mass_redshift(branch.redshift, mass)
+
+
+def sublink_info(trees: SubLinkTrees, unresolved: int) -> dict[str, Any]:
+    """The ``meta.extra`` entries describing z_h from SubLink trees."""
+    return {"z_h_source": f"SubLink {trees.paths}", "z_h_mass_field": trees.mass_field,
+            "z_h_unresolved": unresolved}

@@ -1,8 +1,10 @@
-"""IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → a galhalo catalog of centrals.
+"""IllustrisTNG / CAMELS Subfind group catalogs (HDF5) → a galhalo catalog of centrals
+(and, with ``satellites=True``, their satellites).
 
 This module assembles the catalog; the files and headers are read by
-:mod:`.subfind_files`, the fields by :mod:`.subfind_fields`, and the halo properties
-computed by :mod:`.halo_properties`.
+:mod:`.subfind_files`, the fields by :mod:`.subfind_fields`, the satellites by
+:mod:`.subfind_satellites` (their tree columns by :mod:`.infall`), and the halo
+properties computed by :mod:`.halo_properties`.
 
 Input layouts (both written by Arepo's FoF/Subfind):
 
@@ -20,7 +22,8 @@ index is its group's ``GroupFirstSub`` (−1: the group has no subhalo).
 
 Units of the catalog fields (Arepo code units, h = ``HubbleParam``, a = ``Time``):
 masses 1e10 Msun/h; lengths (positions, radii, BoxSize) comoving ckpc/h; ``SubhaloVel``
-and ``SubhaloVmax`` km/s (peculiar, physical); ``GroupVel`` km/s/a (not used);
+and ``SubhaloVmax`` km/s (peculiar, physical); ``GroupVel`` km/s/a (peculiar = GroupVel / a,
+read for satellites only);
 ``SubhaloSpin`` (kpc/h)(km/s), the *physical* specific angular momentum (Subfind
 multiplies comoving separations by a and adds the Hubble flow before the cross
 product, ``subfind_properties.c``); ``SubhaloSFR`` Msun/yr;
@@ -59,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog, CatalogError, CatalogMeta
-from ..catalog.schema import STELLAR_MASS_CUT
+from ..catalog.schema import ALL_COLUMNS, STELLAR_MASS_CUT
 from ..environment import DELTA3_RADIUS, MatterTracers
 from .common import PathLike, Progress, open_hdf5
 from .formation import formation_redshifts
@@ -71,6 +74,7 @@ from .halo_properties import (
     specific_sfr,
     virial_velocity,
 )
+from .infall import satellite_histories
 from .merger_trees import SubLinkTrees, formation_redshifts_sublink
 from .subfind_fields import MASS_DEFINITIONS, _Groups, _Options, _read_centrals, _read_groups
 from .subfind_files import (
@@ -79,6 +83,13 @@ from .subfind_files import (
     find_subfind_files,
     read_subfind_header,
     snapshot_of,
+)
+from .subfind_satellites import (
+    SatelliteCounts,
+    _read_galaxies,
+    broadcast_host_values,
+    host_columns,
+    satellite_columns,
 )
 
 __all__ = [
@@ -134,7 +145,10 @@ def _environment(groups: _Groups, centres: np.ndarray, header: SubfindHeader) ->
 
 
 def _check_options(mass_definition: str, stellar_mass_min: float, stellar_mass_field: str,
-                   sfr_floor: float, formation_table: Any, sublink: Any) -> _Options:
+                   sfr_floor: float, formation_table: Any, sublink: Any,
+                   satellites: Any = False) -> _Options:
+    if not isinstance(satellites, bool):
+        raise CatalogError(f"satellites must be True or False, got {satellites!r}")
     if mass_definition not in MASS_DEFINITIONS:
         raise CatalogError(f"mass_definition {mass_definition!r} is not one of "
                          f"{', '.join(MASS_DEFINITIONS)}")
@@ -154,16 +168,50 @@ def _check_options(mass_definition: str, stellar_mass_min: float, stellar_mass_f
 
 
 def _formation(ids: np.ndarray, files: list[Path], formation_table: PathLike | None,
-               sublink: Any, say: Progress) -> tuple[np.ndarray | None, dict[str, Any]]:
+               sublink: Any, say: Progress, n_subhalos: int
+               ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """z_h of the selected centrals and a description of its source (None: no z_h)."""
     if formation_table is not None:
         say(f"z_h from side table {formation_table}")
         return formation_redshifts(formation_table, ids), {"z_h_source": str(formation_table)}
     if sublink is not None:
-        values, info = formation_redshifts_sublink(sublink, ids, snapshot_of(files[0]), say)
+        values, info = formation_redshifts_sublink(sublink, ids, snapshot_of(files[0]), say,
+                                                   n_subhalos)
         return values, info
     say("no formation_table or sublink trees: the catalog has no z_h column")
     return None, {"z_h_source": None}
+
+
+def _satellite_catalog(table: pd.DataFrame, raw: dict[str, np.ndarray], groups: _Groups,
+                       header: SubfindHeader, files: list[Path],
+                       formation_table: PathLike | None, sublink: Any, say: Progress
+                       ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The table of centrals and satellites: host and sub-halo columns, host values
+    (C_h, S_h, Delta3_h, z_h: the central's) on every row, tree columns with trees."""
+    central = raw["is_central"]
+    for name, values in {**host_columns(raw, groups),
+                         **satellite_columns(raw, groups, header)}.items():
+        table[name] = values
+    say(f"Delta3_h: {int(central.sum()):,} centres among {len(groups.mass):,} groups")
+    table.loc[central, "Delta3_h"] = _environment(groups, raw["position"][central], header)
+    info: dict[str, Any]
+    if sublink is not None:
+        history, info = satellite_histories(
+            sublink, raw["subhalo_id"], central, raw["dm_mass"], snapshot_of(files[0]),
+            header.n_subhalos_total, say)
+        for name, values in history.items():
+            table[name] = values
+    else:
+        z_h, info = _formation(raw["subhalo_id"][central], files, formation_table, None, say,
+                               header.n_subhalos_total)
+        if z_h is not None:
+            table.loc[central, "z_h"] = z_h
+        say("no sublink trees: the catalog has no M_peak, Vmax_peak, z_infall columns")
+    broadcast_host_values(table, [name for name in ("C_h", "S_h", "Delta3_h", "z_h")
+                                  if name in table.columns])
+    order = [column.name for column in ALL_COLUMNS if column.name in table.columns]
+    order.insert(order.index("is_central") + 1, "group_id")
+    return table[order], info
 
 
 def ingest_subfind(
@@ -175,9 +223,10 @@ def ingest_subfind(
     sfr_floor: float = DEFAULT_SSFR_FLOOR,
     formation_table: PathLike | None = None,
     sublink: SubLinkTrees | None = None,
+    satellites: bool = False,
     progress: Progress | None = None,
 ) -> Catalog:
-    """Central galaxies of a Subfind group catalog (IllustrisTNG / CAMELS) as a catalog.
+    """Central galaxies (and satellites) of a Subfind group catalog as a catalog.
 
     Args:
         paths_or_directory: a directory with one snapshot's ``fof_subhalo_tab_NNN.K.hdf5``
@@ -193,7 +242,11 @@ def ingest_subfind(
         formation_table: CSV/Parquet side table of z_h keyed by subhalo id (see
             :func:`galhalo.ingest.formation.formation_redshifts`).
         sublink: a :class:`galhalo.ingest.merger_trees.SubLinkTrees` to compute z_h from
-            SubLink merger trees.
+            SubLink merger trees (with ``satellites`` also M_peak, Vmax_peak, z_infall).
+        satellites: also one row per satellite above the cut whose central passes
+            (:mod:`.subfind_satellites`): columns ``host_id, is_central, N_sat, M_sub,
+            Vmax_sub, r_host, v_r, v_t`` (and the tree columns), the host's halo
+            columns on every row.
         progress: callback receiving one short message per stage.
 
     Returns:
@@ -201,26 +254,35 @@ def ingest_subfind(
         ``halo_id, group_id, M_h, C_h, S_h, [z_h,] Delta3_h, smass, color, sSFR,
         radius, x, y, z, vx, vy, vz`` (units in the module docstring); metadata: box
         size (Mpc/h), redshift, cosmology from the header, source files, and in
-        ``extra`` the options and counts (centrals, cuts, floors).
+        ``extra`` the options and counts (centrals, cuts, floors). With ``satellites``:
+        centrals and satellites, columns ``halo_id, host_id, is_central, group_id, M_h,
+        C_h, S_h, [z_h,] Delta3_h, N_sat, M_sub, Vmax_sub, [M_peak, Vmax_peak,
+        z_infall,] r_host, v_r, v_t, smass, ...`` (docs/ingest.md, "Satellites") and
+        the satellite counts in ``extra["counts"]``.
 
     Raises:
         CatalogError: naming the file and field for a missing file, header attribute or
             field, chunk counts that disagree (NumFiles vs files, totals vs chunks,
             dataset lengths), NaN/inf or negative masses, positions outside BoxSize,
-            inconsistent group/subhalo links, or an empty selection; an option out of
-            range (naming the option).
+            inconsistent group/subhalo links, subhalos of a group without a central
+            (satellites), trees that do not match the catalog, or an empty selection;
+            an option out of range (naming the option).
     """
     say = progress or (lambda message: None)
     options = _check_options(mass_definition, stellar_mass_min, stellar_mass_field, sfr_floor,
-                             formation_table, sublink)
+                             formation_table, sublink, satellites)
     files = find_subfind_files(paths_or_directory)
     chunks = _chunks(files)
     header = chunks[0].header
     say(f"{len(files)} file(s): {header.n_groups_total:,} groups, "
         f"{header.n_subhalos_total:,} subhalos, z = {header.redshift:.4g}, "
         f"box {header.box_size / KPC_PER_MPC:g} Mpc/h")
-    groups = _read_groups(chunks, options.mass_definition, say)
-    raw, counts = _read_centrals(chunks, groups, options, say)
+    groups = _read_groups(chunks, options.mass_definition, say, velocities=satellites)
+    satellite_counts = SatelliteCounts()
+    if satellites:
+        raw, counts, satellite_counts = _read_galaxies(chunks, groups, options, say)
+    else:
+        raw, counts = _read_centrals(chunks, groups, options, say)
     source = (str(paths_or_directory) if isinstance(paths_or_directory, str | os.PathLike)
               else str(files[0].parent))
     if not raw:
@@ -232,11 +294,16 @@ def ingest_subfind(
     table, floors = _derive(raw, groups, header, options)
     say(f"sSFR: {floors['ssfr_floored']:,} of {len(table):,} galaxies raised to the floor "
         f"{options.sfr_floor:g} ({floors['zero_sfr']:,} with SFR = 0)")
-    say(f"Delta3_h: {len(table):,} centres among {len(groups.mass):,} groups")
-    table["Delta3_h"] = _environment(groups, raw["position"], header)
-    z_h, formation_info = _formation(raw["subhalo_id"], files, formation_table, sublink, say)
-    if z_h is not None:
-        table.insert(table.columns.get_loc("Delta3_h"), "z_h", z_h)
+    if satellites:
+        table, formation_info = _satellite_catalog(table, raw, groups, header, files,
+                                                   formation_table, sublink, say)
+    else:
+        say(f"Delta3_h: {len(table):,} centres among {len(groups.mass):,} groups")
+        table["Delta3_h"] = _environment(groups, raw["position"], header)
+        z_h, formation_info = _formation(raw["subhalo_id"], files, formation_table, sublink,
+                                         say, header.n_subhalos_total)
+        if z_h is not None:
+            table.insert(table.columns.get_loc("Delta3_h"), "z_h", z_h)
     extra = {
         "format": "subfind",
         "snapshot": snapshot_of(files[0]),
@@ -248,6 +315,7 @@ def ingest_subfind(
         "stellar_mass_min": options.stellar_mass_min,
         "sfr_floor": options.sfr_floor,
         "delta3_tracers": "all FoF groups (GroupPos), weighted by GroupMass",
+        "satellites": satellites,
         **formation_info,
         "counts": {
             "groups": header.n_groups_total,
@@ -258,8 +326,12 @@ def ingest_subfind(
             "zero_halo_mass": counts.zero_halo_mass,
             "selected": len(table),
             **floors,
+            **(satellite_counts.as_dict() if satellites else {}),
         },
     }
+    if satellites:
+        extra["host_centre"] = "GroupPos; velocity GroupVel / a (peculiar km/s)"
+        extra["relative_velocity"] = "SubhaloVel - GroupVel / a + H(z) a dx (physical)"
     meta = CatalogMeta(
         box_size=header.box_size / KPC_PER_MPC, redshift=header.redshift,
         cosmology={"name": "Subfind header", "Om0": header.omega_matter,
@@ -267,5 +339,7 @@ def ingest_subfind(
         source=source, extra=extra)
     catalog = Catalog(table, meta)
     catalog.validate(source=source)
-    say(f"done: {len(catalog):,} centrals")
+    say(f"done: {len(catalog):,} galaxies ({len(catalog) - satellite_counts.selected:,} centrals, "
+        f"{satellite_counts.selected:,} satellites)" if satellites
+        else f"done: {len(catalog):,} centrals")
     return catalog

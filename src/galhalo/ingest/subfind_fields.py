@@ -98,6 +98,8 @@ class _Groups:
         mass: shape (G,) float64 ``GroupMass`` in 1e10 Msun/h (Delta3_h tracers).
         halo_mass: shape (G,) float64 M_Δ in 1e10 Msun/h.
         halo_radius: shape (G,) float64 R_Δ in comoving ckpc/h.
+        velocity: shape (G, 3) float64 peculiar km/s (``GroupVel`` / a), read only for
+            satellites (else None).
     """
 
     first_sub: np.ndarray
@@ -105,14 +107,26 @@ class _Groups:
     mass: np.ndarray
     halo_mass: np.ndarray
     halo_radius: np.ndarray
+    velocity: np.ndarray | None = None
+
+    @property
+    def resolved(self) -> np.ndarray:
+        """shape (G,) bool: M_Δ > 0 and R_Δ > 0 (a spherical-overdensity halo exists)."""
+        return (self.halo_mass > 0) & (self.halo_radius > 0)
 
 
-def _read_groups(chunks: list[_Chunk], mass_field: str, say: Progress) -> _Groups:
-    """Every group's first subhalo, position, mass and M_Δ, R_Δ, checked, chunk by chunk."""
+def _read_groups(chunks: list[_Chunk], mass_field: str, say: Progress,
+                 velocities: bool = False) -> _Groups:
+    """Every group's first subhalo, position, mass and M_Δ, R_Δ, checked, chunk by chunk.
+
+    ``velocities``: also ``GroupVel`` (km/s/a in the files), made peculiar km/s by
+    dividing by a (IllustrisTNG data specifications: "multiply by 1/a").
+    """
     total = chunks[0].header.n_groups_total
     n_subhalos = chunks[0].header.n_subhalos_total
     groups = _Groups(np.empty(total, np.int64), np.empty((total, 3)), np.empty(total),
-                     np.empty(total), np.empty(total))
+                     np.empty(total), np.empty(total),
+                     np.empty((total, 3)) if velocities else None)
     radius_field = MASS_DEFINITIONS[mass_field]
     for number, chunk in enumerate(chunks, 1):
         rows, path, where = chunk.header.n_groups, chunk.path, chunk.groups()
@@ -133,6 +147,10 @@ def _read_groups(chunks: list[_Chunk], mass_field: str, say: Progress) -> _Group
                                   (groups.halo_radius, radius_field)):
                 target[where] = _check_values(_read(h5, path, f"Group/{field}", rows, width=0),
                                               path, f"Group/{field}", non_negative=True)
+            if groups.velocity is not None:
+                velocity = _read(h5, path, "Group/GroupVel", rows, width=3)[:, :3]
+                groups.velocity[where] = _check_values(
+                    velocity.astype(np.float64), path, "Group/GroupVel") / chunk.header.scale_factor
     return groups
 
 
@@ -176,9 +194,31 @@ def _stellar_mass(h5: h5py.File, path: Path, field: str, rows: int) -> np.ndarra
     return _check_values(values.astype(np.float64), path, f"Subhalo/{field}", non_negative=True)
 
 
-def _select_rows(h5: h5py.File, chunk: _Chunk, groups: _Groups, options: _Options
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Counts]:
-    """The chunk's selected centrals: local rows, group indices, M* (1e10 Msun/h); counts."""
+@dataclass(frozen=True)
+class _Classified:
+    """Every subhalo of one chunk: its group, whether it is the central, M* and the cut.
+
+    Attributes (shape (n,) each, n = subhalos of the chunk): ``group_number`` int64,
+    ``central`` bool, ``stellar`` M* in 1e10 Msun/h, ``above`` bool (passes the cut),
+    ``resolved`` bool (its group has M_Δ > 0 and R_Δ > 0).
+    """
+
+    group_number: np.ndarray
+    central: np.ndarray
+    stellar: np.ndarray
+    above: np.ndarray
+    resolved: np.ndarray
+
+    def counts(self) -> _Counts:
+        """Centrals, centrals below the cut, centrals above it in an unresolved group."""
+        central, above = self.central, self.above
+        return _Counts(int(central.sum()), int((central & ~above).sum()),
+                       int((central & above & ~self.resolved).sum()))
+
+
+def _classify(h5: h5py.File, chunk: _Chunk, groups: _Groups, options: _Options
+              ) -> _Classified:
+    """Group, centrality and stellar-mass cut of every subhalo of a chunk."""
     path, rows = chunk.path, chunk.header.n_subhalos
     group_number = _read(h5, path, "Subhalo/SubhaloGrNr", rows, width=0).astype(np.int64)
     bad = (group_number < 0) | (group_number >= len(groups.first_sub))
@@ -190,11 +230,15 @@ def _select_rows(h5: h5py.File, chunk: _Chunk, groups: _Groups, options: _Option
     stellar = _stellar_mass(h5, path, options.stellar_mass_field, rows)
     with np.errstate(divide="ignore"):
         above = np.log10(stellar * MASS_UNIT) >= options.stellar_mass_min
-    resolved = (groups.halo_mass[group_number] > 0) & (groups.halo_radius[group_number] > 0)
-    counts = _Counts(int(central.sum()), int((central & ~above).sum()),
-                     int((central & above & ~resolved).sum()))
-    keep = np.flatnonzero(central & above & resolved)
-    return keep, group_number[keep], stellar[keep], counts
+    return _Classified(group_number, central, stellar, above, groups.resolved[group_number])
+
+
+def _select_rows(h5: h5py.File, chunk: _Chunk, groups: _Groups, options: _Options
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Counts]:
+    """The chunk's selected centrals: local rows, group indices, M* (1e10 Msun/h); counts."""
+    rows = _classify(h5, chunk, groups, options)
+    keep = np.flatnonzero(rows.central & rows.above & rows.resolved)
+    return keep, rows.group_number[keep], rows.stellar[keep], rows.counts()
 
 
 def _subhalo_fields(h5: h5py.File, chunk: _Chunk, keep: np.ndarray) -> dict[str, np.ndarray]:
@@ -240,11 +284,16 @@ def _read_centrals(chunks: list[_Chunk], groups: _Groups, options: _Options, say
                 part["subhalo_id"] = chunk.subhalo_offset + keep
                 part["group_id"] = group_number
                 parts.append(part)
+    _check_links(chunks, groups, counts)
+    if not parts:
+        return {}, counts
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}, counts
+
+
+def _check_links(chunks: list[_Chunk], groups: _Groups, counts: _Counts) -> None:
+    """Every group with a GroupFirstSub has that subhalo pointing back with SubhaloGrNr."""
     with_subhalos = int((groups.first_sub >= 0).sum())
     if counts.centrals != with_subhalos:
         raise CatalogError(f"{chunks[0].path}: {with_subhalos} groups have a GroupFirstSub but "
                            f"only {counts.centrals} subhalos point back to their group with "
                            "SubhaloGrNr: inconsistent Group/GroupFirstSub and Subhalo/SubhaloGrNr")
-    if not parts:
-        return {}, counts
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}, counts
