@@ -1,0 +1,520 @@
+"""Satellite statistics of a catalog with satellites, as tidy tables.
+
+Pure functions of a catalog table (one row per galaxy, ``host_id`` / ``is_central``,
+every host with its central row: :mod:`galhalo.catalog.hosts`):
+
+* :func:`satellite_fraction`: f_sat in stellar-mass bins, binomial errors;
+* :func:`satellite_distances` and :func:`radial_profile`: the satellites' distances to
+  their host's centre in units of its virial radius, from ``r_host`` or else from the
+  positions and the host's ``M_h`` (:func:`galhalo.catalog.virial.virial_radius`), and
+  their normalised number-density profile with Poisson errors;
+* :func:`occupation`: <N_sat | M_h>, its variance and variance / mean (1 for Poisson)
+  over the hosts in host-mass bins, with large-sample errors;
+* :func:`quenched_fractions` and :func:`conformity`: the quenched fraction of
+  satellites (and centrals) against host mass, and f_Q of the satellites of quenched
+  minus star-forming centrals at fixed host mass (galactic conformity).
+
+Fractions over satellites use the host as the sampling unit (a ratio estimator with the
+cluster-robust variance), because satellites of one host are not independent.
+
+Units: masses log10(Msun/h), distances r / R_vir, sSFR log10(1/yr), colour g - i mag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import Catalog
+from ..catalog.hosts import central_rows
+from ..catalog.schema import HOST, IS_CENTRAL, POSITION
+from ..catalog.virial import omega_m_of, virial_radius
+from ..errors import CatalogError, ClusteringError
+from .clustering_comparison import _records
+
+__all__ = [
+    "DEFAULT_MASS_WIDTH",
+    "DEFAULT_PROFILE_EDGES",
+    "DEFAULT_SMASS_WIDTH",
+    "QUENCHED_CUTS",
+    "SatelliteStatistics",
+    "bin_edges",
+    "check_satellite_catalog",
+    "conformity",
+    "occupation",
+    "quenched_fractions",
+    "quenched_mask",
+    "radial_profile",
+    "satellite_distances",
+    "satellite_fraction",
+    "satellite_statistics",
+]
+
+#: Default stellar-mass bin width, dex.
+DEFAULT_SMASS_WIDTH = 0.25
+#: Default host-mass bin width, dex.
+DEFAULT_MASS_WIDTH = 0.25
+#: Default radial bins, r / R_vir: 10 log bins from 0.02 to 2.
+DEFAULT_PROFILE_EDGES: np.ndarray = np.geomspace(0.02, 2.0, 11)
+#: Quenched when ``sSFR < -11`` (log10 1/yr) or ``color > 0.9`` (g - i): REFERENCES.md.
+QUENCHED_CUTS = {"sSFR": -11.0, "color": 0.9}
+
+
+def bin_edges(values: np.ndarray, width: float) -> np.ndarray:
+    """Edges on multiples of ``width`` covering every finite value, shape (bins + 1,)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if not (math.isfinite(width) and width > 0):
+        raise ClusteringError(f"bin width must be finite and > 0, got {width}")
+    if finite.size == 0:
+        raise ClusteringError("no finite values to bin")
+    low = math.floor(finite.min() / width + 1e-9) * width
+    high = max(math.ceil(finite.max() / width - 1e-9) * width, low + width)
+    if high <= finite.max():
+        high += width
+    return np.round(np.arange(low, high + width / 2, width), 10)
+
+
+def _edges(values: np.ndarray, edges: Any, width: float, name: str) -> np.ndarray:
+    if edges is None:
+        return bin_edges(values, width)
+    array = np.asarray(edges, dtype=float)
+    if array.ndim != 1 or len(array) < 2 or not np.isfinite(array).all() or np.any(
+            np.diff(array) <= 0):
+        raise ClusteringError(f"{name} must be finite and strictly increasing, at least 2, "
+                              f"got {array.tolist()}")
+    return array
+
+
+def _require(table: pd.DataFrame, names: tuple[str, ...], purpose: str) -> None:
+    missing = [name for name in names if name not in table.columns]
+    if missing:
+        raise ClusteringError(f"{purpose} needs the column(s) {', '.join(map(repr, missing))}"
+                              f" (the catalog has: {', '.join(map(str, table.columns))})")
+
+
+@dataclass(frozen=True)
+class _Hosts:
+    """Every host of a table: its central row, satellite count and mass."""
+
+    central_row: np.ndarray  # (hosts,) positions of the central rows
+    n_sat: np.ndarray  # (hosts,) satellites per host
+    mass: np.ndarray  # (hosts,) log10 M_h
+    row_host: np.ndarray  # (rows,) host number of every row
+
+
+def _hosts(table: pd.DataFrame) -> _Hosts:
+    _require(table, (*HOST, "M_h"), "satellite statistics")
+    try:
+        rows = central_rows(table)
+    except CatalogError as err:
+        raise ClusteringError(f"satellite statistics: {err}") from None
+    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
+    centrals = np.flatnonzero(central)
+    number = np.full(len(table), -1, dtype=np.int64)
+    number[centrals] = np.arange(len(centrals))
+    row_host = number[rows]
+    n_sat = np.bincount(row_host[~central], minlength=len(centrals))
+    mass = table["M_h"].to_numpy(np.float64)[centrals]
+    return _Hosts(centrals, n_sat, mass, row_host)
+
+
+def _binomial(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = k / n
+        return f, np.sqrt(f * (1.0 - f) / n)
+
+
+def satellite_fraction(table: pd.DataFrame, smass_edges: Any = None,
+                       width: float = DEFAULT_SMASS_WIDTH) -> pd.DataFrame:
+    """Satellite fraction in stellar-mass bins.
+
+    Args:
+        table: rows with ``smass`` and ``is_central``.
+        smass_edges: bin edges, log10(Msun/h); default multiples of ``width`` dex
+            covering the data. Bins without galaxies are left out.
+
+    Returns:
+        One row per bin: ``smass_min, smass_max, smass_mid, n_galaxies, n_satellites,
+        f_sat, f_sat_error`` (binomial ``sqrt(f (1 - f) / n)``).
+    """
+    _require(table, ("smass", IS_CENTRAL.name), "the satellite fraction")
+    smass = table["smass"].to_numpy(np.float64)
+    satellite = ~table[IS_CENTRAL.name].to_numpy().astype(bool)
+    edges = _edges(smass, smass_edges, width, "stellar-mass edges")
+    index = np.searchsorted(edges, smass, side="right") - 1
+    inside = (index >= 0) & (index < len(edges) - 1)
+    n = np.bincount(index[inside], minlength=len(edges) - 1)
+    k = np.bincount(index[inside], weights=satellite[inside], minlength=len(edges) - 1)
+    f, error = _binomial(k, n)
+    frame = pd.DataFrame({"smass_min": edges[:-1], "smass_max": edges[1:],
+                          "smass_mid": 0.5 * (edges[:-1] + edges[1:]), "n_galaxies": n,
+                          "n_satellites": k.astype(np.int64), "f_sat": f,
+                          "f_sat_error": error})
+    return frame[frame["n_galaxies"] > 0].reset_index(drop=True)
+
+
+def _distance_sources(table: pd.DataFrame, box_size: float | None) -> list[str]:
+    """What is missing for distances from positions (empty: they can be computed)."""
+    missing = [name for name in (*POSITION, "M_h") if name not in table.columns]
+    if box_size is None:
+        missing.append("meta.box_size")
+    return missing
+
+
+def check_satellite_catalog(catalog: Catalog) -> None:
+    """Refuse, in one line, a catalog whose satellite statistics cannot be measured:
+    no host structure, or satellites with neither ``r_host`` nor what the distance
+    from the positions needs (``x, y, z``, ``M_h``, ``meta.box_size``)."""
+    table = catalog.table
+    if not catalog.has_satellites:
+        raise ClusteringError(f"satellite statistics need a catalog with satellites "
+                              f"(columns {', '.join(HOST)})")
+    _require(table, ("M_h",), "satellite statistics")
+    satellite = ~catalog.central_mask()
+    if "r_host" in table.columns:
+        r_host = table["r_host"].to_numpy(np.float64, na_value=np.nan)[satellite]
+        if np.isfinite(r_host).all():
+            return
+        what = f"column 'r_host' is NaN for {int((~np.isfinite(r_host)).sum())} satellites"
+    else:
+        what = "column 'r_host' is missing"
+    missing = _distance_sources(table, catalog.meta.box_size)
+    if missing:
+        raise ClusteringError(f"satellite radial profile: {what} and the distances from "
+                              f"the positions need {', '.join(missing)} (missing)")
+
+
+def satellite_distances(catalog: Catalog) -> tuple[np.ndarray, str]:
+    """Distance of every satellite to its host's centre in host virial radii.
+
+    ``r_host`` where the catalog gives it; otherwise (or where it is NaN) the periodic
+    distance from the central galaxy's position over the host's virial radius from
+    ``M_h``, ``meta.redshift`` and ``meta.cosmology['Om0']`` (Bryan & Norman,
+    :func:`galhalo.catalog.virial.virial_radius`; comoving Mpc/h like the positions).
+
+    Returns:
+        (distances (satellites,), source): source is ``"r_host"``, ``"positions"`` or
+        ``"r_host+positions"``.
+    """
+    check_satellite_catalog(catalog)
+    table = catalog.table
+    satellite = np.flatnonzero(~catalog.central_mask())
+    distances = np.full(len(satellite), np.nan)
+    if "r_host" in table.columns:
+        distances = table["r_host"].to_numpy(np.float64, na_value=np.nan)[satellite]
+    todo = ~np.isfinite(distances)
+    if not todo.any():
+        return distances, "r_host"
+    box = float(catalog.meta.box_size)
+    rows = satellite[todo]
+    centre = central_rows(table)[rows]
+    positions = table[list(POSITION)].to_numpy(np.float64)
+    offset = positions[rows] - positions[centre]
+    offset -= box * np.round(offset / box)
+    radius = virial_radius(table["M_h"].to_numpy(np.float64)[rows],
+                           float(catalog.meta.redshift or 0.0),
+                           omega_m_of(catalog.meta.cosmology))
+    distances[todo] = np.sqrt((offset**2).sum(axis=1)) / radius
+    return distances, "positions" if todo.all() else "r_host+positions"
+
+
+def radial_profile(distances: Any, edges: Any = None) -> pd.DataFrame:
+    """Normalised number-density profile of satellites around their hosts.
+
+    Args:
+        distances: (satellites,) r / R_vir (:func:`satellite_distances`).
+        edges: radial bins in r / R_vir (default :data:`DEFAULT_PROFILE_EDGES`).
+
+    Returns:
+        One row per bin: ``r_min, r_max, r_mid`` (geometric), ``count``, ``fraction``
+        (of all satellites, so the fractions of satellites outside the bins are missing
+        from the sum), ``fraction_error`` (Poisson), ``density = count / (N_sat 4/3 pi
+        (r_max^3 - r_min^3))`` in R_vir^-3 (so that ``int density 4 pi r^2 dr`` = 1 over
+        all radii) and ``density_error`` (Poisson).
+    """
+    values = np.asarray(distances, dtype=float)
+    edges = np.asarray(DEFAULT_PROFILE_EDGES if edges is None else edges, dtype=float)
+    if edges.ndim != 1 or len(edges) < 2 or edges[0] < 0 or np.any(np.diff(edges) <= 0):
+        raise ClusteringError(f"radial edges must be >= 0 and increasing, got {edges.tolist()}")
+    if values.size == 0 or not np.isfinite(values).all():
+        raise ClusteringError("radial profile: no satellites, or NaN distances")
+    count = np.histogram(values, edges)[0].astype(float)
+    total = float(values.size)
+    shell = 4.0 / 3.0 * np.pi * np.diff(edges**3)
+    return pd.DataFrame({
+        "r_min": edges[:-1], "r_max": edges[1:],
+        "r_mid": np.sqrt(edges[:-1] * edges[1:]) if edges[0] > 0 else 0.5 * (
+            edges[:-1] + edges[1:]),
+        "count": count.astype(np.int64), "fraction": count / total,
+        "fraction_error": np.sqrt(count) / total, "density": count / (total * shell),
+        "density_error": np.sqrt(count) / (total * shell)})
+
+
+def _moments(n: np.ndarray) -> dict[str, float]:
+    """Mean, variance, variance / mean of counts n (hosts,), with large-sample errors:
+    se(mean) = s / sqrt(H); var(s^2) = (m4 - s^4 (H - 3) / (H - 1)) / H; cov(mean, s^2) =
+    m3 / H; the ratio's error by the delta method with that covariance."""
+    hosts = len(n)
+    mean = float(n.mean())
+    out = {"mean": mean, "mean_error": math.nan, "variance": math.nan,
+           "variance_error": math.nan, "ratio": math.nan, "ratio_error": math.nan,
+           "factorial2": float(np.mean(n * (n - 1.0)))}
+    if hosts < 2:
+        return out
+    variance = float(n.var(ddof=1))
+    deviation = n - mean
+    m3, m4 = float(np.mean(deviation**3)), float(np.mean(deviation**4))
+    var_mean = variance / hosts
+    var_variance = max(m4 - variance**2 * (hosts - 3) / (hosts - 1), 0.0) / hosts
+    out.update(mean_error=math.sqrt(var_mean), variance=variance,
+               variance_error=math.sqrt(var_variance))
+    if mean > 0:
+        ratio = variance / mean
+        var_ratio = (var_variance / mean**2 + variance**2 * var_mean / mean**4
+                     - 2.0 * variance * (m3 / hosts) / mean**3)
+        out.update(ratio=ratio, ratio_error=math.sqrt(max(var_ratio, 0.0)))
+    return out
+
+
+def _mass_bins(hosts: _Hosts, mass_edges: Any, width: float) -> tuple[np.ndarray, np.ndarray]:
+    edges = _edges(hosts.mass, mass_edges, width, "host-mass edges")
+    return edges, np.searchsorted(edges, hosts.mass, side="right") - 1
+
+
+def occupation(table: pd.DataFrame, mass_edges: Any = None,
+               width: float = DEFAULT_MASS_WIDTH) -> pd.DataFrame:
+    """<N_sat | M_h>, its variance and variance / mean over the hosts of each host-mass
+    bin (every host counts, with or without satellites).
+
+    Returns:
+        One row per non-empty bin: ``M_min, M_max, M_mid, n_hosts, n_satellites, mean,
+        mean_error, variance, variance_error, ratio`` (variance / mean: 1 for Poisson,
+        > 1 super-Poisson), ``ratio_error``, ``factorial2`` (<N_sat (N_sat - 1)>, the
+        satellite pairs per host of the one-halo term). Errors are large-sample ones
+        (:func:`_moments`); NaN for bins of one host.
+    """
+    hosts = _hosts(table)
+    edges, index = _mass_bins(hosts, mass_edges, width)
+    rows = []
+    for i in range(len(edges) - 1):
+        n = hosts.n_sat[index == i].astype(float)
+        if n.size == 0:
+            continue
+        rows.append({"M_min": edges[i], "M_max": edges[i + 1],
+                     "M_mid": 0.5 * (edges[i] + edges[i + 1]), "n_hosts": int(n.size),
+                     "n_satellites": int(n.sum()), **_moments(n)})
+    return pd.DataFrame(rows)
+
+
+def quenched_mask(table: pd.DataFrame, by: str | None = None,
+                  cut: float | None = None) -> tuple[np.ndarray, str]:
+    """Quenched rows: ``sSFR < cut`` (default -11) or ``color > cut`` (default 0.9).
+
+    ``by`` None picks ``sSFR`` when present, else ``color``. Returns (mask (rows,), a
+    description such as ``"sSFR < -11"``).
+    """
+    if by is None:
+        by = "sSFR" if "sSFR" in table.columns else "color"
+    if by not in QUENCHED_CUTS:
+        raise ClusteringError(f"quenched by {by!r}: use sSFR or color")
+    _require(table, (by,), "the quenched fraction")
+    cut = QUENCHED_CUTS[by] if cut is None else float(cut)
+    values = table[by].to_numpy(np.float64)
+    if by == "sSFR":
+        return values < cut, f"sSFR < {cut:g}"
+    return values > cut, f"color > {cut:g}"
+
+
+def _clustered_fraction(quenched: np.ndarray, members: np.ndarray) -> tuple[float, float]:
+    """f = sum q_h / sum n_h over hosts with members, and its cluster-robust error
+    sqrt(H / (H - 1) sum (q_h - f n_h)^2) / sum n_h (hosts as the sampling unit)."""
+    keep = members > 0
+    hosts, total = int(keep.sum()), float(members.sum())
+    if hosts == 0:
+        return math.nan, math.nan
+    f = float(quenched.sum()) / total
+    if hosts < 2:
+        return f, math.nan
+    residual = quenched[keep] - f * members[keep]
+    return f, math.sqrt(hosts / (hosts - 1) * float(np.sum(residual**2))) / total
+
+
+def _per_host_quenched(table: pd.DataFrame, hosts: _Hosts, by: str | None,
+                       cut: float | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(quenched satellites per host, central quenched (hosts,), description)."""
+    quenched, description = quenched_mask(table, by, cut)
+    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
+    q_sat = np.bincount(hosts.row_host[~central], weights=quenched[~central],
+                        minlength=len(hosts.mass))
+    return q_sat, quenched[hosts.central_row], description
+
+
+def quenched_fractions(table: pd.DataFrame, mass_edges: Any = None,
+                       width: float = DEFAULT_MASS_WIDTH, by: str | None = None,
+                       cut: float | None = None) -> pd.DataFrame:
+    """Quenched fraction of satellites and of centrals against host mass.
+
+    Returns:
+        One row per non-empty bin: ``M_min, M_max, M_mid, n_hosts, n_satellites,
+        fq_satellites, fq_satellites_error`` (hosts as sampling unit), ``fq_centrals,
+        fq_centrals_error`` (binomial), ``quenched`` (the definition, e.g. ``sSFR <
+        -11``).
+    """
+    hosts = _hosts(table)
+    q_sat, q_cen, description = _per_host_quenched(table, hosts, by, cut)
+    edges, index = _mass_bins(hosts, mass_edges, width)
+    rows = []
+    for i in range(len(edges) - 1):
+        here = index == i
+        if not here.any():
+            continue
+        f_sat, e_sat = _clustered_fraction(q_sat[here], hosts.n_sat[here].astype(float))
+        f_cen, e_cen = _clustered_fraction(q_cen[here].astype(float),
+                                           np.ones(int(here.sum())))
+        rows.append({"M_min": edges[i], "M_max": edges[i + 1],
+                     "M_mid": 0.5 * (edges[i] + edges[i + 1]), "n_hosts": int(here.sum()),
+                     "n_satellites": int(hosts.n_sat[here].sum()), "fq_satellites": f_sat,
+                     "fq_satellites_error": e_sat, "fq_centrals": f_cen,
+                     "fq_centrals_error": e_cen, "quenched": description})
+    return pd.DataFrame(rows)
+
+
+def conformity(table: pd.DataFrame, mass_edges: Any = None,
+               width: float = DEFAULT_MASS_WIDTH, by: str | None = None,
+               cut: float | None = None) -> pd.DataFrame:
+    """Galactic conformity: f_Q of the satellites of quenched centrals minus that of the
+    satellites of star-forming centrals, in host-mass bins (so at fixed host mass).
+
+    Returns:
+        One row per bin with satellites under both kinds of central (``scope =
+        "bin"``) and a last row ``scope = "combined"``: the inverse-variance weighted
+        mean of the bins' differences. Columns ``scope, M_min, M_max, n_hosts_quenched,
+        n_hosts_starforming, fq_quenched_centrals, fq_quenched_centrals_error,
+        fq_starforming_centrals, fq_starforming_centrals_error, difference,
+        difference_error, sigma, quenched``. Errors treat hosts as the sampling unit;
+        0 (within errors) without conformity.
+    """
+    hosts = _hosts(table)
+    q_sat, q_cen, description = _per_host_quenched(table, hosts, by, cut)
+    edges, index = _mass_bins(hosts, mass_edges, width)
+    rows = []
+    for i in range(len(edges) - 1):
+        groups = {}
+        for name, select in (("quenched", q_cen), ("starforming", ~q_cen)):
+            here = (index == i) & select & (hosts.n_sat > 0)
+            groups[name] = (int(here.sum()), *_clustered_fraction(
+                q_sat[here], hosts.n_sat[here].astype(float)))
+        (n_q, f_q, e_q), (n_s, f_s, e_s) = groups["quenched"], groups["starforming"]
+        if n_q < 2 or n_s < 2:
+            continue
+        difference, error = f_q - f_s, math.hypot(e_q, e_s)
+        rows.append({"scope": "bin", "M_min": edges[i], "M_max": edges[i + 1],
+                     "n_hosts_quenched": n_q, "n_hosts_starforming": n_s,
+                     "fq_quenched_centrals": f_q, "fq_quenched_centrals_error": e_q,
+                     "fq_starforming_centrals": f_s, "fq_starforming_centrals_error": e_s,
+                     "difference": difference, "difference_error": error,
+                     "sigma": difference / error if error > 0 else math.nan,
+                     "quenched": description})
+    frame = pd.DataFrame(rows)
+    usable = frame[frame["difference_error"] > 0] if len(frame) else frame
+    if len(usable):
+        weight = 1.0 / usable["difference_error"].to_numpy() ** 2
+        difference = float(np.sum(weight * usable["difference"]) / weight.sum())
+        error = float(1.0 / math.sqrt(weight.sum()))
+        combined = {"scope": "combined", "M_min": float(usable["M_min"].min()),
+                    "M_max": float(usable["M_max"].max()),
+                    "n_hosts_quenched": int(usable["n_hosts_quenched"].sum()),
+                    "n_hosts_starforming": int(usable["n_hosts_starforming"].sum()),
+                    "difference": difference, "difference_error": error,
+                    "sigma": difference / error, "quenched": description}
+        frame = pd.concat([frame, pd.DataFrame([combined])], ignore_index=True)
+    return frame
+
+
+@dataclass
+class SatelliteStatistics:
+    """Every satellite statistic of one catalog.
+
+    Attributes:
+        label: the catalog's name.
+        fraction, profile, occupation, quenched, conformity: the tables of
+            :func:`satellite_fraction`, :func:`radial_profile`, :func:`occupation`,
+            :func:`quenched_fractions`, :func:`conformity` (empty when not measurable).
+        summary: counts and overall fractions (JSON-able).
+        notes: what was skipped and why.
+    """
+
+    label: str
+    fraction: pd.DataFrame
+    profile: pd.DataFrame
+    occupation: pd.DataFrame
+    quenched: pd.DataFrame
+    conformity: pd.DataFrame
+    summary: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: summary, notes and every table as records (NaN as None)."""
+        return {"label": self.label, "summary": self.summary, "notes": self.notes,
+                **{name: _records(getattr(self, name)) for name in
+                   ("fraction", "profile", "occupation", "quenched", "conformity")}}
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``{name: table}`` with a leading ``catalog`` column (the label)."""
+        out = {}
+        for name in ("fraction", "profile", "occupation", "quenched", "conformity"):
+            frame = getattr(self, name).copy()
+            frame.insert(0, "catalog", self.label)
+            out[name] = frame
+        return out
+
+
+def satellite_statistics(catalog: Catalog, *, label: str = "catalog",
+                         smass_edges: Any = None, mass_edges: Any = None,
+                         profile_edges: Any = None, quenched_by: str | None = None,
+                         quenched_cut: float | None = None) -> SatelliteStatistics:
+    """All satellite statistics of ``catalog`` (see the module docstring).
+
+    Statistics whose columns are missing (``smass``; ``sSFR`` and ``color``) are left
+    empty with a note; a catalog without the host structure or without any way to the
+    satellites' distances is refused (:func:`check_satellite_catalog`).
+    """
+    check_satellite_catalog(catalog)
+    table = catalog.table
+    satellite = ~catalog.central_mask()
+    notes: list[str] = []
+    empty = pd.DataFrame()
+    fraction = (satellite_fraction(table, smass_edges) if "smass" in table.columns
+                else empty)
+    if "smass" not in table.columns:
+        notes.append("satellite fraction skipped: no 'smass' column")
+    if satellite.any():
+        distances, source = satellite_distances(catalog)
+        profile = radial_profile(distances, profile_edges)
+    else:
+        distances, source, profile = np.empty(0), "none", empty
+        notes.append("radial profile skipped: the catalog holds no satellites")
+    occupied = occupation(table, mass_edges)
+    if "sSFR" in table.columns or "color" in table.columns:
+        quenched = quenched_fractions(table, mass_edges, by=quenched_by, cut=quenched_cut)
+        conform = conformity(table, mass_edges, by=quenched_by, cut=quenched_cut)
+    else:
+        quenched = conform = empty
+        notes.append("quenched fractions and conformity skipped: no 'sSFR' or 'color'")
+    edges = DEFAULT_PROFILE_EDGES if profile_edges is None else np.asarray(profile_edges)
+    summary = {
+        "galaxies": len(table), "centrals": int((~satellite).sum()),
+        "satellites": int(satellite.sum()),
+        "satellite_fraction": float(satellite.mean()),
+        "distance_source": source,
+        "satellites_inside_profile": int(((distances >= edges[0])
+                                          & (distances < edges[-1])).sum()),
+        "median_r_host": float(np.median(distances)) if distances.size else None,
+    }
+    return SatelliteStatistics(label, fraction, profile, occupied, quenched, conform,
+                               summary, notes)
