@@ -88,6 +88,7 @@ def clustering(
     from ..evaluate.clustering import DEFAULT_R_EDGES
     from ..evaluate.positions import box_size_of
     from ..evaluate.satellite_clustering import SmallScaleSettings, measure_small_scales
+    from ..evaluate.satellite_quenching import QUENCHED_CUTS
     from ..evaluate.satellite_statistics import check_satellite_catalog, satellite_statistics
     from ..evaluate.single_catalog import measure_catalog
     from ..report.clustering_figure import write_clustering
@@ -104,6 +105,9 @@ def clustering(
         rp_min=rp_min, rp_max=rp_max, per_decade=per_decade, pi_max=pi_max,
         jackknife=jackknife, nthreads=threads, min_points=min_points,
         colour_cut=colour_cut)
+    if quenched_by is not None and quenched_by not in QUENCHED_CUTS:
+        raise ClusteringError(f"--quenched-by {quenched_by!r}: use one of "
+                              f"{', '.join(QUENCHED_CUTS)}")
     check_writable(out, directory=True)
     truth = read_catalog(catalog_path)
     mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}

@@ -10,12 +10,13 @@ every host with its central row: :mod:`galhalo.catalog.hosts`):
   their normalised number-density profile with Poisson errors;
 * :func:`occupation`: <N_sat | M_h>, its variance and variance / mean (1 for Poisson)
   over the hosts in host-mass bins, with large-sample errors;
-* :func:`quenched_fractions` and :func:`conformity`: the quenched fraction of
-  satellites (and centrals) against host mass, and f_Q of the satellites of quenched
-  minus star-forming centrals at fixed host mass (galactic conformity).
+* :func:`quenched_fractions` and :func:`conformity` (:mod:`.satellite_quenching`,
+  re-exported here): the quenched fraction of satellites (and centrals) against host
+  mass, and f_Q of the satellites of quenched minus star-forming centrals at fixed host
+  mass (galactic conformity);
+* :func:`satellite_statistics`: all of them for one catalog.
 
-Fractions over satellites use the host as the sampling unit (a ratio estimator with the
-cluster-robust variance), because satellites of one host are not independent.
+Hosts and bins: :mod:`.satellite_hosts`.
 
 Units: masses log10(Msun/h), distances r / R_vir, sSFR log10(1/yr), colour g - i mag.
 """
@@ -33,8 +34,17 @@ from ..catalog import Catalog
 from ..catalog.hosts import central_rows
 from ..catalog.schema import HOST, IS_CENTRAL, POSITION
 from ..catalog.virial import omega_m_of, virial_radius
-from ..errors import CatalogError, ClusteringError
+from ..errors import ClusteringError
 from .clustering_comparison import _records
+from .satellite_hosts import (
+    DEFAULT_MASS_WIDTH,
+    bin_edges,
+    checked_edges,
+    hosts_of,
+    mass_bins,
+    require_columns,
+)
+from .satellite_quenching import QUENCHED_CUTS, conformity, quenched_fractions, quenched_mask
 
 __all__ = [
     "DEFAULT_MASS_WIDTH",
@@ -56,71 +66,8 @@ __all__ = [
 
 #: Default stellar-mass bin width, dex.
 DEFAULT_SMASS_WIDTH = 0.25
-#: Default host-mass bin width, dex.
-DEFAULT_MASS_WIDTH = 0.25
 #: Default radial bins, r / R_vir: 10 log bins from 0.02 to 2.
 DEFAULT_PROFILE_EDGES: np.ndarray = np.geomspace(0.02, 2.0, 11)
-#: Quenched when ``sSFR < -11`` (log10 1/yr) or ``color > 0.9`` (g - i): REFERENCES.md.
-QUENCHED_CUTS = {"sSFR": -11.0, "color": 0.9}
-
-
-def bin_edges(values: np.ndarray, width: float) -> np.ndarray:
-    """Edges on multiples of ``width`` covering every finite value, shape (bins + 1,)."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if not (math.isfinite(width) and width > 0):
-        raise ClusteringError(f"bin width must be finite and > 0, got {width}")
-    if finite.size == 0:
-        raise ClusteringError("no finite values to bin")
-    low = math.floor(finite.min() / width + 1e-9) * width
-    high = max(math.ceil(finite.max() / width - 1e-9) * width, low + width)
-    if high <= finite.max():
-        high += width
-    return np.round(np.arange(low, high + width / 2, width), 10)
-
-
-def _edges(values: np.ndarray, edges: Any, width: float, name: str) -> np.ndarray:
-    if edges is None:
-        return bin_edges(values, width)
-    array = np.asarray(edges, dtype=float)
-    if array.ndim != 1 or len(array) < 2 or not np.isfinite(array).all() or np.any(
-            np.diff(array) <= 0):
-        raise ClusteringError(f"{name} must be finite and strictly increasing, at least 2, "
-                              f"got {array.tolist()}")
-    return array
-
-
-def _require(table: pd.DataFrame, names: tuple[str, ...], purpose: str) -> None:
-    missing = [name for name in names if name not in table.columns]
-    if missing:
-        raise ClusteringError(f"{purpose} needs the column(s) {', '.join(map(repr, missing))}"
-                              f" (the catalog has: {', '.join(map(str, table.columns))})")
-
-
-@dataclass(frozen=True)
-class _Hosts:
-    """Every host of a table: its central row, satellite count and mass."""
-
-    central_row: np.ndarray  # (hosts,) positions of the central rows
-    n_sat: np.ndarray  # (hosts,) satellites per host
-    mass: np.ndarray  # (hosts,) log10 M_h
-    row_host: np.ndarray  # (rows,) host number of every row
-
-
-def _hosts(table: pd.DataFrame) -> _Hosts:
-    _require(table, (*HOST, "M_h"), "satellite statistics")
-    try:
-        rows = central_rows(table)
-    except CatalogError as err:
-        raise ClusteringError(f"satellite statistics: {err}") from None
-    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
-    centrals = np.flatnonzero(central)
-    number = np.full(len(table), -1, dtype=np.int64)
-    number[centrals] = np.arange(len(centrals))
-    row_host = number[rows]
-    n_sat = np.bincount(row_host[~central], minlength=len(centrals))
-    mass = table["M_h"].to_numpy(np.float64)[centrals]
-    return _Hosts(centrals, n_sat, mass, row_host)
 
 
 def _binomial(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,10 +89,10 @@ def satellite_fraction(table: pd.DataFrame, smass_edges: Any = None,
         One row per bin: ``smass_min, smass_max, smass_mid, n_galaxies, n_satellites,
         f_sat, f_sat_error`` (binomial ``sqrt(f (1 - f) / n)``).
     """
-    _require(table, ("smass", IS_CENTRAL.name), "the satellite fraction")
+    require_columns(table, ("smass", IS_CENTRAL.name), "the satellite fraction")
     smass = table["smass"].to_numpy(np.float64)
     satellite = ~table[IS_CENTRAL.name].to_numpy().astype(bool)
-    edges = _edges(smass, smass_edges, width, "stellar-mass edges")
+    edges = checked_edges(smass, smass_edges, width, "stellar-mass edges")
     index = np.searchsorted(edges, smass, side="right") - 1
     inside = (index >= 0) & (index < len(edges) - 1)
     n = np.bincount(index[inside], minlength=len(edges) - 1)
@@ -174,7 +121,7 @@ def check_satellite_catalog(catalog: Catalog) -> None:
     if not catalog.has_satellites:
         raise ClusteringError(f"satellite statistics need a catalog with satellites "
                               f"(columns {', '.join(HOST)})")
-    _require(table, ("M_h",), "satellite statistics")
+    require_columns(table, ("M_h",), "satellite statistics")
     satellite = ~catalog.central_mask()
     if "r_host" in table.columns:
         r_host = table["r_host"].to_numpy(np.float64, na_value=np.nan)[satellite]
@@ -281,11 +228,6 @@ def _moments(n: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _mass_bins(hosts: _Hosts, mass_edges: Any, width: float) -> tuple[np.ndarray, np.ndarray]:
-    edges = _edges(hosts.mass, mass_edges, width, "host-mass edges")
-    return edges, np.searchsorted(edges, hosts.mass, side="right") - 1
-
-
 def occupation(table: pd.DataFrame, mass_edges: Any = None,
                width: float = DEFAULT_MASS_WIDTH) -> pd.DataFrame:
     """<N_sat | M_h>, its variance and variance / mean over the hosts of each host-mass
@@ -298,8 +240,8 @@ def occupation(table: pd.DataFrame, mass_edges: Any = None,
         satellite pairs per host of the one-halo term). Errors are large-sample ones
         (:func:`_moments`); NaN for bins of one host.
     """
-    hosts = _hosts(table)
-    edges, index = _mass_bins(hosts, mass_edges, width)
+    hosts = hosts_of(table)
+    edges, index = mass_bins(hosts, mass_edges, width)
     rows = []
     for i in range(len(edges) - 1):
         n = hosts.n_sat[index == i].astype(float)
@@ -309,131 +251,6 @@ def occupation(table: pd.DataFrame, mass_edges: Any = None,
                      "M_mid": 0.5 * (edges[i] + edges[i + 1]), "n_hosts": int(n.size),
                      "n_satellites": int(n.sum()), **_moments(n)})
     return pd.DataFrame(rows)
-
-
-def quenched_mask(table: pd.DataFrame, by: str | None = None,
-                  cut: float | None = None) -> tuple[np.ndarray, str]:
-    """Quenched rows: ``sSFR < cut`` (default -11) or ``color > cut`` (default 0.9).
-
-    ``by`` None picks ``sSFR`` when present, else ``color``. Returns (mask (rows,), a
-    description such as ``"sSFR < -11"``).
-    """
-    if by is None:
-        by = "sSFR" if "sSFR" in table.columns else "color"
-    if by not in QUENCHED_CUTS:
-        raise ClusteringError(f"quenched by {by!r}: use sSFR or color")
-    _require(table, (by,), "the quenched fraction")
-    cut = QUENCHED_CUTS[by] if cut is None else float(cut)
-    values = table[by].to_numpy(np.float64)
-    if by == "sSFR":
-        return values < cut, f"sSFR < {cut:g}"
-    return values > cut, f"color > {cut:g}"
-
-
-def _clustered_fraction(quenched: np.ndarray, members: np.ndarray) -> tuple[float, float]:
-    """f = sum q_h / sum n_h over hosts with members, and its cluster-robust error
-    sqrt(H / (H - 1) sum (q_h - f n_h)^2) / sum n_h (hosts as the sampling unit)."""
-    keep = members > 0
-    hosts, total = int(keep.sum()), float(members.sum())
-    if hosts == 0:
-        return math.nan, math.nan
-    f = float(quenched.sum()) / total
-    if hosts < 2:
-        return f, math.nan
-    residual = quenched[keep] - f * members[keep]
-    return f, math.sqrt(hosts / (hosts - 1) * float(np.sum(residual**2))) / total
-
-
-def _per_host_quenched(table: pd.DataFrame, hosts: _Hosts, by: str | None,
-                       cut: float | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """(quenched satellites per host, central quenched (hosts,), description)."""
-    quenched, description = quenched_mask(table, by, cut)
-    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
-    q_sat = np.bincount(hosts.row_host[~central], weights=quenched[~central],
-                        minlength=len(hosts.mass))
-    return q_sat, quenched[hosts.central_row], description
-
-
-def quenched_fractions(table: pd.DataFrame, mass_edges: Any = None,
-                       width: float = DEFAULT_MASS_WIDTH, by: str | None = None,
-                       cut: float | None = None) -> pd.DataFrame:
-    """Quenched fraction of satellites and of centrals against host mass.
-
-    Returns:
-        One row per non-empty bin: ``M_min, M_max, M_mid, n_hosts, n_satellites,
-        fq_satellites, fq_satellites_error`` (hosts as sampling unit), ``fq_centrals,
-        fq_centrals_error`` (binomial), ``quenched`` (the definition, e.g. ``sSFR <
-        -11``).
-    """
-    hosts = _hosts(table)
-    q_sat, q_cen, description = _per_host_quenched(table, hosts, by, cut)
-    edges, index = _mass_bins(hosts, mass_edges, width)
-    rows = []
-    for i in range(len(edges) - 1):
-        here = index == i
-        if not here.any():
-            continue
-        f_sat, e_sat = _clustered_fraction(q_sat[here], hosts.n_sat[here].astype(float))
-        f_cen, e_cen = _clustered_fraction(q_cen[here].astype(float),
-                                           np.ones(int(here.sum())))
-        rows.append({"M_min": edges[i], "M_max": edges[i + 1],
-                     "M_mid": 0.5 * (edges[i] + edges[i + 1]), "n_hosts": int(here.sum()),
-                     "n_satellites": int(hosts.n_sat[here].sum()), "fq_satellites": f_sat,
-                     "fq_satellites_error": e_sat, "fq_centrals": f_cen,
-                     "fq_centrals_error": e_cen, "quenched": description})
-    return pd.DataFrame(rows)
-
-
-def conformity(table: pd.DataFrame, mass_edges: Any = None,
-               width: float = DEFAULT_MASS_WIDTH, by: str | None = None,
-               cut: float | None = None) -> pd.DataFrame:
-    """Galactic conformity: f_Q of the satellites of quenched centrals minus that of the
-    satellites of star-forming centrals, in host-mass bins (so at fixed host mass).
-
-    Returns:
-        One row per bin with satellites under both kinds of central (``scope =
-        "bin"``) and a last row ``scope = "combined"``: the inverse-variance weighted
-        mean of the bins' differences. Columns ``scope, M_min, M_max, n_hosts_quenched,
-        n_hosts_starforming, fq_quenched_centrals, fq_quenched_centrals_error,
-        fq_starforming_centrals, fq_starforming_centrals_error, difference,
-        difference_error, sigma, quenched``. Errors treat hosts as the sampling unit;
-        0 (within errors) without conformity.
-    """
-    hosts = _hosts(table)
-    q_sat, q_cen, description = _per_host_quenched(table, hosts, by, cut)
-    edges, index = _mass_bins(hosts, mass_edges, width)
-    rows = []
-    for i in range(len(edges) - 1):
-        groups = {}
-        for name, select in (("quenched", q_cen), ("starforming", ~q_cen)):
-            here = (index == i) & select & (hosts.n_sat > 0)
-            groups[name] = (int(here.sum()), *_clustered_fraction(
-                q_sat[here], hosts.n_sat[here].astype(float)))
-        (n_q, f_q, e_q), (n_s, f_s, e_s) = groups["quenched"], groups["starforming"]
-        if n_q < 2 or n_s < 2:
-            continue
-        difference, error = f_q - f_s, math.hypot(e_q, e_s)
-        rows.append({"scope": "bin", "M_min": edges[i], "M_max": edges[i + 1],
-                     "n_hosts_quenched": n_q, "n_hosts_starforming": n_s,
-                     "fq_quenched_centrals": f_q, "fq_quenched_centrals_error": e_q,
-                     "fq_starforming_centrals": f_s, "fq_starforming_centrals_error": e_s,
-                     "difference": difference, "difference_error": error,
-                     "sigma": difference / error if error > 0 else math.nan,
-                     "quenched": description})
-    frame = pd.DataFrame(rows)
-    usable = frame[frame["difference_error"] > 0] if len(frame) else frame
-    if len(usable):
-        weight = 1.0 / usable["difference_error"].to_numpy() ** 2
-        difference = float(np.sum(weight * usable["difference"]) / weight.sum())
-        error = float(1.0 / math.sqrt(weight.sum()))
-        combined = {"scope": "combined", "M_min": float(usable["M_min"].min()),
-                    "M_max": float(usable["M_max"].max()),
-                    "n_hosts_quenched": int(usable["n_hosts_quenched"].sum()),
-                    "n_hosts_starforming": int(usable["n_hosts_starforming"].sum()),
-                    "difference": difference, "difference_error": error,
-                    "sigma": difference / error, "quenched": description}
-        frame = pd.concat([frame, pd.DataFrame([combined])], ignore_index=True)
-    return frame
 
 
 @dataclass
