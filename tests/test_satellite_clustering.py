@@ -371,3 +371,71 @@ def test_centrals_only_output_is_unchanged(tmp_path):
                                   pd.read_csv(tmp_path / "library" / "clustering.csv"))
     assert json.loads((out / "clustering.json").read_text()) == json.loads(
         (tmp_path / "library" / "clustering.json").read_text())
+
+
+def test_cli_without_mock_on_a_centrals_only_catalog(tmp_path):
+    """One catalog, no satellites: the large-scale populations alone (b and the shuffle),
+    the same numbers as measure_populations, and no satellite files."""
+    from galhalo.evaluate.population_clustering import BiasSettings, measure_populations
+
+    built = make_catalog(seed=12, n_hosts=3000)
+    table = built.select(built.central_mask()).table.drop(
+        columns=["host_id", "is_central", "r_host"])
+    path = tmp_path / "centrals.parquet"
+    write_catalog(Catalog(table, built.meta), path)
+    out = tmp_path / "out"
+    result = run("clustering", "--catalog", path, "--out", out, "--jackknife", "2",
+                 "--threads", THREADS, "--split", "smass:quantiles=2", "--min-points", "50")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "assembly_bias.csv", "bias.png", "clustering.csv", "clustering.json", "xi.png"]
+    frame = pd.read_csv(out / "clustering.csv")
+    direct = measure_populations(read_catalog(path), "smass:quantiles=2", settings=BiasSettings(
+        jackknife=2, nthreads=THREADS, min_points=50), label="truth")
+    for _, row in frame.iterrows():
+        population = direct.populations[row["population"]]
+        assert row["b_truth"] == pytest.approx(population.large_scale.value, rel=1e-5)
+    assert "b - b_shuffled" in result.output
+
+
+def test_realizations_are_measured_separately_and_averaged(catalog):
+    """Two identical realisations: the same wp (and copies) as one."""
+    doubled = pd.concat([catalog.table.assign(realization=0),
+                         catalog.table.assign(realization=1)], ignore_index=True)
+    settings = SmallScaleSettings(rp_min=0.1, rp_max=2.0, pi_max=10, nthreads=THREADS,
+                                  per_decade=3)
+    one = measure_small_scales(catalog, settings)
+    two = measure_small_scales(Catalog(doubled, catalog.meta), settings)
+    assert two.realizations == 2 and two.counts == one.counts
+    np.testing.assert_allclose(two.wp["satellites"].copies, one.wp["satellites"].copies)
+    stats_two = satellite_statistics(Catalog(doubled, catalog.meta))
+    stats_one = satellite_statistics(catalog)
+    assert list(stats_two.occupation["n_hosts"]) == [2 * n for n in
+                                                     stats_one.occupation["n_hosts"]]
+    np.testing.assert_allclose(stats_two.occupation["mean"], stats_one.occupation["mean"])
+
+
+def test_virial_radius_matches_colossus():
+    """Bryan & Norman R_vir against colossus' 'vir' definition (physical kpc/h there)."""
+    from colossus.halo import mass_so
+
+    from galhalo.sim.cosmology import Cosmology
+
+    cosmology = Cosmology()
+    cosmology.colossus()
+    masses = np.array([11.0, 12.5, 14.0, 15.0])
+    for redshift in (0.0, 0.5):
+        expected = mass_so.M_to_R(10.0**masses, redshift, "vir") / 1000 * (1 + redshift)
+        # colossus keeps radiation in E(z); the closed form does not (1e-4 at z = 0.5)
+        np.testing.assert_allclose(virial_radius(masses, redshift, cosmology.Om0), expected,
+                                   rtol=2e-4)
+
+
+def test_log_edges_reach_the_one_halo_term():
+    edges = log_edges(0.1, 40.0, 5)
+    assert edges[0] == pytest.approx(0.1) and edges[-1] == pytest.approx(40.0)
+    assert np.all(np.diff(np.log10(edges)) <= 0.2 + 1e-12)
+    with pytest.raises(ClusteringError, match="per decade"):
+        log_edges(0.1, 40.0, 0)
+    with pytest.raises(ClusteringError, match="increasing"):
+        log_edges(1.0, 0.5)
