@@ -439,3 +439,15 @@ def test_log_edges_reach_the_one_halo_term():
         log_edges(0.1, 40.0, 0)
     with pytest.raises(ClusteringError, match="increasing"):
         log_edges(1.0, 0.5)
+
+
+def test_an_n_sat_column_that_disagrees_with_the_rows_is_noted(catalog):
+    table = catalog.table.copy()
+    counted = satellite_statistics(catalog).occupation
+    host_counts = table.groupby("host_id")["is_central"].transform(lambda c: (~c).sum())
+    table["N_sat"] = host_counts.to_numpy()
+    assert not satellite_statistics(Catalog(table, catalog.meta)).notes
+    table.loc[0, "N_sat"] += 1  # row 0 is a central
+    result = satellite_statistics(Catalog(table, catalog.meta))
+    assert any("'N_sat' differs" in note and "1 of 3000" in note for note in result.notes)
+    pd.testing.assert_frame_equal(result.occupation, counted)

@@ -88,7 +88,7 @@ def clustering(
     from ..evaluate.clustering import DEFAULT_R_EDGES
     from ..evaluate.positions import box_size_of
     from ..evaluate.satellite_clustering import SmallScaleSettings, measure_small_scales
-    from ..evaluate.satellite_quenching import QUENCHED_CUTS
+    from ..evaluate.satellite_quenching import QUENCHED_CUTS, quenched_mask
     from ..evaluate.satellite_statistics import check_satellite_catalog, satellite_statistics
     from ..evaluate.single_catalog import measure_catalog
     from ..report.clustering_figure import write_clustering
@@ -119,6 +119,8 @@ def clustering(
         try:
             check_satellite_catalog(catalog)
             small_settings.check(box_size_of(catalog))
+            if quenched_by is not None:
+                quenched_mask(catalog.table, quenched_by)
         except ClusteringError as err:
             raise ClusteringError(f"{where}: {err}") from None
     with Stages("clustering") as stages:

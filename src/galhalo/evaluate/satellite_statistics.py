@@ -317,6 +317,13 @@ def satellite_statistics(catalog: Catalog, *, label: str = "catalog",
         distances, source, profile = np.empty(0), "none", empty
         notes.append("radial profile skipped: the catalog holds no satellites")
     occupied = occupation(table, mass_edges)
+    if "N_sat" in table.columns:
+        hosts = hosts_of(table)
+        given = table["N_sat"].to_numpy(np.float64, na_value=np.nan)[hosts.central_row]
+        differ = int(np.sum(given != hosts.n_sat))
+        if differ:
+            notes.append(f"column 'N_sat' differs from the satellite rows counted for "
+                         f"{differ} of {len(given)} hosts (the occupation counts the rows)")
     if "sSFR" in table.columns or "color" in table.columns:
         quenched = quenched_fractions(table, mass_edges, by=quenched_by, cut=quenched_cut)
         conform = conformity(table, mass_edges, by=quenched_by, cut=quenched_cut)
