@@ -40,6 +40,8 @@ def bin_edges(values: np.ndarray, width: float) -> np.ndarray:
 
 
 def checked_edges(values: np.ndarray, edges: Any, width: float, name: str) -> np.ndarray:
+    """``edges`` as float64 (bins + 1,), checked (finite, increasing; ``name`` in the
+    error), or :func:`bin_edges` of ``values`` with ``width`` when ``edges`` is None."""
     if edges is None:
         return bin_edges(values, width)
     array = np.asarray(edges, dtype=float)
@@ -51,6 +53,7 @@ def checked_edges(values: np.ndarray, edges: Any, width: float, name: str) -> np
 
 
 def require_columns(table: pd.DataFrame, names: tuple[str, ...], purpose: str) -> None:
+    """One-line :class:`ClusteringError` naming every missing column and ``purpose``."""
     missing = [name for name in names if name not in table.columns]
     if missing:
         raise ClusteringError(f"{purpose} needs the column(s) {', '.join(map(repr, missing))}"
@@ -68,6 +71,9 @@ class Hosts:
 
 
 def hosts_of(table: pd.DataFrame) -> Hosts:
+    """The hosts of a table with satellites (one per central row; per realisation in a
+    mock), their satellite counts and masses; ClusteringError if a host lacks its
+    central row or a column is missing."""
     require_columns(table, (*HOST, "M_h"), "satellite statistics")
     try:
         rows = central_rows(table)
@@ -84,5 +90,7 @@ def hosts_of(table: pd.DataFrame) -> Hosts:
 
 
 def mass_bins(hosts: Hosts, mass_edges: Any, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """(host-mass edges (bins + 1,), bin index of every host (hosts,); -1 or bins
+    outside)."""
     edges = checked_edges(hosts.mass, mass_edges, width, "host-mass edges")
     return edges, np.searchsorted(edges, hosts.mass, side="right") - 1
