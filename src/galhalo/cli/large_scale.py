@@ -76,8 +76,8 @@ def clustering(
     colour_cut: Annotated[float, typer.Option(
         help="Satellites: red / blue boundary in g - i (mag).")] = 0.9,
     quenched_by: Annotated[str | None, typer.Option(
-        help="Satellites: quenched by 'sSFR' (< -11) or 'color' (> 0.9) [default: sSFR "
-             "if present].")] = None,
+        help="Satellites: quenched by 'sSFR' (< -11) or 'color' (> 0.9); unset: sSFR "
+             "if the catalog has it, else color.")] = None,
 ) -> None:
     """Clustering and tracer bias, truth vs mocks (or one catalog), population by
     population: xi(r), b(r), the large-scale bias with jackknife errors, the
