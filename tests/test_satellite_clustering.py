@@ -95,7 +95,7 @@ def catalog() -> Catalog:
 
 
 def one_halo_wp(table: pd.DataFrame, edges: np.ndarray, pi_max: float,
-                draws: int = 1_000_000) -> np.ndarray:
+                draws: int = 1_000_000, cross: bool = False) -> np.ndarray:
     """Expected wp(all) - wp(hosts) per rp bin for hosts at Poisson positions.
 
     Ordered pairs inside host i: 2 n_i central-satellite pairs (separation = one draw of
@@ -105,14 +105,18 @@ def one_halo_wp(table: pd.DataFrame, edges: np.ndarray, pi_max: float,
     2 pi_max (sum_i m_i^2 - N) / (N (N - 1)), m_i = 1 + n_i; the hosts alone have 0.
     The pair probabilities per rp bin are integrals over the profile, evaluated here by
     Monte Carlo (``draws`` pairs, relative error ~ 1e-3). Every halo is smaller than
-    pi_max, so the |pi| limit keeps every pair."""
+    pi_max, so the |pi| limit keeps every pair.
+
+    ``cross``: the centrals x satellites cross-correlation instead, each central-
+    satellite pair once: wp = V sum_i n_i P_cs / (N_c N_s A_ring) - 2 pi_max N_s /
+    (N_c N_s) (RR = N_c N_s V_cell / V; pairs of different hosts: N_c N_s - N_s)."""
     rng = np.random.default_rng(99)
     central = table["is_central"].to_numpy()
     host_of = table["host_id"].to_numpy()
     n_sat = np.bincount(host_of[~central], minlength=int(central.sum()))
     mass = table["M_h"].to_numpy()[central]
     total = len(table)
-    pairs = np.zeros(len(edges) - 1)
+    pairs, cross_pairs = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
 
     def offsets(radius: float) -> np.ndarray:
         r = radius * rng.uniform(size=draws) ** (1.0 / (3.0 - GAMMA))
@@ -127,7 +131,11 @@ def one_halo_wp(table: pd.DataFrame, edges: np.ndarray, pi_max: float,
         p_ss = np.histogram(np.hypot(diff[:, 0], diff[:, 1]), edges)[0] / draws
         n = n_sat[mass == value].astype(float)
         pairs += 2 * n.sum() * p_cs + np.sum(n * (n - 1)) * p_ss
+        cross_pairs += n.sum() * p_cs
     ring = np.pi * np.diff(edges**2)
+    if cross:
+        n_c, n_s = len(n_sat), float(n_sat.sum())
+        return BOX**3 * cross_pairs / (n_c * n_s * ring) - 2 * pi_max / n_c
     members = 1.0 + n_sat
     constraint = 2 * pi_max * (np.sum(members**2) - total) / (total * (total - 1.0))
     return BOX**3 * pairs / (total * (total - 1.0) * ring) - constraint
@@ -135,8 +143,9 @@ def one_halo_wp(table: pd.DataFrame, edges: np.ndarray, pi_max: float,
 
 def test_one_halo_term_of_wp_matches_the_occupation_and_profile(catalog):
     """wp(all) - wp(hosts) at 0.1-1 Mpc/h equals the pairs inside hosts predicted from
-    <N_sat>, <N_sat (N_sat - 1)> and the profile, within 5 jackknife sigma per bin;
-    the expectation itself is many sigma from zero, so the test can fail."""
+    <N_sat>, <N_sat (N_sat - 1)> and the profile, within 5 jackknife sigma per bin, and
+    so does the centrals x satellites cross-correlation from <N_sat> alone; the
+    expectations are many sigma from zero, so the test can fail."""
     table = catalog.table
     edges, pi_max = log_edges(0.1, 1.0, 5), 20.0
     xyz = table[["x", "y", "z"]].to_numpy()
@@ -150,6 +159,12 @@ def test_one_halo_term_of_wp_matches_the_occupation_and_profile(catalog):
     np.testing.assert_array_less(np.abs(excess.value - expected), SIGMA * excess.error)
     # the hosts alone are Poisson: wp consistent with zero
     np.testing.assert_array_less(np.abs(alone.value), SIGMA * alone.error + 1e-12)
+    # the centrals x satellites cross-correlation: the central-satellite pairs alone
+    satellites = xyz[~table["is_central"].to_numpy()]
+    crossed = wp(hosts, BOX, edges, pi_max=pi_max, others=satellites, nthreads=THREADS)
+    expected = one_halo_wp(table, edges, pi_max, cross=True)
+    assert (expected > 10 * crossed.error).all()
+    np.testing.assert_array_less(np.abs(crossed.value - expected), SIGMA * crossed.error)
 
 
 def test_xi_at_small_scales_handles_bins_without_pairs():
