@@ -195,7 +195,7 @@ def measure_small_scales(catalog: Catalog, settings: SmallScaleSettings | None =
         sizes = ([int(min(p["centrals"].sum(), p["satellites"].sum())) for p in populations]
                  if name == CROSS else [int(p[name].sum()) for p in populations])
         if min(sizes) < settings.min_points:
-            skipped[name] = (f"{min(sizes)} points (fewer than --min-points "
+            skipped[name] = (f"{min(sizes)} points (fewer than the minimum "
                              f"{settings.min_points})")
             continue
         say(f"{label}: {name} ({int(np.mean(sizes)):,} points)")
