@@ -327,7 +327,7 @@ def test_cli_without_mock_on_a_satellite_catalog_writes_everything(catalog, tmp_
     out = tmp_path / "out"
     result = run("clustering", "--catalog", path, "--out", out, "--jackknife", "2",
                  "--threads", THREADS, "--no-shuffle", "--split", "color:quantiles=2",
-                 "--pi-max", "20", "--min-points", "200")
+                 "--pi-max", "20", "--min-points", "2500")
     assert result.exit_code == 0, result.output
     for name in ("clustering.json", "clustering.csv", "xi.png", "bias.png",
                  "small_scales.csv", "satellites.json", "satellite_fraction.csv",
@@ -337,11 +337,18 @@ def test_cli_without_mock_on_a_satellite_catalog_writes_everything(catalog, tmp_
         assert (out / name).stat().st_size > 0, name
     small = pd.read_csv(out / "small_scales.csv")
     assert {"all", "centrals", "satellites", "red", "blue"} <= set(small["population"])
+    assert "red centrals" not in set(small["population"])  # 1,159 rows: skipped, noted
+    assert stored_skip(out, "red centrals") and "skipped" in result.output
     assert small["r_min"].min() == pytest.approx(0.1)
     stored = json.loads((out / "satellites.json").read_text())
     assert stored["catalogs"]["truth"]["summary"]["satellites"] == int(
         (~catalog.central_mask()).sum())
     assert "satellites" in result.output and "f_sat" in result.output
+
+
+def stored_skip(out, name: str) -> str:
+    stored = json.loads((out / "satellites.json").read_text())
+    return stored["catalogs"]["truth"]["small_scales"]["skipped"].get(name, "")
 
 
 def test_cli_satellite_catalog_missing_r_host_and_positions(catalog, tmp_path):
@@ -418,10 +425,11 @@ def test_realizations_are_measured_separately_and_averaged(catalog):
     doubled = pd.concat([catalog.table.assign(realization=0),
                          catalog.table.assign(realization=1)], ignore_index=True)
     settings = SmallScaleSettings(rp_min=0.1, rp_max=2.0, pi_max=10, nthreads=THREADS,
-                                  per_decade=3)
+                                  per_decade=3, min_points=6000)  # all, satellites, blue
     one = measure_small_scales(catalog, settings)
     two = measure_small_scales(Catalog(doubled, catalog.meta), settings)
     assert two.realizations == 2 and two.counts == one.counts
+    assert set(two.wp) == {"all", "satellites", "blue"} and two.skipped == one.skipped
     np.testing.assert_allclose(two.wp["satellites"].copies, one.wp["satellites"].copies)
     stats_two = satellite_statistics(Catalog(doubled, catalog.meta))
     stats_one = satellite_statistics(catalog)
