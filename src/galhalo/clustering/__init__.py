@@ -3,7 +3,8 @@
 xi(r), wp(rp) and redshift-space multipoles (auto and cross) with delete-one jackknife
 copies (:mod:`.two_point`, pair counts from Corrfunc in :mod:`.pairs`, the jackknife in
 :mod:`.jackknife`), relative and large-scale bias (:mod:`.bias`), redshift-space
-positions (:mod:`.redshift_space`), and the argument checks they share (one function,
+positions (:mod:`.redshift_space`), logarithmic bins down to the one-halo term
+(:mod:`.scales`), and the argument checks they share (one function,
 :func:`check_arguments`). Nothing here knows catalogs or models: catalog-level work
 (populations, the assembly-bias shuffle, mock comparisons) lives in ``galhalo.evaluate``.
 
@@ -32,6 +33,13 @@ from .bias import (
 from .correlation import Correlation, mean_over_realizations
 from .jackknife import jackknife_covariance, jackknife_regions
 from .redshift_space import redshift_space, rsd_shift
+from .scales import (
+    DEFAULT_PER_DECADE,
+    DEFAULT_RP_MAX,
+    DEFAULT_RP_MIN,
+    SMALL_SCALE_EDGES,
+    log_edges,
+)
 from .two_point import (
     DEFAULT_JACKKNIFE,
     DEFAULT_MU_BINS,
@@ -49,10 +57,14 @@ __all__ = [
     "DEFAULT_FIT_RANGE",
     "DEFAULT_JACKKNIFE",
     "DEFAULT_MU_BINS",
+    "DEFAULT_PER_DECADE",
     "DEFAULT_PI_MAX",
+    "DEFAULT_RP_MAX",
+    "DEFAULT_RP_MIN",
     "DEFAULT_R_EDGES",
     "DEFAULT_THREADS",
     "MIN_POINTS",
+    "SMALL_SCALE_EDGES",
     "ClusteringError",
     "Correlation",
     "LargeScaleBias",
@@ -67,6 +79,7 @@ __all__ = [
     "jackknife_regions",
     "large_scale_bias",
     "line_of_sight_order",
+    "log_edges",
     "mean_over_realizations",
     "multipoles",
     "redshift_space",

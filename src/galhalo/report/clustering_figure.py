@@ -1,5 +1,7 @@
-"""Truth vs mocks, population by population: xi(r) and b(r) with ratio panels, and the
-outputs of ``galhalo clustering`` (table, JSON, figures) written atomically."""
+"""Truth vs mocks, population by population: xi(r) and b(r) with ratio panels (none
+for one catalog without mocks), and the outputs of ``galhalo clustering`` (table, JSON,
+figures) written atomically. The satellite and small-scale outputs:
+:mod:`.satellite_figure`."""
 
 from __future__ import annotations
 
@@ -31,12 +33,15 @@ def _panels(comparison: ClusteringComparison, path: str | Path, which: str,
     target = check_writable(path)
     truth = comparison.truth
     names = list(truth.populations)
-    figure = Figure(figsize=(3.6 * len(names) + 0.6, 5.4), layout="constrained")
-    grid = figure.add_gridspec(2, len(names), height_ratios=(3, 1.3))
+    with_mocks = bool(comparison.mocks)
+    figure = Figure(figsize=(3.6 * len(names) + 0.6, 5.4 if with_mocks else 3.9),
+                    layout="constrained")
+    grid = (figure.add_gridspec(2, len(names), height_ratios=(3, 1.3)) if with_mocks
+            else figure.add_gridspec(1, len(names)))
     low, high = comparison.settings.fit_range
     for i, name in enumerate(names):
         top = figure.add_subplot(grid[0, i])
-        bottom = figure.add_subplot(grid[1, i], sharex=top)
+        bottom = figure.add_subplot(grid[1, i], sharex=top) if with_mocks else None
         reference = _statistic(truth, name, which)
         r = reference.centers
         scale = r**2 if which == "xi" else np.ones_like(r)
@@ -56,14 +61,17 @@ def _panels(comparison: ClusteringComparison, path: str | Path, which: str,
                                 color=color, alpha=0.25, lw=0)
             bottom.plot(r, ratio.value, ls=_STYLES[j % len(_STYLES)], color=color)
         ticks = [t for t in _TICKS if reference.edges[0] <= t <= reference.edges[-1]]
-        for axis in (top, bottom):
+        for axis in (top, bottom) if bottom is not None else (top,):
             axis.axvspan(low, high, color="0.92", zorder=0)
             axis.set_xscale("log")
             axis.xaxis.set_major_locator(FixedLocator(ticks))
             axis.xaxis.set_major_formatter(ScalarFormatter())
             axis.xaxis.set_minor_formatter(NullFormatter())
-        bottom.axhline(1.0, color="0.4", lw=0.8)
-        bottom.set(ylim=ratio_limits, xlabel=r"$r$ [Mpc/$h$]", ylabel="mock / truth")
+        if bottom is not None:
+            bottom.axhline(1.0, color="0.4", lw=0.8)
+            bottom.set(ylim=ratio_limits, xlabel=r"$r$ [Mpc/$h$]", ylabel="mock / truth")
+        else:
+            top.set(xlabel=r"$r$ [Mpc/$h$]")
         top.set_title(name, fontsize="medium")
         if which == "xi":
             top.set(ylabel=r"$r^2 \xi(r)$ [(Mpc/$h$)$^2$]")
@@ -73,7 +81,8 @@ def _panels(comparison: ClusteringComparison, path: str | Path, which: str,
         top.legend(fontsize="x-small")
     figure.suptitle(f"{'two-point correlation' if which == 'xi' else 'relative bias'} "
                     f"(shaded: large-scale fit range {low:g}-{high:g} Mpc/h; "
-                    "bands: paired jackknife errors)", fontsize="medium")
+                    + ("bands: paired jackknife errors)" if with_mocks
+                       else "errors: jackknife)"), fontsize="medium")
     with atomic_path(target) as tmp:
         figure.savefig(tmp, dpi=110, format=target.suffix.lstrip(".") or "png")
     return target
