@@ -13,9 +13,9 @@ from galhalo.catalog.hosts import (
     MAX_HOST_DISTANCE,
     central_rows,
     central_values,
-    host_radius_estimate,
 )
 from galhalo.catalog.schema import HALO, SUBHALO
+from galhalo.catalog.virial import virial_radius
 from galhalo.cli import app
 from galhalo.errors import PopulateError
 from galhalo.models import model_family
@@ -41,7 +41,7 @@ def satellite_table(n_hosts: int = 40, seed: int = 0) -> pd.DataFrame:
         for _ in range(rng.integers(0, 4)):
             direction = rng.normal(size=3)
             r_host = rng.uniform(0.05, 0.5)
-            offset = r_host * host_radius_estimate(log_mass) * direction / np.linalg.norm(direction)
+            offset = r_host * virial_radius(log_mass) * direction / np.linalg.norm(direction)
             position = (centre + offset) % BOX
             sub = {"M_sub": log_mass - 2.0, "Vmax_sub": 100.0, "M_peak": log_mass - 1.5,
                    "Vmax_peak": 140.0, "z_infall": 0.8, "r_host": r_host, "v_r": -50.0,
@@ -136,7 +136,7 @@ def test_a_satellite_far_from_its_host_is_named(table):
     row = _first_satellite(table)
     host = int(central_rows(table)[row])
     far = table.copy()
-    radius = host_radius_estimate(float(far.loc[row, "M_h"]))
+    radius = virial_radius(float(far.loc[row, "M_h"]))
     far.loc[row, "x"] = (far.loc[host, "x"] + 1.2 * MAX_HOST_DISTANCE * radius) % BOX
     far.loc[row, "y"], far.loc[row, "z"] = far.loc[host, "y"], far.loc[host, "z"]
     if 1.2 * MAX_HOST_DISTANCE * radius > BOX / 2:

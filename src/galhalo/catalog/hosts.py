@@ -19,29 +19,15 @@ import pandas as pd
 from ..errors import CatalogError
 from .messages import count_rows, first_row, quoted, show_value
 from .schema import HALO_ID, HOST, HOST_ID, IS_CENTRAL, POSITION
+from .virial import virial_radius
 
 __all__ = ["MAX_HOST_DISTANCE", "central_rows", "central_values", "host_columns_problem",
-           "host_problems",
-           "host_radius_estimate"]
+           "host_problems"]
 
-#: Farthest a satellite may lie from its central, in units of the host's radius from
-#: :func:`host_radius_estimate`. Friends-of-friends groups reach 2-3 virial radii; ten
-#: is far beyond anything bound, so what it catches is a wrong unit or a wrong host.
+#: Farthest a satellite may lie from its central, in host virial radii (z = 0, as a
+#: plausibility scale). Friends-of-friends groups reach 2-3 virial radii; ten is far
+#: beyond anything bound, so what it catches is a wrong unit or a wrong host.
 MAX_HOST_DISTANCE = 10.0
-
-#: Critical density today, (Msun/h) / (Mpc/h)^3.
-_RHO_CRIT = 2.775e11
-
-
-def host_radius_estimate(log_mass: np.ndarray, omega_m: float = 0.3) -> np.ndarray:
-    """Radius (comoving Mpc/h) enclosing 200 times the mean matter density.
-
-    A cosmology-light estimate of a halo's extent, for plausibility checks only (it is
-    at least the virial radius at z = 0). ``log_mass`` is log10(Msun/h), any shape.
-    """
-    mass = 10.0 ** np.asarray(log_mass, dtype=float)
-    return (3.0 * mass / (4.0 * np.pi * 200.0 * omega_m * _RHO_CRIT)) ** (1.0 / 3.0)
-
 
 def host_columns_problem(table: pd.DataFrame) -> str | None:
     """Why the host columns are incomplete (one of ``host_id``/``is_central`` without the
@@ -181,7 +167,7 @@ def _distance_problems(table: pd.DataFrame, central: np.ndarray, central_row: np
     offset = positions[rows] - positions[central_row[rows]]
     offset -= box_size * np.round(offset / box_size)
     distance = np.sqrt((offset**2).sum(axis=1))
-    radius = host_radius_estimate(table["M_h"].to_numpy(np.float64)[rows])
+    radius = virial_radius(table["M_h"].to_numpy(np.float64)[rows])
     far_rows = rows[distance > MAX_HOST_DISTANCE * radius]
     if far_rows.size:
         row = int(far_rows[0])
