@@ -4,10 +4,11 @@ The parent writes Rockstar / Consistent-Trees ``hlist`` files in the full consis
 layout (82 columns, float32 precision like the real files' ``%e`` fields, ~630 bytes
 per line) into a temporary directory: by default 1e5 and 1e6 halos in a 250 Mpc/h box,
 85 % hosts uniform in the box and 15 % sub-halos within their host's Rvir, the lines
-shuffled (sub-halos before or after their hosts). Each file is then streamed into
-Parquet in a fresh Python subprocess, so its peak resident set size (``ru_maxrss``)
-belongs to that run alone; the child times the ``stream_rockstar`` call (imports
-excluded) and reports RSS after the imports.
+shuffled (sub-halos before or after their hosts); each file is written by its own
+subprocess and then streamed into Parquet in a fresh one, whose peak resident set size
+(``VmHWM``: ``ru_maxrss`` would include the parent's peak, which Linux carries over at
+``exec``) belongs to that run alone. The child times the ``stream_rockstar`` call
+(imports excluded) and reports RSS after the imports.
 
 What the numbers should show: the lines are streamed (one chunk of ``--chunk-rows``
 lines parsed at a time), so peak memory is the interpreter + one chunk + the host
@@ -19,7 +20,7 @@ implementation to compare with.
 Usage::
 
     .venv/bin/python benchmarks/ingest_rockstar.py            # 1e5 and 1e6 halos
-    .venv/bin/python benchmarks/ingest_rockstar.py --quick    # 2e4 and 1e5 (CI-sized)
+    .venv/bin/python benchmarks/ingest_rockstar.py --quick    # 2e4 and 1e5, chunks of 1e4
 """
 
 from __future__ import annotations
@@ -129,10 +130,15 @@ def generate(path: Path, n: int, seed: int = 0) -> dict[str, Any]:
 # --------------------------------------------------------------------------- child
 
 
-def _rss_mib() -> float:
+def _status_mib(key: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, MiB (Linux /proc).
+
+    ``VmHWM`` belongs to this process's own memory map: unlike ``ru_maxrss``, which
+    Linux carries over from the parent at ``exec``, it cannot show the parent's peak.
+    """
     with open("/proc/self/status", encoding="ascii") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -143,7 +149,7 @@ def run_child(source: str, chunk_rows: int) -> dict[str, Any]:
 
     from galhalo.ingest import stream_rockstar
 
-    rss_imported = _rss_mib()
+    rss_imported = _status_mib("VmRSS")
     out = Path(source).with_suffix(".parquet")
     stages: list[tuple[float, str]] = []
     start = time.perf_counter()
@@ -157,7 +163,7 @@ def run_child(source: str, chunk_rows: int) -> dict[str, Any]:
     return {"rows": result.rows, "lines": counts["lines"], "hosts": counts["hosts"],
             "seconds": done - start, "pass1_seconds": pass2, "pass2_seconds": done - start - pass2,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            "rss_after_import_mib": rss_imported, "peak_rss_mib": usage.ru_maxrss / 1024}
+            "rss_after_import_mib": rss_imported, "peak_rss_mib": _status_mib("VmHWM")}
 
 
 # --------------------------------------------------------------------------- parent
@@ -229,14 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--halos", type=float, nargs="+", default=None,
                         help="file sizes in halos (default 1e5 1e6; --quick 2e4 1e5)")
     parser.add_argument("--quick", action="store_true", help="small files, no docs update")
-    parser.add_argument("--chunk-rows", type=int, default=100_000, help="lines per chunk")
+    parser.add_argument("--chunk-rows", type=int, default=None,
+                        help="lines per chunk (default 100000; --quick 10000)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/ingest.md")
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs per file; the median of each figure is kept")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.generate is not None:  # in its own process: the parent stays small
+        print(json.dumps(generate(Path(args.generate[0]), int(args.generate[1]))))
+        return 0
     if args.child is not None:
         print(json.dumps(run_child(args.child[0], int(args.child[1]))))
         return 0
@@ -244,13 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     from galhalo.files import write_json
 
     sizes = [int(n) for n in (args.halos or ([2e4, 1e5] if args.quick else [1e5, 1e6]))]
+    args.chunk_rows = args.chunk_rows or (10_000 if args.quick else 100_000)
     directory = Path(tempfile.mkdtemp(prefix="galhalo-rockstar-"))
     rows = []
     try:
         for n in sizes:
             source = directory / f"hlist_{n}.list"
             print(f"generating {n:,} halos ...", file=sys.stderr, flush=True)
-            files = generate(source, n)
+            files = run_child_json([sys.executable, str(Path(__file__).resolve()),
+                                    "--generate", str(source), str(n)], None)
+            if "error" in files:
+                print(f"failed: {files['error']}")
+                return 1
             print(f"streaming {files['file_mib']:.0f} MiB ...", file=sys.stderr, flush=True)
             command = [sys.executable, str(Path(__file__).resolve()), "--child", str(source),
                        str(args.chunk_rows)]
