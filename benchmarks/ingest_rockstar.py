@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -223,8 +224,13 @@ def write_docs(rows: list[dict[str, Any]], growth: dict[str, float] | None, comm
     from _docs import DOCS, markdown_table, rewrite_block
 
     table = markdown_table(list(HEADERS), [cells(row) for row in rows])
+    loads = [value for row in rows for run in row["runs"]
+             for value in (run["load_before"], run["load_after"])]
+    table += (f"\nOn {os.cpu_count()} cores shared with other jobs (1-minute load "
+              f"{min(loads):.1f}–{max(loads):.1f} during the runs): the times are upper "
+              "bounds.")
     if growth:
-        table += (f"\nPeak memory grew by {growth['peak_bytes_per_halo']:.0f} bytes per extra "
+        table += (f" Peak memory grew by {growth['peak_bytes_per_halo']:.0f} bytes per extra "
                   f"halo, the file by {growth['file_bytes_per_halo']:.0f} bytes per line: the "
                   "text is streamed, the host table of pass 1 stays.\n")
     rewrite_block(DOCS / "ingest.md", "ingest_rockstar", table, command=command)

@@ -266,6 +266,9 @@ BAD_INPUTS = {
     "garbled": (lambda p: write_hlist(p, lines=bad_line(
         2, line_of(HALOS[2]).replace(" 1000000000000.0 ", " 1.0e1x2 ", 1))),
         r"line 9: column 'Mvir' holds"),
+    "non-integer id": (lambda p: write_hlist(p, lines=bad_line(
+        1, line_of(HALOS[1]).replace(" 12 ", " 12.5 ", 1))),
+        r"line 8: column 'id' = 12.5 is not an integer id"),
     "tree marker": (lambda p: write_hlist(p, lines=bad_line(4, "#tree 30")),
                     r"line 11 has fewer than the 40 fields"),
     "negative mass": (lambda p: write_hlist(p, halos=[*HALOS[:5], {**HALOS[5], "Mvir": -1e9},

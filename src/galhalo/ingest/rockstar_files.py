@@ -259,6 +259,9 @@ def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequen
         series = frame[header.columns[name]]
         if not pd.api.types.is_numeric_dtype(series.dtype):
             _not_numbers(series, header, start, name)
+        if name in ID_COLUMNS and pd.api.types.is_integer_dtype(series.dtype):
+            values[name] = series.to_numpy(dtype=np.int64)
+            continue
         array = series.to_numpy(dtype=np.float64, na_value=np.nan)
         if name in ID_COLUMNS:
             whole = np.isfinite(array) & (array == np.round(array)) & (np.abs(array) < 2**53)
@@ -267,7 +270,7 @@ def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequen
                 raise CatalogError(f"{header.path}: line {header.line(start + row)}: column "
                                    f"{header.name_of(name)!r} = {array[row]!r} "
                                    "is not an integer id")
-            array = series.to_numpy(dtype=np.int64)
+            array = array.astype(np.int64)
         elif not np.isfinite(array).all():
             row = int(np.flatnonzero(~np.isfinite(array))[0])
             raise CatalogError(f"{header.path}: line {header.line(start + row)}: column "
