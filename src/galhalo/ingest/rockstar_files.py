@@ -268,7 +268,7 @@ def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequen
             if not whole.all():
                 row = int(np.flatnonzero(~whole)[0])
                 raise CatalogError(f"{header.path}: line {header.line(start + row)}: column "
-                                   f"{header.name_of(name)!r} = {array[row]!r} "
+                                   f"{header.name_of(name)!r} = {float(array[row])!r} "
                                    "is not an integer id")
             array = array.astype(np.int64)
         elif not np.isfinite(array).all():
