@@ -239,6 +239,17 @@ def test_the_real_program_streams_an_hlist(tmp_path):
     assert len(read_catalog(out)) == 8
 
 
+def test_nan_in_a_column_the_row_does_not_use_is_accepted(tmp_path):
+    nan = math.nan
+    halos = [{**h, "Mpeak": nan, "Vpeak": nan, "Acc_Scale": nan} if h["upid"] == -1
+             else {**h, "Spin_Bullock": nan, "Halfmass_Scale": nan} for h in HALOS]
+    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list", halos=halos), min_mass=10.8)
+    check_rows(catalog.table, expected_rows(10.8))
+    bad = [{**HALOS[0], "Mpeak": nan}, *HALOS[1:]]
+    with pytest.raises(CatalogError, match=r"line 7: column 'Mpeak' = nan: must be finite"):
+        ingest_rockstar(write_hlist(tmp_path / "bad.list", halos=bad))
+
+
 def test_orphans_are_refused_or_dropped_and_counted(tmp_path):
     orphan = {**HALOS[0], "id": 99, "upid": 777, "pid": 777}
     source = write_hlist(tmp_path / "h.list", halos=[*HALOS, orphan])

@@ -58,6 +58,7 @@ from .common import PathLike, Progress
 from .rockstar_files import HlistHeader, read_chunks, read_hlist_header
 from .rockstar_hosts import (
     POSITION_COLUMNS,
+    ROLE_COLUMNS,
     VELOCITY_COLUMNS,
     HostTable,
     RockstarOptions,
@@ -101,8 +102,9 @@ def _rows(values: dict[str, np.ndarray], header: HlistHeader, start: int, hosts:
     central = values["upid"] == -1
     key = np.where(central, values["id"], values["upid"])
     index, keep = hosts.find(key)
-    if options.min_mass is not None:
-        keep &= central | (np.log10(values["mpeak"]) >= options.min_mass)
+    if options.min_mass is not None:  # Mpeak of hosts may be anything (NaN, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            keep &= central | (np.log10(values["mpeak"]) >= options.min_mass)
     rows = np.flatnonzero(keep)
     values = {name: array[rows] for name, array in values.items()}
     central, key, index = central[rows], key[rows], index[rows]
@@ -113,12 +115,12 @@ def _rows(values: dict[str, np.ndarray], header: HlistHeader, start: int, hosts:
         table[name] = array[index]
     sub: dict[str, np.ndarray] = {"M_sub": np.log10(values["mvir"]),
                                   "Vmax_sub": values["vmax"]}
-    if "mpeak" in values:
-        sub["M_peak"] = np.log10(values["mpeak"])
-    if "vpeak" in values:
-        sub["Vmax_peak"] = values["vpeak"]
-    if "acc_scale" in values:
-        with np.errstate(divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):  # host rows: NaN-ed below
+        if "mpeak" in values:
+            sub["M_peak"] = np.log10(values["mpeak"])
+        if "vpeak" in values:
+            sub["Vmax_peak"] = values["vpeak"]
+        if "acc_scale" in values:
             sub["z_infall"] = np.maximum(1.0 / values["acc_scale"] - 1.0, options.redshift)
     sub.update(_relative(values, hosts, index, options.box_size))
     far = satellite & (sub["r_host"] > MAX_HOST_DISTANCE)
@@ -159,7 +161,8 @@ def _frames(header: HlistHeader, names: list[str], hosts: HostTable, meta: Catal
             options: RockstarOptions, expected: int, say: Progress) -> Iterator[pd.DataFrame]:
     """Pass 2: the catalog rows chunk by chunk, validated; checks the total."""
     written = read = 0
-    for chunk in read_chunks(header, names, options.chunk_rows, check_fields=False):
+    for chunk in read_chunks(header, names, options.chunk_rows, check_fields=False,
+                             nan_ok=ROLE_COLUMNS):
         frame = _rows(chunk.values, header, chunk.start, hosts, options)
         read += len(chunk)
         if read // 5_000_000 != (read - len(chunk)) // 5_000_000:

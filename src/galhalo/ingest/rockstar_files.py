@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,7 +244,7 @@ def _not_numbers(series: pd.Series, header: HlistHeader, start: int, name: str) 
 
 
 def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequence[str],
-             check_fields: bool) -> dict[str, np.ndarray]:
+             check_fields: bool, nan_ok: Collection[str]) -> dict[str, np.ndarray]:
     """The requested columns of one chunk as arrays, every line checked."""
     values: dict[str, np.ndarray] = {}
     if check_fields:
@@ -271,7 +271,7 @@ def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequen
                                    f"{header.name_of(name)!r} = {float(array[row])!r} "
                                    "is not an integer id")
             array = array.astype(np.int64)
-        elif not np.isfinite(array).all():
+        elif name not in nan_ok and not np.isfinite(array).all():
             row = int(np.flatnonzero(~np.isfinite(array))[0])
             raise CatalogError(f"{header.path}: line {header.line(start + row)}: column "
                                f"{header.name_of(name)!r} is NaN or inf")
@@ -280,7 +280,8 @@ def _convert(frame: pd.DataFrame, header: HlistHeader, start: int, names: Sequen
 
 
 def read_chunks(header: HlistHeader, names: Sequence[str], chunk_rows: int, *,
-                check_fields: bool = True) -> Iterator[HlistChunk]:
+                check_fields: bool = True, nan_ok: Collection[str] = ()
+                ) -> Iterator[HlistChunk]:
     """The data of an hlist file, ``chunk_rows`` lines at a time.
 
     Args:
@@ -289,11 +290,13 @@ def read_chunks(header: HlistHeader, names: Sequence[str], chunk_rows: int, *,
         chunk_rows: lines per chunk (> 0); memory is bounded by one chunk.
         check_fields: parse every field of every line, refusing lines with too many or
             too few fields (slower); otherwise parse only ``names``.
+        nan_ok: columns whose NaN/inf pass through (the caller checks the rows that
+            use them); NaN/inf in the other requested columns is an error.
 
     Raises:
         CatalogError: naming the file and the line: too many or too few fields, text
             where a number belongs (a ``#`` line after the data started, too), a
-            non-integer id, NaN/inf in a requested column.
+            non-integer id, NaN/inf in a requested column not in ``nan_ok``.
     """
     if check_fields:
         usecols = None
@@ -318,5 +321,6 @@ def read_chunks(header: HlistHeader, names: Sequence[str], chunk_rows: int, *,
                 expected, line, saw = found.groups()
                 raise CatalogError(f"{header.path}: line {line} has {saw} fields but the "
                                    f"header names {expected} columns (garbled line?)") from None
-            yield HlistChunk(start, _convert(frame, header, start, names, check_fields))
+            yield HlistChunk(start, _convert(frame, header, start, names, check_fields,
+                                             nan_ok))
             start += len(frame)

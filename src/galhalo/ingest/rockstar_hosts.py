@@ -25,6 +25,7 @@ from .rockstar_files import HlistHeader, read_chunks
 
 __all__ = [
     "POSITION_COLUMNS",
+    "ROLE_COLUMNS",
     "VELOCITY_COLUMNS",
     "HostTable",
     "RockstarOptions",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 _REQUIRED = ("id", "upid", "mvir", "rvir", "vmax", "x", "y", "z", "vx", "vy", "vz")
+#: Columns used by hosts only or by sub-halos only: NaN is allowed on the other rows.
+ROLE_COLUMNS = ("mpeak", "vpeak", "acc_scale", "halfmass_scale", "spin_bullock",
+                "jx", "jy", "jz")
 #: hlist position and velocity columns (comoving Mpc/h; physical peculiar km/s).
 POSITION_COLUMNS, VELOCITY_COLUMNS = ("x", "y", "z"), ("vx", "vy", "vz")
 
@@ -116,14 +120,19 @@ def _check_chunk(header: HlistHeader, values: dict[str, np.ndarray], start: int,
             values["upid"])
     for column in ("mvir", "rvir", "vmax"):
         _refuse(header, values[column] <= 0, start, column, "must be > 0", values[column])
-    for column, rows in (("mpeak", ~host), ("vpeak", ~host), ("acc_scale", ~host),
-                         ("halfmass_scale", host)):
+    sub = ~host
+    roles = {"mpeak": sub, "vpeak": sub, "acc_scale": sub, "halfmass_scale": host}
+    for column, rows in roles.items():
         if column in values:
-            _refuse(header, rows & (values[column] <= 0), start, column, "must be > 0",
-                    values[column])
+            _refuse(header, rows & ~(values[column] > 0), start, column,
+                    "must be finite and > 0", values[column])
     if "spin_bullock" in values:
-        _refuse(header, host & (values["spin_bullock"] < 0), start, "spin_bullock",
-                "a spin must be >= 0", values["spin_bullock"])
+        _refuse(header, host & ~(values["spin_bullock"] >= 0), start, "spin_bullock",
+                "a spin must be finite and >= 0", values["spin_bullock"])
+    for column in ("jx", "jy", "jz"):
+        if column in values:
+            _refuse(header, host & ~np.isfinite(values[column]), start, column,
+                    "must be finite", values[column])
     if "scale" in values:
         a = options.scale_factor
         _refuse(header, np.abs(values["scale"] - a) > 1e-3 * a, start, "scale",
@@ -208,7 +217,8 @@ def _first_pass(header: HlistHeader, names: list[str], options: RockstarOptions,
     """Read and check every line; keep the host columns and the sub-halo links."""
     found = _Pass1()
     a, z_snapshot = options.scale_factor, options.redshift
-    for chunk in read_chunks(header, names, options.chunk_rows, check_fields=True):
+    for chunk in read_chunks(header, names, options.chunk_rows, check_fields=True,
+                             nan_ok=ROLE_COLUMNS):
         values = chunk.values
         _check_chunk(header, values, chunk.start, options)
         host = values["upid"] == -1
