@@ -328,3 +328,8 @@ def test_options_are_checked(tmp_path):
     with pytest.raises(CatalogError, match="do not apply to a rockstar input"):
         ingest(source, mass_definition="Group_M_Crit200")
     assert ingest_rockstar(source, box_size=BOX).meta.box_size == BOX
+    boxless = write_hlist(tmp_path / "boxless.list", box=None)
+    out = tmp_path / "boxless.parquet"
+    result = runner.invoke(app, ["ingest", str(boxless), "--out", str(out), "--box", "50"])
+    assert result.exit_code == 0, result.output
+    assert read_catalog(out).meta.box_size == BOX

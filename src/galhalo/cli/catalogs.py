@@ -102,8 +102,9 @@ def ingest(
     out: Annotated[Path, typer.Option("--out", "-o", help="Catalog file to write: .parquet, "
                                                           ".csv or .h5.")],
     box: Annotated[float | None, typer.Option(
-        help="Tables: periodic box side in Mpc/h (required when the table has positions "
-             "and no galhalo metadata).")] = None,
+        help="Tables, Rockstar: periodic box side in Mpc/h (required when a table has "
+             "positions and no galhalo metadata, or an hlist header has no box size).")
+    ] = None,
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", help="Tables: rename a column, SOURCE=TARGET (repeatable), e.g. "
                       "--map stellar_mass=smass.")] = None,
