@@ -97,12 +97,14 @@ def demo(
 def ingest(
     source: Annotated[Path, typer.Argument(
         metavar="SOURCE", help="Subfind group catalog (directory of fof_subhalo_tab_NNN.K.hdf5 "
-        "chunks, one chunk, or a CAMELS groups_NNN.hdf5) or a table (.csv, .parquet).")],
+        "chunks, one chunk, or a CAMELS groups_NNN.hdf5), a Rockstar / Consistent-Trees "
+        "hlist file, or a table (.csv, .parquet).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Catalog file to write: .parquet, "
                                                           ".csv or .h5.")],
     box: Annotated[float | None, typer.Option(
-        help="Tables: periodic box side in Mpc/h (required when the table has positions "
-             "and no galhalo metadata).")] = None,
+        help="Tables, Rockstar: periodic box side in Mpc/h (required when a table has "
+             "positions and no galhalo metadata, or an hlist header has no box size).")
+    ] = None,
     mapping: Annotated[list[str] | None, typer.Option(
         "--map", help="Tables: rename a column, SOURCE=TARGET (repeatable), e.g. "
                       "--map stellar_mass=smass.")] = None,
@@ -132,12 +134,26 @@ def ingest(
              "(needs --snapshot-redshifts).")] = None,
     snapshot_redshifts: Annotated[Path | None, typer.Option(
         help="CSV/Parquet with columns snapshot, redshift (for --sublink).")] = None,
+    input_format: Annotated[str | None, typer.Option(
+        "--format", help="subfind, rockstar or table (default: guessed from the path and, "
+        "for a Rockstar hlist, its first line).")] = None,
+    min_mass: Annotated[float | None, typer.Option(
+        help="Rockstar: keep hosts with log10 Mvir >= this and sub-halos with log10 Mpeak "
+             ">= this (log10 Msun/h).")] = None,
+    drop_orphans: Annotated[bool, typer.Option(
+        "--drop-orphans", help="Rockstar: drop (and count) sub-halos whose upid is no halo "
+        "of the file, instead of refusing the file.")] = False,
+    chunk_rows: Annotated[int | None, typer.Option(
+        min=1, help="Rockstar: lines read at a time (default 100000).")] = None,
 ) -> None:
-    """Turn a real simulation (TNG / CAMELS Subfind, or a CSV/Parquet table) into a catalog.
+    """Turn a real simulation (TNG / CAMELS Subfind, a Rockstar hlist, or a CSV/Parquet
+    table) into a catalog.
 
     Same columns and units as every galhalo catalog; docs/ingest.md has the definitions.
+    A Rockstar hlist is streamed into Parquet in bounded memory.
     """
     from ..ingest import ingest as ingest_catalog
+    from ..ingest.detect import check_reader_options, detect_input
     from ..ingest.options import ingest_options
 
     check_output_path(out)
@@ -147,8 +163,17 @@ def ingest(
         stellar_mass_min=stellar_mass_min, stellar_mass_field=stellar_mass_field,
         sfr_floor=sfr_floor, formation_table=formation_table, sublink=sublink,
         snapshot_redshifts=snapshot_redshifts)
+    options.update({key: value for key, value in {
+        "min_mass": min_mass, "drop_orphans": drop_orphans or None,
+        "chunk_rows": chunk_rows}.items()
+        if value is not None})
+    kind = detect_input(source, input_format)
+    check_reader_options(kind, options, source)
+    if kind == "rockstar":
+        _stream_rockstar(source, out, options)
+        return
     with Stages(f"ingesting {source}") as stages:
-        catalog = ingest_catalog(source, progress=stages, **options)
+        catalog = ingest_catalog(source, format=kind, progress=stages, **options)
     write_catalog(catalog, out)
     print_summary(catalog)
     counts = catalog.meta.extra.get("counts")
@@ -157,6 +182,16 @@ def ingest(
                                             for k, v in counts.items()))
     output.print(f"wrote {len(catalog):,} rows to {out}")
 
+
+def _stream_rockstar(source: Path, out: Path, options: dict) -> None:
+    """``ingest`` of a Rockstar hlist: streamed into Parquet, counts printed."""
+    from ..ingest import stream_rockstar
+
+    with Stages(f"ingesting {source} (Rockstar hlist, streamed)") as stages:
+        result = stream_rockstar(source, out, progress=stages, **options)
+    counts = result.meta.extra["counts"]
+    output.print("counts: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    output.print(f"wrote {result.rows:,} rows to {out}")
 
 
 @command_errors
