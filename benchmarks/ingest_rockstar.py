@@ -154,8 +154,8 @@ def run_child(source: str, chunk_rows: int) -> dict[str, Any]:
     out = Path(source).with_suffix(".parquet")
     stages: list[tuple[float, str]] = []
     start = time.perf_counter()
-    result = stream_rockstar(source, out, chunk_rows=chunk_rows, progress=lambda m: stages.append(
-        (time.perf_counter() - start, m)))
+    result = stream_rockstar(source, out, chunk_rows=chunk_rows, satellites=True,
+                             progress=lambda m: stages.append((time.perf_counter() - start, m)))
     done = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     pass2 = next(t for t, m in stages if m.startswith("pass 1 done"))

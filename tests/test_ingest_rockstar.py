@@ -148,7 +148,7 @@ def check_rows(table: pd.DataFrame, expected: dict[int, dict[str, float]]) -> No
 
 
 def test_every_derived_column_matches_the_hand_computation(tmp_path):
-    catalog = ingest_rockstar(write_hlist(tmp_path / "hlist_0.80000.list"))
+    catalog = ingest_rockstar(write_hlist(tmp_path / "hlist_0.80000.list"), satellites=True)
     check_rows(catalog.table, expected_rows())
     table = catalog.table
     assert table["x"].iloc[0] == pytest.approx(49.9)  # the sub-halo across the boundary
@@ -166,8 +166,25 @@ def test_every_derived_column_matches_the_hand_computation(tmp_path):
         11, 12, 31, 41]
 
 
+def test_without_satellites_one_row_per_host_the_rows_populate_paints(tmp_path):
+    source = write_hlist(tmp_path / "hlist_0.80000.list")
+    full = ingest_rockstar(source, satellites=True).table
+    hosts = ingest_rockstar(source).table
+    centrals = full[full["is_central"]].reset_index(drop=True)
+    assert "is_central" not in hosts.columns and "host_id" not in hosts.columns
+    assert not {"M_sub", "M_peak", "r_host"} & set(hosts.columns)
+    pd.testing.assert_frame_equal(hosts, centrals[hosts.columns])
+    # N_sat still counts each host's sub-halos
+    per_host = full[~full["is_central"]].groupby("host_id").size()
+    expected = per_host.reindex(hosts["halo_id"]).fillna(0).astype(int).to_numpy()
+    np.testing.assert_array_equal(hosts["N_sat"].to_numpy(), expected)
+    streamed = stream_rockstar(source, tmp_path / "hosts.parquet", chunk_rows=2)
+    assert streamed.rows == len(hosts)
+    pd.testing.assert_frame_equal(read_catalog(tmp_path / "hosts.parquet").table, hosts)
+
+
 def test_a_mass_cut_drops_small_hosts_with_their_subhalos_and_small_subhalos(tmp_path):
-    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list"), min_mass=10.8)
+    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list"), min_mass=10.8, satellites=True)
     check_rows(catalog.table, expected_rows(10.8))
     assert catalog.table["halo_id"].tolist() == [11, 20, 10, 30]
     counts = catalog.meta.extra["counts"]
@@ -178,8 +195,8 @@ def test_a_mass_cut_drops_small_hosts_with_their_subhalos_and_small_subhalos(tmp
 
 def test_streaming_in_tiny_chunks_equals_the_one_shot_read(tmp_path):
     source = write_hlist(tmp_path / "h.list")
-    whole = ingest_rockstar(source, chunk_rows=1000)
-    result = stream_rockstar(source, tmp_path / "out.parquet", chunk_rows=2)
+    whole = ingest_rockstar(source, chunk_rows=1000, satellites=True)
+    result = stream_rockstar(source, tmp_path / "out.parquet", chunk_rows=2, satellites=True)
     streamed = read_catalog(tmp_path / "out.parquet")  # validated, host structure too
     assert result.rows == len(whole) == 8
     pd.testing.assert_frame_equal(streamed.table, whole.table)
@@ -187,10 +204,10 @@ def test_streaming_in_tiny_chunks_equals_the_one_shot_read(tmp_path):
 
 
 def test_header_variants_give_the_same_catalog(tmp_path):
-    reference = ingest_rockstar(write_hlist(tmp_path / "a.list")).table
-    bare = ingest_rockstar(write_hlist(tmp_path / "b.list", suffixes=False)).table
+    reference = ingest_rockstar(write_hlist(tmp_path / "a.list"), satellites=True).table
+    bare = ingest_rockstar(write_hlist(tmp_path / "b.list", suffixes=False), satellites=True).table
     lower = [n.lower() for n in NAMES]
-    lowered = ingest_rockstar(write_hlist(tmp_path / "c.list", names=lower)).table
+    lowered = ingest_rockstar(write_hlist(tmp_path / "c.list", names=lower), satellites=True).table
     pd.testing.assert_frame_equal(bare, reference)
     pd.testing.assert_frame_equal(lowered, reference)
 
@@ -198,7 +215,7 @@ def test_header_variants_give_the_same_catalog(tmp_path):
 def test_without_spin_bullock_the_spin_comes_from_j_and_without_halfmass_scale_no_z_h(
         tmp_path):
     names = [n for n in NAMES if n not in ("Spin_Bullock", "Halfmass_Scale")]
-    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list", names=names))
+    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list", names=names), satellites=True)
     assert "z_h" not in catalog.table.columns
     assert catalog.meta.extra["z_h_source"] is None
     by_id = catalog.table.set_index("halo_id")
@@ -212,16 +229,16 @@ def test_without_spin_bullock_the_spin_comes_from_j_and_without_halfmass_scale_n
 def test_detection_without_format_and_the_command_line(tmp_path):
     source = write_hlist(tmp_path / "hlist_0.80000.list")
     assert detect_input(source) == "rockstar"
-    assert ingest(source).meta.extra["format"] == "rockstar"
+    assert ingest(source, satellites=True).meta.extra["format"] == "rockstar"
     out = tmp_path / "halos.parquet"
-    result = runner.invoke(app, ["ingest", str(source), "--out", str(out), "--min-mass",
-                                 "10.8", "--chunk-rows", "3"])
+    result = runner.invoke(app, ["ingest", "--satellites", str(source), "--out", str(out),
+                                 "--min-mass", "10.8", "--chunk-rows", "3"])
     assert result.exit_code == 0, result.output
     assert "hosts_kept 3" in result.output
     check_rows(read_catalog(out).table, expected_rows(10.8))
     explicit = tmp_path / "explicit.parquet"
-    result = runner.invoke(app, ["ingest", str(source), "--out", str(explicit), "--format",
-                                 "rockstar"])
+    result = runner.invoke(app, ["ingest", "--satellites", str(source), "--out", str(explicit),
+                                 "--format", "rockstar"])
     assert result.exit_code == 0, result.output
     assert len(read_catalog(explicit)) == 8
 
@@ -232,7 +249,8 @@ def test_the_real_program_streams_an_hlist(tmp_path):
 
     source = write_hlist(tmp_path / "h.list")
     out = tmp_path / "h.parquet"
-    done = subprocess.run([sys.executable, "-m", "galhalo.cli", "ingest", str(source),
+    done = subprocess.run([sys.executable, "-m", "galhalo.cli", "ingest", "--satellites",
+                           str(source),
                            "--format", "rockstar", "--out", str(out)],
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -243,19 +261,20 @@ def test_nan_in_a_column_the_row_does_not_use_is_accepted(tmp_path):
     nan = math.nan
     halos = [{**h, "Mpeak": nan, "Vpeak": nan, "Acc_Scale": nan} if h["upid"] == -1
              else {**h, "Spin_Bullock": nan, "Halfmass_Scale": nan} for h in HALOS]
-    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list", halos=halos), min_mass=10.8)
+    catalog = ingest_rockstar(write_hlist(tmp_path / "h.list", halos=halos), min_mass=10.8,
+                              satellites=True)
     check_rows(catalog.table, expected_rows(10.8))
     bad = [{**HALOS[0], "Mpeak": nan}, *HALOS[1:]]
     with pytest.raises(CatalogError, match=r"line 7: column 'Mpeak' = nan: must be finite"):
-        ingest_rockstar(write_hlist(tmp_path / "bad.list", halos=bad))
+        ingest_rockstar(write_hlist(tmp_path / "bad.list", halos=bad), satellites=True)
 
 
 def test_orphans_are_refused_or_dropped_and_counted(tmp_path):
     orphan = {**HALOS[0], "id": 99, "upid": 777, "pid": 777}
     source = write_hlist(tmp_path / "h.list", halos=[*HALOS, orphan])
     with pytest.raises(CatalogError, match=r"id 99, upid 777.*--drop-orphans"):
-        ingest_rockstar(source)
-    catalog = ingest_rockstar(source, drop_orphans=True)
+        ingest_rockstar(source, satellites=True)
+    catalog = ingest_rockstar(source, drop_orphans=True, satellites=True)
     assert catalog.meta.extra["counts"]["orphans_dropped"] == 1
     assert 99 not in set(catalog.table["halo_id"])
 
@@ -308,26 +327,26 @@ def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path, case):
     make, message = BAD_INPUTS[case]
     source = make(tmp_path / "hlist_0.80000.list")
     out = tmp_path / "out.parquet"
-    result = runner.invoke(app, ["ingest", str(source), "--out", str(out), "--format",
-                                 "rockstar"])
+    result = runner.invoke(app, ["ingest", "--satellites", str(source), "--out", str(out),
+                                 "--format", "rockstar"])
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("error: "), result.output
     assert result.output.rstrip().endswith(errors[0]), result.output
     with pytest.raises(CatalogError, match=message):  # line numbers across tiny chunks
-        stream_rockstar(source, out, chunk_rows=2)
+        stream_rockstar(source, out, chunk_rows=2, satellites=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hlist_0.80000.list"]
 
 
 def test_options_are_checked(tmp_path):
     source = write_hlist(tmp_path / "h.list")
     with pytest.raises(CatalogError, match="disagrees with the header"):
-        ingest_rockstar(source, box_size=100.0)
+        ingest_rockstar(source, box_size=100.0, satellites=True)
     with pytest.raises(CatalogError, match="writes Parquet"):
-        stream_rockstar(source, tmp_path / "out.csv")
+        stream_rockstar(source, tmp_path / "out.csv", satellites=True)
     with pytest.raises(CatalogError, match="do not apply to a rockstar input"):
         ingest(source, mass_definition="Group_M_Crit200")
-    assert ingest_rockstar(source, box_size=BOX).meta.box_size == BOX
+    assert ingest_rockstar(source, box_size=BOX, satellites=True).meta.box_size == BOX
     boxless = write_hlist(tmp_path / "boxless.list", box=None)
     out = tmp_path / "boxless.parquet"
     result = runner.invoke(app, ["ingest", str(boxless), "--out", str(out), "--box", "50"])

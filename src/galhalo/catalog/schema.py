@@ -95,7 +95,8 @@ HOST_ID = Column("host_id", "id", "-",
 IS_CENTRAL = Column("is_central", "flag", "-",
                     "true for the host's central galaxy, false for a satellite")
 N_SAT = Column("N_sat", "count", "-",
-               "number of satellite galaxies above the stellar-mass cut in the host halo",
+               "number of satellites in the host halo above the catalog's cut (galaxies "
+               "above the stellar-mass cut; in a halo catalog, sub-halos above the mass cut)",
                lower=0, units_hint="a count of galaxies cannot be negative")
 
 HALO_COLUMNS: tuple[Column, ...] = (

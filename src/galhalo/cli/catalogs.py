@@ -122,7 +122,8 @@ def ingest(
     satellites: Annotated[bool, typer.Option(
         "--satellites", help="Subfind: also one row per satellite above the cut (host_id, "
         "is_central, N_sat, M_sub, Vmax_sub, r_host, v_r, v_t; with --sublink M_peak, "
-        "Vmax_peak, z_infall).")] = False,
+        "Vmax_peak, z_infall). Rockstar: also one row per sub-halo (without: host halos "
+        "only, the input populate paints).")] = False,
     sfr_floor: Annotated[float | None, typer.Option(
         help="Subfind: log10 sSFR in 1/yr given to galaxies with SFR = 0 or lower sSFR; "
              "counted and reported (default -16).")] = None,

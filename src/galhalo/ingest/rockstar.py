@@ -102,6 +102,8 @@ def _rows(values: dict[str, np.ndarray], header: HlistHeader, start: int, hosts:
     central = values["upid"] == -1
     key = np.where(central, values["id"], values["upid"])
     index, keep = hosts.find(key)
+    if not options.satellites:
+        keep &= central
     if options.min_mass is not None:  # Mpeak of hosts may be anything (NaN, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             keep &= central | (np.log10(values["mpeak"]) >= options.min_mass)
@@ -138,6 +140,9 @@ def _rows(values: dict[str, np.ndarray], header: HlistHeader, start: int, hosts:
         table[column] = position[:, axis]
     for column in VELOCITY_COLUMNS:
         table[column] = values[column]
+    if not options.satellites:
+        for name in (*HOST, *sub):
+            del table[name]
     return pd.DataFrame(table)
 
 
@@ -145,8 +150,12 @@ def _validate(frame: pd.DataFrame, meta: CatalogMeta, header: HlistHeader, start
               ) -> None:
     """Schema checks of one chunk's rows: hosts with their host columns, sub-halos
     without (their hosts may lie in other chunks; pass 1 checked the links)."""
-    central = frame["is_central"].to_numpy()
-    parts = (("host", frame[central]), ("sub-halo", frame[~central].drop(columns=list(HOST))))
+    if "is_central" not in frame.columns:  # host rows only
+        parts: tuple[tuple[str, pd.DataFrame], ...] = (("host", frame),)
+    else:
+        central = frame["is_central"].to_numpy()
+        parts = (("host", frame[central]),
+                 ("sub-halo", frame[~central].drop(columns=list(HOST))))
     for what, part in parts:
         if len(part):
             try:
@@ -204,7 +213,7 @@ class RockstarIngest:
 
     Attributes:
         path: the Parquet file written.
-        rows: catalog rows (hosts + sub-halos kept).
+        rows: catalog rows (hosts, and the sub-halos kept with ``satellites``).
         meta: the catalog metadata stored in the file (counts in ``meta.extra``).
     """
 
@@ -214,11 +223,12 @@ class RockstarIngest:
 
 
 def _prepare(path: PathLike, box_size: float | None, min_mass: float | None,
-             drop_orphans: bool, chunk_rows: int, say: Progress
+             drop_orphans: bool, chunk_rows: int, say: Progress, satellites: bool
              ) -> tuple[Callable[[], Iterator[pd.DataFrame]], CatalogMeta]:
     """Pass 1 and what pass 2 needs: a generator of the row frames, and the metadata."""
     header = read_hlist_header(path)
-    options = rockstar_options(header, box_size, min_mass, drop_orphans, chunk_rows)
+    options = rockstar_options(header, box_size, min_mass, drop_orphans, chunk_rows,
+                               satellites)
     names, sources = columns_to_read(header, options.min_mass)
     say(f"{header.path.name}: {len(header.names)} columns, a = {options.scale_factor:g}, "
         f"box {options.box_size:g} Mpc/h; pass 1 (hosts)")
@@ -228,7 +238,8 @@ def _prepare(path: PathLike, box_size: float | None, min_mass: float | None,
         f"pass 2 (rows): {counts['selected']:,} to write")
     pass2 = [name for name in names if name not in ("scale", "spin_bullock", "halfmass_scale",
                                                     "jx", "jy", "jz")]
-    return (lambda: _frames(header, pass2, hosts, meta, options, counts["selected"], say)), meta
+    expected = counts["selected"] if options.satellites else counts["hosts_kept"]
+    return (lambda: _frames(header, pass2, hosts, meta, options, expected, say)), meta
 
 
 def ingest_rockstar(
@@ -239,6 +250,7 @@ def ingest_rockstar(
     drop_orphans: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
+    satellites: bool = False,
 ) -> Catalog:
     """A Rockstar / Consistent-Trees ``hlist`` file as a validated catalog, in memory.
 
@@ -246,7 +258,8 @@ def ingest_rockstar(
     the whole catalog: for files that fit in memory. Arguments as there.
     """
     say = progress or (lambda message: None)
-    frames, meta = _prepare(path, box_size, min_mass, drop_orphans, chunk_rows, say)
+    frames, meta = _prepare(path, box_size, min_mass, drop_orphans, chunk_rows, say,
+                            satellites)
     catalog = Catalog(pd.concat(list(frames()), ignore_index=True), meta)
     catalog.validate(source=path)
     say(f"done: {len(catalog):,} rows")
@@ -262,6 +275,7 @@ def stream_rockstar(
     drop_orphans: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
+    satellites: bool = False,
 ) -> RockstarIngest:
     """Stream a Rockstar / Consistent-Trees ``hlist`` file into a Parquet catalog.
 
@@ -279,6 +293,10 @@ def stream_rockstar(
             by default they are an error.
         chunk_rows: lines read at a time (memory per chunk, not the result).
         progress: callback receiving one short message per stage.
+        satellites: also write the sub-halo rows, with ``host_id``, ``is_central`` and
+            the sub-halo columns. Without (the default) one row per host halo: the
+            input ``galhalo populate`` paints centrals on (``N_sat`` counts each host's
+            sub-halos either way).
 
     Returns:
         :class:`RockstarIngest` (path, rows, metadata with the counts).
@@ -297,7 +315,8 @@ def stream_rockstar(
         raise CatalogError(f"{out}: a streamed Rockstar ingest writes Parquet (.parquet or "
                            ".pq); convert afterwards if another format is needed")
     target = check_output_path(out)
-    frames, meta = _prepare(path, box_size, min_mass, drop_orphans, chunk_rows, say)
+    frames, meta = _prepare(path, box_size, min_mass, drop_orphans, chunk_rows, say,
+                            satellites)
     rows = 0
     with atomic_path(target) as tmp:
         writer, schema, held = None, None, []

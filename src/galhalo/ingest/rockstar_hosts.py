@@ -51,6 +51,8 @@ class RockstarOptions:
         box_size: periodic box side, Mpc/h. min_mass: cut, log10(Msun/h), or None.
         drop_orphans: drop sub-halos without their host instead of refusing the file.
         chunk_rows: lines per chunk. redshift, scale_factor: of the snapshot.
+        satellites: write the sub-halo rows too (host structure and sub-halo columns);
+            without, one row per host halo (``N_sat`` still counts its sub-halos).
     """
 
     box_size: float
@@ -59,6 +61,7 @@ class RockstarOptions:
     chunk_rows: int
     redshift: float
     scale_factor: float
+    satellites: bool = True
 
 
 def _refuse(header: HlistHeader, bad: np.ndarray, start: int, column: str, what: str,
@@ -324,7 +327,8 @@ def _build_hosts(found: _Pass1, header: HlistHeader, options: RockstarOptions,
 
 
 def rockstar_options(header: HlistHeader, box_size: float | None, min_mass: float | None,
-                     drop_orphans: bool, chunk_rows: int) -> RockstarOptions:
+                     drop_orphans: bool, chunk_rows: int, satellites: bool = True
+                     ) -> RockstarOptions:
     """The options checked against each other and the header (box size, scale factor).
 
     Raises:
@@ -354,7 +358,8 @@ def rockstar_options(header: HlistHeader, box_size: float | None, min_mass: floa
     return RockstarOptions(
         box_size=box, min_mass=None if min_mass is None else float(min_mass),
         drop_orphans=bool(drop_orphans), chunk_rows=chunk_rows,
-        redshift=max(1.0 / a - 1.0, 0.0), scale_factor=a)
+        redshift=max(1.0 / a - 1.0, 0.0), scale_factor=a,
+        satellites=bool(satellites))
 
 
 def read_hosts(header: HlistHeader, names: list[str], options: RockstarOptions,
