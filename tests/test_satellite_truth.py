@@ -147,7 +147,8 @@ def test_thinned_subhalo_draws_follow_the_count_law_chi2():
              "z_h": np.full(hosts, 0.8)}
     rng = np.random.default_rng(11)
     sub = MODEL.params.subhalos.draw(table, Cosmology(), 0.0, rng)
-    cond = {"M_h": np.full(len(sub["host"]), 13.2), "sSFR_central": np.full(len(sub["host"]), -12.0),
+    rows = len(sub["host"])
+    cond = {"M_h": np.full(rows, 13.2), "sSFR_central": np.full(rows, -12.0),
             **{k: sub[k] for k in ("M_peak", "M_sub", "z_infall", "r_host")}}
     smass = MODEL.conditional(cond).sample(rng, selected=False)[:, 0]
     kept = np.bincount(sub["host"][smass >= CUT], minlength=hosts)
