@@ -193,3 +193,18 @@ def test_command_line_writes_a_valid_satellite_catalog(tmp_path):
                                   "--n-halos", "100", "--box", "50", "--halos-only",
                                   "--satellites"])
     assert refused.exit_code == 2 and "satellites need galaxies" in refused.output
+
+
+def test_truth_conditional_scores_satellite_rows_with_the_satellite_density(with_satellites):
+    """Evaluation's truth wrapper never scores a satellite as a central: it routes the
+    rows (taking sSFR_central from the hosts) or refuses when sub-halo columns are gone."""
+    from galhalo.errors import SimulationError
+    from galhalo.evaluate.truth import TruthConditional
+
+    table = with_satellites.table
+    truth = TruthModel.from_dict(with_satellites.meta.truth)
+    scored = TruthConditional(truth).log_prob(table, table)
+    expected = truth.log_prob(table.assign(sSFR_central=central_values(table, "sSFR")), table)
+    np.testing.assert_array_equal(scored, expected)
+    with pytest.raises(SimulationError, match="M_peak"):
+        TruthConditional(truth).log_prob(table.drop(columns="M_peak"), table)
