@@ -108,14 +108,15 @@ def _dispersion_table(factor: float, low: float, high: float) -> RegularGridInte
     ln_s = np.linspace(np.log(1e-3), 0.0, 61)
     ln_c = np.linspace(np.log(low), np.log(high), 33)
     w = np.linspace(0.0, 14.0, 4001)  # t = s e^w out to 1.2e6 s: the tail is ~t^-4
-    s = np.exp(ln_s)[:, None, None]
-    c = np.exp(ln_c)[None, :, None]
-    t = s * np.exp(w)[None, None, :]
-    tracer = factor * c
-    # nu(t) / nu(s) for nu(x) = 1 / (c_t x (1 + c_t x)^2), times G M(<t) / t^2 / V_vir^2.
-    ratio = (s / t) * ((1.0 + tracer * s) / (1.0 + tracer * t)) ** 2
-    integrand = ratio * nfw_enclosed(c * t) / (nfw_enclosed(c) * t**2) * t
-    variance = np.trapezoid(integrand, w, axis=2)
+    s = np.exp(ln_s)[:, None]
+    t = s * np.exp(w)[None, :]
+    variance = np.empty((len(ln_s), len(ln_c)))
+    for j, c in enumerate(np.exp(ln_c)):  # one concentration at a time: 2 MB arrays
+        tracer = factor * c
+        # nu(t) / nu(s) for nu(x) = 1 / (c_t x (1 + c_t x)^2), times G M(<t) / t^2 / V_vir^2.
+        ratio = (s / t) * ((1.0 + tracer * s) / (1.0 + tracer * t)) ** 2
+        integrand = ratio * nfw_enclosed(c * t) / (nfw_enclosed(c) * t)
+        variance[:, j] = np.trapezoid(integrand, w, axis=1)
     return RegularGridInterpolator((ln_s, ln_c), 0.5 * np.log(variance))
 
 
