@@ -147,7 +147,10 @@ def simulate(
 
     Returns:
         Catalog with ``halo_id``, the halo, galaxy, position and velocity columns, and
-        metadata (box, cosmology, redshift, seed, truth-model parameters).
+        metadata (box, cosmology, redshift, seed, truth-model parameters). With
+        ``satellites=True`` (an option) the satellites follow the centrals, with
+        ``host_id``, ``is_central``, ``N_sat`` and the sub-halo columns
+        (:func:`add_satellites`); the central rows are the same as without.
     """
     config = _config(config, n_halos, box, seed, options)
     say = progress or (lambda message: None)
