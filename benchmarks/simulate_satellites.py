@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}", file=sys.stderr)
     if not args.no_docs:
         command = "python benchmarks/simulate_satellites.py" + (
-            " --quick" if args.quick else f" --sizes {','.join(f'{s:g}' for s in sizes)}")
+            " --quick" if args.quick else "" if tuple(sizes) == DEFAULT_SIZES
+            else f" --sizes {','.join(str(s) for s in sizes)}")
         note = (f"\nCommit {git_commit()}; seconds are wall time of the `simulate` call on a "
                 f"shared 2-core machine (expect +-30 % noise between the two runs of a "
                 f"size; the satellite stage is timed within the run with satellites). "
