@@ -21,7 +21,8 @@ def _simulate_catalog(n_halos: int, box: float, seed: int, halos_only: bool = Fa
 
     config = UniverseConfig(n_halos=n_halos, box=box, seed=seed, **options)
     run = simulate_halos if halos_only else simulate
-    what = "halos" if halos_only else "centrals"
+    what = ("halos" if halos_only else
+            "centrals and their satellites" if options.get("satellites") else "centrals")
     with Stages(f"simulating {n_halos:,} {what} in a {box:g} Mpc/h box") as stages:
         return run(config=config, progress=stages)
 
@@ -42,6 +43,11 @@ def simulate(
     halos_only: Annotated[bool, typer.Option(
         "--halos-only", help="Write the halo population alone (no galaxies, no "
         "stellar-mass selection), like a dark-matter-only halo catalog.")] = False,
+    satellites: Annotated[bool, typer.Option(
+        "--satellites/--no-satellites", help="Also draw satellite galaxies (rows after "
+        "the centrals, with host_id, is_central, N_sat and sub-halo columns; "
+        "docs/universe.md). Off by default in this release: every other command still "
+        "learns centrals.")] = False,
     figure: Annotated[Path | None, typer.Option(
         help="Also write an overview figure (.png, .pdf or .svg).")] = None,
 ) -> None:
@@ -54,9 +60,11 @@ def simulate(
     if figure is not None:
         check_writable(figure)
     catalog = _simulate_catalog(n_halos, box, seed, halos_only, redshift=redshift,
-                                grid=grid, particles=particles)
+                                grid=grid, particles=particles, satellites=satellites)
     write_catalog(catalog, out)
     output.print(f"wrote {len(catalog):,} rows to {out}")
+    if satellites:
+        output.print(f"of which {catalog.meta.extra['n_satellites']:,} satellites")
     if figure is not None:
         from ..report.catalog_figure import catalog_overview
 

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
-from ..catalog.schema import GALAXY, HALO
+from ..catalog.hosts import central_values
+from ..catalog.schema import GALAXY, HALO, HOST_ID, IS_CENTRAL
 from ..models.base import Table, column_matrix, table_of
+from ..sim.satellite_truth import SATELLITE_CONDITION
 from ..sim.truth import TruthModel
 from .distributions import EvaluationError
 
@@ -24,6 +26,12 @@ class TruthConditional:
     p(target | halo) for any subset ``target`` of the galaxy columns (others marginalised
     exactly); condition columns are the five halo columns. Offers ``sample``,
     ``log_prob``, ``cdf`` (exact conditional CDF, for the PIT) and ``predict``.
+
+    A table with satellites (``is_central`` false rows) is scored row by row with the
+    satellite density, which also reads the sub-halo columns and ``sSFR_central``
+    (taken from the centrals' ``sSFR`` when the table has hosts and no such column);
+    when they are missing the truth model raises instead of scoring satellites as
+    centrals.
     """
 
     family = "truth"
@@ -43,7 +51,18 @@ class TruthConditional:
 
     def _halos(self, condition_table: Table) -> dict[str, np.ndarray]:
         x = column_matrix(condition_table, self.condition, "condition")
-        return dict(zip(self.condition, x.T, strict=True))
+        halos = dict(zip(self.condition, x.T, strict=True))
+        table = table_of(condition_table)
+        if IS_CENTRAL.name not in table:
+            return halos
+        halos[IS_CENTRAL.name] = np.asarray(table[IS_CENTRAL.name]).astype(bool)
+        for name in SATELLITE_CONDITION:
+            if name in table and name not in halos:
+                halos[name] = np.asarray(table[name], dtype=float)
+        if ("sSFR_central" not in halos and "sSFR" in table and HOST_ID.name in table
+                and isinstance(table, pd.DataFrame)):
+            halos["sSFR_central"] = central_values(table, "sSFR").astype(float)
+        return halos
 
     def sample(self, condition_table: Table, n_per_row: int = 1,
                seed: int | np.random.Generator = 0) -> np.ndarray:

@@ -98,6 +98,32 @@ class Cosmology:
         radius_kpc = mass_so.M_to_R(mass, redshift, "vir")
         return np.sqrt(GRAVITATIONAL_CONSTANT * mass / radius_kpc)
 
+    def virial_radius(self, log_mass: np.ndarray, redshift: np.ndarray | float = 0.0
+                      ) -> np.ndarray:
+        """Comoving virial radius (Mpc/h) of mass M_vir at ``redshift`` (scalar or per mass).
+
+        The same colossus ``"vir"`` definition (Bryan & Norman 1998) as
+        :meth:`virial_velocity`, so ``V_vir^2 = G M / R_vir`` with R_vir in physical units.
+        """
+        from colossus.halo import mass_so
+
+        self.colossus()
+        mass = 10.0 ** np.asarray(log_mass, dtype=float)
+        redshift = np.asarray(redshift, dtype=float)
+        return mass_so.M_to_R(mass, redshift, "vir") * (1.0 + redshift) / 1000.0
+
+    def age(self, redshift: np.ndarray | float) -> np.ndarray:
+        """Cosmic time (Gyr) at ``redshift`` in flat LCDM without radiation (closed form).
+
+        ``t(a) = 2 / (3 H0 sqrt(Omega_L)) asinh(sqrt(Omega_L / Omega_m) a^(3/2))``; time
+        since an event at z1 seen at z0 is ``age(z0) - age(z1)``.
+        """
+        omega_lambda = 1.0 - self.Om0
+        hubble_time = 977.792 / self.H0  # 1 / H0 in Gyr (H0 in km/s/Mpc)
+        scale = 1.0 / (1.0 + np.asarray(redshift, dtype=float))
+        return (2.0 * hubble_time / (3.0 * np.sqrt(omega_lambda))
+                * np.arcsinh(np.sqrt(omega_lambda / self.Om0) * scale**1.5))
+
     def lagrangian_radius(self, log_mass: np.ndarray) -> np.ndarray:
         """Comoving radius (Mpc/h) of the sphere holding mass M at the mean density."""
         mass = 10.0 ** np.asarray(log_mass, dtype=float)

@@ -30,15 +30,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_ndtr, logsumexp, ndtr, ndtri, ndtri_exp
-from scipy.stats import multivariate_normal
+from scipy.special import expit
 
 from ..catalog.schema import GALAXY, HALO, STELLAR_MASS_CUT
 from ..errors import CatalogError, SimulationError
 from .halos import HaloModel
+from .mixture import Mixture, log_expit
+from .satellite_truth import SatelliteModel, SatelliteTruth
 
 COMPONENTS = ("star_forming", "quenched")
-_LOG_2PI = np.log(2.0 * np.pi)
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ class TruthModel:
     star_forming: Component = _STAR_FORMING
     quenched: Component = _QUENCHED
     halo_model: HaloModel = field(default_factory=HaloModel)
+    satellites: SatelliteTruth | None = None
 
     def __post_init__(self) -> None:
         for component in self.components:
@@ -153,8 +154,12 @@ class TruthModel:
         return (self.star_forming, self.quenched)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able parameters (stored in the catalog metadata)."""
-        return asdict(self)
+        """JSON-able parameters (stored in the catalog metadata); ``satellites`` only
+        when set, so a centrals-only truth has the same dict as before it existed."""
+        params = asdict(self)
+        if self.satellites is None:
+            del params["satellites"]
+        return params
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TruthModel:
@@ -171,7 +176,29 @@ class TruthModel:
                 values[name] = Component(**component)
         if isinstance(values.get("halo_model"), dict):
             values["halo_model"] = HaloModel(**values["halo_model"])
+        if isinstance(values.get("satellites"), dict):
+            values["satellites"] = SatelliteTruth.from_dict(values["satellites"])
         return cls(**values)
+
+    @property
+    def satellite_model(self) -> SatelliteModel:
+        """The satellite density (:class:`SatelliteModel`) bound to these centrals."""
+        if self.satellites is None:
+            raise SimulationError("this truth model has no satellite part (satellites=None); "
+                                  "simulate with satellites=True to get one")
+        return SatelliteModel(self, self.satellites)
+
+    def _satellite_rows(self, halo) -> np.ndarray | None:
+        """Mask of the satellite rows (``is_central`` false), None if there are none."""
+        if "is_central" not in halo:
+            return None
+        satellite = ~np.asarray(halo["is_central"]).astype(bool)
+        if not satellite.any():
+            return None
+        if self.satellites is None:
+            raise SimulationError(f"{int(satellite.sum())} rows are satellites (is_central "
+                                  f"false) but this truth model has no satellite part")
+        return satellite
 
     # ------------------------------------------------------------------ relations
     def shmr(self, log_mass: np.ndarray) -> np.ndarray:
@@ -218,7 +245,7 @@ class TruthModel:
         residual = self.halo_model.latents(mass, secondary)
         return mass, residual, np.log(np.asarray(halo["Delta3_h"], dtype=float))
 
-    def conditional(self, halo: pd.DataFrame | dict[str, np.ndarray]) -> _Mixture:
+    def conditional(self, halo: pd.DataFrame | dict[str, np.ndarray]) -> Mixture:
         """The mixture p(galaxy | halo) for each row of ``halo`` (before selection)."""
         mass, residual, log_delta = self._halo_terms(halo)
         logit = self._quench_logit(mass, residual, log_delta)
@@ -243,7 +270,7 @@ class TruthModel:
                 np.full_like(mass, component.ssfr_scatter),
                 np.full_like(mass, component.radius_scatter),
             ]))
-        return _Mixture(
+        return Mixture(
             log_weights=log_weights, means=np.stack(means, axis=1),
             scales=np.stack(scales, axis=1),
             correlations=np.stack([c.correlation_matrix for c in self.components]),
@@ -258,7 +285,12 @@ class TruthModel:
         """Exact log p(galaxy | halo, selected) in the columns' physical units.
 
         Args:
-            halo: table with ``M_h, C_h, S_h, z_h, Delta3_h`` (n rows).
+            halo: table with ``M_h, C_h, S_h, z_h, Delta3_h`` (n rows). Rows with
+                ``is_central`` false (a catalog with satellites) are scored by the
+                satellite density (:attr:`satellite_model`), which also needs the
+                columns ``satellite_truth.SATELLITE_CONDITION`` (sub-halo columns and
+                ``sSFR_central``); ``cdf``, ``sample`` and ``selection_probability``
+                route such rows the same way.
             galaxy: table with the galaxy columns to score (n rows).
             columns: which galaxy columns (any non-empty subset of
                 ``smass, color, sSFR, radius``; default: all four). Other columns are
@@ -272,6 +304,12 @@ class TruthModel:
         unknown = [name for name in columns if name not in GALAXY]
         if unknown or not columns:
             raise SimulationError(f"columns must be a non-empty subset of {GALAXY}, got {columns}")
+        satellite = self._satellite_rows(halo)
+        if satellite is not None:
+            return _routed(satellite, lambda rows: self.log_prob(_take(halo, rows),
+                                                                  _take(galaxy, rows), columns),
+                           lambda rows: self.satellite_model.log_prob(
+                               _take(halo, rows), _take(galaxy, rows), columns))
         values = np.column_stack([np.asarray(galaxy[name], dtype=float) for name in columns])
         return self.conditional(halo).log_prob(values, [GALAXY.index(n) for n in columns])
 
@@ -285,10 +323,22 @@ class TruthModel:
         """
         if column not in GALAXY:
             raise SimulationError(f"column must be one of {GALAXY}, got {column!r}")
-        return self.conditional(halo).cdf(np.asarray(values, dtype=float), GALAXY.index(column))
+        values = np.asarray(values, dtype=float)
+        satellite = self._satellite_rows(halo)
+        if satellite is not None:
+            return _routed(satellite,
+                           lambda rows: self.cdf(_take(halo, rows), values[rows], column),
+                           lambda rows: self.satellite_model.cdf(_take(halo, rows),
+                                                                 values[rows], column))
+        return self.conditional(halo).cdf(values, GALAXY.index(column))
 
     def selection_probability(self, halo: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
-        """P(smass >= cut | halo), shape (n,)."""
+        """P(smass >= cut | halo), shape (n,) (satellite rows: P_sel(M_peak))."""
+        satellite = self._satellite_rows(halo)
+        if satellite is not None:
+            return _routed(satellite, lambda rows: self.selection_probability(_take(halo, rows)),
+                           lambda rows: self.satellite_model.selection_probability(
+                               _take(halo, rows)))
         return np.exp(self.conditional(halo).log_selection())
 
     def sample(
@@ -310,121 +360,30 @@ class TruthModel:
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise SimulationError(f"n must be a positive integer, got {n}")
         rng = np.random.default_rng(seed)
+        satellite = self._satellite_rows(halo)
+        if satellite is not None:
+            draws = np.empty((int(n), len(satellite), len(GALAXY)))
+            if (~satellite).any():
+                draws[:, ~satellite] = self.sample(_take(halo, ~satellite), n, rng, selected)
+            draws[:, satellite] = self.satellite_model.sample(_take(halo, satellite), n, rng,
+                                                              selected)
+            return draws
         mixture = self.conditional(halo)
         rows = mixture.log_weights.shape[0]
         draws = mixture.repeat(int(n)).sample(rng, selected)
         return draws.reshape(int(n), rows, -1)
 
 
-def log_expit(x: np.ndarray) -> np.ndarray:
-    """log(sigmoid(x)) without overflow."""
-    return -np.logaddexp(0.0, -x)
+def _take(table, rows: np.ndarray):
+    """The rows ``rows`` (a boolean mask) of a DataFrame or a dict of arrays."""
+    if isinstance(table, pd.DataFrame):
+        return table[rows].reset_index(drop=True)
+    return {name: np.asarray(value)[rows] for name, value in table.items()}
 
 
-@dataclass(frozen=True)
-class _Mixture:
-    """Per-row two-component Gaussian mixture with a lower cut on dimension 0.
-
-    Shapes: log_weights (n, K); means, scales (n, K, D); correlations (K, D, D).
-    """
-
-    log_weights: np.ndarray
-    means: np.ndarray
-    scales: np.ndarray
-    correlations: np.ndarray
-    cut: float
-
-    def repeat(self, n: int) -> _Mixture:
-        """The same rows tiled ``n`` times (row ``i`` of copy ``j`` at ``j * rows + i``)."""
-        return _Mixture(
-            log_weights=np.tile(self.log_weights, (n, 1)), means=np.tile(self.means, (n, 1, 1)),
-            scales=np.tile(self.scales, (n, 1, 1)), correlations=self.correlations, cut=self.cut)
-
-    def _log_tail(self) -> np.ndarray:
-        """log P(dim 0 >= cut | component), shape (n, K)."""
-        return log_ndtr((self.means[..., 0] - self.cut) / self.scales[..., 0])
-
-    def log_selection(self) -> np.ndarray:
-        return logsumexp(self.log_weights + self._log_tail(), axis=1)
-
-    def log_prob(self, values: np.ndarray, dims: list[int]) -> np.ndarray:
-        """log density of ``values`` (n, len(dims)) in dimensions ``dims``."""
-        per_component = np.empty(self.log_weights.shape)
-        for k in range(self.log_weights.shape[1]):
-            mean = self.means[:, k, dims]
-            scale = self.scales[:, k, dims]
-            corr = self.correlations[k][np.ix_(dims, dims)]
-            standard = (values - mean) / scale
-            inverse = np.linalg.inv(corr)
-            _, log_det = np.linalg.slogdet(corr)
-            quadratic = np.einsum("ni,ij,nj->n", standard, inverse, standard)
-            log_density = (-0.5 * (quadratic + log_det + len(dims) * _LOG_2PI)
-                           - np.log(scale).sum(axis=1))
-            if 0 not in dims:
-                # Integrate the selection over the hidden stellar mass: its conditional
-                # given the shown dimensions is Gaussian.
-                cross = self.correlations[k][0, dims]
-                cond_mean = standard @ (inverse @ cross)
-                cond_var = 1.0 - cross @ inverse @ cross
-                threshold = (self.cut - self.means[:, k, 0]) / self.scales[:, k, 0]
-                log_density = log_density + log_ndtr((cond_mean - threshold)
-                                                     / np.sqrt(cond_var))
-            per_component[:, k] = log_density
-        log_prob = logsumexp(self.log_weights + per_component, axis=1) - self.log_selection()
-        if 0 in dims:
-            log_prob[values[:, dims.index(0)] < self.cut] = -np.inf
-        return log_prob
-
-    def cdf(self, values: np.ndarray, dim: int) -> np.ndarray:
-        """P(dimension ``dim`` <= values | selected) per row; values shape (n,)."""
-        total = np.zeros(len(values))
-        for k in range(self.log_weights.shape[1]):
-            standard = (values - self.means[:, k, dim]) / self.scales[:, k, dim]
-            threshold = (self.cut - self.means[:, k, 0]) / self.scales[:, k, 0]
-            if dim == 0:
-                below_and_selected = np.clip(ndtr(standard) - ndtr(threshold), 0.0, None)
-            else:
-                # P(X <= x, S >= cut) = P(X <= x) - P(X <= x, S < cut): bivariate normal.
-                rho = self.correlations[k][0, dim]
-                bivariate = multivariate_normal(cov=[[1.0, rho], [rho, 1.0]], abseps=1e-10,
-                                                releps=1e-10)
-                both_below = bivariate.cdf(np.column_stack([standard, threshold]))
-                below_and_selected = np.clip(ndtr(standard) - both_below, 0.0, None)
-            total += np.exp(self.log_weights[:, k]) * below_and_selected
-        return np.clip(total / np.exp(self.log_selection()), 0.0, 1.0)
-
-    def sample(self, rng: np.random.Generator, selected: bool) -> np.ndarray:
-        """One draw per row, shape (n, D); truncated at the cut when ``selected``."""
-        n, n_components, dims = self.means.shape
-        log_weights = self.log_weights + (self._log_tail() if selected else 0.0)
-        if selected:
-            hopeless = ~np.isfinite(logsumexp(log_weights, axis=1))
-            if hopeless.any():
-                raise SimulationError(
-                    f"{hopeless.sum()} halos have no chance of hosting a galaxy above the "
-                    f"stellar-mass cut {self.cut}: the selected density is undefined there")
-        probability = np.exp(log_weights - logsumexp(log_weights, axis=1, keepdims=True))
-        choice = (rng.random(n)[:, None] > np.cumsum(probability, axis=1)).sum(axis=1)
-        choice = np.minimum(choice, n_components - 1)
-        rows = np.arange(n)
-        mean = self.means[rows, choice]
-        scale = self.scales[rows, choice]
-        uniform = rng.random(n)
-        if selected:
-            # Inverse CDF of the standard normal tail above the (standardised) cut.
-            threshold = (self.cut - mean[:, 0]) / scale[:, 0]
-            # Inverted in log space: exact even where the tail probability underflows.
-            head = -ndtri_exp(np.log1p(-uniform) + log_ndtr(-threshold))
-        else:
-            head = ndtri(uniform)
-        standard = np.empty((n, dims))
-        standard[:, 0] = head
-        noise = rng.standard_normal((n, dims - 1))
-        for k in range(n_components):
-            rows_k = choice == k
-            corr = self.correlations[k]
-            cross = corr[1:, 0]
-            cond_cov = corr[1:, 1:] - np.outer(cross, cross)
-            chol = np.linalg.cholesky(cond_cov)
-            standard[rows_k, 1:] = np.outer(head[rows_k], cross) + noise[rows_k] @ chol.T
-        return mean + scale * standard
+def _routed(satellite: np.ndarray, central_part, satellite_part) -> np.ndarray:
+    """Combine per-row results of the central and the satellite density."""
+    out = np.empty(len(satellite))
+    out[~satellite] = central_part(~satellite) if (~satellite).any() else []
+    out[satellite] = satellite_part(satellite)
+    return out

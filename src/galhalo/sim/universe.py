@@ -14,6 +14,12 @@
    Batches are drawn until ``n_halos`` centrals pass; the catalog keeps the first
    ``n_halos`` of them (a random subsample of the selected population).
 
+5. with ``satellites=True``, after the central catalog is final: sub-halos of every
+   host in it (``subhalos.SubhaloModel``) from a seed stream the centrals never touch,
+   and their galaxies from the satellite truth (``satellite_truth``); a satellite is
+   kept if its ``smass`` passes the cut. The central rows are identical with and
+   without satellites (same seed and options).
+
 If ``n_halos`` differs from the number a box of that size holds, the catalog is a
 random dilution (or an over-sampling) of the physical population; clustering is
 unaffected and ``meta.extra["sampling_fraction"]`` records the ratio.
@@ -21,20 +27,21 @@ unaffected and ``meta.extra["sampling_fraction"]`` records the ratio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..catalog import Catalog, CatalogMeta
-from ..catalog.schema import GALAXY, HALO, POSITION, VELOCITY
+from ..catalog.schema import GALAXY, HALO, HOST, N_SAT, POSITION, SUBHALO, VELOCITY
 from ..environment import DELTA3_RADIUS, MatterTracers
 from ..errors import SimulationError
 from ..progress import Progress
 from .cosmology import Cosmology
 from .field import LinearField, gaussian_field, interpolate, wrap
 from .halos import HaloModel, draw_masses, expected_count, place_halos
+from .satellite_truth import SatelliteTruth
 from .truth import TruthModel
 
 #: Grid sizes the automatic choice picks from (FFT-friendly).
@@ -66,6 +73,10 @@ class UniverseConfig:
             host's 1-D virial dispersion V_vir / sqrt(2).
         cosmology, truth: cosmology and the known-truth galaxy model (its
             ``halo_model`` also sets the halo mass range and halo-property relations).
+        satellites: also draw satellite galaxies (rows after the centrals). The truth
+            then gets a satellite part (``truth.satellites``, default
+            :class:`SatelliteTruth` if it has none) carrying this universe's cosmology
+            and redshift.
     """
 
     n_halos: int = 100_000
@@ -77,8 +88,13 @@ class UniverseConfig:
     central_velocity_bias: float = 0.3
     cosmology: Cosmology = field(default_factory=Cosmology)
     truth: TruthModel = field(default_factory=TruthModel)
+    satellites: bool = False
 
     def __post_init__(self) -> None:
+        if self.satellites:
+            part = self.truth.satellites or SatelliteTruth()
+            object.__setattr__(self, "truth", replace(
+                self.truth, satellites=part.for_universe(self.cosmology, self.redshift)))
         if isinstance(self.n_halos, bool) or int(self.n_halos) != self.n_halos or self.n_halos < 1:
             raise SimulationError(f"n_halos must be a positive integer, got {self.n_halos}")
         if not np.isfinite(self.box) or self.box <= 2 * DELTA3_RADIUS:
@@ -131,13 +147,17 @@ def simulate(
 
     Returns:
         Catalog with ``halo_id``, the halo, galaxy, position and velocity columns, and
-        metadata (box, cosmology, redshift, seed, truth-model parameters).
+        metadata (box, cosmology, redshift, seed, truth-model parameters). With
+        ``satellites=True`` (an option) the satellites follow the centrals, with
+        ``host_id``, ``is_central``, ``N_sat`` and the sub-halo columns
+        (:func:`add_satellites`); the central rows are the same as without.
     """
     config = _config(config, n_halos, box, seed, options)
     say = progress or (lambda message: None)
     universe = _Box(config, say)
     selected_tables: list[pd.DataFrame] = []
     n_selected = n_drawn = 0
+    failed_masses: list[np.ndarray] = []
     batches = universe.halo_stream.spawn(64)
     fraction = estimate_selected_fraction(config, np.random.default_rng(batches[-1]))
     for batch, stream in enumerate(batches[:-1]):
@@ -151,6 +171,8 @@ def simulate(
         halos = universe.draw_halos(size, rng)
         galaxies = config.truth.sample(halos, 1, rng, selected=False)[0]
         keep = galaxies[:, 0] >= config.truth.stellar_mass_cut
+        if config.satellites:
+            failed_masses.append(halos["M_h"].to_numpy()[~keep])
         table = halos[keep].reset_index(drop=True)
         table[list(GALAXY)] = galaxies[keep]
         selected_tables.append(table)
@@ -162,8 +184,16 @@ def simulate(
     table = pd.concat(selected_tables, ignore_index=True).iloc[: config.n_halos]
     halos_used = n_drawn * config.n_halos / n_selected
     extra = {"halos_drawn": int(n_drawn), "selected_fraction": n_selected / n_drawn}
+    properties: tuple[str, ...] = (*HALO, *GALAXY)
+    if config.satellites:
+        say("satellites")
+        table, satellite_extra = add_satellites(config, table)
+        missing = expected_satellites(config.truth, np.concatenate(failed_masses))
+        satellite_extra["expected_missing_satellites"] = missing * config.n_halos / n_selected
+        extra.update(satellite_extra)
+        properties = (*HOST, *HALO, N_SAT.name, *SUBHALO, *GALAXY)
     say("done")
-    return universe.catalog(table, (*HALO, *GALAXY), halos_used, extra)
+    return universe.catalog(table, properties, halos_used, extra)
 
 
 def simulate_halos(
@@ -176,6 +206,9 @@ def simulate_halos(
     assembly bias as :func:`simulate`, with ``n_halos`` halos. Arguments as there.
     """
     config = _config(config, n_halos, box, seed, options)
+    if config.satellites:
+        raise SimulationError("simulate_halos draws halos only: satellites need galaxies "
+                              "(use simulate)")
     say = progress or (lambda message: None)
     universe = _Box(config, say)
     say(f"{config.n_halos:,} halos")
@@ -258,6 +291,77 @@ class _Box:
             },
         )
         return Catalog(table=table, meta=meta)
+
+
+#: Seed-sequence child of the satellites: the central path spawns children 0 (field)
+#: and 1 (halos) of ``SeedSequence(seed)`` and never this one.
+SATELLITE_STREAM = 2
+
+
+def add_satellites(config: UniverseConfig, centrals: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, dict]:
+    """Append satellite rows to the final central table (``x, y, z, vx, vy, vz``, halo
+    and galaxy columns, n rows); returns the table with ``host_id``, ``is_central``,
+    ``N_sat`` and the sub-halo columns, and the counts for ``meta.extra``.
+
+    Sub-halos come from the seed stream :data:`SATELLITE_STREAM`; every one above the
+    resolution limit gets a galaxy (before selection) and is kept if it passes the
+    stellar-mass cut, so ``N_sat`` follows the satellite truth's count law exactly.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed,
+                                                       spawn_key=(SATELLITE_STREAM,)))
+    model = config.truth.satellite_model
+    n = len(centrals)
+    sub = model.params.subhalos.draw(
+        {name: centrals[name].to_numpy() for name in ("M_h", "C_h", "z_h")},
+        config.cosmology, config.redshift, rng)
+    host = sub["host"]
+    condition = {"M_h": centrals["M_h"].to_numpy()[host],
+                 "sSFR_central": centrals["sSFR"].to_numpy()[host],
+                 **{name: sub[name] for name in ("M_peak", "M_sub", "z_infall", "r_host")}}
+    galaxies = model.conditional(condition).sample(rng, selected=False)
+    keep = galaxies[:, 0] >= config.truth.stellar_mass_cut
+    host = host[keep]
+    n_sat = np.bincount(host, minlength=n).astype(np.int64)
+
+    positions = centrals[list(POSITION)].to_numpy()
+    velocities = centrals[list(VELOCITY)].to_numpy()
+    offset, relative = sub["offset"][keep], sub["velocity"][keep]
+    unit = offset / np.linalg.norm(offset, axis=1, keepdims=True)
+    v_r = (relative * unit).sum(axis=1)
+    satellites = centrals.iloc[host][list(HALO)].reset_index(drop=True)
+    satellites.insert(0, "host_id", host.astype(np.int64))
+    satellites.insert(1, "is_central", np.zeros(len(host), dtype=bool))
+    satellites["N_sat"] = n_sat[host]
+    for name in ("M_sub", "Vmax_sub", "M_peak", "Vmax_peak", "z_infall", "r_host"):
+        satellites[name] = sub[name][keep]
+    satellites["v_r"] = v_r
+    satellites["v_t"] = np.linalg.norm(relative - v_r[:, None] * unit, axis=1)
+    satellites[list(GALAXY)] = galaxies[keep]
+    satellites[list(POSITION)] = wrap(positions[host] + offset, config.box)
+    satellites[list(VELOCITY)] = velocities[host] + relative
+
+    table = centrals.copy()
+    table.insert(0, "host_id", np.arange(n, dtype=np.int64))
+    table.insert(1, "is_central", np.ones(n, dtype=bool))
+    table["N_sat"] = n_sat
+    for name in SUBHALO:
+        table[name] = np.nan
+    table = pd.concat([table, satellites[table.columns]], ignore_index=True)
+    extra = {"n_satellites": int(keep.sum()), "subhalos_drawn": len(keep),
+             "satellite_fraction": float(keep.sum() / (n + keep.sum()))}
+    return table, extra
+
+
+def expected_satellites(truth: TruthModel, log_mass: np.ndarray) -> float:
+    """Expected number of satellites above the cut summed over hosts of masses
+    ``log_mass`` (the exact count mean, interpolated on a 0.002-dex mass grid)."""
+    if len(log_mass) == 0:
+        return 0.0
+    low, high = float(log_mass.min()), float(log_mass.max())
+    grid = np.linspace(low, high, max(2, int(np.ceil((high - low) / 0.002)) + 1))
+    mean = truth.satellite_model.satellite_count_mean({"M_h": grid})
+    return float(np.interp(log_mass, grid, mean).sum())
 
 
 def matter_particles(field: LinearField, side: int) -> np.ndarray:

@@ -1,0 +1,265 @@
+"""Benchmark: time and peak memory of ``simulate(..., satellites=True)``, and the
+satellite statistics of the universe it makes.
+
+Each (size, satellites on/off) pair runs in a fresh Python subprocess, so the peak
+resident set size (``ru_maxrss``) belongs to that run alone; the child times the
+``simulate`` call only (imports excluded). The box grows with the size so that the
+number density of centrals stays that of the default universe (1e5 in 205 Mpc/h,
+TNG300-like): ``box = 205 (n / 1e5)^(1/3)`` Mpc/h.
+
+The design target: 1e5 hosts with satellites in under 60 s and 2 GiB on 2 cores.
+The child of the largest run with satellites also measures the satellite statistics:
+satellite fraction per stellar-mass bin, mean N_sat per host-mass bin against the
+truth's exact mean, quenched fraction (sSFR < -11) of satellites per host-mass bin,
+and conformity (f_Q of satellites of quenched versus star-forming centrals).
+
+Usage::
+
+    .venv/bin/python benchmarks/simulate_satellites.py            # 1e4, 1e5, 1e6
+    .venv/bin/python benchmarks/simulate_satellites.py --quick    # 1e4 only
+    .venv/bin/python benchmarks/simulate_satellites.py --sizes 1e4,1e5
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _docs import DOCS, markdown_table, rewrite_block
+from child import run_child_json
+from simulate import git_commit, machine_info, parse_sizes
+
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+#: Hosts and box of the default universe; other sizes keep its density.
+REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
+TARGET_HOSTS, TARGET_SECONDS, TARGET_MIB = 100_000, 60.0, 2048.0
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate_satellites.json"
+#: The document and its two generated blocks (the lead may move them to satellites.md).
+DOCUMENT = DOCS / "universe.md"
+TIMING_BLOCK = "simulate_satellites"
+STATISTICS_BLOCK = "satellite_statistics"
+SMASS_EDGES = (8.75, 9.25, 9.75, 10.25, 10.75, 11.25, 13.0)
+HOST_EDGES = (11.0, 11.5, 12.0, 12.5, 13.0, 13.5, 14.0, 15.5)
+QUENCHED = -11.0  # sSFR threshold (log10 1/yr)
+
+
+def box_for(n_hosts: int) -> float:
+    """Box side (Mpc/h) holding ``n_hosts`` at the default universe's density."""
+    return REFERENCE_BOX * (n_hosts / REFERENCE_HOSTS) ** (1.0 / 3.0)
+
+
+# --------------------------------------------------------------------------- child
+
+
+def satellite_statistics(catalog) -> dict[str, Any]:
+    """The universe's satellite statistics (see the module docstring), JSON-able."""
+    import numpy as np
+
+    from galhalo.catalog.hosts import central_values
+    from galhalo.sim.truth import TruthModel
+
+    table = catalog.table
+    satellite = ~table["is_central"].to_numpy()
+    quenched = table["sSFR"].to_numpy() < QUENCHED
+    central_quenched = central_values(table, "sSFR") < QUENCHED
+    smass, host_mass = table["smass"].to_numpy(), table["M_h"].to_numpy()
+    centrals = table[~satellite]
+    truth_mean = TruthModel.from_dict(catalog.meta.truth).satellite_model.satellite_count_mean(
+        centrals)
+    by_smass, by_host = [], []
+    for low, high in itertools.pairwise(SMASS_EDGES):
+        rows = (smass >= low) & (smass < high)
+        by_smass.append({"low": low, "high": high, "galaxies": int(rows.sum()),
+                         "satellite_fraction": float(satellite[rows].mean())})
+    for low, high in itertools.pairwise(HOST_EDGES):
+        hosts = ((centrals["M_h"] >= low) & (centrals["M_h"] < high)).to_numpy()
+        rows = satellite & (host_mass >= low) & (host_mass < high)
+        near_10 = rows & (np.abs(smass - 10.0) < 0.25)
+        entry = {"low": low, "high": high, "hosts": int(hosts.sum()),
+                 "satellites": int(rows.sum()),
+                 "mean_n_sat": float(centrals["N_sat"][hosts].mean()) if hosts.any() else None,
+                 "truth_mean_n_sat": float(truth_mean[hosts].mean()) if hosts.any() else None,
+                 "quenched_fraction": float(quenched[rows].mean()) if rows.any() else None,
+                 "quenched_fraction_smass_10": (float(quenched[near_10].mean())
+                                                if near_10.sum() >= 10 else None),
+                 "satellites_smass_10": int(near_10.sum())}
+        for label, of in (("quenched_central", central_quenched),
+                          ("star_forming_central", ~central_quenched)):
+            chosen = rows & of
+            entry[f"satellites_of_{label}"] = int(chosen.sum())
+            entry[f"quenched_fraction_of_{label}"] = (float(quenched[chosen].mean())
+                                                      if chosen.sum() >= 10 else None)
+        by_host.append(entry)
+    return {"satellites": int(satellite.sum()), "centrals": int((~satellite).sum()),
+            "satellite_fraction": float(satellite.mean()),
+            "quenched_fraction_satellites": float(quenched[satellite].mean()),
+            "quenched_fraction_centrals": float(quenched[~satellite].mean()),
+            "expected_missing_satellites": catalog.meta.extra["expected_missing_satellites"],
+            "by_smass": by_smass, "by_host_mass": by_host}
+
+
+def run_child(n_hosts: int, satellites: bool, statistics: bool) -> dict[str, Any]:
+    """One measurement in this (fresh) process: ``simulate`` at the scaled box."""
+    import resource
+
+    start = time.perf_counter()
+    from galhalo.sim.universe import simulate
+
+    imported = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    stages: dict[str, float] = {}
+
+    def progress(message: str) -> None:
+        stages.setdefault(message.split(":")[0], time.perf_counter())
+
+    catalog = simulate(n_hosts, box=box_for(n_hosts), seed=42, satellites=satellites,
+                       progress=progress)
+    done = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result = {
+        "n_hosts": n_hosts, "satellites": satellites, "box": box_for(n_hosts),
+        "rows": len(catalog.table), "import_seconds": imported - start,
+        "simulate_seconds": done - imported,
+        # The satellite stage alone: from the "satellites" progress message to "done".
+        "satellite_seconds": (stages["done"] - stages["satellites"]
+                              if "satellites" in stages else 0.0),
+        "simulate_cpu_seconds": (after.ru_utime - before.ru_utime)
+        + (after.ru_stime - before.ru_stime),
+        "peak_rss_mib": after.ru_maxrss / 1024,
+        "n_satellites": catalog.meta.extra.get("n_satellites", 0),
+        "subhalos_drawn": catalog.meta.extra.get("subhalos_drawn", 0),
+    }
+    if statistics and satellites:
+        result["statistics"] = satellite_statistics(catalog)
+    return result
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def measure(n_hosts: int, satellites: bool, statistics: bool,
+            timeout: float | None) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_hosts),
+               "--child-satellites", str(int(satellites)),
+               "--child-statistics", str(int(statistics))]
+    return {"n_hosts": n_hosts, "satellites": satellites,
+            **run_child_json(command, timeout)}
+
+
+def timing_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    header = ["hosts", "box Mpc/h", "satellites", "sub-halos drawn", "s without",
+              "s with", "ratio", "satellite stage s", "peak MiB without", "peak MiB with"]
+    cells = []
+    for row in rows:
+        off, on = row["without"], row["with"]
+        if "error" in off or "error" in on:
+            error = (on if "error" in on else off)["error"].splitlines()[-1]
+            cells.append([f"{row['n_hosts']:,}", "failed: " + error, *[""] * 8])
+            continue
+        cells.append([
+            f"{row['n_hosts']:,}", f"{on['box']:.0f}", f"{on['n_satellites']:,}",
+            f"{on['subhalos_drawn']:,}", f"{off['simulate_seconds']:.1f}",
+            f"{on['simulate_seconds']:.1f}",
+            f"{on['simulate_seconds'] / off['simulate_seconds']:.2f}",
+            f"{on['satellite_seconds']:.1f}",
+            f"{off['peak_rss_mib']:,.0f}", f"{on['peak_rss_mib']:,.0f}"])
+    return header, cells
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def statistics_text(stats: dict[str, Any], n_hosts: int) -> str:
+    """Two Markdown tables and a summary line for the statistics block."""
+    lines = [f"Universe of {n_hosts:,} hosts (box {box_for(n_hosts):.0f} Mpc/h, seed 42): "
+             f"{stats['satellites']:,} satellites, satellite fraction "
+             f"{stats['satellite_fraction']:.3f}; quenched (sSFR < -11): satellites "
+             f"{stats['quenched_fraction_satellites']:.3f}, centrals "
+             f"{stats['quenched_fraction_centrals']:.3f}; expected satellites lost with "
+             f"centrals below the cut: {stats['expected_missing_satellites']:.1f}.", ""]
+    lines.append(markdown_table(
+        ["smass bin", "galaxies", "satellite fraction"],
+        [[f"{b['low']:.2f}–{b['high']:.2f}", f"{b['galaxies']:,}",
+          f"{b['satellite_fraction']:.3f}"] for b in stats["by_smass"]]))
+    lines.append(markdown_table(
+        ["M_h bin", "hosts", "<N_sat>", "truth <N_sat>", "f_Q sat", "f_Q sat, smass 9.75–10.25",
+         "f_Q sat of Q centrals (n)", "f_Q sat of SF centrals (n)"],
+        [[f"{b['low']:.1f}–{b['high']:.1f}", f"{b['hosts']:,}",
+          _share(b["mean_n_sat"]), _share(b["truth_mean_n_sat"]),
+          _share(b["quenched_fraction"]), _share(b["quenched_fraction_smass_10"]),
+          f"{_share(b['quenched_fraction_of_quenched_central'])} "
+          f"({b['satellites_of_quenched_central']:,})",
+          f"{_share(b['quenched_fraction_of_star_forming_central'])} "
+          f"({b['satellites_of_star_forming_central']:,})"] for b in stats["by_host_mass"]]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
+                        help="comma-separated host counts (default 1e4,1e5,1e6)")
+    parser.add_argument("--quick", action="store_true", help="1e4 hosts only")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="JSON output (default benchmarks/results/simulate_satellites.json)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds after which one child run is abandoned")
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not rewrite the blocks in docs/universe.md")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-satellites", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--child-statistics", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(run_child(args.child, bool(args.child_satellites),
+                                   bool(args.child_statistics))))
+        return 0
+    sizes = [10_000] if args.quick else args.sizes
+    from galhalo.files import write_json
+
+    largest = max(sizes)
+    rows = []
+    for n_hosts in sizes:
+        row: dict[str, Any] = {"n_hosts": n_hosts}
+        for satellites in (False, True):
+            print(f"simulate {n_hosts:,} hosts, satellites={satellites} ...", file=sys.stderr,
+                  flush=True)
+            row["with" if satellites else "without"] = measure(
+                n_hosts, satellites, satellites and n_hosts == largest, args.timeout)
+        rows.append(row)
+    header, cells = timing_table(rows)
+    print(markdown_table(header, cells))
+    stats = rows[-1]["with"].get("statistics")
+    if stats is not None:
+        print(statistics_text(stats, largest))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, {"benchmark": "simulate_satellites", "machine": machine_info(),
+                          "target": {"n_hosts": TARGET_HOSTS, "seconds": TARGET_SECONDS,
+                                     "peak_mib": TARGET_MIB},
+                          "rows": rows, "statistics": stats})
+    print(f"wrote {args.out}", file=sys.stderr)
+    if not args.no_docs:
+        command = "python benchmarks/simulate_satellites.py" + (
+            " --quick" if args.quick else "" if tuple(sizes) == DEFAULT_SIZES
+            else f" --sizes {','.join(str(s) for s in sizes)}")
+        note = (f"\nCommit {git_commit()}; seconds are wall time of the `simulate` call on a "
+                f"shared 2-core machine (expect +-30 % noise between the two runs of a "
+                f"size; the satellite stage is timed within the run with satellites). "
+                f"Target: {TARGET_HOSTS:,} hosts with satellites in {TARGET_SECONDS:.0f} s "
+                f"and {TARGET_MIB / 1024:.0f} GiB.")
+        rewrite_block(DOCUMENT, TIMING_BLOCK, markdown_table(header, cells) + note,
+                      command=command)
+        if stats is not None:
+            rewrite_block(DOCUMENT, STATISTICS_BLOCK, statistics_text(stats, largest),
+                          command=command)
+    failed = any("error" in row[key] for row in rows for key in ("with", "without"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""Sub-halo population of the synthetic universe: counts, peak masses, infall, stripping,
+positions and velocities of the sub-halos that host satellite galaxies.
+
+Per host of virial mass ``M_h`` (log10 Msun/h) at the snapshot redshift:
+
+* **peak masses**: the unevolved sub-halo mass function of Jiang & van den Bosch (2016,
+  MNRAS 458, 2848), all orders, in ``psi = m_peak / M_host``::
+
+      dN/dln(psi) = (gamma1 psi^alpha1 + gamma2 psi^alpha2) exp(-beta psi^zeta),  psi <= 1
+
+  times ``survival_fraction``, the share of accreted sub-halos that still host an
+  identifiable galaxy today, above ``log10 m_peak >= log_peak_min``;
+* **counts**: negative binomial with that mean ``mu(M_h)`` and variance
+  ``mu + (count_scatter mu)^2`` (super-Poisson; Boylan-Kolchin et al. 2010, MNRAS 406,
+  896, and Jiang & van den Bosch 2017, MNRAS 472, 657, measure ``sigma_I ~ 0.18``);
+* **infall redshift**: the host's mass history ``M(z) = M_0 exp(-a_h z)`` with
+  ``a_h = ln 2 / z_h`` (Wechsler et al. 2002; ``M(z_h) = M_0 / 2``); a sub-halo of
+  ratio psi can only have fallen in while ``M(z) > m_peak``, i.e. at ``z < -ln(psi) /
+  a_h``; within that range ``z_infall - z_snapshot`` is exponential with rate
+  ``infall_rate_factor * a_h`` (survivors fell in later than the mass: early accretions
+  are disrupted first; Gao et al. 2004, van den Bosch et al. 2005);
+* **stripping**: ``log10 f_bound = -stripping_rate * t_infall * exp(stripping_scatter g)``
+  (bound fraction decaying exponentially on the host's dynamical time; Jiang & van den
+  Bosch 2016: A = 0.86 per dynamical time of ~3.2 Gyr at z = 0 -> 0.12 dex/Gyr);
+  ``Vmax_peak = vmax_vvir_infall * V_vir(m_peak, z_infall)``; today's Vmax from the
+  tidal track of Penarrubia et al. (2008, ApJ 673, 226):
+  ``Vmax / Vmax_peak = 2^0.4 f^0.3 / (1 + f)^0.4``;
+* **positions**: ``r / R_vir`` from an NFW profile truncated at R_vir with
+  ``c_sat = concentration_factor * c_host``; ``c_host`` from ``C_h = Vmax / V_vir`` by
+  inverting ``Vmax / V_vir = sqrt(0.216 c / m(c))``, ``m(c) = ln(1 + c) - c / (1 + c)``,
+  on the branch c >= 2.163 and clipped to ``[concentration_min, concentration_max]``;
+  isotropic directions;
+* **velocities**: the isotropic Jeans equation of the c_sat tracer in the host's NFW
+  potential gives ``sigma_r(r)`` (tabulated in units of V_vir); three Gaussian components
+  of that dispersion are added to the central's velocity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy.interpolate import RegularGridInterpolator
+from scipy.special import lambertw, roots_legendre
+
+from ..errors import SimulationError
+from .cosmology import Cosmology
+
+__all__ = ["SubhaloModel", "host_concentration", "nfw_enclosed", "nfw_radii",
+           "radial_dispersion", "tidal_vmax_ratio"]
+
+#: Vmax / V_vir of an NFW halo is smallest, 1.0, at this concentration (r_max = R_vir).
+_C_AT_MINIMUM = 2.1626
+#: Gauss-Legendre nodes of the peak-mass quadratures (in log10 m_peak, per host).
+QUADRATURE_NODES = 256
+#: ln(psi) grid of the tabulated cumulative sub-halo mass function (sampling).
+_LN_PSI = np.linspace(np.log(1e-12), 0.0, 30_001)
+
+
+def nfw_enclosed(x: np.ndarray) -> np.ndarray:
+    """m(x) = ln(1 + x) - x / (1 + x): NFW mass within x scale radii (any shape)."""
+    x = np.asarray(x, dtype=float)
+    return np.log1p(x) - x / (1.0 + x)
+
+
+def host_concentration(c_h: np.ndarray, low: float = 4.0, high: float = 30.0) -> np.ndarray:
+    """NFW concentration from ``C_h = Vmax / V_vir``, clipped to [low, high], shape of c_h.
+
+    Inverts ``Vmax / V_vir = sqrt(0.216 c / m(c))`` on its increasing branch
+    (c >= 2.163, where the ratio is >= 1) by bisection in ln c; ``C_h <= 1`` maps to
+    the branch point before clipping.
+    """
+    target = np.asarray(c_h, dtype=float) ** 2
+    lo = np.full(target.shape, np.log(_C_AT_MINIMUM))
+    hi = np.full(target.shape, np.log(1e3))
+    for _ in range(45):
+        mid = 0.5 * (lo + hi)
+        c = np.exp(mid)
+        above = 0.216 * c / nfw_enclosed(c) > target
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return np.clip(np.exp(0.5 * (lo + hi)), low, high)
+
+
+def nfw_radii(concentration: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """r / R_vir of an NFW profile truncated at R_vir, by inverting its CDF exactly.
+
+    ``m(c s) = u m(c)`` is solved in closed form with the Lambert W function
+    (``1 + c s = -1 / W0(-exp(-1 - u m(c)))``). Shapes: broadcast of the two inputs.
+    """
+    concentration = np.asarray(concentration, dtype=float)
+    p = np.asarray(uniform, dtype=float) * nfw_enclosed(concentration)
+    w = lambertw(-np.exp(-1.0 - p), 0).real
+    return (-1.0 / w - 1.0) / concentration
+
+
+def tidal_vmax_ratio(bound_fraction: np.ndarray) -> np.ndarray:
+    """Vmax / Vmax_peak after tidal stripping to ``bound_fraction`` (Penarrubia+ 2008)."""
+    f = np.asarray(bound_fraction, dtype=float)
+    return 2.0**0.4 * f**0.3 / (1.0 + f) ** 0.4
+
+
+@lru_cache(maxsize=8)
+def _dispersion_table(factor: float, low: float, high: float) -> RegularGridInterpolator:
+    """ln(sigma_r / V_vir) on a (ln s, ln c_host) grid for tracer concentration factor c."""
+    ln_s = np.linspace(np.log(1e-3), 0.0, 61)
+    ln_c = np.linspace(np.log(low), np.log(high), 33)
+    w = np.linspace(0.0, 14.0, 4001)  # t = s e^w out to 1.2e6 s: the tail is ~t^-4
+    s = np.exp(ln_s)[:, None]
+    t = s * np.exp(w)[None, :]
+    variance = np.empty((len(ln_s), len(ln_c)))
+    for j, c in enumerate(np.exp(ln_c)):  # one concentration at a time: 2 MB arrays
+        tracer = factor * c
+        # nu(t) / nu(s) for nu(x) = 1 / (c_t x (1 + c_t x)^2), times G M(<t) / t^2 / V_vir^2.
+        ratio = (s / t) * ((1.0 + tracer * s) / (1.0 + tracer * t)) ** 2
+        integrand = ratio * nfw_enclosed(c * t) / (nfw_enclosed(c) * t)
+        variance[:, j] = np.trapezoid(integrand, w, axis=1)
+    return RegularGridInterpolator((ln_s, ln_c), 0.5 * np.log(variance))
+
+
+def radial_dispersion(s: np.ndarray, c_host: np.ndarray, factor: float,
+                      low: float = 4.0, high: float = 30.0) -> np.ndarray:
+    """Isotropic-Jeans sigma_r / V_vir of an NFW tracer (concentration ``factor * c_host``)
+    at ``s = r / R_vir`` in the NFW potential of ``c_host`` (extended beyond R_vir), with
+    zero pressure at infinity. Tabulated once per ``factor`` on 61 x 33 points in
+    (ln s, ln c), s >= 1e-3 (clipped), c in [low, high]; interpolation error < 1e-3."""
+    ln_s = np.log(np.clip(np.asarray(s, dtype=float), 1e-3, 1.0))
+    ln_c = np.log(np.clip(np.asarray(c_host, dtype=float), low, high))
+    table = _dispersion_table(float(factor), float(low), float(high))
+    return np.exp(table(np.column_stack([ln_s.ravel(), ln_c.ravel()]))).reshape(ln_s.shape)
+
+
+@dataclass(frozen=True)
+class SubhaloModel:
+    """The sub-halo population; docs/universe.md ("Satellites") has every motivation.
+
+    Attributes:
+        shmf_gamma1, shmf_alpha1, shmf_gamma2, shmf_alpha2, shmf_beta, shmf_zeta: the
+            unevolved sub-halo mass function of Jiang & van den Bosch (2016), all orders.
+        survival_fraction: share of the accreted sub-halos that host a satellite galaxy
+            today (the rest merged with the central or were disrupted).
+        log_peak_min: resolution limit, log10 m_peak (Msun/h); chosen so that a galaxy
+            at this peak mass has P(smass >= 8.75) < 1e-4.
+        count_scatter: sigma_I, the super-Poisson scatter of the counts.
+        infall_rate_factor: infall-redshift rate of survivors over the host's mass
+            accretion rate ln 2 / z_h.
+        formation_floor: smallest z_h used in that rate.
+        stripping_rate: dex of bound mass lost per Gyr since infall (median).
+        stripping_scatter: log-normal scatter of that rate (ln).
+        vmax_vvir_infall: Vmax / V_vir at the peak (an NFW of c ~ 10).
+        concentration_factor: c_sat / c_host of the satellites' radial profile.
+        concentration_min, concentration_max: clip of the host concentration.
+    """
+
+    shmf_gamma1: float = 0.13
+    shmf_alpha1: float = -0.83
+    shmf_gamma2: float = 1.33
+    shmf_alpha2: float = -0.02
+    shmf_beta: float = 5.67
+    shmf_zeta: float = 1.19
+    survival_fraction: float = 0.5
+    log_peak_min: float = 10.6
+    count_scatter: float = 0.18
+    infall_rate_factor: float = 2.0
+    formation_floor: float = 0.1
+    stripping_rate: float = 0.12
+    stripping_scatter: float = 0.3
+    vmax_vvir_infall: float = 1.2
+    concentration_factor: float = 0.5
+    concentration_min: float = 4.0
+    concentration_max: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("survival_fraction", "count_scatter", "infall_rate_factor",
+                     "formation_floor", "stripping_rate", "vmax_vvir_infall",
+                     "concentration_factor", "concentration_min"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value <= 0:
+                raise SimulationError(f"SubhaloModel.{name} must be finite and > 0, got {value}")
+        if self.survival_fraction > 1:
+            raise SimulationError("SubhaloModel.survival_fraction must be in (0, 1]")
+        if not self.concentration_min < self.concentration_max:
+            raise SimulationError("SubhaloModel.concentration_min must be below concentration_max")
+        if self.stripping_scatter < 0:
+            raise SimulationError("SubhaloModel.stripping_scatter must be >= 0")
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> SubhaloModel:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        unknown = set(params) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SimulationError(f"unknown sub-halo model parameters: {sorted(unknown)}")
+        return cls(**params)
+
+    # ------------------------------------------------------------------ mass function
+    def mass_function(self, psi: np.ndarray) -> np.ndarray:
+        """dN/dln(psi) per host before survival, psi = m_peak / M_host (any shape)."""
+        psi = np.asarray(psi, dtype=float)
+        return ((self.shmf_gamma1 * psi**self.shmf_alpha1
+                 + self.shmf_gamma2 * psi**self.shmf_alpha2)
+                * np.exp(-self.shmf_beta * psi**self.shmf_zeta))
+
+    def _ln_cumulative(self) -> np.ndarray:
+        """ln N(> psi) on the ``_LN_PSI`` grid (psi up to 1), before survival."""
+        return _ln_cumulative(tuple(self.to_dict().items()))
+
+    def _ln_psi_min(self, log_host: np.ndarray) -> np.ndarray:
+        ln_psi = (self.log_peak_min - np.asarray(log_host, dtype=float)) * np.log(10.0)
+        if np.any(ln_psi < _LN_PSI[0]):
+            raise SimulationError("host masses more than 12 dex above log_peak_min")
+        return ln_psi
+
+    def mean_count(self, log_host: np.ndarray) -> np.ndarray:
+        """mu(M_h): mean number of sub-halos above ``log_peak_min`` per host, shape of input.
+
+        Hosts below ``log_peak_min`` have none.
+        """
+        ln_psi = np.minimum(self._ln_psi_min(log_host), 0.0)
+        return self.survival_fraction * np.exp(np.interp(ln_psi, _LN_PSI,
+                                                         self._ln_cumulative()))
+
+    def quadrature(self, log_host: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes (n, K) in log10 m_peak and weights (n, K) such that
+        ``sum_j w_j g(x_j) = survival * integral g dN/dln(psi)`` over the resolved range
+        (Gauss-Legendre, K = ``QUADRATURE_NODES``, on ``[log_peak_min, M_h]``)."""
+        log_host = np.asarray(log_host, dtype=float)
+        nodes, weights = roots_legendre(QUADRATURE_NODES)
+        width = np.maximum(log_host - self.log_peak_min, 0.0)[:, None]
+        x = self.log_peak_min + width * 0.5 * (nodes + 1.0)[None, :]
+        psi = 10.0 ** (x - log_host[:, None])
+        w = (0.5 * width * weights[None, :] * np.log(10.0) * self.survival_fraction
+             * self.mass_function(psi))
+        return x, w
+
+    # ------------------------------------------------------------------ draws
+    def draw_counts(self, log_host: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Negative-binomial numbers of sub-halos per host (int64, shape of input)."""
+        mean = self.mean_count(log_host)
+        shape = 1.0 / self.count_scatter**2
+        counts = np.zeros(mean.shape, dtype=np.int64)
+        some = mean > 0
+        counts[some] = rng.negative_binomial(shape, shape / (shape + mean[some]))
+        return counts
+
+    def draw_peak_masses(self, log_host: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """log10 m_peak for sub-halos of hosts ``log_host`` (one per entry), above the limit."""
+        table = self._ln_cumulative()
+        ln_total = np.interp(self._ln_psi_min(log_host), _LN_PSI, table)
+        # N(> psi) = u N(> psi_min): u -> 0 at psi = 1, u = 1 at the resolution limit.
+        target = np.log(1.0 - rng.random(len(log_host))) + ln_total
+        ln_psi = np.interp(target, table[::-1], _LN_PSI[::-1])
+        return np.asarray(log_host, dtype=float) + ln_psi / np.log(10.0)
+
+    def draw_infall(self, z_h: np.ndarray, ln_psi: np.ndarray, redshift: float,
+                    rng: np.random.Generator) -> np.ndarray:
+        """Infall redshifts: redshift + a truncated exponential (see the module docstring)."""
+        host_rate = np.log(2.0) / np.maximum(np.asarray(z_h, dtype=float), self.formation_floor)
+        rate = self.infall_rate_factor * host_rate
+        # exp(-rate z_max) with z_max = -ln(psi) / host_rate:
+        tail = np.exp(self.infall_rate_factor * np.asarray(ln_psi, dtype=float))
+        return redshift - np.log1p(-rng.random(len(rate)) * (1.0 - tail)) / rate
+
+    def draw_bound_fraction(self, time_since_infall: np.ndarray,
+                            rng: np.random.Generator) -> np.ndarray:
+        """log10 f_bound (<= 0) after ``time_since_infall`` Gyr."""
+        scatter = np.exp(self.stripping_scatter * rng.standard_normal(len(time_since_infall)))
+        return -self.stripping_rate * np.asarray(time_since_infall) * scatter
+
+    def draw(self, hosts: dict[str, np.ndarray], cosmology: Cosmology, redshift: float,
+             rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """All sub-halos above the resolution limit of the given hosts.
+
+        Args:
+            hosts: ``M_h``, ``C_h``, ``z_h`` arrays (n,) of the hosts.
+            cosmology, redshift: the universe's.
+            rng: the satellite seed stream.
+
+        Returns:
+            dict of arrays (m,) for the m sub-halos, grouped by host in host order:
+            ``host`` (index into the hosts), ``M_peak``, ``z_infall``, ``M_sub``,
+            ``Vmax_peak``, ``Vmax_sub``, ``r_host``, ``offset`` (m, 3; comoving Mpc/h
+            from the central), ``velocity`` (m, 3; km/s relative to the central).
+        """
+        log_host = np.asarray(hosts["M_h"], dtype=float)
+        counts = self.draw_counts(log_host, rng)
+        host = np.repeat(np.arange(len(log_host)), counts)
+        m_host = log_host[host]
+        m_peak = self.draw_peak_masses(m_host, rng)
+        ln_psi = (m_peak - m_host) * np.log(10.0)
+        z_infall = self.draw_infall(np.asarray(hosts["z_h"])[host], ln_psi, redshift, rng)
+        elapsed = cosmology.age(redshift) - cosmology.age(z_infall)
+        log_bound = self.draw_bound_fraction(elapsed, rng)
+        vmax_peak = self.vmax_vvir_infall * cosmology.virial_velocity(m_peak, z_infall)
+        c_host = host_concentration(np.asarray(hosts["C_h"])[host], self.concentration_min,
+                                    self.concentration_max)
+        r_host = nfw_radii(self.concentration_factor * c_host, rng.random(len(host)))
+        direction = rng.standard_normal((len(host), 3))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        radius = cosmology.virial_radius(m_host, redshift) * r_host
+        sigma = (radial_dispersion(r_host, c_host, self.concentration_factor,
+                                   self.concentration_min, self.concentration_max)
+                 * cosmology.virial_velocity(m_host, redshift))
+        velocity = sigma[:, None] * rng.standard_normal((len(host), 3))
+        return {
+            "host": host, "M_peak": m_peak, "z_infall": z_infall,
+            "M_sub": m_peak + log_bound, "Vmax_peak": vmax_peak,
+            "Vmax_sub": vmax_peak * tidal_vmax_ratio(10.0**log_bound),
+            "r_host": r_host, "offset": radius[:, None] * direction, "velocity": velocity,
+            "time_since_infall": elapsed,
+        }
+
+
+@lru_cache(maxsize=8)
+def _ln_cumulative(params: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """ln of N(> psi) = integral_psi^1 dN/dln(psi') dln(psi') on ``_LN_PSI`` (trapezoid,
+    cumulated from psi = 1 down; exact to ~1e-7 relative on this grid)."""
+    model = SubhaloModel(**dict(params))
+    density = model.mass_function(np.exp(_LN_PSI))
+    steps = 0.5 * (density[1:] + density[:-1]) * np.diff(_LN_PSI)
+    above = np.concatenate([np.cumsum(steps[::-1])[::-1], [0.0]])
+    # psi = 1 itself: N = 0; keep the log finite with a floor far below any count.
+    return np.log(np.maximum(above, 1e-300))
