@@ -149,7 +149,7 @@ def test_thinned_subhalo_draws_follow_the_count_law_chi2():
     """Draw all sub-halos above the resolution limit and keep those whose galaxy passes
     the cut: the kept count per host is the negative binomial of the count law."""
     hosts = 6000
-    table = {"M_h": np.full(hosts, 13.2), "C_h": np.full(hosts, 1.05),
+    table = {"M_h": np.full(hosts, 13.2), "C_residual": np.zeros(hosts),
              "z_h": np.full(hosts, 0.8)}
     rng = np.random.default_rng(11)
     sub = MODEL.params.subhalos.draw(table, Cosmology(), 0.0, rng)
@@ -179,15 +179,25 @@ def test_thinned_subhalo_draws_follow_the_count_law_chi2():
     assert chi2 < stats.chi2.ppf(0.999, len(expected) - 1)
 
 
-def test_nfw_radii_invert_the_truncated_profile_and_concentration_inverts_vmax():
+def test_nfw_radii_invert_the_truncated_profile_and_concentration_follows_duffy():
     u = np.linspace(0.01, 0.99, 50)
     c = np.full_like(u, 6.0)
     s = nfw_radii(c, u)
     np.testing.assert_allclose(nfw_enclosed(c * s) / nfw_enclosed(c), u, rtol=1e-10)
-    concentration = np.array([5.0, 10.0, 20.0])
-    c_h = np.sqrt(0.216 * concentration / nfw_enclosed(concentration))
-    np.testing.assert_allclose(host_concentration(c_h), concentration, rtol=1e-8)
-    assert host_concentration(np.array([0.8]))[0] == 4.0
+    pivot = np.log10(2e12)
+    # Duffy et al. 2008 (virial, full sample): 7.85 at the pivot mass, z = 0
+    assert host_concentration(np.array([pivot]), np.array([0.0]), 0.0)[0] == \
+        pytest.approx(7.85)
+    # one dex heavier: 10^-0.081 lower; z = 1: 2^-0.71 lower; +1 sigma: exp(scatter)
+    assert host_concentration(np.array([pivot + 1]), np.array([0.0]), 0.0)[0] == \
+        pytest.approx(7.85 * 10**-0.081)
+    assert host_concentration(np.array([pivot]), np.array([0.0]), 1.0)[0] == \
+        pytest.approx(7.85 * 2**-0.71)
+    assert host_concentration(np.array([pivot]), np.array([1.0]), 0.0, scatter=0.3)[0] == \
+        pytest.approx(7.85 * np.exp(0.3))
+    # clipped at the ends
+    assert host_concentration(np.array([pivot]), np.array([-20.0]), 0.0, low=2.5)[0] == 2.5
+    assert host_concentration(np.array([pivot]), np.array([20.0]), 0.0, high=30.0)[0] == 30.0
 
 
 def test_truth_routes_satellite_rows_and_keeps_centrals_unchanged():

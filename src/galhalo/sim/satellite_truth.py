@@ -73,11 +73,11 @@ class SatelliteTruth:
 
     smass_offset: float = 0.0
     smass_scatter: float = 0.2
-    quench_base: float = -2.1
+    quench_base: float = -1.0
     quench_infall_time: float = 0.3
-    quench_host_mass: float = 1.0
+    quench_host_mass: float = 1.5
     quench_radius: float = 0.5
-    quench_peak_mass: float = 1.0
+    quench_peak_mass: float = 1.3
     quench_conformity: float = 1.0
     radius_stripping: float = 0.1
     subhalos: SubhaloModel = field(default_factory=SubhaloModel)

@@ -26,10 +26,15 @@ Per host of virial mass ``M_h`` (log10 Msun/h) at the snapshot redshift:
   tidal track of Penarrubia et al. (2008, ApJ 673, 226):
   ``Vmax / Vmax_peak = 2^0.4 f^0.3 / (1 + f)^0.4``;
 * **positions**: ``r / R_vir`` from an NFW profile truncated at R_vir with
-  ``c_sat = concentration_factor * c_host``; ``c_host`` from ``C_h = Vmax / V_vir`` by
-  inverting ``Vmax / V_vir = sqrt(0.216 c / m(c))``, ``m(c) = ln(1 + c) - c / (1 + c)``,
-  on the branch c >= 2.163 and clipped to ``[concentration_min, concentration_max]``;
-  isotropic directions;
+  ``c_sat = concentration_factor * c_host`` (satellite galaxies trace a profile about
+  half as concentrated as their host's mass: McDonough & Brainerd 2022, ApJ 933, 161,
+  in TNG100); ``c_host`` from the concentration-mass relation of Duffy et al. (2008,
+  MNRAS 390, L64; virial, full sample) ``c = 7.85 (M / 2e12)^-0.081 (1 + z)^-0.71``
+  times ``exp(concentration_scatter * r_C)``, ``r_C`` the host's standardised ``C_h``
+  residual at fixed mass (so concentrated hosts in ``C_h`` are concentrated here),
+  clipped to ``[concentration_min, concentration_max]``. (Inverting ``C_h = Vmax /
+  V_vir`` for an NFW c is not an option: the TNG-like ``C_h`` has its median near 1.0,
+  the smallest ratio an NFW halo can have.) Isotropic directions;
 * **velocities**: the isotropic Jeans equation of the c_sat tracer in the host's NFW
   potential gives ``sigma_r(r)`` (tabulated in units of V_vir); three Gaussian components
   of that dispersion are added to the central's velocity.
@@ -65,23 +70,18 @@ def nfw_enclosed(x: np.ndarray) -> np.ndarray:
     return np.log1p(x) - x / (1.0 + x)
 
 
-def host_concentration(c_h: np.ndarray, low: float = 4.0, high: float = 30.0) -> np.ndarray:
-    """NFW concentration from ``C_h = Vmax / V_vir``, clipped to [low, high], shape of c_h.
+def host_concentration(log_mass: np.ndarray, residual: np.ndarray, redshift: float,
+                       scatter: float = 0.3, low: float = 2.5, high: float = 30.0
+                       ) -> np.ndarray:
+    """NFW concentration of hosts: Duffy et al. (2008) c_vir(M, z) times
+    ``exp(scatter * residual)``, clipped to [low, high]; the shape of the inputs.
 
-    Inverts ``Vmax / V_vir = sqrt(0.216 c / m(c))`` on its increasing branch
-    (c >= 2.163, where the ratio is >= 1) by bisection in ln c; ``C_h <= 1`` maps to
-    the branch point before clipping.
+    ``log_mass``: log10 virial mass (Msun/h); ``residual``: the standardised ``C_h``
+    residual at fixed mass (``HaloModel.latents(...)[:, 1]``).
     """
-    target = np.asarray(c_h, dtype=float) ** 2
-    lo = np.full(target.shape, np.log(_C_AT_MINIMUM))
-    hi = np.full(target.shape, np.log(1e3))
-    for _ in range(45):
-        mid = 0.5 * (lo + hi)
-        c = np.exp(mid)
-        above = 0.216 * c / nfw_enclosed(c) > target
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
-    return np.clip(np.exp(0.5 * (lo + hi)), low, high)
+    log_mass = np.asarray(log_mass, dtype=float)
+    median = 7.85 * 10.0 ** (-0.081 * (log_mass - np.log10(2e12))) * (1.0 + redshift) ** -0.71
+    return np.clip(median * np.exp(scatter * np.asarray(residual, dtype=float)), low, high)
 
 
 def nfw_radii(concentration: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def _dispersion_table(factor: float, low: float, high: float) -> RegularGridInte
 
 
 def radial_dispersion(s: np.ndarray, c_host: np.ndarray, factor: float,
-                      low: float = 4.0, high: float = 30.0) -> np.ndarray:
+                      low: float = 2.5, high: float = 30.0) -> np.ndarray:
     """Isotropic-Jeans sigma_r / V_vir of an NFW tracer (concentration ``factor * c_host``)
     at ``s = r / R_vir`` in the NFW potential of ``c_host`` (extended beyond R_vir), with
     zero pressure at infinity. Tabulated once per ``factor`` on 61 x 33 points in
@@ -151,6 +151,8 @@ class SubhaloModel:
         stripping_scatter: log-normal scatter of that rate (ln).
         vmax_vvir_infall: Vmax / V_vir at the peak (an NFW of c ~ 10).
         concentration_factor: c_sat / c_host of the satellites' radial profile.
+        concentration_scatter: ln-scatter of the host concentration at fixed mass
+            (Duffy et al. 2008: sigma(log10 c) ~ 0.1-0.15 dex, i.e. 0.25-0.35 in ln c).
         concentration_min, concentration_max: clip of the host concentration.
     """
 
@@ -169,7 +171,8 @@ class SubhaloModel:
     stripping_scatter: float = 0.3
     vmax_vvir_infall: float = 1.2
     concentration_factor: float = 0.5
-    concentration_min: float = 4.0
+    concentration_scatter: float = 0.3
+    concentration_min: float = 2.5
     concentration_max: float = 30.0
 
     def __post_init__(self) -> None:
@@ -276,7 +279,8 @@ class SubhaloModel:
         """All sub-halos above the resolution limit of the given hosts.
 
         Args:
-            hosts: ``M_h``, ``C_h``, ``z_h`` arrays (n,) of the hosts.
+            hosts: ``M_h``, ``z_h`` and ``C_residual`` (the standardised ``C_h``
+                residual at fixed mass) arrays (n,) of the hosts.
             cosmology, redshift: the universe's.
             rng: the satellite seed stream.
 
@@ -296,7 +300,8 @@ class SubhaloModel:
         elapsed = cosmology.age(redshift) - cosmology.age(z_infall)
         log_bound = self.draw_bound_fraction(elapsed, rng)
         vmax_peak = self.vmax_vvir_infall * cosmology.virial_velocity(m_peak, z_infall)
-        c_host = host_concentration(np.asarray(hosts["C_h"])[host], self.concentration_min,
+        c_host = host_concentration(m_host, np.asarray(hosts["C_residual"])[host], redshift,
+                                    self.concentration_scatter, self.concentration_min,
                                     self.concentration_max)
         r_host = nfw_radii(self.concentration_factor * c_host, rng.random(len(host)))
         direction = rng.standard_normal((len(host), 3))
