@@ -23,7 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 import time
@@ -39,8 +38,10 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
 TARGET_HOSTS, TARGET_SECONDS, TARGET_MIB = 100_000, 60.0, 2048.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate_satellites.json"
-#: The document and its two generated blocks (the lead may move them to satellites.md).
+#: The documents of the two generated blocks: timings beside simulate's, statistics
+#: with the satellite truth they describe.
 DOCUMENT = DOCS / "universe.md"
+STATISTICS_DOCUMENT = DOCS / "satellites.md"
 TIMING_BLOCK = "simulate_satellites"
 STATISTICS_BLOCK = "satellite_statistics"
 SMASS_EDGES = (8.75, 9.25, 9.75, 10.25, 10.75, 11.25, 13.0)
@@ -57,50 +58,57 @@ def box_for(n_hosts: int) -> float:
 
 
 def satellite_statistics(catalog) -> dict[str, Any]:
-    """The universe's satellite statistics (see the module docstring), JSON-able."""
+    """The universe's satellite statistics (see the module docstring), JSON-able.
+
+    Measured with galhalo's own estimators (``galhalo.evaluate.satellite_statistics``:
+    the same numbers ``galhalo clustering`` reports), plus the truth's exact mean and
+    variance of N_sat over the same hosts.
+    """
     import numpy as np
 
-    from galhalo.catalog.hosts import central_values
+    from galhalo.evaluate.satellite_statistics import (
+        conformity,
+        occupation,
+        quenched_fractions,
+        satellite_fraction,
+    )
     from galhalo.sim.truth import TruthModel
 
     table = catalog.table
-    satellite = ~table["is_central"].to_numpy()
-    quenched = table["sSFR"].to_numpy() < QUENCHED
-    central_quenched = central_values(table, "sSFR") < QUENCHED
-    smass, host_mass = table["smass"].to_numpy(), table["M_h"].to_numpy()
-    centrals = table[~satellite]
-    truth_mean = TruthModel.from_dict(catalog.meta.truth).satellite_model.satellite_count_mean(
-        centrals)
-    by_smass, by_host = [], []
-    for low, high in itertools.pairwise(SMASS_EDGES):
-        rows = (smass >= low) & (smass < high)
-        by_smass.append({"low": low, "high": high, "galaxies": int(rows.sum()),
-                         "satellite_fraction": float(satellite[rows].mean())})
-    for low, high in itertools.pairwise(HOST_EDGES):
-        hosts = ((centrals["M_h"] >= low) & (centrals["M_h"] < high)).to_numpy()
-        rows = satellite & (host_mass >= low) & (host_mass < high)
-        near_10 = rows & (np.abs(smass - 10.0) < 0.25)
-        entry = {"low": low, "high": high, "hosts": int(hosts.sum()),
-                 "satellites": int(rows.sum()),
-                 "mean_n_sat": float(centrals["N_sat"][hosts].mean()) if hosts.any() else None,
-                 "truth_mean_n_sat": float(truth_mean[hosts].mean()) if hosts.any() else None,
-                 "quenched_fraction": float(quenched[rows].mean()) if rows.any() else None,
-                 "quenched_fraction_smass_10": (float(quenched[near_10].mean())
-                                                if near_10.sum() >= 10 else None),
-                 "satellites_smass_10": int(near_10.sum())}
-        for label, of in (("quenched_central", central_quenched),
-                          ("star_forming_central", ~central_quenched)):
-            chosen = rows & of
-            entry[f"satellites_of_{label}"] = int(chosen.sum())
-            entry[f"quenched_fraction_of_{label}"] = (float(quenched[chosen].mean())
-                                                      if chosen.sum() >= 10 else None)
-        by_host.append(entry)
-    return {"satellites": int(satellite.sum()), "centrals": int((~satellite).sum()),
-            "satellite_fraction": float(satellite.mean()),
-            "quenched_fraction_satellites": float(quenched[satellite].mean()),
-            "quenched_fraction_centrals": float(quenched[~satellite].mean()),
-            "expected_missing_satellites": catalog.meta.extra["expected_missing_satellites"],
-            "by_smass": by_smass, "by_host_mass": by_host}
+    central = table["is_central"].to_numpy()
+    centrals = table[central]
+    model = TruthModel.from_dict(catalog.meta.truth).satellite_model
+    mean = model.satellite_count_mean(centrals)
+    variance = model.satellite_count_variance(centrals)
+    occupied = occupation(table, HOST_EDGES)
+    host_bin = np.searchsorted(HOST_EDGES, centrals["M_h"].to_numpy(), side="right") - 1
+    truth_mean, truth_variance = [], []
+    for low in occupied["M_min"]:
+        here = host_bin == HOST_EDGES.index(low)
+        truth_mean.append(float(mean[here].mean()))
+        # law of total variance over the bin's hosts
+        truth_variance.append(float(variance[here].mean() + mean[here].var()))
+    occupied["truth_mean"], occupied["truth_variance"] = truth_mean, truth_variance
+    by = {"by": "sSFR", "cut": QUENCHED}
+    smass = table["smass"].to_numpy()
+    near_10 = table[central | (np.abs(smass - 10.0) < 0.25)]
+    massive = table[central | (smass >= 10.5)]
+    satellites = table[~central]
+    return {
+        "satellites": int((~central).sum()), "centrals": int(central.sum()),
+        "satellite_fraction": float((~central).mean()),
+        "quenched_fraction_satellites": float((satellites["sSFR"] < QUENCHED).mean()),
+        "quenched_fraction_centrals": float((centrals["sSFR"] < QUENCHED).mean()),
+        "median_r_host": float(satellites["r_host"].median()),
+        "expected_missing_satellites": catalog.meta.extra["expected_missing_satellites"],
+        "fraction": satellite_fraction(table, SMASS_EDGES).to_dict("records"),
+        "occupation": occupied.to_dict("records"),
+        "quenched": quenched_fractions(table, HOST_EDGES, **by).to_dict("records"),
+        "quenched_smass_10": quenched_fractions(near_10, HOST_EDGES, **by).to_dict("records"),
+        "quenched_massive": quenched_fractions(massive, (HOST_EDGES[0], HOST_EDGES[-1]),
+                                               **by).to_dict("records"),
+        "conformity": conformity(table, HOST_EDGES, **by).to_dict("records"),
+    }
 
 
 def run_child(n_hosts: int, satellites: bool, statistics: bool) -> dict[str, Any]:
@@ -171,32 +179,59 @@ def timing_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]
     return header, cells
 
 
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}"
+def _value(value: float, error: float | None = None, digits: int = 3) -> str:
+    """``0.512 ± 0.010`` (no error: the value alone; NaN: a dash)."""
+    if value is None or value != value:
+        return "–"
+    if error is None or error != error:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ± {error:.{digits}f}"
 
 
 def statistics_text(stats: dict[str, Any], n_hosts: int) -> str:
-    """Two Markdown tables and a summary line for the statistics block."""
+    """Summary line and three Markdown tables for the statistics block."""
+    massive = stats["quenched_massive"][0]
+    combined = [row for row in stats["conformity"] if row["scope"] == "combined"]
     lines = [f"Universe of {n_hosts:,} hosts (box {box_for(n_hosts):.0f} Mpc/h, seed 42): "
              f"{stats['satellites']:,} satellites, satellite fraction "
              f"{stats['satellite_fraction']:.3f}; quenched (sSFR < -11): satellites "
              f"{stats['quenched_fraction_satellites']:.3f}, centrals "
-             f"{stats['quenched_fraction_centrals']:.3f}; expected satellites lost with "
-             f"centrals below the cut: {stats['expected_missing_satellites']:.1f}.", ""]
+             f"{stats['quenched_fraction_centrals']:.3f}; satellites with smass >= 10.5: "
+             f"{_value(massive['fq_satellites'], massive['fq_satellites_error'])}; median "
+             f"r_host {stats['median_r_host']:.2f} R_vir; conformity at fixed host mass "
+             f"(f_Q of satellites of quenched minus star-forming centrals): "
+             + (_value(combined[0]["difference"], combined[0]["difference_error"])
+                if combined else "–")
+             + f"; expected satellites lost with centrals below the cut: "
+             f"{stats['expected_missing_satellites']:.1f}.", ""]
     lines.append(markdown_table(
         ["smass bin", "galaxies", "satellite fraction"],
-        [[f"{b['low']:.2f}–{b['high']:.2f}", f"{b['galaxies']:,}",
-          f"{b['satellite_fraction']:.3f}"] for b in stats["by_smass"]]))
+        [[f"{b['smass_min']:.2f}–{b['smass_max']:.2f}", f"{b['n_galaxies']:,}",
+          _value(b["f_sat"], b["f_sat_error"])] for b in stats["fraction"]]))
+    lines.append("")
     lines.append(markdown_table(
-        ["M_h bin", "hosts", "<N_sat>", "truth <N_sat>", "f_Q sat", "f_Q sat, smass 9.75–10.25",
-         "f_Q sat of Q centrals (n)", "f_Q sat of SF centrals (n)"],
-        [[f"{b['low']:.1f}–{b['high']:.1f}", f"{b['hosts']:,}",
-          _share(b["mean_n_sat"]), _share(b["truth_mean_n_sat"]),
-          _share(b["quenched_fraction"]), _share(b["quenched_fraction_smass_10"]),
-          f"{_share(b['quenched_fraction_of_quenched_central'])} "
-          f"({b['satellites_of_quenched_central']:,})",
-          f"{_share(b['quenched_fraction_of_star_forming_central'])} "
-          f"({b['satellites_of_star_forming_central']:,})"] for b in stats["by_host_mass"]]))
+        ["M_h bin", "hosts", "<N_sat>", "truth <N_sat>", "var / mean", "truth var / mean"],
+        [[f"{b['M_min']:.1f}–{b['M_max']:.1f}", f"{b['n_hosts']:,}",
+          _value(b["mean"], b["mean_error"]), _value(b["truth_mean"]),
+          _value(b["ratio"], b["ratio_error"], 2),
+          _value(b["truth_variance"] / b["truth_mean"], None, 2)]
+         for b in stats["occupation"]]))
+    lines.append("")
+    near_10 = {round(b["M_min"], 1): b for b in stats["quenched_smass_10"]}
+    conform = {round(b["M_min"], 1): b for b in stats["conformity"] if b["scope"] == "bin"}
+    rows = []
+    for b in stats["quenched"]:
+        key = round(b["M_min"], 1)
+        ten, conf = near_10.get(key), conform.get(key)
+        rows.append([f"{b['M_min']:.1f}–{b['M_max']:.1f}",
+                     _value(b["fq_satellites"], b["fq_satellites_error"]),
+                     _value(ten["fq_satellites"], ten["fq_satellites_error"]) if ten else "–",
+                     _value(b["fq_centrals"], b["fq_centrals_error"]),
+                     _value(conf["fq_quenched_centrals"]) if conf else "–",
+                     _value(conf["fq_starforming_centrals"]) if conf else "–"])
+    lines.append(markdown_table(
+        ["M_h bin", "f_Q satellites", "f_Q satellites, smass 9.75–10.25", "f_Q centrals",
+         "f_Q sat. of quenched centrals", "f_Q sat. of star-forming centrals"], rows))
     return "\n".join(lines)
 
 
@@ -255,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         rewrite_block(DOCUMENT, TIMING_BLOCK, markdown_table(header, cells) + note,
                       command=command)
         if stats is not None:
-            rewrite_block(DOCUMENT, STATISTICS_BLOCK, statistics_text(stats, largest),
+            rewrite_block(STATISTICS_DOCUMENT, STATISTICS_BLOCK, statistics_text(stats, largest),
                           command=command)
     failed = any("error" in row[key] for row in rows for key in ("with", "without"))
     return 1 if failed else 0

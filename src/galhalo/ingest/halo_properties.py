@@ -20,8 +20,6 @@ __all__ = [
     "PHOTOMETRIC_BANDS",
     "STAR_TYPE",
     "bullock_spin",
-    "expansion_rate",
-    "orbit_in_host",
     "specific_sfr",
     "virial_velocity",
 ]
@@ -87,41 +85,3 @@ def specific_sfr(sfr: np.ndarray, stellar_mass: np.ndarray, hubble: float,
     return ssfr, int((sfr == 0).sum()), int(floored.sum())
 
 
-def expansion_rate(redshift: float, omega_matter: float, omega_lambda: float) -> float:
-    """E(z) = H(z) / H0 = sqrt(Ωm (1+z)³ + Ωk (1+z)² + ΩΛ), Ωk = 1 − Ωm − ΩΛ."""
-    zp1 = 1.0 + redshift
-    curvature = 1.0 - omega_matter - omega_lambda
-    return float(np.sqrt(omega_matter * zp1**3 + curvature * zp1**2 + omega_lambda))
-
-
-def orbit_in_host(position: np.ndarray, velocity: np.ndarray, host_position: np.ndarray,
-                  host_velocity: np.ndarray, host_radius: np.ndarray, box: float,
-                  hubble_flow: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distance to the host centre in host radii, radial and tangential velocity.
-
-    Δx = minimum-image (periodic) comoving separation; Δv = velocity − host_velocity +
-    ``hubble_flow`` × Δx, the physical relative velocity when ``hubble_flow`` = 100 E(z) a
-    (km/s per comoving Mpc/h: H(z) times the physical separation a Δx; 0 gives the
-    peculiar velocity difference alone).
-
-    Args:
-        position, host_position: shape (n, 3), comoving Mpc/h in [0, box).
-        velocity, host_velocity: shape (n, 3), peculiar km/s.
-        host_radius: shape (n,), the host's radius, comoving Mpc/h (> 0).
-        box: periodic box side, Mpc/h.
-        hubble_flow: km/s per comoving Mpc/h added along Δx.
-
-    Returns:
-        (r / host_radius, v_r km/s (> 0 outwards), v_t km/s (>= 0)), each shape (n,);
-        at zero separation the whole of Δv counts as tangential (v_r = 0).
-    """
-    offset = np.asarray(position, np.float64) - np.asarray(host_position, np.float64)
-    offset -= box * np.round(offset / box)
-    distance = np.sqrt((offset**2).sum(axis=1))
-    relative = (np.asarray(velocity, np.float64) - np.asarray(host_velocity, np.float64)
-                + hubble_flow * offset)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        unit = np.where(distance[:, None] > 0, offset / distance[:, None], 0.0)
-    radial = (relative * unit).sum(axis=1)
-    tangential = np.linalg.norm(relative - radial[:, None] * unit, axis=1)
-    return distance / host_radius, radial, tangential

@@ -51,7 +51,7 @@ from ..catalog import (
     check_output_path,
     resolve_format,
 )
-from ..catalog.hosts import MAX_HOST_DISTANCE
+from ..catalog.hosts import MAX_HOST_DISTANCE, orbit_in_host
 from ..catalog.schema import HOST
 from ..files import atomic_path
 from .common import PathLike, Progress
@@ -86,14 +86,11 @@ ROW_GROUP_ROWS = 131_072
 def _relative(values: dict[str, np.ndarray], hosts: HostTable, index: np.ndarray, box: float
               ) -> dict[str, np.ndarray]:
     """r_host, v_r, v_t of sub-halo rows relative to their hosts (``index``)."""
-    offset = np.column_stack([values[c] for c in POSITION_COLUMNS]) - hosts.position[index]
-    offset -= box * np.round(offset / box)
-    distance = np.sqrt((offset**2).sum(axis=1))
-    motion = np.column_stack([values[c] for c in VELOCITY_COLUMNS]) - hosts.velocity[index]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        radial = np.where(distance > 0, (motion * offset).sum(axis=1) / distance, 0.0)
-    tangential = np.sqrt(np.maximum((motion**2).sum(axis=1) - radial**2, 0.0))
-    return {"r_host": distance / hosts.radius[index], "v_r": radial, "v_t": tangential}
+    r_host, v_r, v_t = orbit_in_host(
+        np.column_stack([values[c] for c in POSITION_COLUMNS]),
+        np.column_stack([values[c] for c in VELOCITY_COLUMNS]),
+        hosts.position[index], hosts.velocity[index], hosts.radius[index], box)
+    return {"r_host": r_host, "v_r": v_r, "v_t": v_t}
 
 
 def _rows(values: dict[str, np.ndarray], header: HlistHeader, start: int, hosts: HostTable,

@@ -23,8 +23,9 @@ Columns (every formula in ``docs/ingest.md``, "Satellites"):
   ``Vmax_sub`` = ``SubhaloVmax`` (km/s), for every row (a central's own sub-halo too);
 - ``r_host``, ``v_r``, ``v_t`` (satellites only, NaN on centrals): the periodic comoving
   distance from ``GroupPos`` over the comoving R_Δ of the chosen mass definition, and
-  the radial / tangential parts of the physical relative velocity ``SubhaloVel`` −
-  ``GroupVel`` / a + H(z) a Δx (:func:`.halo_properties.orbit_in_host`).
+  the radial / tangential parts of the peculiar velocity difference ``SubhaloVel`` −
+  ``GroupVel`` / a, no Hubble flow (:func:`galhalo.catalog.hosts.orbit_in_host`, the one
+  convention of every source).
 """
 
 from __future__ import annotations
@@ -34,15 +35,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..catalog.hosts import MAX_HOST_DISTANCE
+from ..catalog.hosts import MAX_HOST_DISTANCE, orbit_in_host
 from ..errors import CatalogError
 from .common import Progress, open_hdf5
 from .halo_properties import (
     DM_TYPE,
     KPC_PER_MPC,
     MASS_UNIT,
-    expansion_rate,
-    orbit_in_host,
 )
 from .subfind_fields import (
     _check_links,
@@ -225,12 +224,9 @@ def satellite_columns(raw: dict[str, np.ndarray], groups: _Groups, header: Subfi
     """
     assert groups.velocity is not None
     group = raw["group_id"]
-    a = header.scale_factor
-    hubble_flow = 100.0 * expansion_rate(header.redshift, header.omega_matter,
-                                         header.omega_lambda) * a
     r_host, v_r, v_t = orbit_in_host(
         raw["position"], raw["velocity"], groups.position[group], groups.velocity[group],
-        groups.halo_radius[group] / KPC_PER_MPC, header.box_size / KPC_PER_MPC, hubble_flow)
+        groups.halo_radius[group] / KPC_PER_MPC, header.box_size / KPC_PER_MPC)
     central = raw["is_central"].astype(bool)
     with np.errstate(divide="ignore"):
         m_sub = np.where(raw["dm_mass"] > 0, np.log10(raw["dm_mass"] * MASS_UNIT), np.nan)

@@ -34,6 +34,7 @@ import pandas as pd
 
 from .. import __version__
 from ..catalog import Catalog, CatalogMeta
+from ..catalog.hosts import orbit_in_host
 from ..catalog.schema import GALAXY, HALO, HOST, N_SAT, POSITION, SUBHALO, VELOCITY
 from ..environment import DELTA3_RADIUS, MatterTracers
 from ..errors import SimulationError
@@ -330,19 +331,20 @@ def add_satellites(config: UniverseConfig, centrals: pd.DataFrame
     positions = centrals[list(POSITION)].to_numpy()
     velocities = centrals[list(VELOCITY)].to_numpy()
     offset, relative = sub["offset"][keep], sub["velocity"][keep]
-    unit = offset / np.linalg.norm(offset, axis=1, keepdims=True)
-    v_r = (relative * unit).sum(axis=1)
+    satellite_positions = wrap(positions[host] + offset, config.box)
+    satellite_velocities = velocities[host] + relative
+    _, v_r, v_t = orbit_in_host(satellite_positions, satellite_velocities, positions[host],
+                                velocities[host], np.ones(len(host)), config.box)
     satellites = centrals.iloc[host][list(HALO)].reset_index(drop=True)
     satellites.insert(0, "host_id", host.astype(np.int64))
     satellites.insert(1, "is_central", np.zeros(len(host), dtype=bool))
     satellites["N_sat"] = n_sat[host]
     for name in ("M_sub", "Vmax_sub", "M_peak", "Vmax_peak", "z_infall", "r_host"):
         satellites[name] = sub[name][keep]
-    satellites["v_r"] = v_r
-    satellites["v_t"] = np.linalg.norm(relative - v_r[:, None] * unit, axis=1)
+    satellites["v_r"], satellites["v_t"] = v_r, v_t
     satellites[list(GALAXY)] = galaxies[keep]
-    satellites[list(POSITION)] = wrap(positions[host] + offset, config.box)
-    satellites[list(VELOCITY)] = velocities[host] + relative
+    satellites[list(POSITION)] = satellite_positions
+    satellites[list(VELOCITY)] = satellite_velocities
 
     table = centrals.copy()
     table.insert(0, "host_id", np.arange(n, dtype=np.int64))
