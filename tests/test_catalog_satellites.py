@@ -264,3 +264,24 @@ def test_info_counts_centrals_satellites_and_hosts(table, tmp_path):
     assert (f"{len(table):,} galaxies: {int(table['is_central'].sum()):,} centrals and "
             f"{len(satellites):,} satellites") in text
     assert f"{satellites['host_id'].nunique():,} hosts hold satellites, at most {most:,}" in text
+
+
+@pytest.mark.parametrize(("break_it", "message"), [
+    (lambda t, row: t.assign(host_id=np.where(np.arange(len(t)) == row, 9999, t["host_id"])),
+     "satellites whose host has no central row"),
+    (lambda t, row: t.assign(is_central=np.where(np.arange(len(t)) == row, True,
+                                                 t["is_central"])),
+     "more than one central row"),
+    (lambda t, row: t.assign(N_sat=np.where(np.arange(len(t)) == row, -1, 0)),
+     "'N_sat': 1 of"),
+    (lambda t, row: t.assign(r_host=np.where(np.arange(len(t)) == row, 55.0, t["r_host"])),
+     "more than 10 virial radii from their host"),
+])
+def test_validate_names_broken_hosts_in_one_line(table, tmp_path, break_it, message):
+    path = tmp_path / "broken.parquet"
+    break_it(table, _first_satellite(table)).to_parquet(path)  # written around the checks
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "broken.parquet" in lines[0]
