@@ -4,11 +4,14 @@ positions and velocities of the sub-halos that host satellite galaxies.
 Per host of virial mass ``M_h`` (log10 Msun/h) at the snapshot redshift:
 
 * **peak masses**: the unevolved sub-halo mass function of Jiang & van den Bosch (2016,
-  MNRAS 458, 2848), all orders, in ``psi = m_peak / M_host``::
+  MNRAS 458, 2848), in ``psi = m_peak / M_host``::
 
       dN/dln(psi) = (gamma1 psi^alpha1 + gamma2 psi^alpha2) exp(-beta psi^zeta),  psi <= 1
 
-  times ``survival_fraction``, the share of accreted sub-halos that still host an
+  with their fit for sub-halos of all orders (Table A1, "unevolved, total": gamma1 =
+  0.22, alpha1 = -0.91, beta = 6, zeta = 3, gamma2 = 0; their eq. 14, (0.13, -0.83,
+  1.33, -0.02, 5.67, 1.19), is the first-order function alone), times
+  ``survival_fraction``, the share of accreted sub-halos that still host an
   identifiable galaxy today, above ``log10 m_peak >= log_peak_min``;
 * **counts**: negative binomial with that mean ``mu(M_h)`` and variance
   ``mu + (count_scatter mu)^2`` (super-Poisson; Boylan-Kolchin et al. 2010, MNRAS 406,
@@ -138,7 +141,8 @@ class SubhaloModel:
 
     Attributes:
         shmf_gamma1, shmf_alpha1, shmf_gamma2, shmf_alpha2, shmf_beta, shmf_zeta: the
-            unevolved sub-halo mass function of Jiang & van den Bosch (2016), all orders.
+            unevolved sub-halo mass function of Jiang & van den Bosch (2016), all orders
+            (their Table A1; the second term is off).
         survival_fraction: share of the accreted sub-halos that host a satellite galaxy
             today (the rest merged with the central or were disrupted).
         log_peak_min: resolution limit, log10 m_peak (Msun/h); chosen so that a galaxy
@@ -156,13 +160,13 @@ class SubhaloModel:
         concentration_min, concentration_max: clip of the host concentration.
     """
 
-    shmf_gamma1: float = 0.13
-    shmf_alpha1: float = -0.83
-    shmf_gamma2: float = 1.33
-    shmf_alpha2: float = -0.02
-    shmf_beta: float = 5.67
-    shmf_zeta: float = 1.19
-    survival_fraction: float = 0.5
+    shmf_gamma1: float = 0.22
+    shmf_alpha1: float = -0.91
+    shmf_gamma2: float = 0.0
+    shmf_alpha2: float = 0.0
+    shmf_beta: float = 6.0
+    shmf_zeta: float = 3.0
+    survival_fraction: float = 0.32
     log_peak_min: float = 10.6
     count_scatter: float = 0.18
     infall_rate_factor: float = 2.0
