@@ -4,7 +4,8 @@ xi(r), wp(rp) and redshift-space multipoles (auto and cross) with delete-one jac
 copies (:mod:`.two_point`, pair counts from Corrfunc in :mod:`.pairs`, the jackknife in
 :mod:`.jackknife`), relative and large-scale bias (:mod:`.bias`), redshift-space
 positions (:mod:`.redshift_space`), logarithmic bins down to the one-halo term
-(:mod:`.scales`), and the argument checks they share (one function,
+(:mod:`.scales`), the one-halo term's same-host pairs, expected and counted
+(:mod:`.one_halo`), and the argument checks they share (one function,
 :func:`check_arguments`). Nothing here knows catalogs or models: catalog-level work
 (populations, the assembly-bias shuffle, mock comparisons) lives in ``galhalo.evaluate``.
 
@@ -32,6 +33,14 @@ from .bias import (
 )
 from .correlation import Correlation, mean_over_realizations
 from .jackknife import jackknife_covariance, jackknife_regions
+from .one_halo import (
+    SameHostPairs,
+    diluted_wp,
+    expected_one_halo_pairs,
+    measured_one_halo_pairs,
+    one_halo_wp,
+    pair_residuals,
+)
 from .redshift_space import redshift_space, rsd_shift
 from .scales import (
     DEFAULT_PER_DECADE,
@@ -68,11 +77,14 @@ __all__ = [
     "ClusteringError",
     "Correlation",
     "LargeScaleBias",
+    "SameHostPairs",
     "check_arguments",
     "check_count",
     "check_edges",
     "check_jackknife",
     "check_positions",
+    "diluted_wp",
+    "expected_one_halo_pairs",
     "fit_bins",
     "fit_weights",
     "jackknife_covariance",
@@ -81,7 +93,10 @@ __all__ = [
     "line_of_sight_order",
     "log_edges",
     "mean_over_realizations",
+    "measured_one_halo_pairs",
     "multipoles",
+    "one_halo_wp",
+    "pair_residuals",
     "redshift_space",
     "relative_bias",
     "rsd_shift",

@@ -252,6 +252,28 @@ class SatelliteModel:
         mean = self.satellite_count_mean(halo)
         return mean + (self.params.subhalos.count_scatter * mean) ** 2
 
+    def satellite_count_factorial2(self, halo) -> np.ndarray:
+        """E[N_sat (N_sat - 1) | host] = Var + m^2 - m = (1 + sigma_I^2) m^2: the mean
+        number of ordered satellite pairs of a host, shape (n,)."""
+        mean = self.satellite_count_mean(halo)
+        return (1.0 + self.params.subhalos.count_scatter**2) * mean**2
+
+    def satellite_profile(self, halo) -> tuple[np.ndarray, np.ndarray]:
+        """The hosts' satellite profile as the universe draws it: (R_vir, c_sat), the
+        comoving virial radius (Mpc/h) and the concentration of the truncated NFW the
+        satellites follow, ``concentration_factor`` x the host's (Duffy et al. 2008,
+        scattered by the host's ``C_h`` residual); shapes (n,). Needs the host columns
+        ``M_h, z_h, C_h, S_h``."""
+        missing = [name for name in ("M_h", "z_h", "C_h", "S_h") if name not in halo]
+        if missing:
+            raise SimulationError(f"the satellite profile needs the host columns {missing}")
+        mass = self._host_mass(halo)
+        properties = np.column_stack([_column(halo, name) for name in ("z_h", "C_h", "S_h")])
+        residual = self.central.halo_model.latents(mass, properties)[:, 1]
+        model, redshift = self.params.subhalos, self.params.redshift
+        c_sat = model.concentration_factor * model.concentration(mass, residual, redshift)
+        return self.params.cosmology.virial_radius(mass, redshift), c_sat
+
     def satellite_count_log_prob(self, halo, counts) -> np.ndarray:
         """log P(N_sat = counts | host), the negative binomial, shape (n,)."""
         counts = np.atleast_1d(np.asarray(counts))

@@ -51,9 +51,10 @@ from typing import Any
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
-from scipy.special import lambertw, roots_legendre
+from scipy.special import roots_legendre
 
 from ..errors import SimulationError
+from ..profiles import nfw_enclosed, nfw_radii
 from .cosmology import Cosmology
 
 __all__ = ["SubhaloModel", "host_concentration", "nfw_enclosed", "nfw_radii",
@@ -65,12 +66,6 @@ _C_AT_MINIMUM = 2.1626
 QUADRATURE_NODES = 256
 #: ln(psi) grid of the tabulated cumulative sub-halo mass function (sampling).
 _LN_PSI = np.linspace(np.log(1e-12), 0.0, 30_001)
-
-
-def nfw_enclosed(x: np.ndarray) -> np.ndarray:
-    """m(x) = ln(1 + x) - x / (1 + x): NFW mass within x scale radii (any shape)."""
-    x = np.asarray(x, dtype=float)
-    return np.log1p(x) - x / (1.0 + x)
 
 
 def host_concentration(log_mass: np.ndarray, residual: np.ndarray, redshift: float,
@@ -85,18 +80,6 @@ def host_concentration(log_mass: np.ndarray, residual: np.ndarray, redshift: flo
     log_mass = np.asarray(log_mass, dtype=float)
     median = 7.85 * 10.0 ** (-0.081 * (log_mass - np.log10(2e12))) * (1.0 + redshift) ** -0.71
     return np.clip(median * np.exp(scatter * np.asarray(residual, dtype=float)), low, high)
-
-
-def nfw_radii(concentration: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """r / R_vir of an NFW profile truncated at R_vir, by inverting its CDF exactly.
-
-    ``m(c s) = u m(c)`` is solved in closed form with the Lambert W function
-    (``1 + c s = -1 / W0(-exp(-1 - u m(c)))``). Shapes: broadcast of the two inputs.
-    """
-    concentration = np.asarray(concentration, dtype=float)
-    p = np.asarray(uniform, dtype=float) * nfw_enclosed(concentration)
-    w = lambertw(-np.exp(-1.0 - p), 0).real
-    return (-1.0 / w - 1.0) / concentration
 
 
 def tidal_vmax_ratio(bound_fraction: np.ndarray) -> np.ndarray:
@@ -244,6 +227,14 @@ class SubhaloModel:
              * self.mass_function(psi))
         return x, w
 
+    def concentration(self, log_host: np.ndarray, residual: np.ndarray,
+                      redshift: float) -> np.ndarray:
+        """The hosts' NFW concentration c_host (:func:`host_concentration` with this
+        model's scatter and clip); the satellites' is ``concentration_factor`` times it.
+        Shape of the inputs (``residual``: the standardised ``C_h`` residual)."""
+        return host_concentration(log_host, residual, redshift, self.concentration_scatter,
+                                  self.concentration_min, self.concentration_max)
+
     # ------------------------------------------------------------------ draws
     def draw_counts(self, log_host: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Negative-binomial numbers of sub-halos per host (int64, shape of input)."""
@@ -304,9 +295,7 @@ class SubhaloModel:
         elapsed = cosmology.age(redshift) - cosmology.age(z_infall)
         log_bound = self.draw_bound_fraction(elapsed, rng)
         vmax_peak = self.vmax_vvir_infall * cosmology.virial_velocity(m_peak, z_infall)
-        c_host = host_concentration(m_host, np.asarray(hosts["C_residual"])[host], redshift,
-                                    self.concentration_scatter, self.concentration_min,
-                                    self.concentration_max)
+        c_host = self.concentration(m_host, np.asarray(hosts["C_residual"])[host], redshift)
         r_host = nfw_radii(self.concentration_factor * c_host, rng.random(len(host)))
         direction = rng.standard_normal((len(host), 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
