@@ -15,7 +15,6 @@ from galhalo.cli import app
 from galhalo.sim.cosmology import Cosmology
 from galhalo.sim.subhalos import (
     SubhaloModel,
-    host_concentration,
     nfw_enclosed,
     radial_dispersion,
 )
@@ -88,27 +87,23 @@ def test_satellites_lie_within_the_host_virial_radius_inside_the_box(with_satell
     assert (satellites["r_host"] <= 1.0).all()
 
 
-def _host_concentration(satellites) -> np.ndarray:
-    """The hosts' NFW concentration, recomputed from the satellite rows' host columns."""
-    model = SubhaloModel()
-    log_mass = satellites["M_h"].to_numpy()
-    residual = TruthModel().halo_model.latents(
-        log_mass, satellites[["z_h", "C_h", "S_h"]].to_numpy())[:, 1]
-    return host_concentration(log_mass, residual, 0.0, model.concentration_scatter,
-                              model.concentration_min, model.concentration_max)
+def _host_concentration(catalog, satellites) -> np.ndarray:
+    """The hosts' NFW concentration as the universe drew it (the truth's profile)."""
+    model = TruthModel.from_dict(catalog.meta.truth).satellite_model
+    return model.satellite_profile(satellites)[1] / SubhaloModel().concentration_factor
 
 
-def test_radial_profile_is_the_truncated_nfw_ks(satellites):
+def test_radial_profile_is_the_truncated_nfw_ks(with_satellites, satellites):
     """r_host through the truncated NFW CDF of c_sat = factor x c_host is uniform."""
     factor = SubhaloModel().concentration_factor
-    c_sat = factor * _host_concentration(satellites)
+    c_sat = factor * _host_concentration(with_satellites, satellites)
     pit = nfw_enclosed(c_sat * satellites["r_host"]) / nfw_enclosed(c_sat)
     assert stats.kstest(pit, "uniform").statistic < KS_CRITICAL / np.sqrt(len(pit))
 
 
 def test_velocities_have_the_jeans_dispersion(with_satellites, satellites):
     table = with_satellites.table
-    c_host = _host_concentration(satellites)
+    c_host = _host_concentration(with_satellites, satellites)
     sigma = (radial_dispersion(satellites["r_host"].to_numpy(), c_host,
                                SubhaloModel().concentration_factor)
              * Cosmology().virial_velocity(satellites["M_h"].to_numpy()))

@@ -264,15 +264,21 @@ class SatelliteModel:
         satellites follow, ``concentration_factor`` x the host's (Duffy et al. 2008,
         scattered by the host's ``C_h`` residual); shapes (n,). Needs the host columns
         ``M_h, z_h, C_h, S_h``."""
-        missing = [name for name in ("M_h", "z_h", "C_h", "S_h") if name not in halo]
-        if missing:
-            raise SimulationError(f"the satellite profile needs the host columns {missing}")
         mass = self._host_mass(halo)
-        properties = np.column_stack([_column(halo, name) for name in ("z_h", "C_h", "S_h")])
-        residual = self.central.halo_model.latents(mass, properties)[:, 1]
+        residual = self.concentration_residual(halo)
         model, redshift = self.params.subhalos, self.params.redshift
         c_sat = model.concentration_factor * model.concentration(mass, residual, redshift)
         return self.params.cosmology.virial_radius(mass, redshift), c_sat
+
+    def concentration_residual(self, halo) -> np.ndarray:
+        """The hosts' standardised ``C_h`` residual at fixed mass (the central truth's
+        ``HaloModel.latents``), which scatters their NFW concentration; shape (n,).
+        Needs the host columns ``M_h, z_h, C_h, S_h``."""
+        missing = [name for name in ("M_h", "z_h", "C_h", "S_h") if name not in halo]
+        if missing:
+            raise SimulationError(f"the satellite profile needs the host columns {missing}")
+        properties = np.column_stack([_column(halo, name) for name in ("z_h", "C_h", "S_h")])
+        return self.central.halo_model.latents(self._host_mass(halo), properties)[:, 1]
 
     def satellite_count_log_prob(self, halo, counts) -> np.ndarray:
         """log P(N_sat = counts | host), the negative binomial, shape (n,)."""

@@ -313,11 +313,9 @@ def add_satellites(config: UniverseConfig, centrals: pd.DataFrame
                                                        spawn_key=(SATELLITE_STREAM,)))
     model = config.truth.satellite_model
     n = len(centrals)
-    log_mass = centrals["M_h"].to_numpy()
-    residual = config.halo_model.latents(
-        log_mass, centrals[["z_h", "C_h", "S_h"]].to_numpy())[:, 1]
     sub = model.params.subhalos.draw(
-        {"M_h": log_mass, "z_h": centrals["z_h"].to_numpy(), "C_residual": residual},
+        {"M_h": centrals["M_h"].to_numpy(), "z_h": centrals["z_h"].to_numpy(),
+         "C_residual": model.concentration_residual(centrals)},
         config.cosmology, config.redshift, rng)
     host = sub["host"]
     condition = {"M_h": centrals["M_h"].to_numpy()[host],
