@@ -90,6 +90,11 @@ def satellite_statistics(catalog) -> dict[str, Any]:
         truth_variance.append(float(variance[here].mean() + mean[here].var()))
     occupied["truth_mean"], occupied["truth_variance"] = truth_mean, truth_variance
     by = {"by": "sSFR", "cut": QUENCHED}
+
+    def records(frame) -> list[dict[str, Any]]:
+        """Rows as dicts, NaN (a statistic not measurable in a bin) as None (JSON null)."""
+        return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
     smass = table["smass"].to_numpy()
     near_10 = table[central | (np.abs(smass - 10.0) < 0.25)]
     massive = table[central | (smass >= 10.5)]
@@ -101,13 +106,13 @@ def satellite_statistics(catalog) -> dict[str, Any]:
         "quenched_fraction_centrals": float((centrals["sSFR"] < QUENCHED).mean()),
         "median_r_host": float(satellites["r_host"].median()),
         "expected_missing_satellites": catalog.meta.extra["expected_missing_satellites"],
-        "fraction": satellite_fraction(table, SMASS_EDGES).to_dict("records"),
-        "occupation": occupied.to_dict("records"),
-        "quenched": quenched_fractions(table, HOST_EDGES, **by).to_dict("records"),
-        "quenched_smass_10": quenched_fractions(near_10, HOST_EDGES, **by).to_dict("records"),
-        "quenched_massive": quenched_fractions(massive, (HOST_EDGES[0], HOST_EDGES[-1]),
-                                               **by).to_dict("records"),
-        "conformity": conformity(table, HOST_EDGES, **by).to_dict("records"),
+        "fraction": records(satellite_fraction(table, SMASS_EDGES)),
+        "occupation": records(occupied),
+        "quenched": records(quenched_fractions(table, HOST_EDGES, **by)),
+        "quenched_smass_10": records(quenched_fractions(near_10, HOST_EDGES, **by)),
+        "quenched_massive": records(quenched_fractions(
+            massive, (HOST_EDGES[0], HOST_EDGES[-1]), **by)),
+        "conformity": records(conformity(table, HOST_EDGES, **by)),
     }
 
 
