@@ -474,3 +474,27 @@ def test_an_n_sat_column_that_disagrees_with_the_rows_is_noted(catalog):
     result = satellite_statistics(Catalog(table, catalog.meta))
     assert any("'N_sat' differs" in note and "1 of 3000" in note for note in result.notes)
     pd.testing.assert_frame_equal(result.occupation, counted)
+
+
+def test_conformity_leaves_out_bins_with_a_handful_of_hosts():
+    """Regression: a host-mass bin with 3 quenched centrals (whose fraction error is
+    unreliable) used to dominate the combined mean; now it needs MIN_CONFORMITY_HOSTS."""
+    from galhalo.evaluate.satellite_quenching import MIN_CONFORMITY_HOSTS, conformity
+
+    rows, host_id = [], 0
+    # bin 12.0-12.25: enough hosts of both kinds; bin 12.5-12.75: 3 quenched centrals only
+    for mass, n_quenched, n_star_forming in ((12.1, 40, 40), (12.6, 3, 40)):
+        for index in range(n_quenched + n_star_forming):
+            central_ssfr = -12.0 if index < n_quenched else -10.0
+            rows.append({"halo_id": host_id, "host_id": host_id, "is_central": True,
+                         "M_h": mass, "sSFR": central_ssfr})
+            for k in range(2):
+                rows.append({"halo_id": 10_000 + 2 * host_id + k, "host_id": host_id,
+                             "is_central": False, "M_h": mass,
+                             "sSFR": -12.0 if (index + k) % 3 == 0 else -10.0})
+            host_id += 1
+    table = pd.DataFrame(rows)
+    result = conformity(table, mass_edges=[12.0, 12.25, 12.5, 12.75], by="sSFR")
+    bins = result[result["scope"] == "bin"]
+    assert list(bins["M_min"]) == [12.0]
+    assert (bins[["n_hosts_quenched", "n_hosts_starforming"]] >= MIN_CONFORMITY_HOSTS).all().all()

@@ -19,7 +19,13 @@ from ..catalog.schema import IS_CENTRAL
 from ..errors import ClusteringError
 from .satellite_hosts import DEFAULT_MASS_WIDTH, Hosts, hosts_of, mass_bins, require_columns
 
-__all__ = ["QUENCHED_CUTS", "conformity", "quenched_fractions", "quenched_mask"]
+__all__ = ["MIN_CONFORMITY_HOSTS", "QUENCHED_CUTS", "conformity", "quenched_fractions",
+           "quenched_mask"]
+
+#: Fewest hosts with satellites under each kind of central for a host-mass bin to enter
+#: the conformity measurement: the cluster-robust error of a fraction over a handful of
+#: hosts is itself unreliable, and the combined (inverse-variance) mean would trust it.
+MIN_CONFORMITY_HOSTS = 10
 
 #: Quenched when ``sSFR < -11`` (log10 1/yr) or ``color > 0.9`` (g - i): REFERENCES.md.
 QUENCHED_CUTS = {"sSFR": -11.0, "color": 0.9}
@@ -105,7 +111,8 @@ def conformity(table: pd.DataFrame, mass_edges: Any = None,
     satellites of star-forming centrals, in host-mass bins (so at fixed host mass).
 
     Returns:
-        One row per bin with satellites under both kinds of central (``scope =
+        One row per bin with satellites under both kinds of central, at least
+        :data:`MIN_CONFORMITY_HOSTS` hosts each (``scope =
         "bin"``) and a last row ``scope = "combined"``: the inverse-variance weighted
         mean of the bins' differences. Columns ``scope, M_min, M_max, n_hosts_quenched,
         n_hosts_starforming, fq_quenched_centrals, fq_quenched_centrals_error,
@@ -124,7 +131,7 @@ def conformity(table: pd.DataFrame, mass_edges: Any = None,
             groups[name] = (int(here.sum()), *_clustered_fraction(
                 q_sat[here], hosts.n_sat[here].astype(float)))
         (n_q, f_q, e_q), (n_s, f_s, e_s) = groups["quenched"], groups["starforming"]
-        if n_q < 2 or n_s < 2:
+        if min(n_q, n_s) < MIN_CONFORMITY_HOSTS:
             continue
         difference, error = f_q - f_s, math.hypot(e_q, e_s)
         rows.append({"scope": "bin", "M_min": edges[i], "M_max": edges[i + 1],
