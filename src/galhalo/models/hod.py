@@ -203,7 +203,7 @@ def count_vector(table: Table, name: str, role: str) -> np.ndarray:
     if bad.any():
         raise ModelError(f"{role} column {name!r} must hold counts (integers >= 0): "
                          f"{int(bad.sum())} of {len(values)} rows are not (first at row "
-                         f"{int(np.flatnonzero(bad)[0])}, value {values[bad][0]:g})")
+                         f"{int(np.flatnonzero(bad)[0])} of the hosts, value {values[bad][0]:g})")
     return values.astype(np.int64)
 
 
@@ -294,7 +294,7 @@ class HODModel(ConditionalModel):
         names = (MASS,) + ((self.secondary,) if self.secondary else ())
         hosts = hosts_of(catalog)
         x = column_matrix(hosts, names, "condition")
-        y = column_matrix(hosts, self.target, "target")[:, 0]
+        y = count_vector(hosts, self.target[0], "target")
         if isinstance(valid, Catalog | pd.DataFrame):
             valid_hosts = hosts_of(valid)
             x_valid = column_matrix(valid_hosts, names, "validation condition")
@@ -305,8 +305,7 @@ class HODModel(ConditionalModel):
                                      what=f"a {self.family} model")
             x, x_valid, y_valid = x[train], x[held], y[held]
             y = y[train]
-        counts = count_vector({self.target[0]: y}, self.target[0], "target")
-        y_valid = count_vector({self.target[0]: y_valid}, self.target[0], "target")
+        counts = y
         if not counts.any():
             raise ModelError(f"the {len(counts)} training hosts hold no satellites "
                              f"({self.target[0]} is 0 everywhere): nothing to fit")
@@ -314,10 +313,13 @@ class HODModel(ConditionalModel):
         self._maximise(x, counts, seed)
         train_nll = -float(poisson_log_pmf(counts, self._occupation(
             self._theta(), x[:, 0], self._upper(x))).mean())
-        valid_nll = -float(poisson_log_pmf(y_valid, self._occupation(
-            self._theta(), x_valid[:, 0], self._upper(x_valid))).mean())
+        valid_log_prob = poisson_log_pmf(y_valid, self._occupation(
+            self._theta(), x_valid[:, 0], self._upper(x_valid)))
+        # A held-out host with satellites below M_0 has probability 0: valid_nll is inf
+        # (exact; saved as null), and the count of such hosts says why.
         self.metrics = {"train_rows": len(x), "valid_rows": len(x_valid),
-                        "train_nll": train_nll, "valid_nll": valid_nll,
+                        "train_nll": train_nll, "valid_nll": -float(valid_log_prob.mean()),
+                        "valid_zero_probability": int(np.isinf(valid_log_prob).sum()),
                         **{f"param_{k}": v for k, v in self.parameters.items()}}
         return self
 
@@ -376,7 +378,9 @@ class HODModel(ConditionalModel):
         config = {"family": self.family, "galhalo_version": __version__,
                   "hyperparameters": self.hyperparameters, "condition": list(self.condition),
                   "target": list(self.target), "parameters": self.parameters,
-                  "errors": self.errors, "seed": self.seed, "metrics": self.metrics}
+                  "errors": self.errors, "seed": self.seed,
+                  "metrics": {key: value if np.isfinite(value) else None
+                              for key, value in self.metrics.items()}}
         arrays = ({"edges": self.edges, "medians": self.medians} if self.secondary else {})
         return write_model_directory(directory, config, ModelFiles(arrays=arrays))
 
