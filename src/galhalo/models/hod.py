@@ -39,7 +39,6 @@ from scipy import optimize, special, stats
 
 from .. import __version__
 from ..catalog import Catalog
-from ..catalog.schema import parse_column_list
 from ..errors import ModelError
 from .interface import ConditionalModel, Table, column_matrix, split_rows, table_of
 from .store import ModelFiles, read_model_directory, write_model_directory
@@ -247,7 +246,6 @@ class HODModel(ConditionalModel):
         super()._set_columns(condition, target)
         if MASS not in self.condition or len(self.condition) > 2:
             given = ",".join(self.condition)
-            self.condition, self.target = (), ()
             raise ModelError(f"a hod model's condition is {MASS} alone (Zheng07) or {MASS} "
                              f"plus one secondary column (decorated), got {given!r}")
 
@@ -285,16 +283,24 @@ class HODModel(ConditionalModel):
             progress: bool = True) -> HODModel:
         """Maximum likelihood of the training hosts' Poisson counts; ``valid`` a held-out
         fraction (seeded split of the hosts) or a validation table. Galaxy catalogs are
-        reduced to one row per host (:func:`hosts_of`)."""
+        reduced to one row per host (:func:`hosts_of`). A failed fit leaves the model
+        unfitted."""
+        try:
+            return self._fit(catalog, condition, target, valid, seed)
+        except ModelError:
+            self.condition, self.target, self.parameters = (), (), {}
+            raise
+
+    def _fit(self, catalog, condition, target, valid, seed: int) -> HODModel:
         self._set_columns(condition, target)
         if len(self.target) != 1:
-            self.condition, self.target = (), ()
             raise ModelError(f"a hod model has one target, the satellite count (e.g. "
-                             f"N_sat), got {len(parse_column_list(target))} columns")
+                             f"N_sat), got {len(self.target)} columns")
         names = (MASS,) + ((self.secondary,) if self.secondary else ())
         hosts = hosts_of(catalog)
         x = column_matrix(hosts, names, "condition")
         y = count_vector(hosts, self.target[0], "target")
+        counts = y
         if isinstance(valid, Catalog | pd.DataFrame):
             valid_hosts = hosts_of(valid)
             x_valid = column_matrix(valid_hosts, names, "validation condition")
@@ -303,9 +309,7 @@ class HODModel(ConditionalModel):
         else:
             train, held = split_rows(len(x), valid, seed, *self.row_minimums(1),
                                      what=f"a {self.family} model")
-            x, x_valid, y_valid = x[train], x[held], y[held]
-            y = y[train]
-        counts = y
+            x, x_valid, y_valid, counts = x[train], x[held], y[held], y[train]
         if not counts.any():
             raise ModelError(f"the {len(counts)} training hosts hold no satellites "
                              f"({self.target[0]} is 0 everywhere): nothing to fit")
