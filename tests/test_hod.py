@@ -23,6 +23,7 @@ from galhalo.models.hod import (
     HODModel,
     decorated_shift,
     fit_zheng07_centrals,
+    satellite_nll,
     secondary_medians,
     upper_half,
     zheng07_centrals,
@@ -259,3 +260,22 @@ def test_cli_train_hod(universe, tmp_path):
                                  "--out", str(tmp_path / "bad")])
     assert result.exit_code == 2 and "error: a hod model's condition is M_h alone" \
         in result.output
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_satellite_nll_gradient_is_exact(upper):
+    """The fit's analytic gradient against central differences of the NLL."""
+    table = zheng07_table(2000, seed=9, amplitude=0.3)
+    mass, counts = table["M_h"].to_numpy(), table["N_sat"].to_numpy()
+    halves = (upper_half(mass, table["Delta3_h"].to_numpy(),
+                         *secondary_medians(mass, table["Delta3_h"].to_numpy()))
+              if upper else None)
+    theta = np.array([11.7, 12.9, 1.1] + ([0.25] if upper else []))
+    value, gradient = satellite_nll(theta, mass, counts, halves)
+    assert np.isfinite(value)
+    for i in range(len(theta)):
+        step = np.eye(len(theta))[i] * 1e-6
+        numeric = (satellite_nll(theta + step, mass, counts, halves)[0]
+                   - satellite_nll(theta - step, mass, counts, halves)[0]) / 2e-6
+        assert gradient[i] == pytest.approx(numeric, rel=1e-5, abs=1e-8)
+    assert satellite_nll(np.array([13.0, 12.9, 1.1]), mass, counts, None)[0] == np.inf

@@ -155,15 +155,53 @@ def fit_zheng07_centrals(log_mass: np.ndarray, has_central: np.ndarray, seed: in
             "nll": float(best.fun / len(hit))}
 
 
-def best_of_starts(objective, bounds, seed: int, starts: int) -> optimize.OptimizeResult:
+def satellite_nll(theta: np.ndarray, log_mass: np.ndarray, counts: np.ndarray,
+                  upper: np.ndarray | None) -> tuple[float, np.ndarray]:
+    """Poisson NLL per host of ``counts`` under the (decorated, when ``upper`` is given)
+    Zheng07 satellites ``theta`` = (log_m0, log_m1, alpha[, A]), without the constant
+    sum(log N!), and its exact gradient (len(theta),). Infinite (zero gradient) when a
+    host with satellites has mean 0.
+
+    With u = 10^(log M - log M_1) - 10^(log M_0 - log M_1) and f = 1 +- A, the mean
+    is u^alpha f for u > 0: d/dalpha = mean ln u, d/dlog M_1 = -alpha ln10 mean,
+    d/dlog M_0 = -alpha ln10 10^(log M_0 - log M_1) mean / u, d/dA = +-u^alpha.
+    """
+    log_m0, log_m1, alpha = theta[:3]
+    u = np.power(10.0, log_mass - log_m1) - 10.0 ** (log_m0 - log_m1)
+    on = u > 0
+    if counts[~on].any():
+        return np.inf, np.zeros(len(theta))
+    u, n = u[on], counts[on]
+    power = np.power(u, alpha)
+    sign = None if upper is None else np.where(upper[on], 1.0, -1.0)
+    mean = power if sign is None else power * (1.0 + sign * theta[3])
+    if (n[mean <= 0]).any():
+        return np.inf, np.zeros(len(theta))
+    with np.errstate(divide="ignore"):
+        log_mean = np.where(mean > 0, np.log(mean), 0.0)
+    value = (mean.sum() - (n * log_mean).sum()) / len(counts)
+    weight = 1.0 - np.divide(n, mean, out=np.zeros_like(mean), where=mean > 0)
+    ln10 = np.log(10.0)
+    gradient = [-(weight * mean / u).sum() * alpha * ln10 * 10.0 ** (log_m0 - log_m1),
+                -(weight * mean).sum() * alpha * ln10,
+                (weight * mean * np.log(u)).sum()]
+    if sign is not None:
+        gradient.append((weight * sign * power).sum())
+    return float(value), np.array(gradient) / len(counts)
+
+
+def best_of_starts(objective, bounds, seed: int, starts: int,
+                   jac: bool = False) -> optimize.OptimizeResult:
     """L-BFGS-B from the box centre and ``starts - 1`` seeded uniform points in
-    ``bounds``; the lowest finite minimum."""
+    ``bounds``; the lowest finite minimum. ``jac``: ``objective`` returns (value,
+    gradient)."""
     rng = np.random.default_rng(seed)
     low, high = np.array(bounds, dtype=float).T
     points = [(low + high) / 2] + [rng.uniform(low, high) for _ in range(max(starts, 1) - 1)]
     best = None
     for start in points:
-        result = optimize.minimize(objective, start, method="L-BFGS-B", bounds=bounds)
+        result = optimize.minimize(objective, start, method="L-BFGS-B", bounds=bounds,
+                                   jac=jac)
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
             best = result
     if best is None:
@@ -171,17 +209,13 @@ def best_of_starts(objective, bounds, seed: int, starts: int) -> optimize.Optimi
     return best
 
 
-def hessian(objective, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:
-    """Central finite-difference Hessian (p, p) of ``objective`` at ``theta``."""
-    p = len(theta)
-    out = np.empty((p, p))
-    for i in range(p):
-        for j in range(i, p):
-            e_i, e_j = np.eye(p)[i] * step, np.eye(p)[j] * step
-            out[i, j] = out[j, i] = (objective(theta + e_i + e_j) - objective(theta + e_i - e_j)
-                                     - objective(theta - e_i + e_j)
-                                     + objective(theta - e_i - e_j)) / (4 * step * step)
-    return out
+def hessian(gradient, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
+    """Hessian (p, p) at ``theta``: central differences of the exact ``gradient``,
+    symmetrised."""
+    columns = [(gradient(theta + step * e) - gradient(theta - step * e)) / (2 * step)
+               for e in np.eye(len(theta))]
+    out = np.column_stack(columns)
+    return (out + out.T) / 2
 
 
 def hosts_of(table: Catalog | pd.DataFrame | Any) -> Any:
@@ -341,22 +375,15 @@ class HODModel(ConditionalModel):
         bounds = [(low - 3.0, occupied - 1e-6), (low - 1.0, high + 2.0), (0.05, 5.0)]
         if upper is not None:  # |A| = 1 empties a half: a zero likelihood if it has satellites
             bounds.append((-1.0 + 1e-6, 1.0 - 1e-6))
-        constant = special.gammaln(counts + 1.0).sum()
 
         def nll(theta):
-            mean = self._occupation(theta, log_mass, upper)
-            positive = mean > 0
-            if counts[~positive].any():
-                return np.inf
-            total = (mean[positive].sum() - (counts[positive] * np.log(mean[positive])).sum()
-                     + constant)
-            return total / len(counts)
+            return satellite_nll(theta, log_mass, counts, upper)
 
-        best = best_of_starts(nll, bounds, seed, int(self.hyperparameters["starts"]))
+        best = best_of_starts(nll, bounds, seed, int(self.hyperparameters["starts"]), jac=True)
         names = SATELLITE_PARAMETERS + ((AMPLITUDE,) if upper is not None else ())
         self.parameters = {name: float(value) for name, value in zip(names, best.x,
                                                                      strict=True)}
-        self.errors = fisher_errors(lambda t: nll(t) * len(counts), best.x, bounds, names)
+        self.errors = fisher_errors(lambda t: nll(t)[1] * len(counts), best.x, bounds, names)
 
     def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
         """Exact Poisson log P(N_sat | condition) per row, (rows,)."""
@@ -408,10 +435,11 @@ class HODModel(ConditionalModel):
         return model
 
 
-def fisher_errors(total_nll, theta: np.ndarray, bounds, names) -> dict[str, float | None]:
+def fisher_errors(total_gradient, theta: np.ndarray, bounds, names
+                  ) -> dict[str, float | None]:
     """1-sigma errors from the inverse observed Fisher information (the Hessian of the
-    total NLL) over the parameters off their bounds; None for those at a bound (or when
-    the information is singular)."""
+    total NLL, from its gradient ``total_gradient``) over the parameters off their
+    bounds; None for those at a bound (or when the information is singular)."""
     free = [i for i, (low, high) in enumerate(bounds)
             if theta[i] - low > 1e-3 and high - theta[i] > 1e-3]
     errors: dict[str, float | None] = dict.fromkeys(names)
@@ -419,7 +447,7 @@ def fisher_errors(total_nll, theta: np.ndarray, bounds, names) -> dict[str, floa
         def restricted(sub):
             full = theta.copy()
             full[free] = sub
-            return total_nll(full)
+            return total_gradient(full)[free]
         try:
             covariance = np.linalg.inv(hessian(restricted, theta[free]))
         except np.linalg.LinAlgError:
