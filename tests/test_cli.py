@@ -23,6 +23,16 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
+#: A terminal wide enough that help texts are not wrapped mid-word, whatever the
+#: COLUMNS of the shell running the tests (CI runs them with COLUMNS=40 too).
+WIDE = {"COLUMNS": "250", "TERMINAL_WIDTH": "250"}
+
+
+def wide_help(command: str) -> str:
+    """The --help text of a command as a 250-column terminal shows it."""
+    return runner.invoke(app, [command, "--help"], env=WIDE).output
+
+
 def test_simulate_writes_a_valid_catalog_and_figure(tmp_path):
     out, figure = tmp_path / "cat.parquet", tmp_path / "overview.png"
     result = run("simulate", "--out", out, *SMALL, "--seed", "3", "--figure", figure)
@@ -203,7 +213,7 @@ def test_empty_and_missing_files_are_refused_with_their_name(tmp_path):
 
 def test_version_and_help_state_units_and_defaults():
     assert __version__ in run("--version").output
-    help_text = run("simulate", "--help").output
+    help_text = wide_help("simulate")
     for expected in ("Mpc/h", "8.75", "100000", "205"):
         assert expected in help_text
 

@@ -192,7 +192,8 @@ def test_command_line_writes_a_valid_satellite_catalog(tmp_path):
     catalog = read_catalog(out)
     assert catalog.has_satellites and len(catalog.satellites()) > 0
     assert "satellites" in result.output
-    help_text = runner.invoke(app, ["simulate", "--help"]).output
+    help_text = runner.invoke(app, ["simulate", "--help"],
+                              env={"COLUMNS": "250", "TERMINAL_WIDTH": "250"}).output
     assert "--satellites" in help_text and "centrals" in help_text
     refused = runner.invoke(app, ["simulate", "--out", str(tmp_path / "h.parquet"),
                                   "--n-halos", "100", "--box", "50", "--halos-only",
