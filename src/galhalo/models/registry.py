@@ -31,6 +31,7 @@ FAMILY_PATHS: dict[str, str] = {
     "lightgbm": "galhalo.models.regression.families:LightGBMModel",
     "mlp_regression": "galhalo.models.regression.families:MLPRegressionModel",
     "stacked": "galhalo.models.regression.families:StackedModel",
+    "occupation": "galhalo.models.occupation:OccupationModel",
 }
 
 
