@@ -140,7 +140,7 @@ def test_bad_counts_and_tables_are_refused(universe):
         model.fit(with_satellite, CONDITION, "N_sat", progress=False)
     with pytest.raises(ModelError, match="poisson must be true or false"):
         OccupationModel(poisson="yes")
-    with pytest.raises(ModelError, match="unknown occupation hyperparameters.*target_noise"):
+    with pytest.raises(ModelError, match=r"unknown occupation hyperparameters.*target_noise"):
         OccupationModel(target_noise=0.1)
 
 
