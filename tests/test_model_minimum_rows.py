@@ -19,8 +19,8 @@ from galhalo.models import FAMILIES, ModelError, model_family
 from galhalo.models.base import MINIMUM_TRAIN_ROWS, MINIMUM_VALID_ROWS, rows_needed, split_rows
 
 CONDITION, TARGET = "M_h,C_h", "color,sSFR"
-#: Families whose target is not a galaxy property: the HOD models the satellite count.
-TARGETS = {"hod": "N_sat"}
+#: The target of a family whose target is one column of counts (``target_kind``).
+COUNT_TARGET = "N_sat"
 #: Settings that make a fit of a few dozen rows quick (unknown keys are dropped per family).
 QUICK = {"epochs": 2, "patience": 1, "hidden": (8,), "transforms": 1, "bins": 4,
          "trees_estimators": 3, "trees_min_leaf": 1, "lgbm_estimators": 3, "lgbm_min_leaf": 1,
@@ -33,7 +33,15 @@ def table(rows: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"M_h": mass, "C_h": rng.lognormal(2.0, 0.3, rows),
                          "color": 0.3 * mass + rng.normal(0, 0.1, rows),
                          "sSFR": -10 - 0.5 * (mass - 12) + rng.normal(0, 0.3, rows),
-                         "N_sat": rng.poisson(np.exp(2 * (mass - 12)))})
+                         "N_sat": rng.poisson(np.exp(mass - 11.5))})
+
+
+def target_of(family: str) -> tuple[str, int]:
+    """(target columns, their number) a family is fitted to here: counts for a count
+    family (it refuses continuous targets), else the two galaxy columns."""
+    if getattr(model_family(family), "target_kind", "continuous") == "count":
+        return COUNT_TARGET, 1
+    return TARGET, 2
 
 
 def quick_model(family: str):
@@ -44,22 +52,22 @@ def quick_model(family: str):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_three_rows_are_refused_naming_the_count_and_the_minimum(family):
     model = model_family(family)()
-    minimum = model.minimum_rows(valid=0.2, n_target=2)
+    target, n_target = target_of(family)
+    minimum = model.minimum_rows(valid=0.2, n_target=n_target)
     assert minimum >= MINIMUM_TRAIN_ROWS + MINIMUM_VALID_ROWS
     with pytest.raises(ModelError, match=rf"^3 rows are too few to fit a {family} model: it "
                                          rf"needs at least {minimum} "):
-        model.fit(table(3), CONDITION, TARGETS.get(family, TARGET), progress=False)
+        model.fit(table(3), CONDITION, target, progress=False)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_the_minimum_is_exact(family):
     """One row below the minimum is refused; the minimum itself fits and is usable."""
-    minimum = quick_model(family).minimum_rows(valid=0.2, n_target=2)
+    target, n_target = target_of(family)
+    minimum = quick_model(family).minimum_rows(valid=0.2, n_target=n_target)
     with pytest.raises(ModelError, match=rf"{minimum - 1} rows are too few .* {minimum} "):
-        quick_model(family).fit(table(minimum - 1), CONDITION, TARGETS.get(family, TARGET),
-                                progress=False)
-    model = quick_model(family).fit(table(minimum), CONDITION, TARGETS.get(family, TARGET),
-                                    progress=False)
+        quick_model(family).fit(table(minimum - 1), CONDITION, target, progress=False)
+    model = quick_model(family).fit(table(minimum), CONDITION, target, progress=False)
     assert model.metrics["train_rows"] + model.metrics["valid_rows"] == minimum
     assert np.isfinite(model.log_prob(table(4, seed=1), table(4, seed=1))).all()
 
@@ -67,14 +75,15 @@ def test_the_minimum_is_exact(family):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_a_given_validation_table_too_small_is_refused(family):
     model = quick_model(family)
-    train_rows, valid_rows = model.row_minimums(n_target=2)
+    target, n_target = target_of(family)
+    train_rows, valid_rows = model.row_minimums(n_target=n_target)
     with pytest.raises(ModelError, match=rf"validation table has {valid_rows - 1} rows; a "
                                          rf"{family} model needs at least {valid_rows}"):
-        model.fit(table(train_rows + 50), CONDITION, TARGETS.get(family, TARGET),
+        model.fit(table(train_rows + 50), CONDITION, target,
                   valid=table(valid_rows - 1, seed=2), progress=False)
     with pytest.raises(ModelError, match=rf"training table has {train_rows - 1} rows"):
-        model.fit(table(train_rows - 1), CONDITION, TARGETS.get(family, TARGET),
-                  valid=table(50, seed=2), progress=False)
+        model.fit(table(train_rows - 1), CONDITION, target, valid=table(50, seed=2),
+                  progress=False)
 
 
 def test_family_minimums_follow_their_needs():

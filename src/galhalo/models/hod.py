@@ -255,6 +255,7 @@ class HODModel(ConditionalModel):
     """
 
     family = "hod"
+    target_kind: ClassVar[str] = "count"
     defaults: ClassVar[dict[str, Any]] = {"bin_width": 0.1, "min_bin_hosts": 20, "starts": 4}
 
     def __init__(self, **hyperparameters: Any):

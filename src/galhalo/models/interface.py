@@ -138,6 +138,10 @@ class ConditionalModel(ABC):
     family: ClassVar[str]
     #: Hyperparameters and their defaults; the constructor accepts exactly these.
     defaults: ClassVar[dict[str, Any]] = {}
+    #: What the target columns hold: ``"continuous"`` (galaxy or halo properties) or
+    #: ``"count"`` (one column of integers >= 0, e.g. ``N_sat``: exact discrete
+    #: ``log_prob``, integer samples).
+    target_kind: ClassVar[str] = "continuous"
 
     def __init__(self, **hyperparameters: Any):
         unknown = sorted(set(hyperparameters) - set(self.defaults))
