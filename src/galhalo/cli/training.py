@@ -69,7 +69,8 @@ def train(
         "Model family: gauss (NNgauss), flow (conditional neural spline flow), nnclass "
         "(classifier over HiVAl classes), knn, "
         "extra_trees, lightgbm, mlp_regression, stacked (point-estimate regressors with "
-        "a residual scatter)."))],
+        "a residual scatter); for a count target such as N_sat: occupation (neural "
+        "negative binomial), hod (Zheng07 HOD, decorated with one secondary column)."))],
     catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
     condition: Annotated[str, typer.Option(
