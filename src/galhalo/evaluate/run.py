@@ -40,7 +40,7 @@ from .metrics import DEFAULT_METRICS, JOINT, METRICS, MetricInfo, pair_key
 from .scenarios import PRESETS, Scenario, ScenarioError, describe
 from .scenarios import scenarios as as_scenarios
 from .tables import compare, results_table
-from .truth import TruthConditional, as_model, catalog_truth
+from .truth import COUNT_TARGET, TruthConditional, as_model, catalog_truth, truth_conditional
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -106,7 +106,8 @@ def _resolve_truth(truth: Any, catalog: Catalog | pd.DataFrame, model: Any) -> T
         raise EvaluationError(f"truth must be 'auto', None or a TruthModel, got "
                               f"{type(truth).__name__}")
     missing = [h for h in HALO if h not in table_of(catalog)]
-    if missing or any(name not in GALAXY for name in model.target):
+    counts = tuple(model.target) == COUNT_TARGET and truth.satellites is not None
+    if missing or (not counts and any(name not in GALAXY for name in model.target)):
         raise EvaluationError(f"the truth model needs halo columns {list(HALO)} and galaxy "
                               f"targets; catalog lacks {missing}, targets {list(model.target)}")
     return truth
@@ -132,7 +133,7 @@ def _prepare(model, table, truth, metrics, n_samples, repeats, pit_samples,
                   len(y), y.shape[1])
     floor_draws = None
     if truth is not None:
-        floor_draws = TruthConditional(truth, model.target).sample(
+        floor_draws = truth_conditional(truth, model.target).sample(
             table, repeats, np.random.default_rng(streams["floor"]))
     pit, method = None, ""
     if {"pit", "coverage68", "coverage95"} & set(metrics):
@@ -142,7 +143,7 @@ def _prepare(model, table, truth, metrics, n_samples, repeats, pit_samples,
     if {"nll", "nll_vs_truth"} & set(metrics):
         log_prob = np.asarray(model.log_prob(table, table), dtype=float)
         if truth is not None:
-            truth_lp = TruthConditional(truth, model.target).log_prob(table, table)
+            truth_lp = truth_conditional(truth, model.target).log_prob(table, table)
     return _Inputs(x, y, draws, floor_draws, pit, method, log_prob, truth_lp)
 
 

@@ -17,7 +17,11 @@ from ..sim.satellite_truth import SATELLITE_CONDITION
 from ..sim.truth import TruthModel
 from .distributions import EvaluationError
 
-__all__ = ["TruthConditional", "as_model", "catalog_truth"]
+__all__ = ["COUNT_TARGET", "CountTruth", "TruthConditional", "as_model", "catalog_truth",
+           "truth_conditional"]
+
+#: The count target the truth's satellite count law describes.
+COUNT_TARGET = ("N_sat",)
 
 
 class TruthConditional:
@@ -86,6 +90,52 @@ class TruthConditional:
         return self.sample(condition_table, samples, seed).mean(axis=0)
 
 
+class CountTruth:
+    """The exact count law of a universe with satellites, p(N_sat | host), behind the
+    model interface (condition: the five halo columns; target: ``N_sat``), so count
+    models (``occupation``, ``hod``) are scored against it like galaxy models against
+    :class:`TruthConditional`. No ``cdf``: the PIT of a discrete target is taken from
+    draws (randomised ranks)."""
+
+    family = "truth"
+    condition: tuple[str, ...] = HALO
+    target: tuple[str, ...] = COUNT_TARGET
+
+    def __init__(self, truth: TruthModel):
+        self.truth = truth
+        self.law = truth.satellite_model
+
+    def __repr__(self) -> str:
+        return f"CountTruth({', '.join(self.condition)} -> N_sat)"
+
+    def _halos(self, condition_table: Table) -> dict[str, np.ndarray]:
+        x = column_matrix(condition_table, self.condition, "condition")
+        return dict(zip(self.condition, x.T, strict=True))
+
+    def sample(self, condition_table: Table, n_per_row: int = 1,
+               seed: int | np.random.Generator = 0) -> np.ndarray:
+        """Draws (n_per_row, rows, 1) of N_sat (integers, as floats)."""
+        draws = self.law.satellite_count_sample(self._halos(condition_table), n_per_row, seed)
+        return draws[..., None].astype(float)
+
+    def log_prob(self, condition_table: Table, target_table: Table) -> np.ndarray:
+        """Exact log P(N_sat | host), shape (rows,)."""
+        counts = column_matrix(target_table, self.target, "target")[:, 0]
+        return self.law.satellite_count_log_prob(self._halos(condition_table), counts)
+
+    def predict(self, condition_table: Table, samples: int = 200, seed: int = 0) -> np.ndarray:
+        """The exact mean E[N_sat | host], (rows, 1)."""
+        return self.law.satellite_count_mean(self._halos(condition_table))[:, None]
+
+
+def truth_conditional(truth: TruthModel, target: Sequence[str]) -> Any:
+    """The truth behind the model interface for ``target``: the count law for
+    ``N_sat``, else the galaxy density (:class:`TruthConditional`)."""
+    if tuple(target) == COUNT_TARGET:
+        return CountTruth(truth)
+    return TruthConditional(truth, target)
+
+
 def as_model(model: Any) -> Any:
     """A :class:`TruthModel` becomes a :class:`TruthConditional`; models pass through."""
     if isinstance(model, TruthModel):
@@ -105,6 +155,10 @@ def catalog_truth(catalog: Catalog | pd.DataFrame, target: Sequence[str]) -> Tru
     if meta_truth is None:
         return None
     table = table_of(catalog)
-    if any(name not in GALAXY for name in target) or any(h not in table for h in HALO):
+    if any(h not in table for h in HALO):
+        return None
+    if tuple(target) == COUNT_TARGET:
+        return TruthModel.from_dict(meta_truth) if meta_truth.get("satellites") else None
+    if any(name not in GALAXY for name in target):
         return None
     return TruthModel.from_dict(meta_truth)

@@ -294,6 +294,20 @@ class SatelliteModel:
         log_p = nbinom.logpmf(numeric, shape, shape / (shape + mean))
         return np.where(mean > 0, log_p, np.where(numeric == 0, 0.0, -np.inf))
 
+    def satellite_count_sample(self, halo, n: int = 1,
+                               seed: int | np.random.Generator | None = 0) -> np.ndarray:
+        """Draws of N_sat from the count law, int64 of shape (n, hosts)."""
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise SimulationError(f"n must be a positive integer, got {n}")
+        rng = np.random.default_rng(seed)
+        mean = self.satellite_count_mean(halo)
+        shape = 1.0 / self.params.subhalos.count_scatter**2
+        draws = np.zeros((int(n), len(mean)), dtype=np.int64)
+        some = mean > 0
+        draws[:, some] = rng.negative_binomial(shape, shape / (shape + mean[some]),
+                                               size=(int(n), int(some.sum())))
+        return draws
+
     def resolution_check(self) -> float:
         """P(smass >= cut) of a sub-halo at the resolution limit (should be < 1e-4)."""
         return float(np.exp(log_ndtr((self.smass_mean(self.params.subhalos.log_peak_min)
