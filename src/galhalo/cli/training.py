@@ -117,6 +117,10 @@ def train(
     metrics = fitted.metrics
     tail = (f" after {metrics['epochs']} epochs (best {metrics['best_epoch']})"
             if metrics.get("epochs") else "")
+    zero = metrics.get("valid_zero_probability") or 0
+    if zero:  # an HOD's hard M_0 cut-off: hosts whose satellites it deems impossible
+        tail += (f"; {zero:,} validation rows have probability 0 under the model (e.g. "
+                 "satellites in hosts below an HOD's fitted M_0), hence the infinite NLL")
     output.print(f"wrote {out}: validation NLL {metrics['valid_nll']:.4f} nats per row{tail}")
 
 
