@@ -37,48 +37,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _docs import DOCS, markdown_table, rewrite_block
-from simulate import git_commit, machine_info
+from _docs import DOCS, markdown_table
+from _universe import HeldOut, add_universe_options, paired_difference, report, universe_size
 
-REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
-QUICK_HOSTS = 20_000
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "hod.json"
 DOCUMENT = DOCS / "models.md"
 BLOCK = "hod"
 CONDITIONS = ("M_h", "M_h,Delta3_h", "M_h,z_h")
 
 
-def box_for(n_hosts: int) -> float:
-    """Box side (Mpc/h) holding ``n_hosts`` at the default universe's density."""
-    return REFERENCE_BOX * (n_hosts / REFERENCE_HOSTS) ** (1 / 3)
-
-
-def paired(log_p: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """Mean and standard error of the per-host NLL difference -log_p - (-reference)."""
-    difference = reference - log_p
-    return float(difference.mean()), float(difference.std() / np.sqrt(len(difference)))
-
-
 def measure(n_hosts: int, box: float, seed: int) -> dict[str, Any]:
-    import galhalo
     from galhalo.models.hod import HODModel, poisson_log_pmf
-    from galhalo.sim.truth import TruthModel
 
-    start = time.perf_counter()
-    universe = galhalo.simulate(n_hosts, box, seed, satellites=True)
-    simulate_seconds = time.perf_counter() - start
-    hosts = universe.centrals().table.reset_index(drop=True)
-    order = np.random.default_rng(seed).permutation(len(hosts))
-    n_test = round(0.2 * len(hosts))
-    test, train = hosts.iloc[order[:n_test]], hosts.iloc[order[n_test:]]
-    truth = TruthModel.from_dict(universe.meta.truth).satellite_model
+    data = HeldOut(n_hosts, box, seed)
+    train, test, truth = data.train, data.test, data.truth
     counts = test["N_sat"].to_numpy()
     truth_log_p = truth.satellite_count_log_prob(test, counts)
     poisson_log_p = poisson_log_pmf(counts, truth.satellite_count_mean(test))
     rows = [{"model": "truth (negative binomial)", "nll": float(-truth_log_p.mean()),
              "minus_truth": 0.0, "error": 0.0},
             {"model": "Poisson(truth mean)", "nll": float(-poisson_log_p.mean()),
-             **dict(zip(("minus_truth", "error"), paired(poisson_log_p, truth_log_p),
+             **dict(zip(("minus_truth", "error"), paired_difference(poisson_log_p, truth_log_p),
                         strict=True))}]
     for condition in CONDITIONS:
         start = time.perf_counter()
@@ -86,15 +65,16 @@ def measure(n_hosts: int, box: float, seed: int) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         log_p = model.log_prob(test, test)
         possible = np.isfinite(log_p)
-        minus, error = paired(log_p[possible], truth_log_p[possible])
+        minus, error = paired_difference(log_p[possible], truth_log_p[possible])
         rows.append({"model": f"hod {condition}",
                      "nll": float(-log_p.mean()) if possible.all() else None,
                      "minus_truth": minus, "error": error, "fit_seconds": seconds,
                      "zero_probability_hosts": int((~possible).sum()),
                      "parameters": model.parameters, "errors": model.errors})
     return {"hosts": n_hosts, "box": box, "seed": seed, "train_hosts": len(train),
-            "test_hosts": len(test), "satellites": int(hosts["N_sat"].sum()),
-            "simulate_seconds": simulate_seconds, "rows": rows}
+            "test_hosts": len(test),
+            "satellites": int(train["N_sat"].sum() + test["N_sat"].sum()),
+            "simulate_seconds": data.simulate_seconds, "rows": rows}
 
 
 def parameter_text(row: dict[str, Any]) -> str:
@@ -138,35 +118,15 @@ NOTE = ("*P = 0 hosts*: held-out hosts with satellites below the fitted M_0, whe
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=float, default=REFERENCE_HOSTS,
-                        help="number of hosts (default 1e5)")
-    parser.add_argument("--box", type=float, default=None,
-                        help="box side in Mpc/h (default: 205 (hosts / 1e5)^(1/3))")
-    parser.add_argument("--quick", action="store_true", help="2e4 hosts, box at the density")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-docs", action="store_true",
-                        help="do not rewrite the block in docs/models.md")
+    add_universe_options(parser, DEFAULT_OUT, "docs/models.md")
     args = parser.parse_args(argv)
-    n_hosts = QUICK_HOSTS if args.quick else int(args.hosts)
-    box = args.box if args.box is not None else box_for(n_hosts)
-    from galhalo.files import write_json
-
+    n_hosts, box = universe_size(args)
     result = measure(n_hosts, box, args.seed)
     header, rows = table_rows(result)
     print(markdown_table(header, rows))
     print(summary(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {"benchmark": "hod", "machine": machine_info(),
-                          "commit": git_commit(), **result})
-    print(f"wrote {args.out}", file=sys.stderr)
-    if not args.no_docs:
-        command = "python benchmarks/hod.py" + (
-            " --quick" if args.quick else "" if n_hosts == REFERENCE_HOSTS and args.box is None
-            else f" --hosts {n_hosts}")
-        text = (markdown_table(header, rows) + "\n" + summary(result) + "\n\n" + NOTE
-                + f" Commit {git_commit()}.")
-        rewrite_block(DOCUMENT, BLOCK, text, command=command)
+    report(args, "hod", result, DOCUMENT, BLOCK,
+           markdown_table(header, rows) + "\n" + summary(result) + "\n\n" + NOTE)
     return 0
 
 

@@ -42,11 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _docs import DOCS, markdown_table, rewrite_block
-from simulate import git_commit, machine_info
+from _docs import DOCS, markdown_table
+from _universe import HeldOut, add_universe_options, paired_difference, report, universe_size
 
-REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
-QUICK_HOSTS = 20_000
 CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
 TARGET = "N_sat"
 #: Issue #19's target for model − truth, nats per host.
@@ -58,11 +56,6 @@ MASS_EDGES = (11.0, 11.5, 12.0, 12.5, 13.0, 13.5, 14.0, np.inf)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "occupation.json"
 DOCUMENT = DOCS / "models.md"
 BLOCK = "occupation"
-
-
-def box_for(n_hosts: int) -> float:
-    """Box side (Mpc/h) holding ``n_hosts`` at the default universe's density."""
-    return REFERENCE_BOX * (n_hosts / REFERENCE_HOSTS) ** (1.0 / 3.0)
 
 
 def _bin_moments(mean: np.ndarray, variance: np.ndarray) -> tuple[float, float]:
@@ -100,19 +93,10 @@ def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any]) -> di
     """Everything of the module docstring, JSON-able."""
     from scipy import stats
 
-    import galhalo
     from galhalo.models.occupation import OccupationModel
-    from galhalo.sim.truth import TruthModel
 
-    start = time.perf_counter()
-    catalog = galhalo.simulate(n_hosts, box, seed, satellites=True)
-    simulate_seconds = time.perf_counter() - start
-    hosts = catalog.centrals().table
-    order = np.random.default_rng(seed).permutation(len(hosts))
-    n_test = len(hosts) // 5
-    test = hosts.iloc[order[:n_test]].reset_index(drop=True)
-    train = hosts.iloc[order[n_test:]].reset_index(drop=True)
-    truth = TruthModel.from_dict(catalog.meta.truth).satellite_model
+    data = HeldOut(n_hosts, box, seed)
+    train, test, truth = data.train, data.test, data.truth
 
     start = time.perf_counter()
     model = OccupationModel(**settings).fit(train, CONDITION, TARGET, seed=seed)
@@ -130,11 +114,10 @@ def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any]) -> di
     kl_model, kl_poisson = expected_excess(test, truth, model)
 
     def versus_truth(log_prob: np.ndarray) -> dict[str, float]:
-        difference = truth_lp - log_prob
-        return {"nll": float(-log_prob.mean()), "minus_truth": float(difference.mean()),
-                "error": float(difference.std(ddof=1) / np.sqrt(len(difference))),
-                "rich_minus_truth": float(difference[rich].mean()),
-                "rich_error": float(difference[rich].std(ddof=1) / np.sqrt(rich.sum()))}
+        minus, error = paired_difference(log_prob, truth_lp)
+        rich_minus, rich_error = paired_difference(log_prob[rich], truth_lp[rich])
+        return {"nll": float(-log_prob.mean()), "minus_truth": minus, "error": error,
+                "rich_minus_truth": rich_minus, "rich_error": rich_error}
 
     def exact(kl: np.ndarray) -> dict[str, float]:
         return {"expected_minus_truth": float(kl.mean()),
@@ -159,7 +142,8 @@ def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any]) -> di
             "ratio_model": model_ratio, "ratio_truth": truth_ratio})
     return {
         "n_hosts": n_hosts, "box": box, "seed": seed, "train_rows": len(train),
-        "test_rows": len(test), "satellites": int(hosts[TARGET].sum()),
+        "test_rows": len(test),
+        "satellites": int(train[TARGET].sum() + test[TARGET].sum()),
         "settings": settings, "metrics": model.metrics,
         "truth_nll": float(-truth_lp.mean()),
         "truth_nll_error": float(truth_lp.std(ddof=1) / np.sqrt(len(truth_lp))),
@@ -168,7 +152,7 @@ def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any]) -> di
         "poisson": {**versus_truth(poisson_lp), **exact(kl_poisson)},
         "truth_dispersion": float(truth.params.subhalos.count_scatter ** 2),
         "bins": bins,
-        "seconds": {"simulate": simulate_seconds, "fit": fit_seconds},
+        "seconds": {"simulate": data.simulate_seconds, "fit": fit_seconds},
     }
 
 
@@ -235,37 +219,17 @@ NOTE = ("NLL ± its standard error (the truth's: of the mean over hosts; the dif
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=float, default=REFERENCE_HOSTS,
-                        help="number of hosts (default 1e5)")
-    parser.add_argument("--box", type=float, default=None,
-                        help="box side in Mpc/h (default: 205 (hosts / 1e5)^(1/3))")
-    parser.add_argument("--quick", action="store_true", help="2e4 hosts, box at the density")
-    parser.add_argument("--seed", type=int, default=42)
+    add_universe_options(parser, DEFAULT_OUT, "docs/models.md")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-docs", action="store_true",
-                        help="do not rewrite the block in docs/models.md")
     args = parser.parse_args(argv)
-    n_hosts = QUICK_HOSTS if args.quick else int(args.hosts)
-    box = args.box if args.box is not None else box_for(n_hosts)
+    n_hosts, box = universe_size(args)
     settings = {} if args.epochs is None else {"epochs": args.epochs}
-    from galhalo.files import write_json
-
     result = measure(n_hosts, box, args.seed, settings)
     tables = [markdown_table(*nll_table(result)), markdown_table(*bin_table(result))]
     print("\n\n".join(tables))
     print(summary(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {"benchmark": "occupation", "machine": machine_info(),
-                          "commit": git_commit(), **result})
-    print(f"wrote {args.out}", file=sys.stderr)
-    if not args.no_docs:
-        command = "python benchmarks/occupation.py" + (
-            " --quick" if args.quick else "" if n_hosts == REFERENCE_HOSTS and args.box is None
-            else f" --hosts {n_hosts}")
-        text = ("\n\n".join(tables) + "\n\n" + summary(result) + "\n\n" + NOTE
-                + f" Commit {git_commit()}.")
-        rewrite_block(DOCUMENT, BLOCK, text, command=command)
+    report(args, "occupation", result, DOCUMENT, BLOCK,
+           "\n\n".join(tables) + "\n\n" + summary(result) + "\n\n" + NOTE)
     return 0
 
 

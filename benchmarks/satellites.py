@@ -42,11 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _docs import DOCS, markdown_table, rewrite_block
-from simulate import git_commit, machine_info
+from _docs import DOCS, markdown_table
+from _universe import add_universe_options, report, universe_size
 
-REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
-QUICK_HOSTS = 20_000
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "satellites.json"
 DOCUMENT = DOCS / "satellites.md"
 BLOCK = "one_halo"
@@ -54,11 +52,6 @@ BLOCK = "one_halo"
 PI_MAX = 40.0
 #: rp range of the one-halo term, Mpc/h.
 ONE_HALO_RANGE = (0.1, 1.0)
-
-
-def box_for(n_hosts: int) -> float:
-    """Box side (Mpc/h) holding ``n_hosts`` at the default universe's density."""
-    return REFERENCE_BOX * (n_hosts / REFERENCE_HOSTS) ** (1.0 / 3.0)
 
 
 def measure(n_hosts: int, box: float, seed: int, pi_max: float, samples: int,
@@ -208,12 +201,7 @@ NOTE = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=float, default=REFERENCE_HOSTS,
-                        help="number of hosts (default 1e5)")
-    parser.add_argument("--box", type=float, default=None,
-                        help="box side in Mpc/h (default: 205 (hosts / 1e5)^(1/3))")
-    parser.add_argument("--quick", action="store_true", help="2e4 hosts, box at the density")
-    parser.add_argument("--seed", type=int, default=42)
+    add_universe_options(parser, DEFAULT_OUT, "docs/satellites.md")
     parser.add_argument("--pi-max", type=float, default=None,
                         help="wp depth, whole Mpc/h (default 40, or the jackknife cube "
                              "side if smaller: 39 for --quick)")
@@ -221,32 +209,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="Monte-Carlo draws per host of the prediction")
     parser.add_argument("--jackknife", type=int, default=3, help="jackknife cubes per side")
     parser.add_argument("--nthreads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-docs", action="store_true",
-                        help="do not rewrite the block in docs/satellites.md")
     args = parser.parse_args(argv)
-    n_hosts = QUICK_HOSTS if args.quick else int(args.hosts)
-    box = args.box if args.box is not None else box_for(n_hosts)
+    n_hosts, box = universe_size(args)
     pi_max = args.pi_max if args.pi_max is not None else min(PI_MAX, float(
         np.floor(box / args.jackknife)))
-    from galhalo.files import write_json
-
     result = measure(n_hosts, box, args.seed, pi_max, args.samples, args.jackknife,
                      args.nthreads)
     header, rows = table_rows(result)
     print(markdown_table(header, rows))
     print(summary(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {"benchmark": "satellites", "machine": machine_info(),
-                          "commit": git_commit(), **result})
-    print(f"wrote {args.out}", file=sys.stderr)
-    if not args.no_docs:
-        command = "python benchmarks/satellites.py" + (
-            " --quick" if args.quick else "" if n_hosts == REFERENCE_HOSTS and args.box is None
-            else f" --hosts {n_hosts}")
-        text = (markdown_table(header, rows) + "\n" + summary(result) + "\n\n" + NOTE
-                + f" Commit {git_commit()}.")
-        rewrite_block(DOCUMENT, BLOCK, text, command=command)
+    report(args, "satellites", result, DOCUMENT, BLOCK,
+           markdown_table(header, rows) + "\n" + summary(result) + "\n\n" + NOTE)
     return 0
 
 

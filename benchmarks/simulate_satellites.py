@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, markdown_table, rewrite_block
+from _universe import box_for
 from child import run_child_json
 from simulate import git_commit, machine_info, parse_sizes
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
-#: Hosts and box of the default universe; other sizes keep its density.
-REFERENCE_HOSTS, REFERENCE_BOX = 100_000, 205.0
 TARGET_HOSTS, TARGET_SECONDS, TARGET_MIB = 100_000, 60.0, 2048.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate_satellites.json"
 #: The documents of the two generated blocks: timings beside simulate's, statistics
@@ -47,11 +46,6 @@ STATISTICS_BLOCK = "satellite_statistics"
 SMASS_EDGES = (8.75, 9.25, 9.75, 10.25, 10.75, 11.25, 13.0)
 HOST_EDGES = (11.0, 11.5, 12.0, 12.5, 13.0, 13.5, 14.0, 15.5)
 QUENCHED = -11.0  # sSFR threshold (log10 1/yr)
-
-
-def box_for(n_hosts: int) -> float:
-    """Box side (Mpc/h) holding ``n_hosts`` at the default universe's density."""
-    return REFERENCE_BOX * (n_hosts / REFERENCE_HOSTS) ** (1.0 / 3.0)
 
 
 # --------------------------------------------------------------------------- child

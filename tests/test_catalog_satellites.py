@@ -185,7 +185,10 @@ def test_is_central_must_be_a_flag(flag, message):
 
 
 def test_is_central_as_integers_is_accepted(table):
-    _validate(table.assign(is_central=table["is_central"].astype(np.int64)))
+    integers = Catalog(table.assign(is_central=table["is_central"].astype(np.int64)),
+                       CatalogMeta(box_size=BOX)).validate()
+    assert integers.has_satellites
+    np.testing.assert_array_equal(integers.central_mask(), table["is_central"].to_numpy())
 
 
 def test_only_one_of_the_host_columns_is_refused(table):

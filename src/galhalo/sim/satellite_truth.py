@@ -31,7 +31,7 @@ shape ``1 / sigma_I^2``; :meth:`SatelliteModel.satellite_count_log_prob` is its 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from ..catalog.schema import GALAXY
 from ..errors import SimulationError
 from .cosmology import Cosmology
 from .mixture import Mixture, log_expit
+from .parameters import check_parameter_names
 from .subhalos import SubhaloModel
 
 __all__ = ["SATELLITE_CONDITION", "SatelliteModel", "SatelliteTruth"]
@@ -94,9 +95,7 @@ class SatelliteTruth:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> SatelliteTruth:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        unknown = set(params) - {f.name for f in fields(cls)}
-        if unknown:
-            raise SimulationError(f"unknown satellite-truth parameters: {sorted(unknown)}")
+        check_parameter_names(cls, params, "satellite-truth")
         values = dict(params)
         if isinstance(values.get("subhalos"), dict):
             values["subhalos"] = SubhaloModel.from_dict(values["subhalos"])

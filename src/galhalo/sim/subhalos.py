@@ -45,7 +45,7 @@ Per host of virial mass ``M_h`` (log10 Msun/h) at the snapshot redshift:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -56,6 +56,7 @@ from scipy.special import roots_legendre
 from ..errors import SimulationError
 from ..profiles import nfw_enclosed, nfw_radii
 from .cosmology import Cosmology
+from .parameters import check_parameter_names
 
 __all__ = ["SubhaloModel", "host_concentration", "nfw_enclosed", "nfw_radii",
            "radial_dispersion", "tidal_vmax_ratio"]
@@ -182,9 +183,7 @@ class SubhaloModel:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> SubhaloModel:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        unknown = set(params) - {f.name for f in fields(cls)}
-        if unknown:
-            raise SimulationError(f"unknown sub-halo model parameters: {sorted(unknown)}")
+        check_parameter_names(cls, params, "sub-halo model")
         return cls(**params)
 
     # ------------------------------------------------------------------ mass function

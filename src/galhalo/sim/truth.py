@@ -25,7 +25,7 @@ docs/truth_model.md explains every parameter.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from ..catalog.schema import GALAXY, HALO, STELLAR_MASS_CUT
 from ..errors import CatalogError, SimulationError
 from .halos import HaloModel
 from .mixture import Mixture, log_expit
+from .parameters import check_parameter_names
 from .satellite_truth import SatelliteModel, SatelliteTruth
 
 COMPONENTS = ("star_forming", "quenched")
@@ -164,10 +165,7 @@ class TruthModel:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TruthModel:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise SimulationError(f"unknown truth-model parameters: {sorted(unknown)}")
+        check_parameter_names(cls, params, "truth-model")
         values = dict(params)
         for name in COMPONENTS:
             if name in values and isinstance(values[name], dict):
