@@ -6,6 +6,7 @@ super-Poisson truth of a small synthetic universe."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -215,6 +216,45 @@ def test_central_occupation_recovered_from_a_halo_table():
     assert abs(fit["log_m_min"] - 11.6) < 0.04 and abs(fit["sigma_log_m"] - 0.3) < 0.04
     with pytest.raises(ModelError, match="halos with and without a selected central"):
         fit_zheng07_centrals(mass, np.ones(mass.size, bool))
+
+
+def test_the_model_central_occupation_is_zheng07_and_survives_the_store(zheng07_fit,
+                                                                        tmp_path):
+    """``fit_centrals`` on halos drawn from the published erf form (REFERENCES.md),
+    within 5 sigma of the Bernoulli Fisher information; ``central_occupation`` is the
+    formula written out with the fitted parameters; 1 everywhere (``"centrals": null``)
+    before, and both states survive save/load."""
+    halos = pd.DataFrame({"M_h": [10.9, 11.6, 12.4]})
+    model = copy.deepcopy(zheng07_fit)
+    assert model.central_occupation(halos).tolist() == [1.0, 1.0, 1.0]
+    directory = model.save(tmp_path / "ones")
+    assert json.loads((directory / "config.json").read_text())["centrals"] is None
+    assert load_model(directory).central_occupation(halos).tolist() == [1.0, 1.0, 1.0]
+    true_min, true_sigma = 11.6, 0.3
+    rng = np.random.default_rng(9)
+    mass = rng.uniform(10.5, 13.5, 20_000)
+    probability = np.array([0.5 * (1 + math.erf((m - true_min) / true_sigma)) for m in mass])
+    assert model.fit_centrals(mass, rng.uniform(size=mass.size) < probability) is model
+    # Fisher information of Bernoulli(p(t)), t = (log M - log M_min) / sigma.
+    # Halos with p(1 - p) = 0 in float64 carry no information (dp/dt vanishes faster).
+    variance = probability * (1 - probability)
+    t = (mass[variance > 0] - true_min) / true_sigma
+    slope = np.exp(-t**2) / math.sqrt(math.pi)  # dp/dt
+    gradient = np.stack([-slope / true_sigma, -slope * t / true_sigma])
+    information = (gradient / variance[variance > 0]) @ gradient.T
+    errors = np.sqrt(np.diag(np.linalg.inv(information)))
+    fitted = model.centrals
+    assert abs(fitted["log_m_min"] - true_min) < SIGMAS * errors[0]
+    assert abs(fitted["sigma_log_m"] - true_sigma) < SIGMAS * errors[1]
+    expected = [0.5 * (1 + math.erf((m - fitted["log_m_min"]) / fitted["sigma_log_m"]))
+                for m in halos["M_h"]]
+    np.testing.assert_allclose(model.central_occupation(halos), expected, rtol=1e-12)
+    loaded = load_model(model.save(tmp_path / "fitted"))
+    assert loaded.centrals == fitted
+    np.testing.assert_array_equal(loaded.central_occupation(halos),
+                                  model.central_occupation(halos))
+    with pytest.raises(ModelError, match=r"condition columns \['M_h'\] are missing"):
+        model.central_occupation(pd.DataFrame({"C_h": [1.0]}))
 
 
 @pytest.fixture(scope="module")

@@ -33,12 +33,18 @@ def table(rows: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"M_h": mass, "C_h": rng.lognormal(2.0, 0.3, rows),
                          "color": 0.3 * mass + rng.normal(0, 0.1, rows),
                          "sSFR": -10 - 0.5 * (mass - 12) + rng.normal(0, 0.3, rows),
-                         "N_sat": rng.poisson(np.exp(mass - 11.5))})
+                         "N_sat": rng.poisson(np.exp(mass - 11.5)),
+                         "r_host": rng.uniform(0.05, 0.95, rows),
+                         "v_r": rng.normal(0, 300, rows), "v_t": rng.rayleigh(300, rows)})
 
 
 def target_of(family: str) -> tuple[str, int]:
-    """(target columns, their number) a family is fitted to here: counts for a count
-    family (it refuses continuous targets), else the two galaxy columns."""
+    """(target columns, their number) a family is fitted to here: the columns a family
+    with a ``required_target`` needs (nfw: r_host,v_r,v_t), counts for a count family
+    (it refuses continuous targets), else the two galaxy columns."""
+    required = getattr(model_family(family), "required_target", None)
+    if required:
+        return ",".join(required), len(required)
     if getattr(model_family(family), "target_kind", "continuous") == "count":
         return COUNT_TARGET, 1
     return TARGET, 2

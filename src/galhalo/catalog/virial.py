@@ -20,11 +20,13 @@ import numpy as np
 
 from ..errors import CatalogError
 
-__all__ = ["DEFAULT_OMEGA_M", "RHO_CRIT", "omega_m_of", "virial_overdensity",
-           "virial_radius"]
+__all__ = ["DEFAULT_OMEGA_M", "GRAVITY", "RHO_CRIT", "omega_m_of", "virial_overdensity",
+           "virial_radius", "virial_velocity"]
 
 #: Critical density today, (Msun/h) / (Mpc/h)^3 (3 H0^2 / 8 pi G with H0 = 100 h).
 RHO_CRIT = 2.77536627e11
+#: Gravitational constant, (km/s)^2 Mpc / Msun.
+GRAVITY = 4.30091e-9
 #: Omega_m when a catalog carries no cosmology: Planck 2015 (the TNG cosmology).
 DEFAULT_OMEGA_M = 0.3089
 
@@ -58,6 +60,15 @@ def virial_radius(log_mass: Any, redshift: float = 0.0,
     e2 = omega_m * (1.0 + redshift) ** 3 + 1.0 - omega_m
     density = virial_overdensity(redshift, omega_m) * RHO_CRIT * e2
     return (1.0 + redshift) * (3.0 * mass / (4.0 * np.pi * density)) ** (1.0 / 3.0)
+
+
+def virial_velocity(log_mass: Any, redshift: float = 0.0,
+                    omega_m: float = DEFAULT_OMEGA_M) -> np.ndarray:
+    """Circular velocity at the virial radius, ``V_vir = sqrt(G M / R_vir)`` in km/s, with
+    ``R_vir`` physical (:func:`virial_radius` / (1 + z)); masses in Msun/h and radii in
+    Mpc/h make ``G M / R`` independent of h. ``log_mass``: any shape; the result has it."""
+    physical = virial_radius(log_mass, redshift, omega_m) / (1.0 + redshift)
+    return np.sqrt(GRAVITY * 10.0 ** np.asarray(log_mass, dtype=float) / physical)
 
 
 def omega_m_of(cosmology: Mapping[str, Any] | None) -> float:

@@ -25,7 +25,10 @@ super-Poisson truth. One row per host: a galaxy catalog is reduced to its centra
 The central term is not a target of the model: every host of a galaxy catalog has its
 central above the cut (``<N_cen> = 1`` there by construction), so ``<N_cen | M>`` needs
 the whole halo population with an indicator of a selected central;
-:func:`fit_zheng07_centrals` fits it to such a table by Bernoulli maximum likelihood.
+:func:`fit_zheng07_centrals` fits it to such a table by Bernoulli maximum likelihood,
+and :meth:`HODModel.fit_centrals` stores that fit in the model
+(:meth:`HODModel.central_occupation`; ``"centrals": null`` in ``config.json`` and
+``<N_cen> = 1`` everywhere until it is called).
 """
 
 from __future__ import annotations
@@ -251,7 +254,8 @@ class HODModel(ConditionalModel):
     After ``fit``: ``parameters`` {log_m0, log_m1 (log10 Msun/h), alpha[,
     assembly_bias]}; ``errors`` (the same keys, from the observed Fisher information of
     the training hosts; None for a parameter at a bound); ``edges``/``medians`` of the
-    secondary (decorated only).
+    secondary (decorated only). ``centrals``: {log_m_min, sigma_log_m, nll} of
+    :meth:`fit_centrals`, None (every host keeps its central) until it is called.
     """
 
     family = "hod"
@@ -270,6 +274,7 @@ class HODModel(ConditionalModel):
         self.errors: dict[str, float | None] = {}
         self.edges = np.empty(0)
         self.medians = np.empty(0)
+        self.centrals: dict[str, float] | None = None
 
     @property
     def secondary(self) -> str | None:
@@ -304,6 +309,24 @@ class HODModel(ConditionalModel):
         """<N_sat | condition>, shape (rows,)."""
         x = self._conditions(condition_table)
         return self._occupation(self._theta(), x[:, 0], self._upper(x))
+
+    def fit_centrals(self, log_mass: np.ndarray, has_central: np.ndarray,
+                     seed: int = 0) -> HODModel:
+        """Fit and keep <N_cen | M> (:func:`fit_zheng07_centrals`) from the whole halo
+        population: ``log_mass`` (halos,) log10 Msun/h, ``has_central`` (halos,) bool,
+        the halo hosts a central above the cut. ``fit`` leaves it alone."""
+        self.centrals = fit_zheng07_centrals(log_mass, has_central, seed,
+                                             int(self.hyperparameters["starts"]))
+        return self
+
+    def central_occupation(self, condition_table: Table) -> np.ndarray:
+        """<N_cen | M_h>, shape (rows,): Zheng07 with the :meth:`fit_centrals`
+        parameters, 1 everywhere when the centrals were never fitted."""
+        log_mass = column_matrix(condition_table, (MASS,), "condition")[:, 0]
+        if self.centrals is None:
+            return np.ones(len(log_mass))
+        return zheng07_centrals(log_mass, self.centrals["log_m_min"],
+                                self.centrals["sigma_log_m"])
 
     def variance(self, condition_table: Table) -> np.ndarray:
         """Var[N_sat | condition] = <N_sat> (Poisson), shape (rows,)."""
@@ -410,7 +433,7 @@ class HODModel(ConditionalModel):
         config = {"family": self.family, "galhalo_version": __version__,
                   "hyperparameters": self.hyperparameters, "condition": list(self.condition),
                   "target": list(self.target), "parameters": self.parameters,
-                  "errors": self.errors, "seed": self.seed,
+                  "errors": self.errors, "centrals": self.centrals, "seed": self.seed,
                   "metrics": {key: value if np.isfinite(value) else None
                               for key, value in self.metrics.items()}}
         arrays = ({"edges": self.edges, "medians": self.medians} if self.secondary else {})
@@ -425,6 +448,9 @@ class HODModel(ConditionalModel):
             model._set_columns(config["condition"], config["target"])
             model.parameters = {k: float(v) for k, v in config["parameters"].items()}
             model.errors = dict(config.get("errors", {}))
+            centrals = config.get("centrals")
+            model.centrals = None if centrals is None else {
+                key: float(centrals[key]) for key in ("log_m_min", "sigma_log_m", "nll")}
             if model.secondary:
                 model.edges = np.asarray(stored.files.arrays["edges"], dtype=float)
                 model.medians = np.asarray(stored.files.arrays["medians"], dtype=float)

@@ -32,6 +32,7 @@ FAMILY_PATHS: dict[str, str] = {
     "mlp_regression": "galhalo.models.regression.families:MLPRegressionModel",
     "stacked": "galhalo.models.regression.families:StackedModel",
     "hod": "galhalo.models.hod:HODModel",
+    "nfw": "galhalo.models.nfw:NFWModel",
     "occupation": "galhalo.models.occupation:OccupationModel",
 }
 

@@ -54,7 +54,7 @@ from scipy.interpolate import RegularGridInterpolator
 from scipy.special import roots_legendre
 
 from ..errors import SimulationError
-from ..profiles import nfw_enclosed, nfw_radii
+from ..profiles import duffy08_concentration, nfw_enclosed, nfw_radii
 from .cosmology import Cosmology
 from .parameters import check_parameter_names
 
@@ -78,8 +78,7 @@ def host_concentration(log_mass: np.ndarray, residual: np.ndarray, redshift: flo
     ``log_mass``: log10 virial mass (Msun/h); ``residual``: the standardised ``C_h``
     residual at fixed mass (``HaloModel.latents(...)[:, 1]``).
     """
-    log_mass = np.asarray(log_mass, dtype=float)
-    median = 7.85 * 10.0 ** (-0.081 * (log_mass - np.log10(2e12))) * (1.0 + redshift) ** -0.71
+    median = duffy08_concentration(log_mass, redshift)
     return np.clip(median * np.exp(scatter * np.asarray(residual, dtype=float)), low, high)
 
 
