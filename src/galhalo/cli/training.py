@@ -70,7 +70,8 @@ def train(
         "(classifier over HiVAl classes), knn, "
         "extra_trees, lightgbm, mlp_regression, stacked (point-estimate regressors with "
         "a residual scatter); for a count target such as N_sat: occupation (neural "
-        "negative binomial), hod (Zheng07 HOD, decorated with one secondary column)."))],
+        "negative binomial), hod (Zheng07 HOD, decorated with one secondary column); "
+        "for the profile target r_host,v_r,v_t: nfw (the HOD's NFW profile)."))],
     catalog_path: Annotated[Path, typer.Option("--catalog", help="Training catalog file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write.")],
     condition: Annotated[str, typer.Option(
