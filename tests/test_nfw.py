@@ -1,7 +1,8 @@
 """The HOD's satellite profile as a model family ``nfw`` (models/nfw.py): the exact
 density integrates to one and factorises into the published NFW, Gaussian and Rayleigh
 laws, samples follow the CDF, maximum likelihood recovers the parameters of data drawn
-from the model (within 5 Fisher sigmas), the store round trip, the catalog's metadata,
+from the model (within 5 Fisher sigmas) and the synthetic universe's satellite profile,
+the store round trip, the catalog's metadata,
 and bad input."""
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
+import galhalo
 from galhalo.catalog import Catalog
 from galhalo.catalog.meta import CatalogMeta
 from galhalo.catalog.virial import virial_radius, virial_velocity
 from galhalo.errors import ModelError
 from galhalo.models import load_model, model_family
-from galhalo.models.nfw import NFWModel
+from galhalo.models.nfw import NFWModel, rounded_up
 from galhalo.profiles import duffy08_concentration, nfw_enclosed, nfw_radii
+from galhalo.sim.subhalos import SubhaloModel
 
 TARGET = "r_host,v_r,v_t"
 #: The law the data are drawn from: c = C_FACTOR c_Duffy exp(C_SLOPE r_C), sigma = S_V V_vir.
@@ -157,8 +160,12 @@ def test_redshift_and_omega_m_come_from_the_catalog_and_satellites_are_kept():
     assert (fitted.redshift, fitted.omega_m) == (REDSHIFT, OMEGA_M)
     assert fitted.metrics["train_rows"] + fitted.metrics["valid_rows"] == rows
     # r_max: the largest training r_host rounded up to 0.1.
-    assert fitted.r_max == pytest.approx(math.ceil(10 * fitted.r_max - 1e-9) / 10)
-    assert data["r_host"].max() <= fitted.r_max < data["r_host"].max() + 0.1 + 1e-12
+    assert data["r_host"].max() <= fitted.r_max < data["r_host"].max() + 0.1
+    assert round(10 * fitted.r_max, 9) == round(10 * fitted.r_max)
+    for largest, expected in ((0.3, 0.3), (0.30001, 0.4), (1.0, 1.0), (1.0 + 1e-12, 1.1),
+                              (2.95, 3.0)):
+        assert rounded_up(largest) == pytest.approx(expected, abs=1e-12)
+        assert rounded_up(largest) >= largest
     plain = NFWModel().fit(data, "M_h", TARGET)
     assert (plain.redshift, plain.omega_m) == (0.0, pytest.approx(0.3089))
 
@@ -184,3 +191,16 @@ def test_bad_input(model):
         NFWModel(r_max=-1.0)
     with pytest.raises(ModelError, match="not fitted"):
         NFWModel().sample(halos)
+
+
+def test_the_synthetic_universe_s_satellite_profile_is_recovered():
+    """The universe places satellites on a truncated NFW (r_max = 1) of c = 0.5 c_Duffy
+    exp(0.3 r_C) (sim/subhalos.py; clipped to [2.5, 30]): the nfw family conditioned on
+    M_h,C_h has that form, and recovers both numbers within 5 Fisher sigmas."""
+    universe = galhalo.simulate(10_000, 106.7, seed=4, satellites=True)
+    truth = SubhaloModel()
+    fitted = NFWModel().fit(universe, "M_h,C_h", TARGET)
+    assert fitted.r_max == 1.0 and fitted.redshift == universe.meta.redshift
+    for name, true in (("c_factor", truth.concentration_factor),
+                       ("c_slope", truth.concentration_scatter)):
+        assert abs(fitted.parameters[name] - true) < SIGMAS * fitted.errors[name], name

@@ -80,6 +80,12 @@ def radial_score(s: np.ndarray, concentration: np.ndarray, r_max: float) -> np.n
     return 2.0 / (1.0 + concentration * s) - x**2 / ((1.0 + x) ** 2 * nfw_enclosed(x))
 
 
+def rounded_up(largest: float) -> float:
+    """The smallest multiple of 0.1 at or above ``largest`` (> 0): the default r_max."""
+    tenths = math.ceil(round(10.0 * largest, 9)) / 10.0
+    return tenths if tenths >= largest else tenths + 0.1
+
+
 def satellites_of(table: Catalog | pd.DataFrame | Any) -> Any:
     """The satellite rows of a galaxy table with ``is_central``; the table otherwise."""
     if isinstance(table, Catalog):
@@ -109,12 +115,11 @@ class NFWModel(ConditionalModel):
 
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
-        for key in self.defaults:
-            value = self.hyperparameters[key]
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int | float)
-                                      or not math.isfinite(value)
-                                      or value < (0 if key == "redshift" else 1e-300)):
+        for key, value in self.hyperparameters.items():
+            number = not isinstance(value, bool) and isinstance(value, int | float)
+            allowed = number and math.isfinite(value) and (value >= 0 if key == "redshift"
+                                                           else value > 0)
+            if value is not None and not allowed:
                 raise ModelError(f"{key} must be None or a finite number "
                                  f"{'>= 0' if key == 'redshift' else '> 0'}, got {value!r}")
         self.parameters: dict[str, float] = {}
@@ -198,7 +203,7 @@ class NFWModel(ConditionalModel):
             x, x_valid, y, y_valid = x[train], x[held], y[train], y[held]
         self._check_support(x, y)
         self.r_max = float(hyper["r_max"] if hyper["r_max"] is not None
-                           else math.ceil(10.0 * y[:, 0].max() - 1e-9) / 10.0)
+                           else rounded_up(float(y[:, 0].max())))
         if (y[:, 0] > self.r_max).any():
             raise ModelError(f"{int((y[:, 0] > self.r_max).sum())} training rows have r_host "
                              f"> r_max = {self.r_max:g} (largest {y[:, 0].max():g}): raise "
@@ -330,9 +335,10 @@ class NFWModel(ConditionalModel):
                 float(config[key]) for key in ("r_max", "redshift", "omega_m"))
             model.residual_line = {k: float(v) for k, v in
                                    (config.get("residual_line") or {}).items()}
-            model._theta(), model.parameters["s_v"]
-            if len(model.condition) > 1:
-                model.residual_line["scatter"]
+            missing = [key for key in ("c_factor", "s_v") + (("c_slope",) if len(
+                model.condition) > 1 else ()) if key not in model.parameters]
+            if missing or (len(model.condition) > 1 and "scatter" not in model.residual_line):
+                raise KeyError(missing or "residual_line")
         except (KeyError, TypeError, ValueError) as err:
             raise ModelError(f"{directory}: not a complete nfw model ({err!r} missing or "
                              "malformed)") from None
