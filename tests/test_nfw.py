@@ -2,8 +2,7 @@
 density integrates to one and factorises into the published NFW, Gaussian and Rayleigh
 laws, samples follow the CDF, maximum likelihood recovers the parameters of data drawn
 from the model (within 5 Fisher sigmas) and the synthetic universe's satellite profile,
-the store round trip, the catalog's metadata,
-and bad input."""
+the store round trip, the catalog's metadata, and bad input."""
 
 from __future__ import annotations
 
