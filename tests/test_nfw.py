@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
+from typer.testing import CliRunner
 
 import galhalo
-from galhalo.catalog import Catalog
+from galhalo.catalog import Catalog, write_catalog
 from galhalo.catalog.meta import CatalogMeta
 from galhalo.catalog.virial import virial_radius, virial_velocity
+from galhalo.cli import app
 from galhalo.errors import ModelError
 from galhalo.models import load_model, model_family
 from galhalo.models.nfw import NFWModel, rounded_up
@@ -192,14 +194,34 @@ def test_bad_input(model):
         NFWModel().sample(halos)
 
 
-def test_the_synthetic_universe_s_satellite_profile_is_recovered():
+@pytest.fixture(scope="module")
+def universe() -> Catalog:
+    """A synthetic universe with satellites (10,000 hosts at the default density)."""
+    return galhalo.simulate(10_000, 106.7, seed=4, satellites=True)
+
+
+def test_the_synthetic_universe_s_satellite_profile_is_recovered(universe):
     """The universe places satellites on a truncated NFW (r_max = 1) of c = 0.5 c_Duffy
     exp(0.3 r_C) (sim/subhalos.py; clipped to [2.5, 30]): the nfw family conditioned on
     M_h,C_h has that form, and recovers both numbers within 5 Fisher sigmas."""
-    universe = galhalo.simulate(10_000, 106.7, seed=4, satellites=True)
     truth = SubhaloModel()
     fitted = NFWModel().fit(universe, "M_h,C_h", TARGET)
     assert fitted.r_max == 1.0 and fitted.redshift == universe.meta.redshift
     for name, true in (("c_factor", truth.concentration_factor),
                        ("c_slope", truth.concentration_scatter)):
         assert abs(fitted.parameters[name] - true) < SIGMAS * fitted.errors[name], name
+
+
+def test_cli_train_nfw(universe, tmp_path):
+    catalog = write_catalog(universe, tmp_path / "sats.parquet")
+    runner = CliRunner()
+    arguments = ["train", "--model", "nfw", "--catalog", str(catalog), "--galaxies",
+                 "satellites", "--condition", "M_h", "--out"]
+    result = runner.invoke(app, [*arguments, str(tmp_path / "m"), "--target", TARGET])
+    assert result.exit_code == 0, result.output
+    model = load_model(tmp_path / "m")
+    assert model.metrics["train_rows"] + model.metrics["valid_rows"] == \
+        int((~universe.central_mask()).sum())
+    result = runner.invoke(app, [*arguments, str(tmp_path / "bad"), "--target", "r_host,v_r"])
+    assert result.exit_code == 2, result.output
+    assert "error: an nfw model's target is exactly r_host,v_r,v_t" in result.output
