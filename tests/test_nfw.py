@@ -23,7 +23,7 @@ from galhalo.catalog.virial import virial_radius, virial_velocity
 from galhalo.cli import app
 from galhalo.errors import ModelError
 from galhalo.models import load_model, model_family
-from galhalo.models.nfw import NFWModel, rounded_up
+from galhalo.models.nfw import NFWModel, nfw_log_density, radial_score, rounded_up
 from galhalo.profiles import duffy08_concentration, nfw_enclosed, nfw_radii
 from galhalo.sim.subhalos import SubhaloModel
 
@@ -134,6 +134,14 @@ def test_maximum_likelihood_recovers_the_law(model):
         assert other.log_prob(data, data).sum() < base
 
 
+def test_the_radial_score_is_the_derivative_in_ln_c():
+    s, c = np.array([0.01, 0.2, 0.9, 1.4]), np.array([1.5, 4.0, 9.0, 20.0])
+    step = 1e-6
+    numeric = (nfw_log_density(s, c * math.exp(step), R_MAX)
+               - nfw_log_density(s, c * math.exp(-step), R_MAX)) / (2 * step)
+    np.testing.assert_allclose(radial_score(s, c, R_MAX), numeric, rtol=1e-6, atol=1e-9)
+
+
 def test_save_load_round_trip(model, tmp_path):
     directory = model.save(tmp_path / "nfw")
     config = json.loads((directory / "config.json").read_text())
@@ -186,6 +194,8 @@ def test_bad_input(model):
     with pytest.raises(ModelError, match=r"'r_host': 1 of \d+ rows are <= 0"):
         NFWModel().fit(data.assign(r_host=np.r_[-0.2, data["r_host"].iloc[1:]]),
                        "M_h", TARGET, valid=data)
+    with pytest.raises(ModelError, match=r"condition column 'C_h': 1 of \d+ rows are <= 0"):
+        NFWModel().fit(data.assign(C_h=np.r_[0.0, data["C_h"].iloc[1:]]), "M_h,C_h", TARGET)
     with pytest.raises(ModelError, match=r"training rows have r_host > r_max = 0.5"):
         NFWModel(r_max=0.5).fit(data, "M_h", TARGET)
     with pytest.raises(ModelError, match=r"r_max must be None or a finite number > 0"):

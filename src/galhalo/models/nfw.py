@@ -44,7 +44,8 @@ from .hod import fisher_errors
 from .interface import ConditionalModel, Table, column_matrix, split_rows, table_of
 from .store import ModelFiles, read_model_directory, write_model_directory
 
-__all__ = ["TARGET", "NFWModel", "nfw_log_density", "nfw_mean_radius", "satellites_of"]
+__all__ = ["TARGET", "NFWModel", "nfw_log_density", "nfw_mean_radius", "radial_score",
+           "rounded_up", "satellites_of"]
 
 #: The target of every profile model, in this order.
 TARGET = ("r_host", "v_r", "v_t")
@@ -155,10 +156,14 @@ class NFWModel(ConditionalModel):
 
     def _conditions(self, condition_table: Table) -> np.ndarray:
         self._require_fitted()
-        x = column_matrix(condition_table, self.condition, "condition")
+        return self._checked(column_matrix(condition_table, self.condition, "condition"),
+                             "condition")
+
+    def _checked(self, x: np.ndarray, role: str) -> np.ndarray:
+        """``x`` itself; a ModelError naming the rows where ``C_h`` (if used) is <= 0."""
         if len(self.condition) > 1 and (x[:, 1] <= 0).any():
             bad = np.flatnonzero(x[:, 1] <= 0)
-            raise ModelError(f"condition column {CONCENTRATION!r}: {len(bad)} of {len(x)} "
+            raise ModelError(f"{role} column {CONCENTRATION!r}: {len(bad)} of {len(x)} "
                              f"rows are <= 0 (first at row {int(bad[0])})")
         return x
 
@@ -190,11 +195,13 @@ class NFWModel(ConditionalModel):
                              else omega_m_of(meta.cosmology) if meta is not None
                              else DEFAULT_OMEGA_M)
         rows = satellites_of(catalog)
-        x = column_matrix(rows, self.condition, "condition")
+        x = self._checked(column_matrix(rows, self.condition, "condition"), "condition")
         y = column_matrix(rows, self.target, "target")
         if isinstance(valid, Catalog | pd.DataFrame):
             held = satellites_of(valid)
-            x_valid = column_matrix(held, self.condition, "validation condition")
+            x_valid = self._checked(column_matrix(held, self.condition,
+                                                  "validation condition"),
+                                    "validation condition")
             y_valid = column_matrix(held, self.target, "validation target")
             self.check_row_counts(len(x), len(x_valid))
         else:
@@ -230,9 +237,6 @@ class NFWModel(ConditionalModel):
 
     def _fit_residual_line(self, x: np.ndarray) -> None:
         """Fit the least-squares line of ln C_h against M_h (training rows)."""
-        if (x[:, 1] <= 0).any():
-            raise ModelError(f"training condition column {CONCENTRATION!r} has "
-                             f"{int((x[:, 1] <= 0).sum())} rows <= 0")
         ln_c = np.log(x[:, 1])
         slope, intercept = (np.polyfit(x[:, 0], ln_c, 1) if np.ptp(x[:, 0]) > 0
                             else (0.0, float(ln_c.mean())))
