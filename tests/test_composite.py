@@ -334,3 +334,6 @@ def test_cli_bad_input(parts, universe, tmp_path):
     line = _bad(["sample", "--model", tmp_path / "model", "--catalog", hosts_path, "--out",
                  tmp_path / "mock.parquet"], tmp_path / "mock.parquet")
     assert "needs sub-halo columns M_peak" in line
+    plain = _bad(["sample", "--model", tmp_path / "central", "--catalog", hosts_path,
+                  "--halo-only", "--out", tmp_path / "mock.parquet"], tmp_path / "mock.parquet")
+    assert "--halo-only is for a composite model" in plain

@@ -185,7 +185,8 @@ def sample(
     model_dir: Annotated[Path, typer.Option("--model", help="Model directory (galhalo train).")],
     halos: Annotated[Path, typer.Option(
         "--halos", "--catalog",
-        help="Catalog with the model's condition columns (e.g. a halo catalog).")],
+        help="Catalog with the model's condition columns (e.g. a halo catalog; for a "
+             "composite model: hosts, or centrals and sub-halos).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Mock catalog file to write.")],
     samples: Annotated[int, typer.Option(
         min=1, help="Realisations per row (adds a 'realization' column when > 1).")] = 1,
@@ -206,6 +207,9 @@ def sample(
     model = load_any(model_dir)
     if isinstance(model, CompositeModel):
         return sample_composite(model, halos, out, samples, seed, halo_only)
+    if halo_only:
+        raise ModelError(f"--halo-only is for a composite model (galhalo compose); "
+                         f"{model_dir} holds a {model.family} model")
     catalog = pick_galaxies(read_catalog(halos, required=model.condition), galaxies)
     mock = make_mock(model, catalog, samples, seed)
     write_catalog(mock, out)
