@@ -8,8 +8,8 @@ traceback). A usage error (unknown option, value out of range) is one line too, 
 code 2 (:class:`._common.OneLineErrors`).
 
 This package builds :data:`app` from one thin module per command group (parsing and
-printing only): :mod:`.catalogs`, :mod:`.training`, :mod:`.augment`, :mod:`.scoring`,
-:mod:`.large_scale` and :mod:`.cosmology`; what they share is in :mod:`._common`.
+printing only): :mod:`.catalogs`, :mod:`.training`, :mod:`.composing`, :mod:`.augment`,
+:mod:`.scoring`,:mod:`.large_scale` and :mod:`.cosmology`; what they share is in :mod:`._common`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import augment, catalogs, cosmology, large_scale, scoring, training
+from . import augment, catalogs, composing, cosmology, large_scale, scoring, training
 from ._common import DEBUG_VARIABLE, OneLineErrors, output, set_debug
 
 __all__ = ["app", "main"]
@@ -58,6 +58,7 @@ app.command()(catalogs.simulate)
 app.command()(catalogs.demo)
 app.command()(catalogs.ingest)
 app.command()(training.train)
+app.command()(composing.compose)
 app.command()(augment.smogn)
 app.command()(scoring.evaluate)
 app.command()(scoring.compare)

@@ -184,19 +184,32 @@ def hival_command(
 def sample(
     model_dir: Annotated[Path, typer.Option("--model", help="Model directory (galhalo train).")],
     halos: Annotated[Path, typer.Option(
-        help="Catalog with the model's condition columns (e.g. a halo catalog).")],
+        "--halos", "--catalog",
+        help="Catalog with the model's condition columns (e.g. a halo catalog; for a "
+             "composite model: hosts, or centrals and sub-halos).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Mock catalog file to write.")],
     samples: Annotated[int, typer.Option(
         min=1, help="Realisations per row (adds a 'realization' column when > 1).")] = 1,
     seed: Seed = 0,
     galaxies: Galaxies = "centrals",
+    halo_only: Annotated[bool, typer.Option(
+        "--halo-only", help="Composite model: use only the central rows of a catalog with "
+                            "sub-halos as hosts (satellites painted by the profile).")
+    ] = False,
 ) -> None:
-    """Sample the model's targets for every row of a catalog: a mock catalog."""
+    """Sample the model's targets for every row of a catalog: a mock catalog. A
+    composite model (galhalo compose) paints centrals and satellites onto the hosts."""
     from ..mock import make_mock
-    from ..models import load_model
+    from ..models.composite import CompositeModel, load_any
+    from .composing import sample_composite
 
     check_output_path(out)
-    model = load_model(model_dir)
+    model = load_any(model_dir)
+    if isinstance(model, CompositeModel):
+        return sample_composite(model, halos, out, samples, seed, halo_only)
+    if halo_only:
+        raise ModelError(f"--halo-only is for a composite model (galhalo compose); "
+                         f"{model_dir} holds a {model.family} model")
     catalog = pick_galaxies(read_catalog(halos, required=model.condition), galaxies)
     mock = make_mock(model, catalog, samples, seed)
     write_catalog(mock, out)

@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ..catalog.hosts import orbit_in_host
 from ..catalog.schema import (
-    ALL_COLUMNS,
     GALAXY,
     HALO,
     HALO_ID,
@@ -50,14 +50,21 @@ from ..catalog.schema import (
 from ..catalog.virial import DEFAULT_OMEGA_M, virial_radius
 from ..errors import ModelError
 from .interface import ConditionalModel, Table, table_of
-from .painting import PAINTED_ID_BASE, check_orbits, host_order, painting_seeds, place_satellites
+from .painting import (
+    CENTRAL,
+    ORBIT,
+    PAINTED_ID_BASE,
+    assemble_hosts,
+    check_orbits,
+    number_painted,
+    painting_seeds,
+    place_satellites,
+    rank_within_hosts,
+    require_columns,
+)
+from .painting import quoted as _quoted
 from .registry import load_model
 from .store import read_config, read_model_directory, write_model_directory
-
-try:  # the names are fixed by issue #19; catalog/schema.py exports them once merged
-    from ..catalog.schema import CENTRAL
-except ImportError:  # pragma: no cover - until the schema carries them
-    CENTRAL = ("smass_central", "color_central", "sSFR_central", "radius_central")
 
 __all__ = ["CENTRAL", "COMPOSITE_FAMILY", "ORBIT", "PAINTED_ID_BASE", "ROLES",
            "CompositeModel", "load_any"]
@@ -65,14 +72,10 @@ __all__ = ["CENTRAL", "COMPOSITE_FAMILY", "ORBIT", "PAINTED_ID_BASE", "ROLES",
 COMPOSITE_FAMILY = "composite"
 #: The components, in the order they are drawn.
 ROLES = ("central", "occupation", "profile", "satellite")
-#: A satellite's orbit in its host: the profile's target.
-ORBIT = ("r_host", "v_r", "v_t")
 #: Sub-halo columns a halo-only painting does not have (the profile draws ORBIT).
 SUBHALO_ONLY = tuple(name for name in SUBHALO if name not in ORBIT)
-
-
-def _quoted(names) -> str:
-    return ", ".join(names)
+#: The column that ranks a host's sub-halos in the sub-halo path (largest first).
+RANK_COLUMN = "Vmax_peak"
 
 
 def central_source(name: str) -> str:
@@ -322,14 +325,132 @@ class CompositeModel:
         self._placed(satellites, orbits, seeds["placement"], redshift=redshift,
                      omega_m=omega_m, box=box)
         satellites[HALO_ID.name] = -1  # numbered below, in output order
-        table = _assemble(centrals, satellites, host, counts, within=None)
-        painted = ~table[IS_CENTRAL.name].to_numpy()
-        _number_painted(table, painted, id_base, frame[HALO_ID.name].to_numpy(np.int64))
+        table, painted = assemble_hosts(centrals, satellites, host, counts,
+                                        np.ones(len(satellites), dtype=bool))
+        number_painted(table, painted, id_base, frame[HALO_ID.name].to_numpy(np.int64))
         table.attrs["painting"] = {"path": "halos", "hosts": len(frame),
                                    "centrals": len(centrals),
                                    "satellites": int(painted.sum()),
                                    "from_profile": int(painted.sum())}
         return table
+
+    def paint_subhalos(self, table: Table, seed: int, *, redshift: float = 0.0,
+                       omega_m: float = DEFAULT_OMEGA_M, box: float | None = None,
+                       id_base: int = PAINTED_ID_BASE) -> pd.DataFrame:
+        """Paint galaxies onto centrals and sub-halos (the SHAM-like path).
+
+        Each host draws its central and ``N_sat`` as in :meth:`paint`; its ``N_sat``
+        sub-halos of largest ``Vmax_peak`` become the satellites, keeping their own
+        ``halo_id``, positions, velocities and sub-halo columns (``r_host, v_r, v_t``
+        from the table, or from :func:`orbit_in_host` when it has none); its other
+        sub-halos are dropped. A host with fewer sub-halos than ``N_sat`` gets the rest
+        painted as in :meth:`paint` (profile orbits, ids from ``id_base``), unless the
+        satellite model needs sub-halo columns: then it keeps only its sub-halos (the
+        shortfall is counted as ``unpainted``).
+
+        Args:
+            table: central rows and sub-halo rows (``is_central`` false) with
+                ``halo_id``, ``host_id``, the host columns, ``Vmax_peak``, positions,
+                velocities and the sub-halo columns the satellite conditions on.
+            seed, redshift, omega_m, box, id_base: as in :meth:`paint`.
+
+        Returns:
+            As :meth:`paint`; the sub-halo columns besides the orbit are kept when the
+            satellite conditions on them (every satellite then has its own sub-halo)
+            and dropped otherwise. ``attrs["painting"]`` counts hosts, centrals,
+            satellites, those from sub-halos and from the profile, the unpainted
+            shortfall and the dropped sub-halos.
+        """
+        data = table_of(table)
+        frame = data.reset_index(drop=True) if isinstance(data, pd.DataFrame) \
+            else pd.DataFrame(dict(data))
+        require_columns(frame, (HALO_ID.name, HOST_ID.name, IS_CENTRAL.name, RANK_COLUMN,
+                                *self.subhalo_columns), "paint_subhalos")
+        central = frame[IS_CENTRAL.name].to_numpy().astype(bool)
+        hosts = self._host_frame(frame[central], "paint_subhalos")
+        subhalos = frame[~central].reset_index(drop=True)
+        host = pd.Index(hosts[HALO_ID.name]).get_indexer(subhalos[HOST_ID.name])
+        if (host < 0).any():
+            raise ModelError(f"composite: paint_subhalos: {int((host < 0).sum())} sub-halos "
+                             f"have no central row for their host_id (first "
+                             f"{subhalos[HOST_ID.name][host < 0].iloc[0]})")
+        repeated = frame[HALO_ID.name].duplicated()
+        if repeated.any():
+            raise ModelError(f"composite: paint_subhalos: {int(repeated.sum())} rows repeat "
+                             f"a halo_id (first {frame[HALO_ID.name][repeated].iloc[0]})")
+        for name in (RANK_COLUMN, *self.subhalo_columns):
+            bad = ~np.isfinite(subhalos[name].to_numpy(np.float64, na_value=np.nan))
+            if bad.any():
+                raise ModelError(f"composite: paint_subhalos: column {name!r} is NaN or inf "
+                                 f"on {int(bad.sum())} sub-halo rows")
+        seeds = painting_seeds(seed)
+        keep = self._keep_centrals(hosts, seeds["central_occupation"])
+        renumber = np.cumsum(keep) - 1
+        subhalos, host = subhalos[keep[host]].reset_index(drop=True), renumber[host[keep[host]]]
+        centrals, drawn = self._paint_centrals(hosts[keep].reset_index(drop=True), seeds)
+        rank = rank_within_hosts(host, subhalos[RANK_COLUMN].to_numpy(np.float64))
+        chosen = rank < drawn[host]
+        available = np.bincount(host, minlength=len(centrals))
+        extra = np.maximum(drawn - available, 0)
+        unpainted = int(extra.sum()) if self.needs_subhalos else 0
+        if self.needs_subhalos:
+            extra[:] = 0
+        real = self._subhalo_satellites(subhalos[chosen].reset_index(drop=True),
+                                        host[chosen], centrals, redshift, omega_m, box)
+        extra_host = np.repeat(np.arange(len(centrals)), extra)
+        painted = centrals.iloc[extra_host].reset_index(drop=True)
+        orbits = self._orbits(painted, seeds["profile"])
+        for j, name in enumerate(ORBIT):
+            painted[name] = orbits[:, j]
+        self._placed(painted, orbits, seeds["placement"], redshift=redshift, omega_m=omega_m,
+                     box=box)
+        painted[HALO_ID.name] = -1  # numbered below, in output order
+        satellites = pd.concat([real, painted], ignore_index=True)
+        self._satellite_galaxies(satellites, seeds["satellite"])
+        satellite_host = np.concatenate([host[chosen], extra_host])
+        within = np.concatenate([rank[chosen], np.full(len(extra_host), np.inf)])
+        output, is_painted = assemble_hosts(
+            centrals, satellites, satellite_host, np.minimum(drawn, available) + extra,
+            np.r_[np.zeros(len(real), bool), np.ones(len(painted), bool)], within)
+        number_painted(output, is_painted, id_base, frame[HALO_ID.name].to_numpy(np.int64))
+        output.attrs["painting"] = {
+            "path": "subhalos", "hosts": len(hosts), "centrals": len(centrals),
+            "satellites": len(satellites), "from_subhalos": len(real),
+            "from_profile": len(painted), "unpainted": unpainted,
+            "subhalos_dropped": int(len(subhalos) - len(real))}
+        return output
+
+    def _subhalo_satellites(self, subhalos: pd.DataFrame, host: np.ndarray,
+                            centrals: pd.DataFrame, redshift: float, omega_m: float,
+                            box: float | None) -> pd.DataFrame:
+        """The chosen sub-halos as satellite rows: their own columns (sub-halo columns
+        besides the orbit only when the satellite conditions on them), their host's
+        central columns, and their orbit (the table's, or computed)."""
+        unpainted = tuple(name for name in GALAXY if name not in self.target)
+        keep_subhalo = self.needs_subhalos
+        drop = [name for name in (*CENTRAL, *unpainted, HOST_ID.name, IS_CENTRAL.name,
+                                  *(() if keep_subhalo else SUBHALO_ONLY))
+                if name in subhalos]
+        satellites = subhalos.drop(columns=drop)
+        for name in CENTRAL:
+            if name in centrals:
+                satellites[name] = centrals[name].to_numpy()[host]
+        if all(name in subhalos for name in ORBIT):
+            orbits = subhalos[list(ORBIT)].to_numpy(np.float64, na_value=np.nan)
+            check_orbits(orbits, ORBIT, "composite: paint_subhalos: the sub-halo rows")
+            return satellites
+        require_columns(subhalos, (*POSITION, *VELOCITY), "paint_subhalos")
+        if box is None:
+            raise ModelError("composite: paint_subhalos needs the box size to compute the "
+                             "sub-halos' r_host, v_r, v_t (the table has none)")
+        radius = virial_radius(centrals["M_h"].to_numpy(np.float64)[host], redshift, omega_m)
+        orbit = orbit_in_host(subhalos[list(POSITION)].to_numpy(np.float64),
+                              subhalos[list(VELOCITY)].to_numpy(np.float64),
+                              centrals[list(POSITION)].to_numpy(np.float64)[host],
+                              centrals[list(VELOCITY)].to_numpy(np.float64)[host], radius, box)
+        for name, values in zip(ORBIT, orbit, strict=True):
+            satellites[name] = values
+        return satellites
 
     def _host_frame(self, hosts: Table, what: str) -> pd.DataFrame:
         """The hosts as a DataFrame with the columns painting needs, checked."""
@@ -340,7 +461,7 @@ class CompositeModel:
             raise ModelError(f"composite: {what} takes one row per host, but "
                              f"{int((~frame[IS_CENTRAL.name].to_numpy().astype(bool)).sum())} "
                              "rows are satellites (keep the centrals, or paint the sub-halos)")
-        _require(frame, (HALO_ID.name, *self.host_columns, *POSITION, *VELOCITY), what)
+        require_columns(frame, (HALO_ID.name, *self.host_columns, *POSITION, *VELOCITY), what)
         repeated = frame[HALO_ID.name].duplicated()
         if repeated.any():
             raise ModelError(f"composite: {what}: {int(repeated.sum())} hosts repeat a "
@@ -351,60 +472,6 @@ class CompositeModel:
         drop = [name for name in (*SUBHALO_ONLY, *CENTRAL, *unpainted, HOST_ID.name,
                                   IS_CENTRAL.name) if name in frame]
         return frame.drop(columns=drop)
-
-
-def _require(frame: pd.DataFrame, names, what: str) -> None:
-    missing = [name for name in dict.fromkeys(names) if name not in frame]
-    if missing:
-        raise ModelError(f"composite: {what} needs the columns {_quoted(missing)}; the "
-                         f"table has {_quoted(map(str, frame.columns))}")
-
-
-def _assemble(centrals: pd.DataFrame, satellites: pd.DataFrame, host: np.ndarray,
-              counts: np.ndarray, within: np.ndarray | None) -> pd.DataFrame:
-    """Central rows and satellite rows (``host``: each satellite's central row) as one
-    table grouped by host, with ``host_id``, ``is_central``, ``N_sat`` and the orbit
-    columns (NaN on centrals); central columns dropped, known columns in schema order."""
-    centrals = centrals.copy()
-    ids = centrals[HALO_ID.name].to_numpy(np.int64)
-    centrals[HOST_ID.name] = ids
-    centrals[IS_CENTRAL.name] = True
-    centrals[N_SAT.name] = counts
-    for name in ORBIT:
-        centrals[name] = np.nan
-    satellites = satellites.copy()
-    satellites[HOST_ID.name] = ids[host]
-    satellites[IS_CENTRAL.name] = False
-    satellites[N_SAT.name] = counts[host]
-    table = pd.concat([centrals, satellites], ignore_index=True)
-    table = table.iloc[host_order(len(centrals), host, within)].reset_index(drop=True)
-    table = table.drop(columns=[name for name in CENTRAL if name in table])
-    known = [column.name for column in ALL_COLUMNS if column.name in table]
-    table = table[known + [name for name in table.columns if name not in known]]
-    table[HALO_ID.name] = table[HALO_ID.name].astype(np.int64)
-    table[HOST_ID.name] = table[HOST_ID.name].astype(np.int64)
-    table[N_SAT.name] = table[N_SAT.name].astype(np.int64)
-    table[IS_CENTRAL.name] = table[IS_CENTRAL.name].astype(bool)
-    return table
-
-
-def _number_painted(table: pd.DataFrame, painted: np.ndarray, id_base: int,
-                    taken: np.ndarray) -> None:
-    """``halo_id = id_base + k`` for the painted rows (k = 0, 1, ... in table order),
-    refusing ids that meet one of ``taken`` (the input's)."""
-    count = int(painted.sum())
-    if isinstance(id_base, bool) or not isinstance(id_base, int | np.integer) or id_base < 0 \
-            or id_base + count > np.iinfo(np.int64).max:
-        raise ModelError(f"composite: id_base must be an integer >= 0 leaving room for "
-                         f"{count} ids, got {id_base!r}")
-    clash = (taken >= id_base) & (taken < id_base + count)
-    if clash.any():
-        raise ModelError(f"composite: painted satellite ids from {id_base} would repeat "
-                         f"{int(clash.sum())} input halo_ids (first {taken[clash][0]}); "
-                         "choose another id_base")
-    values = table[HALO_ID.name].to_numpy(np.int64).copy()
-    values[painted] = int(id_base) + np.arange(count, dtype=np.int64)
-    table[HALO_ID.name] = values
 
 
 def load_any(directory: str | Path) -> ConditionalModel | CompositeModel:

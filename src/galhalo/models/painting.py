@@ -20,16 +20,27 @@ radii.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from ..catalog.schema import ALL_COLUMNS, HALO_ID, HOST_ID, IS_CENTRAL, N_SAT
 from ..errors import ModelError
 
-__all__ = ["PAINTED_ID_BASE", "PAINTING_STEPS", "check_orbits", "host_order",
-           "painting_seeds", "place_satellites", "rank_within_hosts"]
+try:  # the names are fixed by issue #19; catalog/schema.py exports them once merged
+    from ..catalog.schema import CENTRAL
+except ImportError:  # pragma: no cover - until the schema carries them
+    CENTRAL = ("smass_central", "color_central", "sSFR_central", "radius_central")
+
+__all__ = ["CENTRAL", "ORBIT", "PAINTED_ID_BASE", "PAINTING_STEPS", "assemble_hosts",
+           "check_orbits", "host_order", "number_painted", "painting_seeds",
+           "place_satellites", "quoted", "rank_within_hosts", "require_columns"]
 
 #: ``halo_id`` of the first painted satellite (one with no sub-halo of its own): far above
 #: any simulation's ids, so painted ids never meet a host's. ``galhalo populate`` paints
 #: part ``i`` from ``PAINTED_ID_BASE + i * 2**32``.
 PAINTED_ID_BASE = 2**62
+
+#: A satellite's orbit in its host: what a profile draws.
+ORBIT = ("r_host", "v_r", "v_t")
 
 #: The random steps of a painting, in the order their seeds are spawned.
 PAINTING_STEPS = ("central_occupation", "central", "occupation", "profile", "satellite",
@@ -143,3 +154,76 @@ def rank_within_hosts(host: np.ndarray, value: np.ndarray) -> np.ndarray:
     rank = np.empty(len(host), np.int64)
     rank[order] = np.arange(len(host)) - group_start
     return rank
+
+
+def quoted(names) -> str:
+    return ", ".join(map(str, names))
+
+
+def require_columns(frame: pd.DataFrame, names, what: str) -> None:
+    """Refuse a table without every column of ``names`` (ModelError naming them)."""
+    missing = [name for name in dict.fromkeys(names) if name not in frame]
+    if missing:
+        raise ModelError(f"composite: {what} needs the columns {quoted(missing)}; the "
+                         f"table has {quoted(map(str, frame.columns))}")
+
+
+def assemble_hosts(centrals: pd.DataFrame, satellites: pd.DataFrame, host: np.ndarray,
+                   counts: np.ndarray, painted: np.ndarray, within: np.ndarray | None = None
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Central rows and satellite rows as one table grouped by host (:func:`host_order`).
+
+    Args:
+        centrals: one row per host (its ``halo_id`` becomes the ``host_id``).
+        satellites: one row per satellite; ``host`` (satellites,) its central's row.
+        counts: satellites per host (hosts,), written as ``N_sat`` on every row.
+        painted: (satellites,) bool, satellites painted with no sub-halo of their own.
+        within: order of the satellites inside a host (default: as given).
+
+    Returns:
+        (table with ``host_id``, ``is_central``, ``N_sat`` and the orbit columns (NaN on
+        centrals), central columns dropped, known columns in schema order; the painted
+        rows of that table, bool (rows,)).
+    """
+    centrals = centrals.copy()
+    ids = centrals[HALO_ID.name].to_numpy(np.int64)
+    centrals[HOST_ID.name] = ids
+    centrals[IS_CENTRAL.name] = True
+    centrals[N_SAT.name] = counts
+    for name in ORBIT:
+        centrals[name] = np.nan
+    satellites = satellites.copy()
+    satellites[HOST_ID.name] = ids[host]
+    satellites[IS_CENTRAL.name] = False
+    satellites[N_SAT.name] = counts[host]
+    table = pd.concat([centrals, satellites], ignore_index=True)
+    order = host_order(len(centrals), host, within)
+    table = table.iloc[order].reset_index(drop=True)
+    table = table.drop(columns=[name for name in CENTRAL if name in table])
+    known = [column.name for column in ALL_COLUMNS if column.name in table]
+    table = table[known + [name for name in table.columns if name not in known]]
+    table[HALO_ID.name] = table[HALO_ID.name].astype(np.int64)
+    table[HOST_ID.name] = table[HOST_ID.name].astype(np.int64)
+    table[N_SAT.name] = table[N_SAT.name].astype(np.int64)
+    table[IS_CENTRAL.name] = table[IS_CENTRAL.name].astype(bool)
+    return table, np.concatenate([np.zeros(len(centrals), bool),
+                                  np.asarray(painted, bool)])[order]
+
+
+def number_painted(table: pd.DataFrame, painted: np.ndarray, id_base: int,
+                    taken: np.ndarray) -> None:
+    """``halo_id = id_base + k`` for the painted rows (k = 0, 1, ... in table order),
+    refusing ids that meet one of ``taken`` (the input's)."""
+    count = int(painted.sum())
+    if isinstance(id_base, bool) or not isinstance(id_base, int | np.integer) or id_base < 0 \
+            or id_base + count > np.iinfo(np.int64).max:
+        raise ModelError(f"composite: id_base must be an integer >= 0 leaving room for "
+                         f"{count} ids, got {id_base!r}")
+    clash = (taken >= id_base) & (taken < id_base + count)
+    if clash.any():
+        raise ModelError(f"composite: painted satellite ids from {id_base} would repeat "
+                         f"{int(clash.sum())} input halo_ids (first {taken[clash][0]}); "
+                         "choose another id_base")
+    values = table[HALO_ID.name].to_numpy(np.int64).copy()
+    values[painted] = int(id_base) + np.arange(count, dtype=np.int64)
+    table[HALO_ID.name] = values
