@@ -203,11 +203,13 @@ def test_realizations_paint_every_host_once_each(data, tmp_path):
     assert set(mock["realization"]) == {0, 1}
     centrals = mock[mock["is_central"]].groupby("realization").size()
     assert centrals.eq(HOSTS[1]).all() and result.centrals == 2 * HOSTS[1]
-    # the two realisations are different draws, painted ids never repeat
+    # the two realisations are different draws; ids are unique within a realisation
+    # (as in make_mock: each realisation numbers its painted satellites from the base)
     wide = mock[mock["is_central"]].pivot(index="halo_id", columns="realization",
                                           values="smass")
     assert (wide[0] != wide[1]).all()
-    assert not mock.loc[~mock["is_central"], "halo_id"].duplicated().any()
+    assert not mock[["realization", "halo_id"]].duplicated().any()
+    read_catalog(next((tmp_path / "mock").glob("*.parquet")))  # hosts per realisation
 
 
 # ----------------------------------------------------------------------------- sub-halos
@@ -245,6 +247,40 @@ def test_batches_never_split_a_host(data):
     for batch in batches:
         assert batch["is_central"].iloc[0] and batch["is_central"].sum() <= 50
     assert [b["is_central"].sum() for b in batches[:-1]] == [50] * (len(batches) - 1)
+
+
+def test_subhalo_path_is_reproducible_and_keeps_the_subhalos(data, tmp_path):
+    two = _run(data, tmp_path / "two", halos="subhalos")
+    one = _run(data, tmp_path / "one", halos="subhalos", workers=1)
+    assert _checksums(tmp_path / "one") == _checksums(tmp_path / "two")
+    mock = pd.read_parquet(tmp_path / "two")
+    central = mock["is_central"].to_numpy()
+    assert two.hosts == one.hosts == central.sum() == sum(HOSTS)
+    assert mock.groupby("host_id")["is_central"].sum().eq(1).all()
+    inputs = pd.concat([pd.read_parquet(p) for p in sorted((data / "subhalos").iterdir())])
+    real = ~central & (mock["halo_id"].to_numpy() < PAINTED_ID_BASE)
+    assert real.sum() > 0 and set(mock.loc[real, "halo_id"]) <= set(inputs["halo_id"])
+    # a satellite on a sub-halo sits where the sub-halo is
+    joined = mock[real].merge(inputs, on="halo_id", suffixes=("", "_in"))
+    np.testing.assert_allclose(joined["x"], joined["x_in"])
+    for name in sorted(_checksums(tmp_path / "two")):
+        read_catalog(tmp_path / "two" / name)
+    # the same parts of a CSV file (read through byte windows) paint the same galaxies
+    _run(data, tmp_path / "csv", halos="csv/halos_0.csv", workers=1)
+    parts = sorted((tmp_path / "two").glob("halos_0-*.parquet"))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "csv"),
+                                  pd.concat(map(pd.read_parquet, parts), ignore_index=True),
+                                  check_dtype=False)
+
+
+def test_a_satellite_model_on_subhalo_columns_reads_them(data, tmp_path):
+    result = _run(data, tmp_path / "mock", model="peak", halos="subhalos/halos_1.parquet")
+    mock = pd.read_parquet(tmp_path / "mock")
+    satellites = mock[~mock["is_central"]]
+    assert result.satellites == len(satellites) > 0
+    # no profile painting when the satellite needs sub-halos: every one is a sub-halo
+    assert (satellites["halo_id"] < PAINTED_ID_BASE).all()
+    assert satellites["M_peak"].notna().all()
 
 
 def test_halo_only_paints_the_central_rows_of_subhalo_input(data, tmp_path):

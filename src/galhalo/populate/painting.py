@@ -24,12 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..catalog import POSITION, REALIZATION, SUBHALO, Catalog, CatalogMeta
+from ..catalog import POSITION, SUBHALO, Catalog, CatalogMeta
 from ..catalog.schema import HALO_ID, HOST, IS_CENTRAL, N_SAT, VELOCITY
-from ..catalog.virial import omega_m_of
 from ..errors import PopulateError
-from ..models.composite import ORBIT, CompositeModel
-from .seeds import realization_seed
+from ..mock import make_mock
+from ..models.composite import ORBIT, RANK_COLUMN, CompositeModel
 
 __all__ = ["MODES", "component_families", "composite_columns", "is_composite",
            "out_columns", "paint_batch"]
@@ -38,8 +37,6 @@ __all__ = ["MODES", "component_families", "composite_columns", "is_composite",
 MODES = ("halos", "centrals", "subhalos")
 #: What every painted galaxy carries besides the kept columns and the targets.
 _STRUCTURE = (HALO_ID.name, *HOST, N_SAT.name, *ORBIT)
-#: The sub-halo ranking column of the sub-halo path.
-_RANK = "Vmax_peak"
 
 
 def is_composite(model: Any) -> bool:
@@ -70,7 +67,7 @@ def composite_columns(model: CompositeModel, schema: dict[str, Any], mode: str, 
         ``{"condition": condition columns read from the input (the hosts' halo columns;
         with sub-halos also the satellite's sub-halo columns), "required": every column
         a batch must have, "target": the sampled galaxy columns, "painted": input
-        columns the painting replaces (never kept)}``. Central columns
+        columns the painting replaces or drops (never kept)}``. Central columns
         (``smass_central`` ...) are painted, never read.
 
     Raises:
@@ -91,10 +88,12 @@ def composite_columns(model: CompositeModel, schema: dict[str, Any], mode: str, 
         required = [HALO_ID.name, *condition, *POSITION, *VELOCITY]
         painted = [*HOST, N_SAT.name, *ORBIT, *targets] + (
             list(SUBHALO) if mode == "centrals" else [])
-    else:
-        condition += [name for name in model.satellite.condition if name in SUBHALO]
-        required = [HALO_ID.name, *HOST, *condition, _RANK, *POSITION, *VELOCITY]
-        painted = [N_SAT.name, *targets]
+    else:  # the orbit comes from the table or from the positions (orbit_in_host)
+        condition += list(model.subhalo_columns)
+        required = [HALO_ID.name, *HOST, *condition, RANK_COLUMN, *POSITION, *VELOCITY]
+        dropped = [name for name in SUBHALO
+                   if name not in ORBIT and name not in model.subhalo_columns]
+        painted = [N_SAT.name, *targets, *dropped]
     required = _unique(required)
     missing = [name for name in required if name not in schema]
     if missing:
@@ -117,48 +116,39 @@ def paint_batch(model: CompositeModel, frame: pd.DataFrame, meta: CatalogMeta, *
                 samples: int, seed: int, id_base: int, required: list[str],
                 columns: list[str], lock: threading.Lock, where: str
                 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Paint one batch of whole hosts ``samples`` times (realisation-major).
+    """Paint one batch of whole hosts ``samples`` times, as :func:`galhalo.mock.make_mock`
+    does (realisation-major; realisation ``r`` from the ``r``-th child of the seed).
 
     Args:
         model: the composite model.
         frame: input rows of whole hosts (mode ``"subhalos"``: centrals and sub-halos;
             otherwise one row per host, or the centrals of ``frame`` in ``"centrals"``).
         meta: the input file's metadata (box size, redshift, cosmology).
-        seed: the batch's seed; realisation ``r`` paints with
-            :func:`realization_seed` ``(seed, r)``.
-        id_base: ``halo_id`` of the batch's first painted satellite (then +1 each).
+        seed: the batch's seed.
+        id_base: ``halo_id`` of the batch's first painted satellite (then +1 each;
+            every realisation starts there).
         required: columns validated on the hosts; ``columns``: the output columns.
         lock: serialises the drawing (models seed torch's global generator).
 
     Returns:
-        (galaxies with ``columns``, counts ``hosts``, ``centrals``, ``satellites``,
-        ``painted``: satellites without a sub-halo, given new ids).
+        (galaxies with ``columns``, counts ``hosts``, ``centrals``, ``satellites`` and
+        ``ids``: the painted ids used, so the next batch starts at ``id_base + ids``).
     """
     if mode == "centrals":  # the hosts: the central rows, without the host columns
         hosts = frame[frame[IS_CENTRAL.name].to_numpy().astype(bool)]
         frame = hosts.drop(columns=[name for name in HOST if name in hosts]
                            ).reset_index(drop=True)
     catalog = Catalog(frame, meta).validate(required=required, source=where)
-    options = {"redshift": float(meta.redshift), "omega_m": omega_m_of(meta.cosmology),
-               "box": meta.box_size}
-    paint = model.paint_subhalos if mode == "subhalos" else model.paint
-    hosts = (int(frame[IS_CENTRAL.name].to_numpy().astype(bool).sum()) if mode == "subhalos"
-             else len(frame))
-    draws, counts = [], {"hosts": hosts, "centrals": 0, "satellites": 0, "painted": 0}
-    for realization in range(samples):
-        with lock:
-            galaxies = paint(catalog.table, realization_seed(seed, realization),
-                             id_base=id_base + counts["painted"], **options)
-        central = galaxies[IS_CENTRAL.name].to_numpy().astype(bool)
-        new_ids = galaxies[HALO_ID.name].to_numpy(np.int64) >= id_base + counts["painted"]
-        counts["centrals"] += int(central.sum())
-        counts["satellites"] += int((~central).sum())
-        counts["painted"] += int(new_ids.sum())
-        if samples > 1:
-            galaxies[REALIZATION] = np.int64(realization)
-        draws.append(galaxies)
-    table = pd.concat(draws, ignore_index=True)
+    with lock:
+        table = make_mock(model, catalog, samples, seed, id_base=id_base).table
     missing = [name for name in columns if name not in table.columns]
     if missing:
         raise PopulateError(f"the composite's painting returned no columns {missing}")
+    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
+    ids = table[HALO_ID.name].to_numpy(np.int64)
+    painted = ids[ids >= id_base]
+    counts = {"hosts": (int(frame[IS_CENTRAL.name].to_numpy().astype(bool).sum())
+                        if mode == "subhalos" else len(frame)),
+              "centrals": int(central.sum()), "satellites": int((~central).sum()),
+              "ids": int(painted.max()) + 1 - id_base if len(painted) else 0}
     return table[columns], counts

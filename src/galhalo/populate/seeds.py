@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["batch_seed", "realization_seed"]
+__all__ = ["batch_seed"]
 
 
 def batch_seed(seed: int, part: str, batch: int | None = None) -> int:
@@ -19,15 +19,4 @@ def batch_seed(seed: int, part: str, batch: int | None = None) -> int:
     words = np.frombuffer(hashlib.sha256(part.encode()).digest()[:16], dtype="<u4")
     key = tuple(int(word) for word in words) + (() if batch is None else (int(batch),))
     state = np.random.SeedSequence(int(seed), spawn_key=key).generate_state(2, np.uint32)
-    return (int(state[0]) << 31) | (int(state[1]) >> 1)
-
-
-def realization_seed(seed: int, realization: int) -> int:
-    """The 63-bit seed of realisation ``realization`` of a batch whose seed is ``seed``.
-
-    ``numpy.random.SeedSequence(seed, spawn_key=(realization,))``: the realisations of a
-    composite model's painting (one call per realisation) are independent streams.
-    """
-    state = np.random.SeedSequence(int(seed), spawn_key=(int(realization),)
-                                   ).generate_state(2, np.uint32)
     return (int(state[0]) << 31) | (int(state[1]) >> 1)

@@ -65,16 +65,16 @@ def read_batches(task: dict, columns: list[str], size: int) -> Iterator[pd.DataF
     batches = iter_batches(task["path"], task["format"], task["start"], task["stop"],
                            columns, size, csv_names=task.get("csv", {}).get("names"),
                            csv_bytes=task.get("bytes"), types=task.get("types"))
-    skip = task.get("skip", 0)
-    if not skip:
+    if task["format"] != "csv":
         yield from batches
         return
-    left = task["stop"] - task["start"]
-    for frame in batches:  # a CSV window from the chunk's first row: skip, then stop
+    skip, left = task.get("skip", 0), task["stop"] - task["start"]
+    for frame in batches:  # a CSV byte window may start before start and end after stop
         if skip >= len(frame):
             skip -= len(frame)
             continue
-        frame = frame.iloc[skip:skip + left].reset_index(drop=True)
+        if skip or len(frame) > left:
+            frame = frame.iloc[skip:skip + left].reset_index(drop=True)
         skip, left = 0, left - len(frame)
         yield frame
         if not left:
@@ -153,7 +153,7 @@ def _part_batches(model: Model, task: dict, run: dict, where: str
             seed=batch_seed(settings["seed"], task["name"], index), id_base=next_id,
             required=run["required"], columns=run["out_columns"], lock=_SAMPLE_LOCK,
             where=where)
-        next_id += counts["painted"]
+        next_id += counts.pop("ids")
         yield table, len(frame), counts
 
 
