@@ -185,6 +185,13 @@ def test_one_and_two_workers_write_the_same_bytes(data, reference, tmp_path):
     assert _checksums(one) == _checksums(out)
 
 
+@pytest.mark.slow
+def test_a_local_dask_cluster_writes_the_same_bytes(data, reference, tmp_path):
+    out, _ = reference
+    _run(data, tmp_path / "dask", scheduler="local", workers=2)
+    assert _checksums(tmp_path / "dask") == _checksums(out)
+
+
 def test_a_deleted_part_is_regenerated_byte_for_byte(data, reference, tmp_path):
     out, _ = reference
     copy = tmp_path / "mock"
@@ -195,6 +202,23 @@ def test_a_deleted_part_is_regenerated_byte_for_byte(data, reference, tmp_path):
     assert again.parts_written == 1 and victim in again.redone
     assert again.satellites == pd.read_parquet(out)["is_central"].eq(False).sum()
     assert _checksums(copy) == _checksums(out)
+
+
+def test_an_unrecorded_complete_part_is_adopted_with_its_galaxy_counts(data, reference,
+                                                                       tmp_path):
+    out, _ = reference
+    copy = tmp_path / "mock"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / MANIFEST_FILE).read_text())
+    name = sorted(manifest["parts"])[1]
+    recorded = manifest["parts"].pop(name)  # killed between the rename and the manifest
+    (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    again = _run(data, copy)
+    assert again.parts_adopted == 1 and again.parts_written == 0
+    adopted = json.loads((copy / MANIFEST_FILE).read_text())["parts"][name]
+    assert {k: adopted[k] for k in ("rows", "centrals", "satellites", "sha256")} == {
+        k: recorded[k] for k in ("rows", "centrals", "satellites", "sha256")}
+    assert "hosts" not in adopted and again.hosts is None  # unknown for an adopted part
 
 
 def test_realizations_paint_every_host_once_each(data, tmp_path):
