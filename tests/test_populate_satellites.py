@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from galhalo.catalog import Catalog, CatalogMeta, read_catalog, write_catalog
 from galhalo.catalog.virial import virial_radius
 from galhalo.cli import app
-from galhalo.manifest import MANIFEST_FILE, PopulateError
+from galhalo.manifest import MANIFEST_FILE, PopulateError, model_hash
 from galhalo.models import model_family
 from galhalo.models.composite import PAINTED_ID_BASE, CompositeModel
 from galhalo.models.hod import zheng07_satellites
@@ -346,6 +346,16 @@ def test_bad_input_is_refused_in_one_line_before_any_work(data, tmp_path):
                                             rf"{len(table) - 1:,}"):
         plan_populate(data / "composite", str(scattered), out)
     assert not out.exists()
+
+
+def test_the_model_hash_covers_every_component(data, tmp_path):
+    copy = tmp_path / "composite"
+    shutil.copytree(data / "composite", copy)
+    before = model_hash(copy)
+    assert before == model_hash(data / "composite")
+    extra = copy / "satellite" / "notes.txt"  # a file deep in one component
+    extra.write_text("changed")
+    assert model_hash(copy) != before
 
 
 def test_cli_populates_with_satellites_and_says_what_it_painted(data, tmp_path):
