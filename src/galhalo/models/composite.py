@@ -359,7 +359,8 @@ class CompositeModel:
             satellite conditions on them (every satellite then has its own sub-halo)
             and dropped otherwise. ``attrs["painting"]`` counts hosts, centrals,
             satellites, those from sub-halos and from the profile, the unpainted
-            shortfall and the dropped sub-halos.
+            shortfall and the dropped sub-halos (unchosen, or of a host without a
+            central).
         """
         data = table_of(table)
         frame = data.reset_index(drop=True) if isinstance(data, pd.DataFrame) \
@@ -384,6 +385,7 @@ class CompositeModel:
                 raise ModelError(f"composite: paint_subhalos: column {name!r} is NaN or inf "
                                  f"on {int(bad.sum())} sub-halo rows")
         seeds = painting_seeds(seed)
+        n_subhalos = len(subhalos)
         keep = self._keep_centrals(hosts, seeds["central_occupation"])
         renumber = np.cumsum(keep) - 1
         subhalos, host = subhalos[keep[host]].reset_index(drop=True), renumber[host[keep[host]]]
@@ -417,7 +419,7 @@ class CompositeModel:
             "path": "subhalos", "hosts": len(hosts), "centrals": len(centrals),
             "satellites": len(satellites), "from_subhalos": len(real),
             "from_profile": len(painted), "unpainted": unpainted,
-            "subhalos_dropped": int(len(subhalos) - len(real))}
+            "subhalos_dropped": n_subhalos - len(real)}
         return output
 
     def _subhalo_satellites(self, subhalos: pd.DataFrame, host: np.ndarray,
