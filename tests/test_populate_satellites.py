@@ -24,7 +24,7 @@ from galhalo.models import model_family
 from galhalo.models.composite import PAINTED_ID_BASE, CompositeModel
 from galhalo.models.hod import zheng07_satellites
 from galhalo.models.painting import place_satellites
-from galhalo.populate import plan_populate, populate
+from galhalo.populate import plan_populate, populate, run_plan
 from galhalo.populate.hosts import host_batches
 from galhalo.populate.worker import PART_IDS, read_batches
 
@@ -176,6 +176,22 @@ def test_every_host_gets_one_central_and_its_satellites(data, reference):
         ids = part.table.loc[~part.table["is_central"], "halo_id"].to_numpy()
         base = PAINTED_ID_BASE + index * PART_IDS
         np.testing.assert_array_equal(np.sort(ids), base + np.arange(len(ids)))
+
+
+@pytest.mark.parametrize("probability", [0.3, 0.0])
+def test_hosts_that_lose_their_central_get_no_galaxies(data, tmp_path, probability):
+    plan = plan_populate(data / "composite", str(data / "halos" / "halos_0.parquet"),
+                         tmp_path / "mock", chunk_rows=CHUNK, batch_rows=BATCH)
+    # an occupation with <N_cen> (as the HOD's may have): plan.model is what threads use
+    plan.model.occupation.central_occupation = lambda hosts: np.full(len(hosts), probability)
+    result = run_plan(plan, scheduler="threads", workers=1)
+    mock = pd.read_parquet(tmp_path / "mock")
+    n = HOSTS[0]
+    assert result.hosts == n and result.centrals == mock["is_central"].sum()
+    sigma = np.sqrt(n * probability * (1 - probability))  # binomial
+    assert abs(result.centrals - probability * n) <= 5 * sigma
+    assert mock.groupby("host_id")["is_central"].sum().eq(1).all()  # no orphan satellites
+    assert result.rows == len(mock) == result.centrals + result.satellites
 
 
 def test_one_and_two_workers_write_the_same_bytes(data, reference, tmp_path):

@@ -184,7 +184,8 @@ def part_identity(task: dict, digest: str, settings: dict) -> dict:
 def _write_row_group(writer: pq.ParquetWriter, held: list[pa.Table]) -> None:
     """Write the held batches as one row group and empty ``held``."""
     table = pa.concat_tables(held)
-    writer.write_table(table, row_group_size=len(table))
+    if len(table):  # a composite may paint nothing (hosts that all lost their central)
+        writer.write_table(table, row_group_size=len(table))
     held.clear()
 
 
