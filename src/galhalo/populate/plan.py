@@ -25,7 +25,7 @@ from ..catalog.schema import IS_CENTRAL
 from ..errors import PopulateError
 from ..files import check_writable
 from ..models.base import ConditionalModel
-from ..models.composite import load_any
+from ..models.composite import CompositeModel, load_any
 from .hosts import csv_window, host_boundaries
 from .inputs import HaloFile, find_inputs, scan_inputs
 from .manifest import MANIFEST_FILE, Manifest, model_hash
@@ -62,7 +62,7 @@ class PopulatePlan:
     """
 
     out: Path
-    model: Any
+    model: ConditionalModel | CompositeModel
     model_info: dict[str, Any]
     settings: dict[str, Any]
     files: list[HaloFile]

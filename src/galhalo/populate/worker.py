@@ -154,6 +154,9 @@ def _part_batches(model: Model, task: dict, run: dict, where: str
             required=run["required"], columns=run["out_columns"], lock=_SAMPLE_LOCK,
             where=where)
         next_id += counts.pop("ids")
+        if next_id > PAINTED_ID_BASE + (task["index"] + 1) * PART_IDS:
+            raise PopulateError(f"painted more than {PART_IDS:,} satellite ids in one part: "
+                                "use a smaller chunk_rows")
         yield table, len(frame), counts
 
 
