@@ -218,7 +218,9 @@ def _satellite_line(statistics) -> str:
 
 @command_errors
 def populate(
-    model_dir: Annotated[Path, typer.Option("--model", help="Model directory (galhalo train).")],
+    model_dir: Annotated[Path, typer.Option(
+        "--model", help="Model directory (galhalo train), or a composite model (centrals "
+                        "and satellites).")],
     halos: Annotated[list[str], typer.Option(
         "--halos", help="Halo files: a glob such as 'halos/*.parquet' (quote it), a file or "
                         "a directory; repeatable. Parquet, CSV or HDF5.")],
@@ -241,6 +243,10 @@ def populate(
     checksums: Annotated[bool, typer.Option(
         "--checksums", help="Re-hash finished parts before trusting them on a resume.")
                          ] = False,
+    halo_only: Annotated[bool, typer.Option(
+        "--halo-only", help="Composite model on a catalog with sub-halos: paint on its "
+                            "central rows alone, placing satellites with the profile model.")
+                         ] = False,
     seed: Seed = 0,
 ) -> None:
     """Paint galaxies onto huge halo catalogs: out-of-core, resumable, on Dask from one
@@ -251,7 +257,7 @@ def populate(
 
     keep_columns = None if keep is None else [c.strip() for c in keep.split(",") if c.strip()]
     plan = plan_populate(model_dir, halos, out, samples=samples, keep=keep_columns,
-                         seed=seed, chunk_rows=chunk_rows)
+                         seed=seed, chunk_rows=chunk_rows, halo_only=halo_only)
     say(f"{len(plan.tasks)} part(s), {plan.halos:,} halos from "
         f"{len(plan.files)} file(s), model {plan.model_info['family']} "
         f"({plan.model_info['hash'][:12]})")
@@ -280,5 +286,9 @@ def populate(
             ("throughput", f"{result.halos_per_second:,.0f} halos/s"),
             ("scheduler / workers", f"{result.scheduler} / {result.workers}")):
         table.add_row(name, value)
+    if "paint" in plan.settings:  # a composite model: what it painted
+        for name, value in (("hosts", result.hosts), ("centrals painted", result.centrals),
+                            ("satellites painted", result.satellites)):
+            table.add_row(name, "-" if value is None else f"{value:,}")
     output.print(table)
     output.print(f"wrote {result.out} (manifest {result.manifest})")

@@ -41,10 +41,18 @@ thread pool (small jobs). The model is loaded once per worker process (a worker 
 and a per-process cache keyed by model directory and hash) and never shipped with the
 tasks, which carry only file names and row ranges.
 
+Centrals and satellites: with a composite model (:mod:`galhalo.models.composite`)
+each part paints whole hosts, a central and its satellites: on hosts alone (one row
+per host; ``halo_only=True`` takes the central rows of an input with sub-halos), or on
+centrals and their sub-halos, whose parts then start at host starts and whose batches
+never split a host. Painted satellites of part ``i`` get ids from
+``PAINTED_ID_BASE + i * 2**32``.
+
 One job per module: :mod:`.inputs` (find and scan the input files), :mod:`.seeds`,
-:mod:`.plan` (checks and the cut into parts), :mod:`.worker` (sample one part),
-:mod:`.resume` (lock, what is left to do), :mod:`.runners` (threads, Dask) and
-:mod:`.manifest` (what is finished, and with what).
+:mod:`.plan` (checks and the cut into parts), :mod:`.hosts` (host groups of sub-halo
+input), :mod:`.painting` (a composite's columns and batches), :mod:`.worker` (sample
+one part), :mod:`.resume` (lock, what is left to do), :mod:`.runners` (threads, Dask)
+and :mod:`.manifest` (what is finished, and with what).
 """
 
 from __future__ import annotations

@@ -98,10 +98,13 @@ class PartRecord:
     Attributes:
         source: the input file's name relative to the inputs' common directory.
         start, stop: the input rows [start, stop) it was sampled from (0-based).
-        rows: output rows, ``(stop - start) * samples``.
+        rows: output rows: ``(stop - start) * samples`` for a plain model; for a
+            composite, the painted galaxies (centrals and satellites, all realisations).
         bytes: size of the part file.
         sha256: SHA-256 of the part file.
         seed: the part's seed (derived from the run seed and the part's name).
+        hosts, centrals, satellites: a composite's input hosts and the central and
+            satellite rows it painted (``None`` for a plain model).
     """
 
     source: str
@@ -111,12 +114,21 @@ class PartRecord:
     bytes: int
     sha256: str
     seed: int
+    hosts: int | None = None
+    centrals: int | None = None
+    satellites: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PartRecord:
+        counts = {key: int(data[key]) for key in ("hosts", "centrals", "satellites")
+                  if data.get(key) is not None}
         return cls(source=str(data["source"]), start=int(data["start"]),
                    stop=int(data["stop"]), rows=int(data["rows"]), bytes=int(data["bytes"]),
-                   sha256=str(data["sha256"]), seed=int(data["seed"]))
+                   sha256=str(data["sha256"]), seed=int(data["seed"]), **counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON data (the counts only when known)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
 
 
 @dataclass
@@ -180,7 +192,7 @@ class Manifest:
             "model": self.model, "settings": self.settings, "inputs": self.inputs,
             "planned": self.planned, "complete": self.complete,
             "rows": sum(record.rows for record in self.parts.values()),
-            "parts": {name: asdict(self.parts[name]) for name in sorted(self.parts)},
+            "parts": {name: self.parts[name].to_dict() for name in sorted(self.parts)},
         })
 
     # -- compatibility

@@ -12,9 +12,13 @@ import os
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
+from ..catalog.schema import IS_CENTRAL
 from ..errors import PopulateError
 from .manifest import Manifest, PartRecord, file_sha256, part_description, verify_part
 from .plan import PopulatePlan
+from .worker import part_identity
 
 __all__ = ["LOCK_FILE", "DirectoryLock", "parts_to_do"]
 
@@ -47,6 +51,12 @@ class DirectoryLock:
         os.close(self.fd)
 
 
+def _galaxy_counts(path: Path) -> dict[str, int]:
+    """Central and satellite rows of a composite's part (its input hosts are unknown)."""
+    central = pq.read_table(path, columns=[IS_CENTRAL.name]).column(0).to_numpy()
+    return {"centrals": int(central.sum()), "satellites": int((~central).sum())}
+
+
 def parts_to_do(plan: PopulatePlan, manifest: Manifest, checksums: bool
                 ) -> tuple[list[dict], int, int, dict[str, str]]:
     """Parts still to sample; counts of verified and adopted parts; redone parts (why).
@@ -60,6 +70,7 @@ def parts_to_do(plan: PopulatePlan, manifest: Manifest, checksums: bool
         if match and match["stem"] in planned_stems | {"_manifest"}:
             stray.unlink(missing_ok=True)
     todo, skipped, adopted, redone = [], 0, 0, {}
+    composite, samples = "paint" in plan.settings, plan.settings["samples"]
     for task in plan.tasks:
         name, path = task["name"], plan.out / task["name"]
         record = manifest.parts.get(name)
@@ -73,15 +84,13 @@ def parts_to_do(plan: PopulatePlan, manifest: Manifest, checksums: bool
             del manifest.parts[name]
         elif path.exists():
             found = part_description(path)
-            expected = (task["stop"] - task["start"]) * plan.settings["samples"]
-            wanted = {"part": name, "model_hash": plan.model_info["hash"],
-                      "settings": plan.settings, "source": task["source"],
-                      "start": task["start"], "stop": task["stop"]}
-            if found is not None and found == (expected, wanted):
+            wanted = part_identity(task, plan.model_info["hash"], plan.settings)
+            if found is not None and found[1] == wanted and (
+                    composite or found[0] == (task["stop"] - task["start"]) * samples):
                 manifest.parts[name] = PartRecord(
                     source=task["source"], start=task["start"], stop=task["stop"],
-                    rows=expected, bytes=path.stat().st_size, sha256=file_sha256(path),
-                    seed=task["seed"])
+                    rows=found[0], bytes=path.stat().st_size, sha256=file_sha256(path),
+                    seed=task["seed"], **(_galaxy_counts(path) if composite else {}))
                 adopted += 1
                 continue
             redone[name] = "a complete part was not recorded" if found else \

@@ -72,8 +72,12 @@ class PopulateResult:
         parts_total: parts of the mock; ``parts_written`` sampled by this run,
             ``parts_skipped`` verified and kept, ``parts_adopted`` complete but
             unrecorded parts taken over, ``redone``: {part: why it was redone}.
-        halos: input halos; ``rows``: output rows (halos x samples).
-        halos_this_run: halos sampled by this run.
+        halos: input rows; ``rows``: output rows (halos x samples for a plain model,
+            the painted galaxies for a composite).
+        halos_this_run: input rows sampled by this run.
+        hosts, centrals, satellites: a composite's input hosts and painted central and
+            satellite rows, summed over the parts (``None`` for a plain model, or when
+            a part adopted from a killed run left the hosts unknown).
         seconds: wall time of the work, from the moment every worker had the model;
             ``startup_seconds``: starting the cluster and loading the model before that.
         scheduler: what ran the parts; ``workers``: worker processes or threads.
@@ -95,10 +99,19 @@ class PopulateResult:
     scheduler: str
     workers: int
     part_seconds: list[float] = field(default_factory=list)
+    hosts: int | None = None
+    centrals: int | None = None
+    satellites: int | None = None
 
     @property
     def halos_per_second(self) -> float:
         return self.halos_this_run / self.seconds if self.seconds > 0 else 0.0
+
+
+def _total(records: list[PartRecord], name: str) -> int | None:
+    """Sum of a count over the part records; ``None`` if any part lacks it."""
+    values = [getattr(record, name) for record in records]
+    return None if any(value is None for value in values) else sum(values)
 
 
 def _scheduler_label(scheduler: Any) -> str:
@@ -304,13 +317,18 @@ def run_plan(
             manifest.complete = all(task["name"] in manifest.parts for task in plan.tasks)
             manifest.write(plan.out)
     end = time.perf_counter()
+    records = [manifest.parts[task["name"]] for task in plan.tasks
+               if task["name"] in manifest.parts]
+    composite = "paint" in plan.settings
     return PopulateResult(
         out=plan.out, manifest=Manifest.path_in(plan.out), parts_total=len(plan.tasks),
         parts_written=state.written, parts_skipped=skipped, parts_adopted=adopted,
-        redone=redone, halos=plan.halos, rows=plan.halos * plan.settings["samples"],
+        redone=redone, halos=plan.halos, rows=sum(record.rows for record in records),
         halos_this_run=state.halos_now, seconds=end - state.start,
         startup_seconds=state.start - state.created, scheduler=_scheduler_label(scheduler),
-        workers=workers, part_seconds=state.part_seconds)
+        workers=workers, part_seconds=state.part_seconds,
+        **({name: _total(records, name) for name in ("hosts", "centrals", "satellites")}
+           if composite else {}))
 
 
 def populate(
@@ -323,6 +341,7 @@ def populate(
     seed: int = 0,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     batch_rows: int | None = None,
+    halo_only: bool = False,
     scheduler: Any = "local",
     workers: int | None = None,
     torch_threads: int | None = None,
@@ -335,8 +354,8 @@ def populate(
     parts are sampled (:func:`run_plan`) and the manifest is updated.
 
     Args:
-        model, halos, out, samples, keep, seed, chunk_rows, batch_rows: see
-            :func:`plan_populate`.
+        model, halos, out, samples, keep, seed, chunk_rows, batch_rows, halo_only: see
+            :func:`plan_populate` (a composite model paints centrals and satellites).
         scheduler: ``"local"`` (a LocalCluster of ``workers`` processes), ``"threads"``
             (this process, ``workers`` threads; sampling itself runs one batch at a
             time), a scheduler address ``"tcp://host:8786"``, or a
@@ -354,6 +373,6 @@ def populate(
         a part fails; parts already finished are kept and recorded.
     """
     plan = plan_populate(model, halos, out, samples=samples, keep=keep, seed=seed,
-                         chunk_rows=chunk_rows, batch_rows=batch_rows)
+                         chunk_rows=chunk_rows, batch_rows=batch_rows, halo_only=halo_only)
     return run_plan(plan, scheduler=scheduler, workers=workers, torch_threads=torch_threads,
                     checksums=checksums, progress=progress)
