@@ -155,7 +155,8 @@ def report(
     """Score one or more models on a held-out catalog and write one self-contained HTML
     page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
     calibration, feature importance, loss curves (and clustering with
-    --clustering-mock). See docs/report.md."""
+    --clustering-mock; a Satellites section when the catalog and a mock have
+    satellites). See docs/report.md."""
     import shlex
 
     from ..report.build import build_report
@@ -171,10 +172,21 @@ def report(
 
             return compare_clustering(catalog, mock_catalogs, split, progress=stages)
 
+        # the satellites section needs every galaxy of the catalog, not --galaxies'
+        satellite_mocks = {k: v for k, v in mock_catalogs.items() if v.has_satellites}
+        full = read_catalog(catalog_path) if satellite_mocks else None
+        with_satellites = full is not None and full.has_satellites
+
+        def satellites():
+            from ..evaluate.satellite_comparison import compare_satellites
+
+            return compare_satellites({"truth": full, **satellite_mocks}, progress=stages)
+
         written = build_report(dict(zip(names, model, strict=True)), catalog, out,
                                scenarios=select or None, n_samples=samples, seed=seed,
                                importance=importance,
                                clustering=clustering if mock_catalogs else None,
+                               satellites=satellites if with_satellites else None,
                                progress=stages,
                                command=shlex.join(["galhalo", *sys.argv[1:]]))
     output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
