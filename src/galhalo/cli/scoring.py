@@ -40,6 +40,15 @@ def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, 
                           seed=seed, importance=importance, progress=say)
 
 
+def _satellite_scores(model_spec: str, catalog, seed: int) -> dict | None:
+    """Per host-mass bin satellite scores (evaluate.satellite_evaluation), or None."""
+    from ..evaluate.reference import resolve_model
+    from ..evaluate.satellite_evaluation import satellite_metrics
+
+    model, _ = resolve_model(model_spec, catalog)
+    return satellite_metrics(model, catalog, seed=seed)
+
+
 ModelList = Annotated[list[str], typer.Option(
     "--model", help="Model directory (galhalo train), or 'truth' for a synthetic "
                     "catalog's own truth model (scores at the noise floor).")]
@@ -85,6 +94,9 @@ def evaluate(
     check_writable(out.with_suffix(".csv"))
     catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
     result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    satellite_scores = _satellite_scores(model[0], catalog, seed)
+    if satellite_scores is not None:
+        result["satellites"] = satellite_scores
     write_json(out, result)
     table = results_table(result)
     write_table(table, out.with_suffix(".csv"))
