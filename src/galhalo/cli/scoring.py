@@ -40,6 +40,15 @@ def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, 
                           seed=seed, importance=importance, progress=say)
 
 
+def _satellite_scores(model_spec: str, catalog, seed: int) -> dict | None:
+    """Per host-mass bin satellite scores (evaluate.satellite_evaluation), or None."""
+    from ..evaluate.reference import resolve_model
+    from ..evaluate.satellite_evaluation import satellite_metrics
+
+    model, _ = resolve_model(model_spec, catalog)
+    return satellite_metrics(model, catalog, seed=seed)
+
+
 ModelList = Annotated[list[str], typer.Option(
     "--model", help="Model directory (galhalo train), or 'truth' for a synthetic "
                     "catalog's own truth model (scores at the noise floor).")]
@@ -85,6 +94,9 @@ def evaluate(
     check_writable(out.with_suffix(".csv"))
     catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
     result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    satellite_scores = _satellite_scores(model[0], catalog, seed)
+    if satellite_scores is not None:
+        result["satellites"] = satellite_scores
     write_json(out, result)
     table = results_table(result)
     write_table(table, out.with_suffix(".csv"))
@@ -155,7 +167,8 @@ def report(
     """Score one or more models on a held-out catalog and write one self-contained HTML
     page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
     calibration, feature importance, loss curves (and clustering with
-    --clustering-mock). See docs/report.md."""
+    --clustering-mock; a Satellites section when the catalog and a mock have
+    satellites). See docs/report.md."""
     import shlex
 
     from ..report.build import build_report
@@ -171,10 +184,21 @@ def report(
 
             return compare_clustering(catalog, mock_catalogs, split, progress=stages)
 
+        # the satellites section needs every galaxy of the catalog, not --galaxies'
+        satellite_mocks = {k: v for k, v in mock_catalogs.items() if v.has_satellites}
+        full = read_catalog(catalog_path) if satellite_mocks else None
+        with_satellites = full is not None and full.has_satellites
+
+        def satellites():
+            from ..evaluate.satellite_comparison import compare_satellites
+
+            return compare_satellites({"truth": full, **satellite_mocks}, progress=stages)
+
         written = build_report(dict(zip(names, model, strict=True)), catalog, out,
                                scenarios=select or None, n_samples=samples, seed=seed,
                                importance=importance,
                                clustering=clustering if mock_catalogs else None,
+                               satellites=satellites if with_satellites else None,
                                progress=stages,
                                command=shlex.join(["galhalo", *sys.argv[1:]]))
     output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
