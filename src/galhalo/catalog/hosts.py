@@ -177,6 +177,8 @@ def with_central_columns(table: pd.DataFrame, names: Iterable[str] = CENTRAL
 def _central_row_of(central: np.ndarray, host: np.ndarray, copy: np.ndarray) -> np.ndarray:
     """For every row, the position of its host's central row (-1 where there is none)."""
     central_rows = np.flatnonzero(central)
+    if central_rows.size == 0:  # satellites alone: none has its central row
+        return np.full(len(central), -1, dtype=np.int64)
     index = pd.MultiIndex.from_arrays([copy[central_rows], host[central_rows]])
     where = index.get_indexer(pd.MultiIndex.from_arrays([copy, host]))
     return np.where(where >= 0, central_rows[np.maximum(where, 0)], -1)
