@@ -50,6 +50,9 @@ def test_central_columns_are_the_hosts_centrals_values():
     assert derived["smass_central"].tolist() == [11.0, 11.0, 10.0, 10.0, 11.0]
     assert derived["radius_central"].tolist() == [0.9, 0.9, 0.5, 0.5, 0.9]
     assert "sSFR_central" not in table.columns  # a copy
+    satellites = Catalog(table, CatalogMeta(seed=5)).with_centrals().galaxies("satellites")
+    assert satellites.table["sSFR_central"].tolist() == [-12.0, -10.5, -12.0]
+    assert satellites.meta.seed == 5
     # a centrals-only catalog: every row is its own central
     own = with_central_columns(table.drop(columns=["host_id", "is_central"]), ("color_central",))
     assert own["color_central"].tolist() == table["color"].tolist()
