@@ -20,8 +20,8 @@ from ._common import (
     Stages,
     command_errors,
     labelled_paths,
+    load_galaxies,
     output,
-    pick_galaxies,
     say,
     write_table,
 )
@@ -92,7 +92,7 @@ def evaluate(
         raise EvaluationError("evaluate scores one --model; use galhalo compare for several")
     check_writable(out)
     check_writable(out.with_suffix(".csv"))
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     result = _evaluate(model[0], catalog, select, samples, seed, importance)
     satellite_scores = _satellite_scores(model[0], catalog, seed)
     if satellite_scores is not None:
@@ -123,7 +123,7 @@ def compare(
         raise EvaluationError("compare needs at least two --model options")
     names = _model_names(model)
     check_writable(out)
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     results = {name: _evaluate(spec, catalog, select, samples, seed, False)
                for name, spec in zip(names, model, strict=True)}
     frame = compare_results(results)
@@ -176,7 +176,7 @@ def report(
     names = _model_names(model)
     mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}
     with Stages(f"report on {len(catalog):,} rows") as stages:
         def clustering():
