@@ -309,7 +309,7 @@ class SatelliteModel:
         count; shape (n,). Needs the host columns ``M_h, C_h``."""
         missing = [name for name in ("M_h", "C_h") if name not in halo]
         if missing:
-            raise SimulationError(f"the satellite profile needs the host columns {missing}")
+            raise SimulationError(f"the hosts' C_h residual needs the host columns {missing}")
         mass, c_h = self._host_mass(halo), np.atleast_1d(_column(halo, "C_h"))
         # The C_h latent (column 1) depends on M_h and C_h alone; z_h and S_h are
         # placeholders for the other two columns.
