@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from galhalo.catalog import Catalog, CatalogMeta, validate_table, write_catalog
+from galhalo.catalog import Catalog, CatalogMeta, read_catalog, validate_table, write_catalog
 from galhalo.catalog.hosts import with_central_columns
 from galhalo.catalog.schema import CENTRAL, COLUMNS, GALAXY
 from galhalo.cli import app
@@ -144,6 +144,33 @@ def test_cli_trains_and_scores_a_satellite_model_on_its_central(satellite_catalo
     assert np.isfinite(versus_truth["value"]) and np.isfinite(versus_truth["error"])
 
 
+def test_cli_samples_satellites_and_keeps_their_centrals(satellite_catalog, tmp_path):
+    """Satellites alone are no catalog (every host needs its central row): sampling a
+    satellite model writes the whole catalog, the satellites drawn, the centrals as they
+    were (pins an exit 2 at writing the satellites-only mock)."""
+    model = tmp_path / "sat_gauss"
+    result = run("train", "--model", "gauss", "--catalog", satellite_catalog, "--out", model,
+                 "--galaxies", "satellites", "--condition", "M_h,r_host,sSFR_central",
+                 "--target", "smass,color", "--epochs", 3, "--hidden", "16")
+    assert result.exit_code == 0, result.stderr
+    mock_path = tmp_path / "mock.parquet"
+    result = run("sample", "--model", model, "--catalog", satellite_catalog, "--galaxies",
+                 "satellites", "--samples", 2, "--out", mock_path)
+    assert result.exit_code == 0, result.stderr
+    truth, mock = read_catalog(satellite_catalog).table, read_catalog(mock_path).table
+    assert len(mock) == 2 * len(truth)
+    for realization in (0, 1):
+        part = mock[mock["realization"] == realization].reset_index(drop=True)
+        central = part["is_central"].to_numpy(bool)
+        assert np.array_equal(central, truth["is_central"].to_numpy(bool))
+        for name in ("smass", "color"):
+            assert np.array_equal(part[name].to_numpy()[central],
+                                  truth[name].to_numpy()[central])
+            assert not np.allclose(part[name].to_numpy()[~central],
+                                   truth[name].to_numpy()[~central])
+        assert np.array_equal(part["sSFR"].to_numpy(), truth["sSFR"].to_numpy())
+
+
 def test_cli_refuses_a_central_column_it_cannot_derive(tmp_path):
     """No host columns and no sSFR: sSFR_central cannot be derived."""
     rng = np.random.default_rng(0)
@@ -158,3 +185,20 @@ def test_cli_refuses_a_central_column_it_cannot_derive(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert "'sSFR'" in lines[0] and "sSFR_central" in lines[0]
     assert not (tmp_path / "m").exists()
+
+
+def test_make_mock_rows_mask_is_checked(satellite_catalog):
+    from galhalo.errors import ModelError
+    from galhalo.mock import make_mock
+    from galhalo.models import model_family
+
+    catalog = read_catalog(satellite_catalog)
+    model = model_family("gauss")(epochs=2, hidden=(8,)).fit(
+        catalog.centrals(), "M_h", "smass", seed=0, progress=False)
+    with pytest.raises(ModelError, match="boolean mask"):
+        make_mock(model, catalog, rows=np.ones(3, dtype=bool))
+    with pytest.raises(ModelError, match="no row"):
+        make_mock(model, catalog, rows=np.zeros(len(catalog), dtype=bool))
+    halos = Catalog(catalog.table.drop(columns=["smass"]), catalog.meta)
+    with pytest.raises(ModelError, match="smass"):
+        make_mock(model, halos, rows=catalog.central_mask())

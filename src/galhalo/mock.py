@@ -26,7 +26,7 @@ from .models.painting import PAINTED_ID_BASE, quoted
 
 def make_mock(model: ConditionalModel | CompositeModel, catalog: Catalog, samples: int = 1,
               seed: int = 0, *, halo_only: bool = False,
-              id_base: int = PAINTED_ID_BASE) -> Catalog:
+              id_base: int = PAINTED_ID_BASE, rows: np.ndarray | None = None) -> Catalog:
     """A mock catalog: ``catalog``'s rows with the model's targets sampled.
 
     Args:
@@ -38,6 +38,14 @@ def make_mock(model: ConditionalModel | CompositeModel, catalog: Catalog, sample
         halo_only: composite only: use the central rows of a catalog with sub-halo rows
             as hosts alone (satellites painted by the profile).
         id_base: composite only: ``halo_id`` of the first painted satellite.
+        rows: boolean mask (rows of ``catalog``,): sample these rows only and copy the
+            others' target columns from the input (e.g. a satellite model's draws on the
+            satellites of a catalog whose centrals stay as they are, so the mock keeps
+            every host's central row). None: every row.
+
+    Raises:
+        ModelError: ``rows`` is not a mask of the catalog's length, or rows left out
+            lack the model's target columns.
 
     Returns:
         Catalog with ``len(catalog) * samples`` rows (a composite: the painted galaxies
@@ -47,13 +55,18 @@ def make_mock(model: ConditionalModel | CompositeModel, catalog: Catalog, sample
     if isinstance(model, CompositeModel):
         return paint_mock(model, catalog, samples, seed, halo_only=halo_only,
                           id_base=id_base)
-    draws = model.sample(catalog.table, samples, seed)  # (samples, rows, targets)
+    picked = _sampled_rows(model, catalog, rows)
+    draws = model.sample(catalog.table[picked], samples, seed)  # (samples, picked, targets)
     base = catalog.table.drop(columns=[c for c in model.target if c in catalog.table])
+    kept = {name: catalog.table[name].to_numpy(np.float64) for name in model.target
+            if not picked.all()}
     parts = []
     for realization in range(samples):
         part = base.copy()
         for j, name in enumerate(model.target):
-            part[name] = draws[realization, :, j]
+            values = kept[name].copy() if name in kept else np.empty(len(part))
+            values[picked] = draws[realization, :, j]
+            part[name] = values
         if samples > 1:
             part[REALIZATION] = np.int64(realization)
         parts.append(part)
@@ -62,8 +75,28 @@ def make_mock(model: ConditionalModel | CompositeModel, catalog: Catalog, sample
     meta.source = f"galhalo sample ({model.family} model) of {catalog.meta.source or 'catalog'}"
     meta.extra = {**meta.extra, "mock": {
         "family": model.family, "condition": list(model.condition),
-        "target": list(model.target), "samples": int(samples), "seed": int(seed)}}
+        "target": list(model.target), "samples": int(samples), "seed": int(seed),
+        **({} if picked.all() else {"rows_sampled": int(picked.sum()),
+                                    "rows_copied": int((~picked).sum())})}}
     return Catalog(table=table, meta=meta)
+
+
+def _sampled_rows(model: ConditionalModel, catalog: Catalog,
+                  rows: np.ndarray | None) -> np.ndarray:
+    """The boolean mask of rows to sample (every row for None), checked."""
+    if rows is None:
+        return np.ones(len(catalog), dtype=bool)
+    mask = np.asarray(rows)
+    if mask.dtype != bool or mask.shape != (len(catalog),):
+        raise ModelError(f"rows must be a boolean mask of the catalog's {len(catalog)} rows, "
+                         f"got dtype {mask.dtype}, shape {mask.shape}")
+    if not mask.any():
+        raise ModelError("rows selects no row to sample")
+    missing = [name for name in model.target if name not in catalog.table]
+    if missing and not mask.all():
+        raise ModelError(f"the rows left unsampled need the target columns {missing} to "
+                         "copy from the input")
+    return mask
 
 
 def has_subhalo_rows(catalog: Catalog) -> bool:

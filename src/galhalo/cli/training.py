@@ -211,7 +211,18 @@ def sample(
     if halo_only:
         raise ModelError(f"--halo-only is for a composite model (galhalo compose); "
                          f"{model_dir} holds a {model.family} model")
-    catalog = load_galaxies(halos, galaxies, model.condition)
-    mock = make_mock(model, catalog, samples, seed)
+    rows = None
+    if galaxies == "satellites":
+        # Satellites alone are no catalog (every host needs its central row): sample the
+        # satellites and keep the centrals as they are.
+        catalog = load_galaxies(halos, "all", model.condition)
+        rows = ~catalog.central_mask()
+        if not rows.any():
+            catalog.galaxies("satellites")  # the error naming the missing satellites
+        say(f"sampling the {rows.sum():,} satellites; the {(~rows).sum():,} centrals keep "
+            "their values")
+    else:
+        catalog = load_galaxies(halos, galaxies, model.condition)
+    mock = make_mock(model, catalog, samples, seed, rows=rows)
     write_catalog(mock, out)
     output.print(f"wrote {len(mock):,} rows ({samples} per input row) to {out}")
