@@ -32,19 +32,6 @@ FAST = {"epochs": 4, "patience": 2, "hidden": (16, 16)}
 POSITION, VELOCITY = ["x", "y", "z"], ["vx", "vy", "vz"]
 
 
-def _orbit_supports(original):
-    """Log supports for r_host and v_t (what the flow's defaults give them once the
-    satellite columns have their supports in transforms.default_supports)."""
-    from galhalo.models.transforms import Support
-
-    def supports(names, *args, **kwargs):
-        given = original(names, *args, **kwargs)
-        return [Support("log", 0.0) if name in ("r_host", "v_t") else support
-                for name, support in zip(names, given, strict=True)]
-
-    return supports
-
-
 @pytest.fixture(scope="module")
 def universe() -> Catalog:
     return galhalo.simulate(1500, BOX, 3, satellites=True)
@@ -54,14 +41,10 @@ def universe() -> Catalog:
 def parts(universe):
     """Tiny fitted components: gauss centrals, a Poisson occupation, a flow profile,
     gauss satellites (one on the orbit, one also on M_peak)."""
-    import galhalo.models.scaled as scaled
-
     centrals, satellites = universe.centrals().table, universe.satellites().table
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scaled, "default_supports", _orbit_supports(scaled.default_supports))
-        profile = model_family("flow")(epochs=3, patience=2, hidden=(16, 16), transforms=2,
-                                       bins=4).fit(satellites, "M_h", "r_host,v_r,v_t",
-                                                   seed=0, progress=False)
+    profile = model_family("flow")(epochs=3, patience=2, hidden=(16, 16), transforms=2,
+                                   bins=4).fit(satellites, "M_h", "r_host,v_r,v_t",
+                                               seed=0, progress=False)
     gauss = model_family("gauss")
     return {
         "central": gauss(**FAST).fit(centrals, "M_h,C_h", "smass,color", seed=0,

@@ -333,7 +333,8 @@ def test_cli_without_mock_on_a_satellite_catalog_writes_everything(catalog, tmp_
                  "small_scales.csv", "satellites.json", "satellite_fraction.csv",
                  "radial_profile.csv", "occupation.csv", "quenched_fraction.csv",
                  "conformity.csv", "wp_populations.png", "satellite_fraction.png",
-                 "radial_profile.png", "occupation.png"):
+                 "satellite_profile.png", "satellite_occupation.png", "satellite_quenched.png",
+                 "satellite_conformity.png"):
         assert (out / name).stat().st_size > 0, name
     small = pd.read_csv(out / "small_scales.csv")
     assert {"all", "centrals", "satellites", "red", "blue"} <= set(small["population"])

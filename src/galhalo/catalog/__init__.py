@@ -56,6 +56,7 @@ from .header import (
 from .meta import CatalogMeta
 from .schema import (
     ALL_COLUMNS,
+    CENTRAL,
     COLUMNS,
     GALAXY,
     HALO,
@@ -73,6 +74,7 @@ from .validation import REALIZATION, validate_table
 
 __all__ = [
     "ALL_COLUMNS",
+    "CENTRAL",
     "COLUMNS",
     "CSV_PREFIX",
     "FORMATS",

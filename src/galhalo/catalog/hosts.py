@@ -13,16 +13,18 @@ realization by realization (the same host id recurs once per realization).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
 from ..errors import CatalogError
 from .messages import count_rows, first_row, quoted, show_value
-from .schema import HALO_ID, HOST, HOST_ID, IS_CENTRAL, POSITION
+from .schema import CENTRAL, HALO_ID, HOST, HOST_ID, IS_CENTRAL, POSITION
 from .virial import virial_radius
 
 __all__ = ["MAX_HOST_DISTANCE", "central_rows", "central_values", "host_columns_problem",
-           "host_problems", "orbit_in_host"]
+           "host_problems", "orbit_in_host", "with_central_columns"]
 
 #: Farthest a satellite may lie from its central, in host virial radii (z = 0, as a
 #: plausibility scale). Friends-of-friends groups reach 2-3 virial radii; ten is far
@@ -136,9 +138,47 @@ def central_values(table: pd.DataFrame, name: str) -> np.ndarray:
     return table[name].to_numpy()[central_rows(table)]
 
 
+def with_central_columns(table: pd.DataFrame, names: Iterable[str] = CENTRAL
+                         ) -> pd.DataFrame:
+    """A copy of ``table`` with the central columns ``names`` (:data:`.schema.CENTRAL`):
+    for every row, its host's central's galaxy property (``sSFR_central`` = the central's
+    ``sSFR``; a central's own), in that column's unit.
+
+    A table with host columns takes them from its central rows (:func:`central_values`,
+    realization by realization); a centrals-only table (no ``host_id``/``is_central``)
+    is all centrals, so each row's value is its own. Call it on the whole catalog,
+    *before* picking satellites: the centrals must still be there. Shape (rows, columns
+    + new ones); a central column already present is recomputed.
+
+    Raises:
+        CatalogError: a name that is not a central column, the galaxy column it comes
+            from missing, or a host without its central row.
+    """
+    names = tuple(names)
+    unknown = [name for name in names if name not in CENTRAL]
+    if unknown:
+        raise CatalogError(f"{quoted(unknown)} are not central columns (those are "
+                           f"{quoted(CENTRAL)})")
+    sources = [name.removesuffix("_central") for name in names]
+    missing = sorted({source for source in sources if source not in table.columns})
+    if missing:
+        raise CatalogError(
+            f"cannot derive {quoted(names)}: the table has no galaxy column "
+            f"{quoted(missing)} to take the centrals' values from (the catalog has: "
+            f"{', '.join(map(str, table.columns))})")
+    rows = (central_rows(table) if any(name in table.columns for name in HOST)
+            else np.arange(len(table)))
+    result = table.copy()
+    for name, source in zip(names, sources, strict=True):
+        result[name] = table[source].to_numpy(np.float64, na_value=np.nan)[rows]
+    return result
+
+
 def _central_row_of(central: np.ndarray, host: np.ndarray, copy: np.ndarray) -> np.ndarray:
     """For every row, the position of its host's central row (-1 where there is none)."""
     central_rows = np.flatnonzero(central)
+    if central_rows.size == 0:  # satellites alone: none has its central row
+        return np.full(len(central), -1, dtype=np.int64)
     index = pd.MultiIndex.from_arrays([copy[central_rows], host[central_rows]])
     where = index.get_indexer(pd.MultiIndex.from_arrays([copy, host]))
     return np.where(where >= 0, central_rows[np.maximum(where, 0)], -1)

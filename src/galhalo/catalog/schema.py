@@ -9,7 +9,12 @@ A row is one galaxy. A centrals-only catalog needs none of the satellite columns
 catalog with satellites adds ``host_id`` (the host's ``halo_id``; a central's own),
 ``is_central``, and the sub-halo columns (:data:`SUBHALO`), which describe the galaxy's
 own sub-halo and may be NaN on central rows (``Column.satellite_only``). The halo
-columns (``M_h`` ...) are always the *host's*: every galaxy knows its host.
+columns (``M_h`` ...) are always the *host's*: every galaxy knows its host. The central
+columns (:data:`CENTRAL`, ``sSFR_central`` ...) are *derived*: the galaxy properties of
+the row's host's central, computed from the table
+(:func:`galhalo.catalog.hosts.with_central_columns`), never required in a file, and
+checked like the galaxy columns when present (conditioning a satellite on its central is
+what lets a model learn galactic conformity).
 docs/satellites.md defines each column and its TNG / Rockstar source.
 """
 
@@ -22,6 +27,8 @@ from ..errors import CatalogError
 
 __all__ = [
     "ALL_COLUMNS",
+    "CENTRAL",
+    "CENTRAL_COLUMNS",
     "COLUMNS",
     "GALAXY",
     "GALAXY_COLUMNS",
@@ -45,7 +52,8 @@ __all__ = [
     "parse_column_list",
 ]
 
-Kind = Literal["id", "flag", "count", "halo", "subhalo", "galaxy", "position", "velocity"]
+Kind = Literal["id", "flag", "count", "halo", "subhalo", "galaxy", "central", "position",
+               "velocity"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,8 @@ class Column:
 
     Attributes:
         name: column name in every table.
-        kind: ``"halo"`` / ``"subhalo"`` / ``"galaxy"`` property, ``"position"``,
+        kind: ``"halo"`` / ``"subhalo"`` / ``"galaxy"`` property, ``"central"`` (a
+            galaxy property of the host's central, derived), ``"position"``,
             ``"velocity"``, ``"id"`` (integer), ``"flag"`` (boolean, or integer 0/1) or
             ``"count"`` (integer >= 0).
         unit: unit string, e.g. ``"log10(Msun/h)"``.
@@ -130,6 +139,17 @@ GALAXY_COLUMNS: tuple[Column, ...] = (
            -3.0, 4.0, units_hint="expected log10 of the radius in kpc/h", typical=(0.05, 2.2)),
 )
 
+#: The galaxy properties of the row's host's central (a central's own): same unit and
+#: bounds as the galaxy column, derived from the table, never required in a file.
+CENTRAL_COLUMNS: tuple[Column, ...] = tuple(
+    Column(f"{galaxy.name}_central", "central", galaxy.unit,
+           "{} of the host's central galaxy{}{} (a central's own)".format(
+               *galaxy.description.partition(", ")),
+           galaxy.lower, galaxy.upper, galaxy.lower_inclusive, galaxy.units_hint,
+           galaxy.typical)
+    for galaxy in GALAXY_COLUMNS
+)
+
 _LOG_SUBHALO_HINT = "expected log10(Msun/h) of the sub-halo's dark-matter mass"
 
 SUBHALO_COLUMNS: tuple[Column, ...] = (
@@ -176,7 +196,7 @@ VELOCITY_COLUMNS: tuple[Column, ...] = tuple(
 
 ALL_COLUMNS: tuple[Column, ...] = (
     HALO_ID, HOST_ID, IS_CENTRAL, *HALO_COLUMNS, N_SAT, *SUBHALO_COLUMNS, *GALAXY_COLUMNS,
-    *POSITION_COLUMNS, *VELOCITY_COLUMNS,
+    *CENTRAL_COLUMNS, *POSITION_COLUMNS, *VELOCITY_COLUMNS,
 )
 COLUMNS: dict[str, Column] = {column.name: column for column in ALL_COLUMNS}
 
@@ -185,6 +205,8 @@ SUBHALO = tuple(column.name for column in SUBHALO_COLUMNS)
 #: The two columns that make a catalog one with satellites.
 HOST = (HOST_ID.name, IS_CENTRAL.name)
 GALAXY = tuple(column.name for column in GALAXY_COLUMNS)
+#: The derived central columns, ``GALAXY`` order: ``smass_central`` ... ``radius_central``.
+CENTRAL = tuple(column.name for column in CENTRAL_COLUMNS)
 POSITION = tuple(column.name for column in POSITION_COLUMNS)
 VELOCITY = tuple(column.name for column in VELOCITY_COLUMNS)
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CatalogError
+from .hosts import with_central_columns
 from .meta import CatalogMeta
-from .schema import ALL_COLUMNS, COLUMNS, GALAXY, HALO, HOST, IS_CENTRAL
+from .schema import ALL_COLUMNS, CENTRAL, COLUMNS, GALAXY, HALO, HOST, IS_CENTRAL
 from .validation import column_names, quoted, validate_table
 
 __all__ = ["GALAXY_KINDS", "Catalog"]
@@ -117,6 +118,13 @@ class Catalog:
         if not (~self.central_mask()).any():
             raise CatalogError("the catalog has no satellite rows (no 'is_central' false)")
         return self.satellites()
+
+    def with_centrals(self, names: Iterable[str] = CENTRAL) -> Catalog:
+        """A copy with the derived central columns ``names`` (``sSFR_central`` ...: the
+        galaxy property of each row's host's central; a central's own), by
+        :func:`~.hosts.with_central_columns`. Call it before :meth:`galaxies` picks
+        satellites, while their centrals are still rows; same metadata (a copy)."""
+        return Catalog(with_central_columns(self.table, names), copy.deepcopy(self.meta))
 
     def validate(self, required: str | Iterable[str] = (), source: object = None) -> Catalog:
         """Check table and metadata (see :func:`validate_table`); returns self.

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -30,7 +30,7 @@ from ..errors import GalhaloError, one_line
 
 __all__ = ["Box", "NHalos", "OneLineErrors", "Seed", "Stages", "command_errors", "console",
            "error_line",
-           "labelled_paths", "output", "print_summary", "say",
+           "labelled_paths", "load_galaxies", "output", "print_summary", "say",
            "set_debug", "write_table"]
 
 #: Progress, stages and errors (stderr).
@@ -227,6 +227,38 @@ def pick_galaxies(catalog, which: str):
         say(f"using the {len(picked):,} {which} of the catalog ({left_out:,} other rows "
             f"left out; --galaxies chooses)")
     return picked
+
+
+def load_galaxies(path: Path, which: str, required: Iterable[str] | None = None):
+    """Read the catalog at ``path``, derive the central columns, pick the rows
+    ``which`` (``--galaxies``): what every model command works on.
+
+    The central columns (``sSFR_central`` ...: ``galhalo.catalog.schema.CENTRAL``) are
+    derived from the whole catalog *before* rows are picked (a satellite's central must
+    still be a row), never demanded from the file: those named in ``required`` (a
+    model's columns) and missing from the file are added; with ``required`` None (the
+    scoring commands, whose models are not known yet) every one whose galaxy column is
+    present is added to a catalog with satellites. The other ``required`` columns must
+    be in the file.
+    """
+    from ..catalog import read_catalog
+    from ..catalog.schema import CENTRAL
+
+    names = () if required is None else tuple(required)
+    catalog = read_catalog(path, required=[name for name in names if name not in CENTRAL])
+    present = set(catalog.table.columns)
+    if required is None:
+        derived = [name for name in CENTRAL if catalog.has_satellites
+                   and name.removesuffix("_central") in present]
+    else:
+        derived = [name for name in names if name in CENTRAL]
+    derived = [name for name in derived if name not in present]
+    if derived:
+        try:
+            catalog = catalog.with_centrals(derived)
+        except GalhaloError as err:
+            raise type(err)(f"{path}: {err}") from None
+    return pick_galaxies(catalog, which)
 
 
 # Options shared by several commands.

@@ -36,7 +36,8 @@ def clustering(
         "--out", "-o", help="Directory for clustering.json, clustering.csv, xi.png, "
                             "bias.png (and assembly_bias.csv, stochasticity.csv; with "
                             "satellites also small_scales.csv, satellites.json, the "
-                            "satellite tables and figures).")],
+                            "satellite tables and figures, and with mocks wp_ratio.csv / "
+                            "wp_ratio.png).")],
     mock: Annotated[list[str] | None, typer.Option(
         "--mock", help="Mock catalog as LABEL=PATH (or PATH: label = file stem), same box; "
                        "repeatable. K realisations (a 'realization' column) measure the "
@@ -87,12 +88,14 @@ def clustering(
     from ..evaluate.bias import BiasSettings, compare_clustering, parse_split
     from ..evaluate.clustering import DEFAULT_R_EDGES
     from ..evaluate.positions import box_size_of
-    from ..evaluate.satellite_clustering import SmallScaleSettings, measure_small_scales
+    from ..evaluate.satellite_clustering import SmallScaleSettings
+    from ..evaluate.satellite_comparison import compare_satellites
     from ..evaluate.satellite_quenching import QUENCHED_CUTS, quenched_mask
-    from ..evaluate.satellite_statistics import check_satellite_catalog, satellite_statistics
+    from ..evaluate.satellite_statistics import check_satellite_catalog
     from ..evaluate.single_catalog import measure_catalog
     from ..report.clustering_figure import write_clustering
     from ..report.satellite_figure import write_satellites
+    from ..report.wp_ratio_figure import write_wp_ratio
 
     splits = [parse_split(s) for s in (split or ["color:quantiles=4"])]
     mocks = labelled_paths(mock or [], "--mock")
@@ -133,19 +136,24 @@ def clustering(
             comparison = measure_catalog(
                 truth, splits, reference=reference_catalog, settings=settings,
                 shuffle_seed=shuffle_seed if shuffle else None, progress=stages)
-        small, statistics = {}, {}
-        for label, catalog in with_satellites.items():
-            small[label] = measure_small_scales(catalog, small_settings, label=label,
-                                                progress=stages)
-            statistics[label] = satellite_statistics(catalog, label=label,
-                                                     quenched_by=quenched_by)
+        satellites = (compare_satellites(with_satellites, small_settings,
+                                         shared_edges=shared_edges, quenched_by=quenched_by,
+                                         progress=stages, ratios="truth" in with_satellites)
+                      if with_satellites else None)
     written = write_clustering(comparison, out)
-    if with_satellites:
-        written.update(write_satellites(small, statistics, out))
+    if satellites is not None:
+        small, statistics = satellites.small, satellites.statistics
+        has_ratios = not satellites.ratios.empty
+        written.update(write_satellites(small, statistics, out,
+                                        satellites.to_dict() if has_ratios else None))
+        if has_ratios:
+            written.update(write_wp_ratio(satellites, out))
     output.print(_bias_table(comparison, fit_min, fit_max))
     for label in with_satellites:
         output.print(_small_scale_table(small[label]))
         output.print(_satellite_line(statistics[label]))
+    if satellites is not None and not satellites.ratios.empty:
+        output.print(_ratio_table(satellites))
     output.print(f"wrote {', '.join(str(p) for p in written.values())}")
 
 
@@ -175,6 +183,19 @@ def _bias_table(comparison, fit_min: float, fit_max: float) -> Table:
                       f"{row['b_mock']:.3f} ± {row['b_mock_error']:.3f}",
                       f"{row['ratio']:.3f} ± {row['ratio_error']:.3f}",
                       format_value(row["deviation_sigma"]))
+    return table
+
+
+def _ratio_table(satellites) -> Table:
+    """Per mock and population: max |wp ratio - 1| over the judged range, within or not."""
+    low, high = satellites.rp_range
+    table = Table(title=f"wp(rp) mock / truth, {low:g}-{high:g} Mpc/h (band: the truth's "
+                        "jackknife error)")
+    verdict = satellites.verdict()
+    for name in verdict.columns:
+        table.add_column(name, justify="left" if name in ("mock", "population") else "right")
+    for _, row in verdict.iterrows():
+        table.add_row(*(format_value(v) if isinstance(v, float) else str(v) for v in row))
     return table
 
 

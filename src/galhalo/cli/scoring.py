@@ -20,8 +20,8 @@ from ._common import (
     Stages,
     command_errors,
     labelled_paths,
+    load_galaxies,
     output,
-    pick_galaxies,
     say,
     write_table,
 )
@@ -38,6 +38,15 @@ def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, 
     model, _ = resolve_model(model_spec, catalog)
     return evaluate_model(model, catalog, scenarios=select or None, n_samples=samples,
                           seed=seed, importance=importance, progress=say)
+
+
+def _satellite_scores(model_spec: str, catalog, seed: int) -> dict | None:
+    """Per host-mass bin satellite scores (evaluate.satellite_evaluation), or None."""
+    from ..evaluate.reference import resolve_model
+    from ..evaluate.satellite_evaluation import satellite_metrics
+
+    model, _ = resolve_model(model_spec, catalog)
+    return satellite_metrics(model, catalog, seed=seed)
 
 
 ModelList = Annotated[list[str], typer.Option(
@@ -83,8 +92,11 @@ def evaluate(
         raise EvaluationError("evaluate scores one --model; use galhalo compare for several")
     check_writable(out)
     check_writable(out.with_suffix(".csv"))
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    satellite_scores = _satellite_scores(model[0], catalog, seed)
+    if satellite_scores is not None:
+        result["satellites"] = satellite_scores
     write_json(out, result)
     table = results_table(result)
     write_table(table, out.with_suffix(".csv"))
@@ -111,7 +123,7 @@ def compare(
         raise EvaluationError("compare needs at least two --model options")
     names = _model_names(model)
     check_writable(out)
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     results = {name: _evaluate(spec, catalog, select, samples, seed, False)
                for name, spec in zip(names, model, strict=True)}
     frame = compare_results(results)
@@ -155,7 +167,8 @@ def report(
     """Score one or more models on a held-out catalog and write one self-contained HTML
     page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
     calibration, feature importance, loss curves (and clustering with
-    --clustering-mock). See docs/report.md."""
+    --clustering-mock; a Satellites section when the catalog and a mock have
+    satellites). See docs/report.md."""
     import shlex
 
     from ..report.build import build_report
@@ -163,7 +176,7 @@ def report(
     names = _model_names(model)
     mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
-    catalog = pick_galaxies(read_catalog(catalog_path), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies)
     mock_catalogs = {label: read_catalog(path) for label, path in mocks.items()}
     with Stages(f"report on {len(catalog):,} rows") as stages:
         def clustering():
@@ -171,10 +184,21 @@ def report(
 
             return compare_clustering(catalog, mock_catalogs, split, progress=stages)
 
+        # the satellites section needs every galaxy of the catalog, not --galaxies'
+        satellite_mocks = {k: v for k, v in mock_catalogs.items() if v.has_satellites}
+        full = read_catalog(catalog_path) if satellite_mocks else None
+        with_satellites = full is not None and full.has_satellites
+
+        def satellites():
+            from ..evaluate.satellite_comparison import compare_satellites
+
+            return compare_satellites({"truth": full, **satellite_mocks}, progress=stages)
+
         written = build_report(dict(zip(names, model, strict=True)), catalog, out,
                                scenarios=select or None, n_samples=samples, seed=seed,
                                importance=importance,
                                clustering=clustering if mock_catalogs else None,
+                               satellites=satellites if with_satellites else None,
                                progress=stages,
                                command=shlex.join(["galhalo", *sys.argv[1:]]))
     output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")

@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..catalog import check_output_path, read_catalog, write_catalog
+from ..catalog import check_output_path, write_catalog
 from ..catalog.schema import GALAXY, HALO
 from ..errors import ModelError
 from ..files import check_writable
-from ._common import Galaxies, Seed, Stages, command_errors, output, pick_galaxies, say
+from ._common import Galaxies, Seed, Stages, command_errors, load_galaxies, output, say
 
 __all__ = ["hival_command", "sample", "train"]
 
@@ -112,7 +112,7 @@ def train(
     model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
     columns = tuple(name for names in check_columns(condition, target) for name in names)
     check_writable(out, directory=True)
-    catalog = pick_galaxies(read_catalog(catalog_path, required=columns), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies, columns)
     fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
     fitted.save(out)
     metrics = fitted.metrics
@@ -160,7 +160,7 @@ def hival_command(
 
     names = parse_column_list(target)
     check_writable(out, directory=True)
-    catalog = pick_galaxies(read_catalog(catalog_path, required=names), galaxies)
+    catalog = load_galaxies(catalog_path, galaxies, names)
     points = catalog.table[list(names)].to_numpy(dtype=float)
     with Stages(f"HiVAl of {len(points):,} points in {len(names)}-D") as stages:
         hierarchy = hival(points, names, candidates=candidates, neighbours=neighbours,
@@ -211,7 +211,7 @@ def sample(
     if halo_only:
         raise ModelError(f"--halo-only is for a composite model (galhalo compose); "
                          f"{model_dir} holds a {model.family} model")
-    catalog = pick_galaxies(read_catalog(halos, required=model.condition), galaxies)
+    catalog = load_galaxies(halos, galaxies, model.condition)
     mock = make_mock(model, catalog, samples, seed)
     write_catalog(mock, out)
     output.print(f"wrote {len(mock):,} rows ({samples} per input row) to {out}")

@@ -3,8 +3,10 @@
 
 Populations (:func:`satellite_populations`): ``all``, ``centrals``, ``satellites``, and
 with a ``color`` column ``red`` / ``blue`` (g - i above / below a cut, default 0.9)
-overall and among centrals and satellites; plus the cross-correlation ``centrals x
-satellites``. A population below ``min_points`` is skipped with a note (the others are
+overall and among centrals and satellites, and the colour quartiles ``color q1/4`` ...
+``color q4/4`` over all galaxies (:class:`~.populations.Split`; bluest first; the
+catalog's own quartiles, or given cuts such as the truth's); plus the cross-correlation
+``centrals x satellites``. A population below ``min_points`` is skipped with a note (the others are
 still measured). A mock with a ``realization`` column is measured per realisation and
 averaged (value and jackknife copies, :func:`galhalo.clustering.mean_over_realizations`).
 Estimators: :func:`galhalo.clustering.wp` and :func:`galhalo.clustering.xi` (natural
@@ -41,10 +43,11 @@ from ..clustering import (
     xi,
 )
 from ..errors import ClusteringError
+from .populations import Split
 from .positions import box_size_of, catalog_positions
 
 __all__ = ["CROSS", "DEFAULT_COLOUR_CUT", "SmallScaleClustering", "SmallScaleSettings",
-           "measure_small_scales", "satellite_populations"]
+           "colour_quantile_edges", "measure_small_scales", "satellite_populations"]
 
 #: Red / blue boundary in g - i (REFERENCES.md: 22% of TNG300 centrals are redder).
 DEFAULT_COLOUR_CUT = 0.9
@@ -63,6 +66,12 @@ class SmallScaleSettings:
         jackknife: cubes per box side (side >= max(rp_max, pi_max)).
         nthreads: Corrfunc threads; min_points: smallest population measured.
         colour_cut: red / blue boundary in g - i, mag.
+        colour_quantiles: colour populations of equal counts over all galaxies (0:
+            none); colour_edges: their cuts in g - i (quantiles - 1 values, e.g. the
+            truth's, :func:`colour_quantile_edges`), None: each catalog's own quantiles.
+        populations: the populations measured (names of :func:`satellite_populations`
+            and :data:`CROSS`), None: every one.
+        with_xi: also measure xi(r) (False: wp(rp) only, half the pair counts).
     """
 
     rp_min: float = DEFAULT_RP_MIN
@@ -74,6 +83,10 @@ class SmallScaleSettings:
     nthreads: int = DEFAULT_THREADS
     min_points: int = MIN_POINTS
     colour_cut: float = DEFAULT_COLOUR_CUT
+    colour_quantiles: int = 4
+    colour_edges: tuple[float, ...] | None = None
+    populations: tuple[str, ...] | None = None
+    with_xi: bool = True
 
     @property
     def edges(self) -> np.ndarray:
@@ -89,6 +102,14 @@ class SmallScaleSettings:
                                   f"{self.pi_max}")
         if not math.isfinite(self.colour_cut):
             raise ClusteringError(f"colour cut must be finite, got {self.colour_cut}")
+        if self.colour_quantiles == 1 or self.colour_quantiles < 0:
+            raise ClusteringError(f"colour quantiles must be 0 (none) or >= 2, got "
+                                  f"{self.colour_quantiles}")
+        if self.colour_edges is not None and len(self.colour_edges) != max(
+                self.colour_quantiles - 1, 0):
+            raise ClusteringError(f"{self.colour_quantiles} colour quantiles need "
+                                  f"{self.colour_quantiles - 1} cuts, got "
+                                  f"{list(self.colour_edges)}")
         line_of_sight_order(self.los)
         check_jackknife(box_size, max(float(edges[-1]), float(self.pi_max)), self.jackknife,
                         self.nthreads)
@@ -96,13 +117,29 @@ class SmallScaleSettings:
     def to_dict(self) -> dict[str, Any]:
         return {"edges": self.edges.tolist(), "pi_max": self.pi_max, "los": self.los,
                 "jackknife": self.jackknife, "nthreads": self.nthreads,
-                "min_points": self.min_points, "colour_cut": self.colour_cut}
+                "min_points": self.min_points, "colour_cut": self.colour_cut,
+                "colour_quantiles": self.colour_quantiles,
+                "colour_edges": None if self.colour_edges is None else list(
+                    self.colour_edges),
+                "populations": None if self.populations is None else list(self.populations),
+                "with_xi": self.with_xi}
+
+
+def colour_quantile_edges(table: pd.DataFrame, quantiles: int) -> tuple[float, ...]:
+    """The g - i cuts of ``quantiles`` equal-count populations of every row of
+    ``table`` (quantiles - 1 values; empty for quantiles < 2)."""
+    if quantiles < 2:
+        return ()
+    return Split("color", "quantiles", (quantiles,)).edges(table)
 
 
 def satellite_populations(table: pd.DataFrame, colour_cut: float = DEFAULT_COLOUR_CUT,
+                          quantiles: int = 0, edges: tuple[float, ...] | None = None,
                           ) -> dict[str, np.ndarray]:
     """``{name: boolean mask (rows,)}``: all, centrals, satellites, and with a ``color``
-    column red (g - i > cut) / blue overall, among centrals and among satellites."""
+    column red (g - i > cut) / blue overall, among centrals and among satellites, then
+    (``quantiles`` >= 2) the colour quantiles ``color q1/N`` (bluest) ... over all rows,
+    cut at ``edges`` (default: this table's own quantiles)."""
     central = (table["is_central"].to_numpy().astype(bool) if "is_central" in table.columns
                else np.ones(len(table), dtype=bool))
     masks = {"all": np.ones(len(table), dtype=bool), "centrals": central,
@@ -112,6 +149,9 @@ def satellite_populations(table: pd.DataFrame, colour_cut: float = DEFAULT_COLOU
         masks.update({"red": red, "blue": ~red, "red centrals": red & central,
                       "blue centrals": ~red & central, "red satellites": red & ~central,
                       "blue satellites": ~red & ~central})
+        if quantiles >= 2:
+            split = Split("color", "quantiles", (quantiles,))
+            masks.update(split.masks(table, edges))
     return masks
 
 
@@ -183,7 +223,9 @@ def measure_small_scales(catalog: Catalog, settings: SmallScaleSettings | None =
     say = progress or (lambda message: None)
     parts = _parts(catalog.table)
     positions = [catalog_positions(Catalog(part, catalog.meta)) for part in parts]
-    populations = [satellite_populations(part, settings.colour_cut) for part in parts]
+    populations = [satellite_populations(part, settings.colour_cut,
+                                         settings.colour_quantiles, settings.colour_edges)
+                   for part in parts]
     common = {"jackknife": settings.jackknife, "nthreads": settings.nthreads,
               "min_points": settings.min_points}
     names = list(populations[0])
@@ -191,7 +233,13 @@ def measure_small_scales(catalog: Catalog, settings: SmallScaleSettings | None =
     xi_of: dict[str, list[Correlation]] = {}
     counts: dict[str, int] = {}
     skipped: dict[str, str] = {}
-    for name in [*names, CROSS]:
+    unknown = sorted(set(settings.populations or ()) - {*names, CROSS})
+    if unknown:
+        raise ClusteringError(f"{label}: unknown population(s) {', '.join(unknown)} "
+                              f"(this catalog has: {', '.join([*names, CROSS])})")
+    chosen = [name for name in [*names, CROSS]
+              if settings.populations is None or name in settings.populations]
+    for name in chosen:
         sizes = ([int(min(p["centrals"].sum(), p["satellites"].sum())) for p in populations]
                  if name == CROSS else [int(p[name].sum()) for p in populations])
         if min(sizes) < settings.min_points:
@@ -207,7 +255,9 @@ def measure_small_scales(catalog: Catalog, settings: SmallScaleSettings | None =
             wp_of.setdefault(name, []).append(
                 wp(first, box, edges, pi_max=settings.pi_max, los=settings.los,
                    others=others, **common))
-            xi_of.setdefault(name, []).append(xi(first, box, edges, others=others, **common))
+            if settings.with_xi:
+                xi_of.setdefault(name, []).append(xi(first, box, edges, others=others,
+                                                     **common))
         counts[name] = round(float(np.mean(sizes)))
     return SmallScaleClustering(
         label, {k: mean_over_realizations(v) for k, v in wp_of.items()},

@@ -1,6 +1,7 @@
 """Quenching of satellites: the quenched fraction of satellites and centrals against
-host mass, and galactic conformity (f_Q of the satellites of quenched minus
-star-forming centrals at fixed host mass).
+host mass, that of satellites against their distance to the host centre, and galactic
+conformity (f_Q of the satellites of quenched minus star-forming centrals at fixed host
+mass).
 
 Fractions over satellites treat the host as the sampling unit (a ratio estimator with
 the cluster-robust variance), since the satellites of one host are not independent.
@@ -19,8 +20,8 @@ from ..catalog.schema import IS_CENTRAL
 from ..errors import ClusteringError
 from .satellite_hosts import DEFAULT_MASS_WIDTH, Hosts, hosts_of, mass_bins, require_columns
 
-__all__ = ["MIN_CONFORMITY_HOSTS", "QUENCHED_CUTS", "conformity", "quenched_fractions",
-           "quenched_mask"]
+__all__ = ["MIN_CONFORMITY_HOSTS", "QUENCHED_CUTS", "conformity", "quenched_by_radius",
+           "quenched_fractions", "quenched_mask"]
 
 #: Fewest hosts with satellites under each kind of central for a host-mass bin to enter
 #: the conformity measurement: the cluster-robust error of a fraction over a handful of
@@ -155,3 +156,47 @@ def conformity(table: pd.DataFrame, mass_edges: Any = None,
                     "sigma": difference / error, "quenched": description}
         frame = pd.concat([frame, pd.DataFrame([combined])], ignore_index=True)
     return frame
+
+
+def quenched_by_radius(table: pd.DataFrame, distances: np.ndarray, edges: Any,
+                       by: str | None = None, cut: float | None = None) -> pd.DataFrame:
+    """Quenched fraction of satellites against their distance to the host centre.
+
+    Args:
+        table: rows with ``host_id`` / ``is_central`` / ``M_h`` and ``sSFR`` or ``color``.
+        distances: (satellites,) r / R_vir of the satellite rows in table order
+            (:func:`.satellite_statistics.satellite_distances`).
+        edges: radial bins, r / R_vir.
+
+    Returns:
+        One row per bin holding satellites: ``r_min, r_max, r_mid`` (geometric, or the
+        middle when r_min = 0), ``n_satellites, n_hosts, fq_satellites,
+        fq_satellites_error`` (hosts as the sampling unit, as in
+        :func:`quenched_fractions`), ``quenched`` (the definition).
+    """
+    hosts = hosts_of(table)
+    quenched, description = quenched_mask(table, by, cut)
+    central = table[IS_CENTRAL.name].to_numpy().astype(bool)
+    values = np.asarray(distances, dtype=float)
+    if values.shape != (int((~central).sum()),):
+        raise ClusteringError(f"quenched fraction by radius: {values.size} distances for "
+                              f"{int((~central).sum())} satellites")
+    edges = np.asarray(edges, dtype=float)
+    owner = hosts.row_host[~central]
+    q_sat = quenched[~central].astype(float)
+    index = np.searchsorted(edges, values, side="right") - 1
+    rows = []
+    for i in range(len(edges) - 1):
+        here = index == i
+        if not here.any():
+            continue
+        q_host = np.bincount(owner[here], weights=q_sat[here], minlength=len(hosts.mass))
+        n_host = np.bincount(owner[here], minlength=len(hosts.mass)).astype(float)
+        f, error = _clustered_fraction(q_host, n_host)
+        rows.append({"r_min": edges[i], "r_max": edges[i + 1],
+                     "r_mid": math.sqrt(edges[i] * edges[i + 1]) if edges[i] > 0 else 0.5 * (
+                         edges[i] + edges[i + 1]),
+                     "n_satellites": int(here.sum()), "n_hosts": int((n_host > 0).sum()),
+                     "fq_satellites": f, "fq_satellites_error": error,
+                     "quenched": description})
+    return pd.DataFrame(rows)

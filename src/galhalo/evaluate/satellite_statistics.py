@@ -10,10 +10,11 @@ every host with its central row: :mod:`galhalo.catalog.hosts`):
   their normalised number-density profile with Poisson errors;
 * :func:`occupation`: <N_sat | M_h>, its variance and variance / mean (1 for Poisson)
   over the hosts in host-mass bins, with large-sample errors;
-* :func:`quenched_fractions` and :func:`conformity` (:mod:`.satellite_quenching`,
-  re-exported here): the quenched fraction of satellites (and centrals) against host
-  mass, and f_Q of the satellites of quenched minus star-forming centrals at fixed host
-  mass (galactic conformity);
+* :func:`quenched_fractions`, :func:`quenched_by_radius` and :func:`conformity`
+  (:mod:`.satellite_quenching`, re-exported here): the quenched fraction of satellites
+  (and centrals) against host mass, that of satellites against r / R_vir, and f_Q of
+  the satellites of quenched minus star-forming centrals at fixed host mass (galactic
+  conformity);
 * :func:`satellite_statistics`: all of them for one catalog.
 
 Hosts and bins: :mod:`.satellite_hosts`.
@@ -44,7 +45,13 @@ from .satellite_hosts import (
     mass_bins,
     require_columns,
 )
-from .satellite_quenching import QUENCHED_CUTS, conformity, quenched_fractions, quenched_mask
+from .satellite_quenching import (
+    QUENCHED_CUTS,
+    conformity,
+    quenched_by_radius,
+    quenched_fractions,
+    quenched_mask,
+)
 
 __all__ = [
     "DEFAULT_MASS_WIDTH",
@@ -56,6 +63,7 @@ __all__ = [
     "check_satellite_catalog",
     "conformity",
     "occupation",
+    "quenched_by_radius",
     "quenched_fractions",
     "quenched_mask",
     "radial_profile",
@@ -253,15 +261,20 @@ def occupation(table: pd.DataFrame, mass_edges: Any = None,
     return pd.DataFrame(rows)
 
 
+_TABLE_NAMES = ("fraction", "profile", "occupation", "quenched", "conformity",
+                "quenched_radius")
+
+
 @dataclass
 class SatelliteStatistics:
     """Every satellite statistic of one catalog.
 
     Attributes:
         label: the catalog's name.
-        fraction, profile, occupation, quenched, conformity: the tables of
-            :func:`satellite_fraction`, :func:`radial_profile`, :func:`occupation`,
-            :func:`quenched_fractions`, :func:`conformity` (empty when not measurable).
+        fraction, profile, occupation, quenched, conformity, quenched_radius: the
+            tables of :func:`satellite_fraction`, :func:`radial_profile`,
+            :func:`occupation`, :func:`quenched_fractions`, :func:`conformity`,
+            :func:`quenched_by_radius` (empty when not measurable).
         summary: counts and overall fractions (JSON-able).
         notes: what was skipped and why.
     """
@@ -274,17 +287,18 @@ class SatelliteStatistics:
     conformity: pd.DataFrame
     summary: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    quenched_radius: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: summary, notes and every table as records (NaN as None)."""
         return {"label": self.label, "summary": self.summary, "notes": self.notes,
                 **{name: _records(getattr(self, name)) for name in
-                   ("fraction", "profile", "occupation", "quenched", "conformity")}}
+                   _TABLE_NAMES}}
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """``{name: table}`` with a leading ``catalog`` column (the label)."""
         out = {}
-        for name in ("fraction", "profile", "occupation", "quenched", "conformity"):
+        for name in _TABLE_NAMES:
             frame = getattr(self, name).copy()
             frame.insert(0, "catalog", self.label)
             out[name] = frame
@@ -327,8 +341,12 @@ def satellite_statistics(catalog: Catalog, *, label: str = "catalog",
     if "sSFR" in table.columns or "color" in table.columns:
         quenched = quenched_fractions(table, mass_edges, by=quenched_by, cut=quenched_cut)
         conform = conformity(table, mass_edges, by=quenched_by, cut=quenched_cut)
+        radial_quenched = (quenched_by_radius(
+            table, distances, DEFAULT_PROFILE_EDGES if profile_edges is None
+            else profile_edges, by=quenched_by, cut=quenched_cut)
+            if distances.size else empty)
     else:
-        quenched = conform = empty
+        quenched = conform = radial_quenched = empty
         notes.append("quenched fractions and conformity skipped: no 'sSFR' or 'color'")
     edges = DEFAULT_PROFILE_EDGES if profile_edges is None else np.asarray(profile_edges)
     summary = {
@@ -341,4 +359,4 @@ def satellite_statistics(catalog: Catalog, *, label: str = "catalog",
         "median_r_host": float(np.median(distances)) if distances.size else None,
     }
     return SatelliteStatistics(label, fraction, profile, occupied, quenched, conform,
-                               summary, notes)
+                               summary, notes, radial_quenched)

@@ -22,13 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..catalog.schema import ALL_COLUMNS, HALO_ID, HOST_ID, IS_CENTRAL, N_SAT
+from ..catalog.schema import ALL_COLUMNS, CENTRAL, HALO_ID, HOST_ID, IS_CENTRAL, N_SAT
 from ..errors import ModelError
-
-try:  # the names are fixed by issue #19; catalog/schema.py exports them once merged
-    from ..catalog.schema import CENTRAL
-except ImportError:  # pragma: no cover - until the schema carries them
-    CENTRAL = ("smass_central", "color_central", "sSFR_central", "radius_central")
 
 __all__ = ["CENTRAL", "ORBIT", "PAINTED_ID_BASE", "PAINTING_STEPS", "assemble_hosts",
            "check_orbits", "host_order", "number_painted", "painting_seeds",

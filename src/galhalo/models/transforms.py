@@ -80,8 +80,13 @@ class Support:
         return self.lower + self.width * np.logaddexp(0.0, u / self.width)
 
 
-#: Default support of columns when they are modelled (targets) or used as conditions.
+#: Default support of columns when they are modelled (targets) or used as conditions:
+#: log at 0 for positive halo ratios and the sub-halo's positive radius and speeds
+#: (so a profile model, target ``r_host, v_r, v_t``, never draws r_host < 0 or v_t < 0
+#: and its density is exact), softplus at 0 for redshifts.
 POSITIVE_HALO_COLUMNS = ("C_h", "S_h", "Delta3_h")
+POSITIVE_SUBHALO_COLUMNS = ("r_host", "v_t", "Vmax_sub", "Vmax_peak")
+REDSHIFT_COLUMNS = ("z_h", "z_infall")
 #: Default width (dex) over which the stellar-mass support bends from log to identity:
 #: the hyperparameter ``smass_cut_width`` of every scaled family (``--set
 #: smass_cut_width=1.0``), so the choice can be compared with benchmarks/models.py.
@@ -90,14 +95,15 @@ SMASS_CUT_WIDTH = 0.2
 
 def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None,
                      smass_cut_width: float = SMASS_CUT_WIDTH) -> list[Support]:
-    """Supports for columns: log for positive halo ratios, softplus above the
-    stellar-mass cut (when the sample has one; bend width ``smass_cut_width`` dex) and
-    above z_h = 0, identity otherwise."""
+    """Supports for columns: log above 0 for positive halo ratios and for ``r_host``,
+    ``v_t``, ``Vmax_sub``, ``Vmax_peak``; softplus above the stellar-mass cut (when the
+    sample has one; bend width ``smass_cut_width`` dex) and above ``z_h = 0`` and
+    ``z_infall = 0``; identity otherwise (``v_r``, log masses, colours, ...)."""
     supports = []
     for name in names:
-        if name in POSITIVE_HALO_COLUMNS:
+        if name in POSITIVE_HALO_COLUMNS or name in POSITIVE_SUBHALO_COLUMNS:
             supports.append(Support("log", 0.0))
-        elif name == "z_h":
+        elif name in REDSHIFT_COLUMNS:
             supports.append(Support("softplus", 0.0))
         elif name == "smass" and stellar_mass_cut is not None:
             supports.append(Support("softplus", float(stellar_mass_cut),

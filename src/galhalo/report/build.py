@@ -13,6 +13,10 @@ and writes an :class:`~galhalo.report.html.HtmlReport` whose sections
   of a target pair, 1-D histograms, calibration, feature importance, loss curves;
 * with a clustering comparison (:func:`galhalo.evaluate.bias.compare_clustering`), the
   xi(r) and b(r) figures of :mod:`galhalo.report.clustering_figure` and its bias table;
+* with a satellite comparison
+  (:func:`galhalo.evaluate.satellite_comparison.compare_satellites`), the "Satellites"
+  section: the wp(rp) within-tolerance verdict, the wp ratio figure and one figure per
+  satellite statistic;
 * folded in ``<details>``: the comparison table of
   :func:`galhalo.evaluate.run.compare` per scenario (models as columns, value +-
   standard error, the best marked), one section per model (family, columns,
@@ -38,6 +42,7 @@ from ..catalog import Catalog
 from ..errors import GalhaloError, ReportError
 from ..evaluate.bias import ClusteringComparison
 from ..evaluate.reference import resolve_model
+from ..evaluate.satellite_comparison import SatelliteComparison
 from ..evaluate.scenarios import PRESETS, Scenario
 from ..evaluate.scenarios import scenarios as as_scenarios
 from ..files import check_writable
@@ -138,6 +143,7 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     pair: tuple[str, str] | None = None, min_rows: int = 20,
     command: str | None = None, title: str | None = None,
+    satellites: SatelliteComparison | Callable[[], SatelliteComparison] | None = None,
 ) -> Path:
     """Evaluate each model on a held-out catalog and write the HTML report.
 
@@ -159,6 +165,9 @@ def build_report(
             (figures and bias table), a function of no arguments returning one (called
             once the other inputs are checked, so bad input fails before the costly
             measurement), or None.
+        satellites: a :class:`~galhalo.evaluate.satellite_comparison.SatelliteComparison`
+            (truth and mocks with satellites) for a "Satellites" section, a function of
+            no arguments returning one (called after the checks), or None.
         progress: callback receiving a short message per stage.
         pair: target pair of the per-scenario contours (default smass vs color when
             every model has them, else the first two shared targets).
@@ -185,6 +194,10 @@ def build_report(
                                        or callable(clustering)):
         raise ReportError(f"clustering must be a ClusteringComparison, a function returning "
                           f"one, or None; got {type(clustering).__name__}")
+    if satellites is not None and not (isinstance(satellites, SatelliteComparison)
+                                       or callable(satellites)):
+        raise ReportError(f"satellites must be a SatelliteComparison, a function returning "
+                          f"one, or None; got {type(satellites).__name__}")
     if not isinstance(models, Mapping) or not models:
         raise ReportError("build_report needs at least one model {label: model or directory}")
     labels = list(models)
@@ -211,6 +224,12 @@ def build_report(
         if not isinstance(clustering, ClusteringComparison):
             raise ReportError(f"the clustering function returned a "
                               f"{type(clustering).__name__}, not a ClusteringComparison")
+    if callable(satellites) and not isinstance(satellites, SatelliteComparison):
+        say("satellites")
+        satellites = satellites()
+        if not isinstance(satellites, SatelliteComparison):
+            raise ReportError(f"the satellites function returned a "
+                              f"{type(satellites).__name__}, not a SatelliteComparison")
 
     rows = len(table)
     draws = max(1, min(n_samples, math.ceil(FIGURE_POINTS / rows)))
@@ -236,6 +255,9 @@ def build_report(
     if clustering is not None:
         say("clustering figures")
         sections.clustering_section(report, clustering)
+    if satellites is not None:
+        say("satellite figures")
+        sections.satellites_section(report, satellites)
     sections.comparison_section(report, results, labels, evaluated)
     for entry in entries:
         sections.model_section(report, entry, evaluated[0])

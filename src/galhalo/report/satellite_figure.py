@@ -1,9 +1,11 @@
 """Satellites and small scales: figures and the files ``galhalo clustering`` writes for
 a catalog with satellites (tables as CSV, everything as JSON), each written atomically.
 
-Figures: ``wp_populations.png`` (rp wp(rp) from 0.1 Mpc/h by population),
-``satellite_fraction.png``, ``radial_profile.png`` and ``occupation.png`` (<N_sat|M_h>,
-variance / mean, quenched fractions and the conformity signal). Several catalogs (the
+Figures: ``wp_populations.png`` (rp wp(rp) from 0.1 Mpc/h by population), and one per
+statistic: ``satellite_fraction.png``, ``satellite_profile.png`` (n(r) vs r / R_vir),
+``satellite_occupation.png`` (<N_sat|M_h>, its variance, variance / mean),
+``satellite_quenched.png`` (f_Q vs host mass and vs r / R_vir) and
+``satellite_conformity.png``. Several catalogs (the
 truth and mocks with satellites) share each figure; errors are those of the tables.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -20,8 +23,9 @@ from ..evaluate.satellite_clustering import CROSS, SmallScaleClustering
 from ..evaluate.satellite_statistics import SatelliteStatistics
 from ..files import atomic_path, check_writable, write_json
 
-__all__ = ["conformity_panel", "occupation_figure", "radial_profile_figure",
-           "satellite_fraction_figure", "wp_populations", "write_satellites"]
+__all__ = ["FIGURES", "conformity_figure", "conformity_panel", "occupation_figure",
+           "quenched_figure", "radial_profile_figure", "satellite_fraction_figure",
+           "wp_populations", "write_satellites"]
 
 _GROUPS = (("by type", ("all", "centrals", "satellites", CROSS)),
            ("by colour", ("red", "blue", "red centrals", "blue centrals", "red satellites",
@@ -133,44 +137,86 @@ def conformity_panel(axis: Axes, statistics: Mapping[str, SatelliteStatistics]) 
     axis.legend(fontsize="x-small")
 
 
+def _host_mass_axes(*axes: Axes) -> None:
+    for axis in axes:
+        axis.set(xlabel=r"$\log_{10} M_h$ [$M_\odot/h$]")
+        axis.legend(fontsize="x-small")
+
+
 def occupation_figure(statistics: Mapping[str, SatelliteStatistics],
                       path: str | Path) -> Path:
-    """Four panels against host mass: <N_sat>, variance / mean (1 = Poisson), quenched
-    fractions of satellites (filled) and centrals (open), and the conformity signal."""
-    figure = Figure(figsize=(9.0, 7.0), layout="constrained")
-    (mean, ratio), (quenched, conform) = figure.subplots(2, 2)
+    """Three panels against host mass, one line per catalog: <N_sat | M_h> (log), its
+    variance (log) and variance / mean (1 = Poisson), large-sample errors."""
+    figure = Figure(figsize=(12.0, 3.8), layout="constrained")
+    mean, variance, ratio = figure.subplots(1, 3)
     for i, label, frame in _by_catalog(statistics, "occupation"):
         marker = _MARKERS[i % len(_MARKERS)]
         positive = frame[frame["mean"] > 0]
         mean.errorbar(positive["M_mid"], positive["mean"], yerr=positive["mean_error"],
                       marker=marker, ms=3, capsize=2, label=label)
+        varied = frame[frame["variance"] > 0]
+        variance.errorbar(varied["M_mid"], varied["variance"],
+                          yerr=varied["variance_error"], marker=marker, ms=3, capsize=2,
+                          label=label)
         ratio.errorbar(frame["M_mid"], frame["ratio"], yerr=frame["ratio_error"],
                        marker=marker, ms=3, capsize=2, label=label)
-    for i, label, frame in _by_catalog(statistics, "quenched"):
-        marker, colour = _MARKERS[i % len(_MARKERS)], f"C{i}"
-        quenched.errorbar(frame["M_mid"], frame["fq_satellites"],
-                          yerr=frame["fq_satellites_error"], marker=marker, ms=3,
-                          capsize=2, color=colour, label=f"{label}: satellites")
-        quenched.errorbar(frame["M_mid"], frame["fq_centrals"],
-                          yerr=frame["fq_centrals_error"], marker=marker, ms=3, capsize=2,
-                          color=colour, mfc="white", ls="--", label=f"{label}: centrals")
-        quenched.set_title(f"quenched fraction ({frame['quenched'].iloc[0]})")
     mean.set(yscale="log", ylabel=r"$\langle N_{sat} | M_h \rangle$",
              title="mean satellite occupation")
+    variance.set(yscale="log", ylabel=r"Var$(N_{sat} | M_h)$", title="occupation variance")
     ratio.axhline(1.0, color="0.5", lw=0.8)
     ratio.set(ylabel=r"Var$(N_{sat}) / \langle N_{sat} \rangle$",
               title="occupation scatter (1 = Poisson)")
-    quenched.set(ylabel=r"$f_Q$", ylim=(-0.02, 1.02))
-    for axis in (mean, ratio, quenched):
-        axis.set(xlabel=r"$\log_{10} M_h$ [$M_\odot/h$]")
-        axis.legend(fontsize="x-small")
-    conformity_panel(conform, statistics)
+    _host_mass_axes(mean, variance, ratio)
+    return _save(figure, path)
+
+
+def quenched_figure(statistics: Mapping[str, SatelliteStatistics],
+                    path: str | Path) -> Path:
+    """Quenched fractions, one colour per catalog: satellites (filled) and centrals
+    (open) against host mass, and satellites against r / R_vir (hosts as the sampling
+    unit)."""
+    figure = Figure(figsize=(9.0, 3.8), layout="constrained")
+    by_mass, by_radius = figure.subplots(1, 2)
+    for i, label, frame in _by_catalog(statistics, "quenched"):
+        marker, colour = _MARKERS[i % len(_MARKERS)], f"C{i}"
+        by_mass.errorbar(frame["M_mid"], frame["fq_satellites"],
+                         yerr=frame["fq_satellites_error"], marker=marker, ms=3,
+                         capsize=2, color=colour, label=f"{label}: satellites")
+        by_mass.errorbar(frame["M_mid"], frame["fq_centrals"],
+                         yerr=frame["fq_centrals_error"], marker=marker, ms=3, capsize=2,
+                         color=colour, mfc="white", ls="--", label=f"{label}: centrals")
+        by_mass.set_title(f"quenched fraction ({frame['quenched'].iloc[0]})")
+    for i, label, frame in _by_catalog(statistics, "quenched_radius"):
+        by_radius.errorbar(frame["r_mid"], frame["fq_satellites"],
+                           yerr=frame["fq_satellites_error"],
+                           marker=_MARKERS[i % len(_MARKERS)], ms=3, capsize=2,
+                           color=f"C{i}", label=label)
+    by_mass.set(ylabel=r"$f_Q$", ylim=(-0.02, 1.02))
+    _host_mass_axes(by_mass)
+    by_radius.axvline(1.0, color="0.5", lw=0.8)
+    by_radius.set(xscale="log", xlabel=r"$r / R_{vir}$", ylabel=r"$f_Q$ of satellites",
+                  ylim=(-0.02, 1.02), title="satellite quenching vs distance to host")
+    by_radius.legend(fontsize="x-small")
+    return _save(figure, path)
+
+
+def conformity_figure(statistics: Mapping[str, SatelliteStatistics],
+                      path: str | Path) -> Path:
+    """:func:`conformity_panel` alone."""
+    figure = Figure(figsize=(4.8, 3.6), layout="constrained")
+    conformity_panel(figure.subplots(), statistics)
     return _save(figure, path)
 
 
 _TABLES = {"fraction": "satellite_fraction.csv", "profile": "radial_profile.csv",
            "occupation": "occupation.csv", "quenched": "quenched_fraction.csv",
-           "conformity": "conformity.csv"}
+           "conformity": "conformity.csv", "quenched_radius": "quenched_radius.csv"}
+#: The per-statistic figures: {kind: (file, drawing function)}.
+FIGURES = {"fraction_figure": ("satellite_fraction.png", satellite_fraction_figure),
+           "profile_figure": ("satellite_profile.png", radial_profile_figure),
+           "occupation_figure": ("satellite_occupation.png", occupation_figure),
+           "quenched_figure": ("satellite_quenched.png", quenched_figure),
+           "conformity_figure": ("satellite_conformity.png", conformity_figure)}
 
 
 def _write_csv(frame: pd.DataFrame, target: Path) -> Path:
@@ -181,12 +227,16 @@ def _write_csv(frame: pd.DataFrame, target: Path) -> Path:
 
 def write_satellites(measured: Mapping[str, SmallScaleClustering],
                      statistics: Mapping[str, SatelliteStatistics],
-                     out_dir: str | Path) -> dict[str, Path]:
+                     out_dir: str | Path, ratios: Mapping[str, Any] | None = None,
+                     ) -> dict[str, Path]:
     """Write ``small_scales.csv`` (tidy wp / xi of every population and catalog),
-    ``satellites.json`` (everything), the satellite tables
-    (``satellite_fraction.csv``, ``radial_profile.csv``, ``occupation.csv``,
-    ``quenched_fraction.csv``, ``conformity.csv``; those with no rows are not written)
-    and the four figures into ``out_dir`` (created if missing).
+    ``satellites.json`` (everything; with ``ratios``, the wp ratio summary of
+    :meth:`~galhalo.evaluate.satellite_comparison.SatelliteComparison.to_dict` under
+    ``wp_ratio``), the satellite tables (``satellite_fraction.csv``,
+    ``radial_profile.csv``, ``occupation.csv``, ``quenched_fraction.csv``,
+    ``conformity.csv``, ``quenched_radius.csv``; those with no rows are not written),
+    ``wp_populations.png`` and the :data:`FIGURES` into ``out_dir`` (created if
+    missing).
 
     Returns:
         ``{kind: path}`` of the files written.
@@ -201,6 +251,8 @@ def write_satellites(measured: Mapping[str, SmallScaleClustering],
         label: {**(statistics[label].to_dict() if label in statistics else {}),
                 "small_scales": measured[label].to_dict() if label in measured else None}
         for label in dict.fromkeys([*measured, *statistics])}}
+    if ratios is not None:
+        document["wp_ratio"] = dict(ratios)
     written["satellites_json"] = write_json(directory / "satellites.json", document)
     for name, file_name in _TABLES.items():
         frames = [s.tables()[name] for s in statistics.values() if len(getattr(s, name))]
@@ -210,11 +262,7 @@ def write_satellites(measured: Mapping[str, SmallScaleClustering],
     if measured and any(m.wp for m in measured.values()):
         written["wp_figure"] = wp_populations(measured, directory / "wp_populations.png")
     if statistics:
-        written["fraction_figure"] = satellite_fraction_figure(
-            statistics, directory / "satellite_fraction.png")
-        written["profile_figure"] = radial_profile_figure(
-            statistics, directory / "radial_profile.png")
-        written["occupation_figure"] = occupation_figure(statistics,
-                                                         directory / "occupation.png")
+        for kind, (file_name, draw) in FIGURES.items():
+            written[kind] = draw(statistics, directory / file_name)
     return written
 

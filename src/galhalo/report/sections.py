@@ -9,7 +9,8 @@ draws their mocks, then hands them here:
 2. :func:`figure_sections`: corner plot, per-scenario contours, 1-D histograms,
    calibration, feature importance, loss curves;
 3. :func:`clustering_section`: xi(r) and b(r) and the bias table (with a clustering
-   comparison);
+   comparison); :func:`satellites_section`: wp(rp) ratios and the satellite statistics
+   (with a satellite comparison);
 4. folded (``<details>``): :func:`comparison_section` (every metric of every scenario,
    models as columns), :func:`model_section` per model (configuration, every metric on
    the first scenario), :func:`provenance_section` (catalog, models, settings, versions).
@@ -152,6 +153,42 @@ def clustering_section(report: HtmlReport, comparison: ClusteringComparison) -> 
                      best={"deviation_sigma": "abs"})
     if len(comparison.assembly_bias):
         report.table(comparison.assembly_bias, caption="assembly-bias shuffle test")
+
+
+def satellites_section(report: HtmlReport, comparison: Any) -> None:
+    """The truth and each mock with satellites (a
+    :class:`~galhalo.evaluate.satellite_comparison.SatelliteComparison`): the
+    within-tolerance verdict of wp(rp), the wp ratio figure, then one figure per
+    satellite statistic, truth and mocks overlaid."""
+    from .satellite_figure import FIGURES, wp_populations
+    from .wp_ratio_figure import wp_ratio_figure
+
+    dpi = 110  # the satellite figures are written at 110 dpi: embedded pixel for pixel
+    low, high = comparison.rp_range
+    report.section("Satellites", "Small scales and satellite statistics of the catalog and "
+                   f"each mock with satellites ({', '.join(comparison.small)}). wp(rp) ratios "
+                   f"mock / truth are judged over {low:g}-{high:g} Mpc/h against a "
+                   f"tolerance of {100 * comparison.tolerance:g}%; the band is the truth's "
+                   "jackknife error (docs/satellites.md).")
+    verdict_frame = comparison.verdict()
+    if len(verdict_frame):
+        report.table(verdict_frame, caption=f"wp(rp) mock / truth: largest |ratio - 1| "
+                     f"over {low:g}-{high:g} Mpc/h, within {100 * comparison.tolerance:g}% "
+                     "or not")
+    with tempfile.TemporaryDirectory(prefix="galhalo-report-") as scratch:
+        drawn = []
+        if len(comparison.ratios):
+            drawn.append((wp_ratio_figure(comparison, Path(scratch) / "wp_ratio.png"),
+                          "wp(rp): truth (points) vs mocks (lines), with mock / truth "
+                          "ratios and the truth's jackknife band"))
+        else:
+            drawn.append((wp_populations(comparison.small, Path(scratch) / "wp.png"),
+                          "wp(rp) by population"))
+        for kind, (name, draw) in FIGURES.items():
+            drawn.append((draw(comparison.statistics, Path(scratch) / name),
+                          kind.removesuffix("_figure").replace("_", " ")))
+        for path, caption in drawn:
+            report.figure(_png_figure(path, dpi), caption=caption, dpi=dpi)
 
 
 # ----------------------------------------------------------------------------- sections
