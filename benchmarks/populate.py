@@ -38,13 +38,13 @@ painted, the reference is ``make_mock`` of the composite on 2e5 hosts, and the f
 go to ``results/populate_satellites.json`` and docs/populate.md (block
 ``populate_satellites``):
 
-    .venv/bin/python benchmarks/populate.py --satellites --sizes 1e6 --no-remote
+    .venv/bin/python benchmarks/populate.py --satellites --sizes 1e6,1e7 --no-remote
+    .venv/bin/python benchmarks/populate.py --satellites --profile   # where the time goes
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -55,7 +55,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +76,6 @@ OCCUPATION = {"hidden": (32, 32), "epochs": 5}
 #: The satellite flow's condition: the host columns and the orbit radius.
 SATELLITE_CONDITION = (*CONDITION, "r_host")
 ORBIT = ("r_host", "v_r", "v_t")
-#: Positive orbit columns (r_host / R_vir, tangential speed): a log support.
-POSITIVE_ORBIT = ("r_host", "v_t")
 #: The flow: coupling transforms (passes=2) sample in two network passes per transform.
 FLOW = {"passes": 2, "transforms": 2, "hidden": (64, 64), "bins": 8, "epochs": 5}
 TARGET_RATE = 1e5
@@ -220,31 +217,6 @@ def train_flow(directory: Path) -> dict[str, Any]:
             "valid_nll": model.metrics["valid_nll"], **reference_rate(model, halos)}
 
 
-@contextlib.contextmanager
-def positive_orbit_supports() -> Iterator[None]:
-    """While fitting: a log support for ``r_host`` and ``v_t`` if the scaled families'
-    default supports do not give them one yet (stored with the model, so the workers
-    need nothing); a no-op once they do."""
-    from galhalo.models import scaled
-    from galhalo.models.transforms import Support
-
-    default = scaled.default_supports
-    if all(s.kind == "log" for s in default(POSITIVE_ORBIT, None)):
-        yield
-        return
-
-    def supports(names, *args, **kwargs):
-        found = default(names, *args, **kwargs)
-        return [Support("log", 0.0) if name in POSITIVE_ORBIT else support
-                for name, support in zip(names, found, strict=True)]
-
-    scaled.default_supports = supports
-    try:
-        yield
-    finally:
-        scaled.default_supports = default
-
-
 def reference_rate(model: Any, halos: Any) -> dict[str, float]:
     """In-memory ``make_mock`` of ``model`` on ``halos`` (a Catalog), after a warm-up on
     its first 1000 rows: halos per second and per CPU second of this process."""
@@ -279,14 +251,13 @@ def train_composite(directory: Path) -> dict[str, Any]:
                "profile": ("flow", FLOW, satellites, CONDITION, ORBIT),
                "satellite": ("flow", FLOW, satellites, SATELLITE_CONDITION, TARGET)}
     components, info = {}, {}
-    with positive_orbit_supports():
-        for role, (family, settings, catalog, condition, target) in recipes.items():
-            start = time.perf_counter()
-            components[role] = model_family(family)(**settings).fit(
-                catalog, ",".join(condition), ",".join(target), seed=0, progress=False)
-            info[role] = {"family": family, "hyperparameters": settings,
-                          "rows": len(catalog), "fit_seconds": time.perf_counter() - start,
-                          "valid_nll": components[role].metrics.get("valid_nll")}
+    for role, (family, hyper, catalog, condition, target) in recipes.items():
+        start = time.perf_counter()
+        components[role] = model_family(family)(**hyper).fit(
+            catalog, ",".join(condition), ",".join(target), seed=0, progress=False)
+        info[role] = {"family": family, "hyperparameters": hyper,
+                      "rows": len(catalog), "fit_seconds": time.perf_counter() - start,
+                      "valid_nll": components[role].metrics.get("valid_nll")}
     model = CompositeModel(**components)
     model.save(directory)
     source = centrals.table[[*CONDITION, *VELOCITY]]
