@@ -25,6 +25,21 @@ Targets: >= 1e5 halos/s per core; peak memory < 2 GiB at 1e8 halos, estimated (u
     .venv/bin/python benchmarks/populate.py              # 1e6 and 1e7, 1 and 2 workers
     .venv/bin/python benchmarks/populate.py --quick      # 1e5 only
     .venv/bin/python benchmarks/populate.py --huge       # adds 1e8 (~7 GB of input files)
+
+``--satellites`` measures the same for a composite model (centrals and satellites,
+``galhalo.models.composite``) on hosts alone: central = the flow above on the five host
+columns; occupation = a small ``occupation`` network (``OCCUPATION``) of ``N_sat`` on
+the centrals of ``galhalo.simulate(n_halos=20000, seed=0, satellites=True)``; profile = a
+flow (``FLOW``) of ``r_host, v_r, v_t`` on its satellites given the host columns;
+satellite = a flow (``FLOW``) of the galaxy columns given the host columns and
+``r_host``. The host files also carry ``vx, vy, vz`` (resampled with the condition
+columns from the simulation's centrals); the table adds the centrals and satellites
+painted, the reference is ``make_mock`` of the composite on 2e5 hosts, and the figures
+go to ``results/populate_satellites.json`` and docs/populate.md (block
+``populate_satellites``):
+
+    .venv/bin/python benchmarks/populate.py --satellites --sizes 1e6,1e7 --no-remote
+    .venv/bin/python benchmarks/populate.py --satellites --profile   # where the time goes
 """
 
 from __future__ import annotations
@@ -55,6 +70,12 @@ BOX = 205.0
 CONDITION = ("M_h", "C_h", "S_h", "z_h", "Delta3_h")
 TARGET = ("smass", "color", "sSFR", "radius")
 KEEP = ("halo_id", "x", "y", "z")
+VELOCITY = ("vx", "vy", "vz")
+#: The composite's occupation model (a small count network; N_sat is easy).
+OCCUPATION = {"hidden": (32, 32), "epochs": 5}
+#: The satellite flow's condition: the host columns and the orbit radius.
+SATELLITE_CONDITION = (*CONDITION, "r_host")
+ORBIT = ("r_host", "v_r", "v_t")
 #: The flow: coupling transforms (passes=2) sample in two network passes per transform.
 FLOW = {"passes": 2, "transforms": 2, "hidden": (64, 64), "bins": 8, "epochs": 5}
 TARGET_RATE = 1e5
@@ -69,6 +90,7 @@ DASK_WORKER_CONFIG = """distributed:
 """
 TARGET_MEMORY_GIB = 2.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "populate.json"
+SATELLITES_OUT = DEFAULT_OUT.with_name("populate_satellites.json")
 
 
 # --------------------------------------------------------------------------- child
@@ -130,8 +152,9 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     sampler = Sampler()
     sampler.start()
     start = time.perf_counter()
-    plan = plan_populate(spec["model"], spec["halos"], spec["out"], keep=list(KEEP),
-                         chunk_rows=spec["file_rows"], seed=spec["seed"])
+    plan = plan_populate(spec["model"], spec["halos"], spec["out"], keep=spec.get("keep"),
+                         chunk_rows=spec["file_rows"], seed=spec["seed"],
+                         batch_rows=spec.get("batch_rows"))
     planned = time.perf_counter()
     marks: dict[str, float] = {}
 
@@ -165,6 +188,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         "driver_peak_mib": sampler.peak.get(sampler.me.pid, 0) / 2**20,
         "output_mib": sum(r["bytes"] for r in manifest["parts"].values()) / 2**20,
         "digest": digest,
+        **satellite_counts(result),
     }
 
 
@@ -178,7 +202,6 @@ def train_flow(directory: Path) -> dict[str, Any]:
 
     import galhalo
     from galhalo.catalog import Catalog
-    from galhalo.mock import make_mock
     from galhalo.models import model_family
 
     torch.set_num_threads(1)
@@ -190,14 +213,72 @@ def train_flow(directory: Path) -> dict[str, Any]:
     model.save(directory)
     rows = np.random.default_rng(1).integers(0, len(catalog), 200_000)
     halos = Catalog(catalog.table.iloc[rows][list(CONDITION)].reset_index(drop=True))
+    return {"hyperparameters": FLOW, "fit_seconds": fit_seconds,
+            "valid_nll": model.metrics["valid_nll"], **reference_rate(model, halos)}
+
+
+def reference_rate(model: Any, halos: Any) -> dict[str, float]:
+    """In-memory ``make_mock`` of ``model`` on ``halos`` (a Catalog), after a warm-up on
+    its first 1000 rows: halos per second and per CPU second of this process."""
+    import numpy as np
+
+    from galhalo.mock import make_mock
+
     make_mock(model, halos.select(np.arange(len(halos)) < 1000), 1, 0)  # warm up
     wall, cpu = time.perf_counter(), time.process_time()
     make_mock(model, halos, 1, 0)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"hyperparameters": FLOW, "fit_seconds": fit_seconds,
-            "valid_nll": model.metrics["valid_nll"], "reference_halos": len(halos),
-            "reference_halos_per_second": len(halos) / wall,
+    return {"reference_halos": len(halos), "reference_halos_per_second": len(halos) / wall,
             "reference_halos_per_cpu_second": len(halos) / cpu}
+
+
+def train_composite(directory: Path) -> dict[str, Any]:
+    """Train and save the benchmark composite (module docstring); fit times, validation
+    NLLs and the in-memory reference rate on 2e5 hosts."""
+    import numpy as np
+    import torch
+
+    import galhalo
+    from galhalo.catalog import Catalog
+    from galhalo.models import model_family
+    from galhalo.models.composite import CompositeModel
+
+    torch.set_num_threads(1)
+    universe = galhalo.simulate(n_halos=20_000, seed=0, satellites=True)
+    centrals, satellites = universe.centrals(), universe.satellites()
+    recipes = {"central": ("flow", FLOW, centrals, CONDITION, TARGET),
+               "occupation": ("occupation", OCCUPATION, centrals, CONDITION, ("N_sat",)),
+               "profile": ("flow", FLOW, satellites, CONDITION, ORBIT),
+               "satellite": ("flow", FLOW, satellites, SATELLITE_CONDITION, TARGET)}
+    components, info = {}, {}
+    for role, (family, hyper, catalog, condition, target) in recipes.items():
+        start = time.perf_counter()
+        components[role] = model_family(family)(**hyper).fit(
+            catalog, ",".join(condition), ",".join(target), seed=0, progress=False)
+        info[role] = {"family": family, "hyperparameters": hyper,
+                      "rows": len(catalog), "fit_seconds": time.perf_counter() - start,
+                      "valid_nll": components[role].metrics.get("valid_nll")}
+    model = CompositeModel(**components)
+    model.save(directory)
+    source = centrals.table[[*CONDITION, *VELOCITY]]
+    rng = np.random.default_rng(1)
+    hosts = source.iloc[rng.integers(0, len(source), 200_000)].reset_index(drop=True)
+    hosts.insert(0, "halo_id", np.arange(len(hosts), dtype=np.int64))
+    for axis in "xyz":
+        hosts[axis] = rng.uniform(0, BOX, len(hosts))
+    return {"hyperparameters": {"flow": FLOW, "occupation": OCCUPATION},
+            "components": info, "fit_seconds": sum(c["fit_seconds"] for c in info.values()),
+            "training_satellites_per_host": len(satellites) / len(centrals),
+            **reference_rate(model, Catalog(hosts))}
+
+
+def satellite_counts(result: Any) -> dict[str, Any]:
+    """A composite run's hosts and painted centrals and satellites (empty for a plain
+    model)."""
+    if result.hosts is None:
+        return {}
+    return {"hosts": result.hosts, "centrals": result.centrals,
+            "satellites": result.satellites}
 
 
 def file_rows(n_halos: int) -> int:
@@ -205,15 +286,22 @@ def file_rows(n_halos: int) -> int:
     return min(FILE_ROWS, -(-n_halos // 4))
 
 
-def write_halos(directory: Path, n_halos: int, seed: int = 0) -> int:
-    """``n_halos`` synthetic halos in files of ``file_rows(n_halos)``; returns the count."""
+def write_halos(directory: Path, n_halos: int, seed: int = 0, *,
+                hosts: bool = False) -> int:
+    """``n_halos`` synthetic halos in files of ``file_rows(n_halos)``; returns the count.
+
+    ``hosts``: the rows (condition columns and ``vx, vy, vz`` in km/s) are resampled
+    from the centrals of the satellite universe (hosts alone for a composite model)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     import galhalo
 
-    source = galhalo.simulate(n_halos=20_000, seed=0).table[list(CONDITION)].to_numpy()
+    names = (*CONDITION, *VELOCITY) if hosts else CONDITION
+    universe = (galhalo.simulate(n_halos=20_000, seed=0, satellites=True).centrals() if hosts
+                else galhalo.simulate(n_halos=20_000, seed=0))
+    source = universe.table[list(names)].to_numpy()
     directory.mkdir(parents=True, exist_ok=True)
     files = -(-n_halos // file_rows(n_halos))
     rng = np.random.default_rng(seed)
@@ -221,7 +309,7 @@ def write_halos(directory: Path, n_halos: int, seed: int = 0) -> int:
         low, high = index * n_halos // files, (index + 1) * n_halos // files
         rows = source[rng.integers(0, len(source), high - low)]
         columns = {"halo_id": np.arange(low, high, dtype=np.int64),
-                   **{name: rows[:, j] for j, name in enumerate(CONDITION)},
+                   **{name: rows[:, j] for j, name in enumerate(names)},
                    **{axis: rng.uniform(0, BOX, high - low) for axis in "xyz"}}
         pq.write_table(pa.table(columns), directory / f"halos_{index:05d}.parquet",
                        row_group_size=ROW_GROUP)
@@ -280,38 +368,87 @@ def _cell(value: Any, form: str) -> str:
     return "–" if value is None else format(value, form)
 
 
-def print_table(rows: list[dict[str, Any]], flow: dict[str, Any], estimate: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+HEADER = ("halos", "parts", "sched", "workers", "startup s", "work s", "halos/s",
+          "per worker", "per CPU s", "vs target", "vs in-memory", "peak sum MiB",
+          "worker peak", "same output")
+#: Extra columns of a composite run: the galaxies painted.
+SATELLITE_HEADER = ("centrals", "satellites")
 
-    console = Console(width=160)
-    table = Table(title=f"galhalo populate with a flow {flow['hyperparameters']} "
-                        f"(reference make_mock in memory: "
-                        f"{flow['reference_halos_per_cpu_second']:,.0f} halos per CPU s)")
-    for header in ("halos", "parts", "sched", "workers", "startup s", "work s", "halos/s",
-                   "per worker", "per CPU s", "vs target", "vs in-memory", "peak sum MiB",
-                   "worker peak", "same output"):
-        table.add_column(header, justify="right")
+
+def table_cells(rows: list[dict[str, Any]], reference: float, satellites: bool
+                ) -> list[list[str]]:
+    """One list of cells per run (``HEADER``, then ``SATELLITE_HEADER`` if
+    ``satellites``); ``reference``: the in-memory halos per CPU second."""
+    cells = []
     for row in rows:
         if "error" in row:
-            table.add_row(f"{row['n_halos']:,}", "failed: " + row["error"].splitlines()[-1])
+            cells.append([f"{row['n_halos']:,}", "failed: " + row["error"].splitlines()[-1]])
             continue
         per_cpu = row.get("halos_per_cpu_second")
-        table.add_row(
+        cells.append([
             f"{row['n_halos']:,}", str(row["parts"]), row["scheduler"], str(row["workers"]),
             f"{row['startup_seconds']:.1f}", f"{row['work_seconds']:.1f}",
             f"{row['halos_per_second']:,.0f}", f"{row['halos_per_worker_second']:,.0f}",
             _cell(per_cpu, ",.0f"),
             "–" if per_cpu is None else f"{per_cpu / TARGET_RATE:.2f}x",
-            "–" if per_cpu is None else
-            f"{per_cpu / flow['reference_halos_per_cpu_second']:.2f}",
+            "–" if per_cpu is None else f"{per_cpu / reference:.2f}",
             _cell(row.get("peak_rss_sum_mib"), ",.0f"),
-            _cell(row.get("max_worker_peak_mib"), ",.0f"), row.get("same_output", "–"))
+            _cell(row.get("max_worker_peak_mib"), ",.0f"), row.get("same_output", "–"),
+            *([_cell(row.get("centrals"), ","), _cell(row.get("satellites"), ",")]
+              if satellites else [])])
+    return cells
+
+
+def print_table(rows: list[dict[str, Any]], flow: dict[str, Any], estimate: dict, *,
+                satellites: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=180)
+    what = (f"a composite (flows {settings(FLOW)}; occupation {settings(OCCUPATION)})"
+            if satellites else f"a flow {flow['hyperparameters']}")
+    table = Table(title=f"galhalo populate with {what} "
+                        f"(reference make_mock in memory: "
+                        f"{flow['reference_halos_per_cpu_second']:,.0f} halos per CPU s)")
+    for header in HEADER + (SATELLITE_HEADER if satellites else ()):
+        table.add_column(header, justify="right")
+    for cells in table_cells(rows, flow["reference_halos_per_cpu_second"], satellites):
+        table.add_row(*cells)
     console.print(table)
     ran_huge = any(row.get("n_halos") == 10**8 and "error" not in row for row in rows)
     if not ran_huge:
         console.print(f"1e8 halos, 2 workers (estimated, not run): {estimate['note']}",
                       highlight=False)
+
+
+def settings(values: dict[str, Any]) -> str:
+    """``{"passes": 2, "hidden": (64, 64)}`` as ``passes=2, hidden=64x64``."""
+    return ", ".join(f"{key}={'x'.join(map(str, value)) if isinstance(value, tuple) else value}"
+                     for key, value in values.items())
+
+
+def write_docs(rows: list[dict[str, Any]], model: dict[str, Any], estimate: dict,
+               load: float, command: str) -> None:
+    """The composite figures into docs/populate.md, block ``populate_satellites``."""
+    from _docs import DOCS, markdown_table, rewrite_block
+
+    header = [h for h in HEADER + SATELLITE_HEADER if h != "sched"]
+    cells = [[c for j, c in enumerate(row) if j != HEADER.index("sched")] for row in
+             table_cells(rows, model["reference_halos_per_cpu_second"], True)]
+    ran_huge = any(row.get("n_halos") == HUGE_SIZE and "error" not in row for row in rows)
+    text = (
+        f"Hosts alone (one row per host with `vx, vy, vz`), a composite of four components "
+        f"(flows: {settings(FLOW)}; occupation network: {settings(OCCUPATION)}), local Dask "
+        f"workers with one torch thread each, a fresh process per run; \"halos\" are "
+        f"hosts and the rates count hosts. Target: {TARGET_RATE:,.0f} hosts per CPU second. "
+        f"In-memory `make_mock` of the same composite on {model['reference_halos']:,} "
+        f"hosts: {model['reference_halos_per_cpu_second']:,.0f} hosts per CPU second.\n\n"
+        + markdown_table(header, cells).strip()
+        + f"\n\n1e8 hosts, 2 workers ({'run' if ran_huge else 'estimated, not run'}): "
+        f"{estimate['note']}. The machine (2 CPUs) was shared with other jobs (1-minute "
+        f"load average {load:.1f} at the end): wall-clock rates are lower than on an idle "
+        f"machine; the per-CPU-second rate much less so. Reproduce with `{command}`.")
+    rewrite_block(DOCS / "populate.md", "populate_satellites", text, command=command)
 
 
 def estimate_huge(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -340,6 +477,102 @@ def estimate_huge(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     f"{growth * 1024:.1f} KiB per part"}
 
 
+#: Where a composite part's time goes: (label, function, file suffix) of cProfile entries
+#: whose cumulative times are reported (the draws of each component, the assembly).
+PROFILE_PARTS = (
+    ("central flow + occupation draws", "_paint_centrals", "models/composite.py"),
+    ("(of which the occupation)", "sample", "models/occupation.py"),
+    ("profile flow draws (r_host, v_r, v_t)", "_orbits", "models/composite.py"),
+    ("satellite flow draws", "_satellite_galaxies", "models/composite.py"),
+    ("placement (positions, velocities)", "_placed", "models/composite.py"),
+    ("assembly by host (pandas)", "assemble_hosts", "models/painting.py"),
+    ("validation of the hosts", "validate", "catalog/table.py"),
+    ("reading the input", "read_batches", "populate/worker.py"),
+)
+PROFILE_HOSTS = 200_000
+PROFILE_BATCHES = (8192, 32768)
+
+
+def profile_part(work: Path) -> dict[str, Any]:
+    """cProfile of ``populate_part`` in this process on ``PROFILE_HOSTS`` hosts (4 parts,
+    after painting the first once to load the model) with the default batch size;
+    then, without the profiler, hosts per CPU second at each of ``PROFILE_BATCHES``."""
+    import cProfile
+    import pstats
+
+    import torch
+
+    from galhalo.populate import plan_populate
+    from galhalo.populate.worker import populate_part
+
+    torch.set_num_threads(1)
+    model = train_composite(work / "composite")
+    write_halos(work / "halos", PROFILE_HOSTS, hosts=True)
+
+    def plan(batch_rows: int | None, name: str) -> tuple[list[dict], dict]:
+        plan = plan_populate(work / "composite", str(work / "halos" / "*.parquet"),
+                             work / name, seed=0, batch_rows=batch_rows)
+        (work / name).mkdir()
+        return plan.tasks, plan.run_spec()
+
+    tasks, run = plan(None, "profiled")
+    populate_part(tasks[0], run)  # loads the model
+    profiler = cProfile.Profile()
+    cpu = time.process_time()
+    profiler.enable()
+    records = [populate_part(task, run) for task in tasks]
+    profiler.disable()
+    cpu = time.process_time() - cpu
+    stats = pstats.Stats(profiler).stats
+    total = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.items()
+                if name == "populate_part" and file.endswith("populate/worker.py"))
+
+    def cumulative(function: str, suffix: str) -> float:
+        return sum(ct for (file, _, name), (_, _, _, ct, _) in stats.items()
+                   if name == function and file.endswith(suffix))
+
+    shares = {label: cumulative(function, suffix) for label, function, suffix in PROFILE_PARTS}
+    batches = cumulative("_part_batches", "populate/worker.py")
+    shares["converting to Arrow, hashing, writing"] = total - batches
+    shares["other (seeds, column selection, ...)"] = total - sum(
+        seconds for label, seconds in shares.items() if not label.startswith("(of which"))
+    rates = {}
+    for batch_rows in PROFILE_BATCHES:
+        tasks, run = plan(batch_rows, f"batch_{batch_rows}")
+        populate_part(tasks[0], run)
+        cpu_batch = time.process_time()
+        hosts = sum(populate_part(task, run)["halos"] for task in tasks)
+        rates[str(batch_rows)] = hosts / (time.process_time() - cpu_batch)
+    return {"hosts": sum(r["halos"] for r in records), "profiled_cpu_seconds": cpu,
+            "profiled_seconds": total, "seconds": shares,
+            "hosts_per_cpu_second_by_batch_rows": rates,
+            "reference_halos_per_cpu_second": model["reference_halos_per_cpu_second"]}
+
+
+def report_profile(profile: dict[str, Any], write: bool) -> None:
+    """Print the profile; with ``write``, also into docs/populate.md (block
+    ``populate_satellites_profile``)."""
+    from _docs import DOCS, markdown_table, rewrite_block
+
+    total = profile["profiled_seconds"]
+    rows = [[label, f"{seconds:.2f}", f"{seconds / total:.0%}"]
+            for label, seconds in profile["seconds"].items()]
+    rows.append(["populate_part in all", f"{total:.2f}", "100%"])
+    rates = ", ".join(f"{rate:,.0f} with batch_rows={int(batch):,}" for batch, rate in
+                      profile["hosts_per_cpu_second_by_batch_rows"].items())
+    text = (f"cProfile of `populate_part` in one process on {profile['hosts']:,} hosts "
+            f"(batch_rows default, one torch thread; seconds under the profiler, which "
+            f"inflates the many small calls):\n\n"
+            + markdown_table(["where", "seconds", "share"], rows, align="lrr").strip()
+            + f"\n\nWithout the profiler, hosts per CPU second: {rates} (in-memory "
+            f"`make_mock` of the whole 2e5 hosts at once: "
+            f"{profile['reference_halos_per_cpu_second']:,.0f}).")
+    print(text)
+    if write:
+        rewrite_block(DOCS / "populate.md", "populate_satellites_profile", text,
+                      command="python benchmarks/populate.py --satellites --profile")
+
+
 def parse_list(text: str) -> list[int]:
     return [int(float(part)) for part in text.split(",") if part.strip()]
 
@@ -359,7 +592,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where to write halos and mocks (default: a temporary dir)")
     parser.add_argument("--timeout", type=float, default=None)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--satellites", action="store_true",
+                        help="a composite model (centrals and satellites) on hosts alone; "
+                             "writes results/populate_satellites.json and docs/populate.md")
+    parser.add_argument("--batch-rows", type=int, default=None,
+                        help="populate's batch_rows (default: populate's own; the "
+                             "docs are rewritten only with the default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --satellites: only profile one part in this process "
+                             "(results/populate_satellites_profile.json)")
+    parser.add_argument("--no-docs", action="store_true",
+                        help="with --satellites: do not rewrite docs/populate.md")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results JSON (default results/populate.json, with "
+                             "--satellites results/populate_satellites.json)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -371,23 +617,42 @@ def main(argv: list[str] | None = None) -> int:
     from galhalo.files import write_json
 
     args.torch_threads = args.torch_threads or None
+    if args.profile:
+        if not args.satellites:
+            parser.error("--profile needs --satellites")
+        work = Path(tempfile.mkdtemp(prefix="galhalo-populate-profile-", dir=args.workdir))
+        try:
+            profile = profile_part(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report_profile(profile, not args.no_docs)
+        out = args.out or SATELLITES_OUT.with_name("populate_satellites_profile.json")
+        write_json(out, {"benchmark": "populate_satellites_profile",
+                         "machine": machine_info(), "load_average_end": os.getloadavg()[0],
+                         **profile})
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
+    args.out = args.out or (SATELLITES_OUT if args.satellites else DEFAULT_OUT)
+    model_dir = "composite" if args.satellites else "flow"
+    keep = None if args.satellites else list(KEEP)  # a composite: every host column
     sizes = args.sizes or list(QUICK_SIZES if args.quick else DEFAULT_SIZES)
     if args.huge and HUGE_SIZE not in sizes:
         sizes.append(HUGE_SIZE)
     work = Path(tempfile.mkdtemp(prefix="galhalo-populate-", dir=args.workdir))
     rows: list[dict[str, Any]] = []
     try:
-        print("training the flow ...", file=sys.stderr, flush=True)
-        flow = train_flow(work / "flow")
+        print(f"training the {model_dir} ...", file=sys.stderr, flush=True)
+        flow = (train_composite if args.satellites else train_flow)(work / model_dir)
         for n_halos in sizes:
             halos = work / f"halos_{n_halos}"
-            files = write_halos(halos, n_halos)
+            files = write_halos(halos, n_halos, hosts=args.satellites)
             print(f"{n_halos:,} halos in {files} files", file=sys.stderr, flush=True)
             digests = []
             for workers in args.workers:
                 out = work / f"mock_{n_halos}_{workers}"
-                spec = {"model": str(work / "flow"), "halos": str(halos / "*.parquet"),
+                spec = {"model": str(work / model_dir), "halos": str(halos / "*.parquet"),
                         "out": str(out), "seed": 0, "scheduler": "local", "workers": workers,
+                        "keep": keep, "batch_rows": args.batch_rows,
                         "torch_threads": args.torch_threads, "file_rows": file_rows(n_halos),
                         "n_halos": n_halos}
                 print(f"  populate with {workers} local worker(s) ...", file=sys.stderr,
@@ -402,7 +667,9 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr, flush=True)
                 address, processes = start_remote(work, 2)
                 try:
-                    spec = {"model": str(work / "flow"), "halos": str(halos / "*.parquet"),
+                    spec = {"model": str(work / model_dir),
+                            "halos": str(halos / "*.parquet"), "keep": keep,
+                            "batch_rows": args.batch_rows,
                             "out": str(work / "mock_remote"), "seed": 0,
                             "scheduler": address, "file_rows": file_rows(n_halos),
                             "n_halos": n_halos}
@@ -415,16 +682,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     estimate = estimate_huge(rows)
-    print_table(rows, flow, estimate)
+    print_table(rows, flow, estimate, satellites=args.satellites)
     load = os.getloadavg()
     print(f"1-min load average at the end: {load[0]:.2f} on {os.cpu_count()} CPUs",
           file=sys.stderr)
+    if args.satellites and not args.no_docs and args.batch_rows is None:  # the default
+        command = "python benchmarks/populate.py " + " ".join(
+            sys.argv[1:] if argv is None else argv)
+        write_docs(rows, flow, estimate, load[0], command.strip())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
-        "benchmark": "populate", "machine": machine_info(), "flow": flow,
+        "benchmark": "populate_satellites" if args.satellites else "populate",
+        "machine": machine_info(), ("composite" if args.satellites else "flow"): flow,
+        "load_average_end": load[0],
         "options": {"sizes": sizes, "workers": args.workers, "file_rows": FILE_ROWS,
                     "torch_threads": args.torch_threads,
-                    "keep": list(KEEP), "remote": not args.no_remote},
+                    "keep": keep, "batch_rows": args.batch_rows,
+                    "remote": not args.no_remote},
         "targets": {"halos_per_cpu_second": TARGET_RATE, "peak_gib_at_1e8": TARGET_MEMORY_GIB},
         "rows": rows, "estimate_1e8": estimate,
     })
