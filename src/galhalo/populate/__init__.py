@@ -60,7 +60,13 @@ from __future__ import annotations
 from ..errors import PopulateError
 from .inputs import SUFFIXES, HaloFile, find_inputs, scan_inputs
 from .manifest import MANIFEST_FILE, Manifest, PartRecord, model_hash
-from .plan import BATCH_ROWS, DEFAULT_CHUNK_ROWS, PopulatePlan, plan_populate
+from .plan import (
+    BATCH_ROWS,
+    COMPOSITE_BATCH_ROWS,
+    DEFAULT_CHUNK_ROWS,
+    PopulatePlan,
+    plan_populate,
+)
 from .resume import LOCK_FILE
 from .runners import PopulateProgress, PopulateResult, populate, run_plan, usable_cores
 from .seeds import batch_seed
@@ -68,6 +74,7 @@ from .worker import ROW_GROUP_ROWS, ModelPlugin, cached_model, populate_part, re
 
 __all__ = [
     "BATCH_ROWS",
+    "COMPOSITE_BATCH_ROWS",
     "DEFAULT_CHUNK_ROWS",
     "LOCK_FILE",
     "MANIFEST_FILE",

@@ -32,7 +32,8 @@ from .manifest import MANIFEST_FILE, Manifest, model_hash
 from .painting import component_families, composite_columns, is_composite, out_columns
 from .seeds import batch_seed
 
-__all__ = ["BATCH_ROWS", "DEFAULT_CHUNK_ROWS", "PopulatePlan", "plan_populate",
+__all__ = ["BATCH_ROWS", "COMPOSITE_BATCH_ROWS", "DEFAULT_CHUNK_ROWS", "PopulatePlan",
+           "plan_populate",
            "positive_integer"]
 
 #: Input rows per output part (one file per chunk of an input file).
@@ -42,6 +43,11 @@ DEFAULT_CHUNK_ROWS = 1_000_000
 #: with torch, Dask and the model), 715 MiB with 16384, 790 MiB with 32768, at the same
 #: CPU time per halo within the noise.
 BATCH_ROWS = 8_192
+#: Hosts painted at once by a composite model (``// samples``): its four components draw
+#: a few thousand satellites per batch, whose fixed cost per call made 8192 hosts 0.75-0.87
+#: of the 1e5 hosts per CPU second target; 32768 reach it at ~100 MiB more per worker
+#: (benchmarks/populate.py --satellites --batch-rows N; docs/populate.md).
+COMPOSITE_BATCH_ROWS = 32_768
 
 
 @dataclass
@@ -197,7 +203,8 @@ def plan_populate(
         seed: run seed (>= 0); each batch's seed derives from it and the part's name.
         chunk_rows: input rows per output part (with sub-halos: up to the next host).
         batch_rows: input rows (with a composite model: hosts) sampled at once (memory
-            bound); default ``max(1, 8192 // samples)``.
+            bound); default ``max(1, 8192 // samples)``, with a composite model
+            ``max(1, 32768 // samples)``.
         halo_only: composite model on an input with sub-halos: paint on its central
             rows alone, placing satellites with the profile model.
 
@@ -211,12 +218,15 @@ def plan_populate(
     """
     samples = positive_integer("samples", samples)
     chunk_rows = positive_integer("chunk_rows", chunk_rows)
-    batch_rows = (max(1, BATCH_ROWS // samples) if batch_rows is None
-                  else positive_integer("batch_rows", batch_rows))
+    if batch_rows is not None:
+        batch_rows = positive_integer("batch_rows", batch_rows)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise PopulateError(f"seed must be an integer >= 0, got {seed!r}")
     directory = Path(model).resolve()
     fitted = load_any(directory)
+    if batch_rows is None:
+        batch_rows = max(1, (COMPOSITE_BATCH_ROWS if is_composite(fitted) else BATCH_ROWS)
+                         // samples)
     digest = model_hash(directory)
     files = scan_inputs(find_inputs(halos), chunk_rows)
     schema, first = files[0].schema, files[0].path
