@@ -135,6 +135,19 @@ def _pair(pair: tuple[str, str] | None, targets: tuple[str, ...]) -> tuple[str, 
 
 
 # ----------------------------------------------------------------------------- the report
+def _computed(value, kind: type, name: str, say: Callable[[str], None]):
+    """``value``, or what it returns when it is a function (called now, announced with
+    ``say(name)``); a result that is not a ``kind`` is a ReportError."""
+    if not callable(value) or isinstance(value, kind):
+        return value
+    say(name)
+    result = value()
+    if not isinstance(result, kind):
+        raise ReportError(f"the {name} function returned a {type(result).__name__}, not a "
+                          f"{kind.__name__}")
+    return result
+
+
 def build_report(
     models: Mapping[str, Any], catalog: Catalog, out: str | Path, *,
     scenarios: Iterable[str | Scenario] | str | Scenario | None = None,
@@ -218,18 +231,8 @@ def build_report(
                           "('truth' is drawn as 'truth model')")
     targets = _common_targets(entries)
     pair = _pair(pair, targets)
-    if callable(clustering) and not isinstance(clustering, ClusteringComparison):
-        say("clustering")
-        clustering = clustering()
-        if not isinstance(clustering, ClusteringComparison):
-            raise ReportError(f"the clustering function returned a "
-                              f"{type(clustering).__name__}, not a ClusteringComparison")
-    if callable(satellites) and not isinstance(satellites, SatelliteComparison):
-        say("satellites")
-        satellites = satellites()
-        if not isinstance(satellites, SatelliteComparison):
-            raise ReportError(f"the satellites function returned a "
-                              f"{type(satellites).__name__}, not a SatelliteComparison")
+    clustering = _computed(clustering, ClusteringComparison, "clustering", say)
+    satellites = _computed(satellites, SatelliteComparison, "satellites", say)
 
     rows = len(table)
     draws = max(1, min(n_samples, math.ceil(FIGURE_POINTS / rows)))
