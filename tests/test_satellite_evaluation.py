@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from galhalo import simulate
@@ -108,9 +109,14 @@ def test_host_mass_distances_detect_a_shifted_satellite_model(universe):
     sigma = np.hypot(bad.loc[key, "error"].to_numpy(), good.loc[key, "error"].to_numpy())
     assert (excess > SIGMA * sigma).all()
     assert abs(np.median(bad.loc[key, "value"]) - 0.3) < 0.05
-    # the truth's own distances are at its floor within 5 sigma
+    # the truth's own distances are at its floor: their errors come from the spread of
+    # few draws, so z follows a Student t with (draws - 1) degrees of freedom, not a
+    # normal; the bound is its two-sided quantile at 1e-3 over all the bins (pinned: a
+    # fixed 5 sigma with 4 draws failed on a new universe realisation)
+    draws = 16
+    good = host_mass_distances(truth, satellites, n_samples=draws, seed=0)
     z = (good["value"] - good["floor"]) / np.hypot(good["error"], good["floor_error"])
-    assert (z.abs() < SIGMA).all()
+    assert (z.abs() < stats.t.ppf(1 - 1e-3 / (2 * len(z)), draws - 1)).all()
     entry = satellite_metrics(truth, satellites, n_samples=4)
     assert len(entry["host_mass_distances"]) == len(good)
 
