@@ -3,8 +3,9 @@ satellite-count truth of the synthetic universe (galhalo issue #19, item 5).
 
 A universe with satellites is simulated; its hosts (one central row each) are split
 80/20 (seeded). On the 80% the HOD is fitted by Poisson maximum likelihood of ``N_sat``:
-mass-only Zheng07 (``M_h``) and decorated with ``Delta3_h`` or ``z_h`` as the
-secondary. On the 20% held out, per host:
+mass-only Zheng07 (``M_h``) and decorated with ``C_h`` (the secondary the universe's
+counts depend on: its occupation assembly bias, ``SubhaloModel.count_assembly``),
+``Delta3_h`` or ``z_h`` as the secondary. On the 20% held out, per host:
 
 * **NLL**: mean -log P(N_sat | host) in nats (the held-out hosts are given to ``fit`` as
   the validation table, which only reports this number: nothing is fitted on them);
@@ -43,7 +44,7 @@ from _universe import HeldOut, add_universe_options, paired_difference, report, 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "hod.json"
 DOCUMENT = DOCS / "models.md"
 BLOCK = "hod"
-CONDITIONS = ("M_h", "M_h,Delta3_h", "M_h,z_h")
+CONDITIONS = ("M_h", "M_h,C_h", "M_h,Delta3_h", "M_h,z_h")
 
 
 def measure(n_hosts: int, box: float, seed: int) -> dict[str, Any]:

@@ -188,3 +188,18 @@ def test_no_arguments_still_prints_the_help():
 def test_error_line_keeps_multi_line_messages_on_one_line():
     line, code = _common.error_line(CatalogError("first\n  second\n\nthird"))
     assert (line, code) == ("error: first second third", 2)
+
+
+def test_help_into_a_closed_pipe_ends_without_a_traceback():
+    """Pins a crash: ``galhalo sample --help | head -1`` raised AttributeError (the
+    Abort handler named an exception typer no longer has) instead of exiting quietly."""
+    reader = subprocess.Popen(["head", "-c", "1"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+    result = subprocess.run([sys.executable, "-m", "galhalo.cli", "sample", "--help"],
+                            stdout=reader.stdin, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(SOURCE), "COLUMNS": "250"},
+                            timeout=120)
+    reader.stdin.close()
+    reader.wait(timeout=30)
+    assert "Traceback" not in result.stderr
+    assert "AttributeError" not in result.stderr

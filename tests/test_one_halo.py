@@ -218,9 +218,10 @@ def test_universe_same_host_pairs_follow_the_truth(universe):
     NFW profile, central-satellite and satellite-satellite pairs apart and together:
     within 5 sigma per bin and in total (sigma: host-to-host residuals about the
     expectation plus the Monte-Carlo error). The central-satellite expectation is > 5
-    sigma from zero in every bin below 1 Mpc/h (the precise check), the total > 5 sigma.
+    sigma from zero in every bin below 1 Mpc/h (the precise check), the total > 3 sigma.
     The satellite-satellite pairs are dominated by the few richest hosts, hence the
-    modest precision of the total at this size (about 12%)."""
+    modest precision of the total at this size (about 22%: the richest host, M_h 14.5
+    with 129 satellites expected, holds half of the expected ordered pairs)."""
     table = universe["table"]
     edges = np.geomspace(0.1, 2.5, 8)
     expected = expected_one_halo_pairs(*universe["occupation"], edges, samples=256)
@@ -245,7 +246,7 @@ def test_universe_same_host_pairs_follow_the_truth(universe):
     total = (counted.per_host - expected.per_host).sum(axis=1)
     total_sigma = np.hypot(np.sqrt((total**2).sum()), np.sqrt((expected.error**2).sum()))
     assert abs(total.sum()) < SIGMA * total_sigma
-    assert expected.pairs.sum() > SIGMA * total_sigma
+    assert expected.pairs.sum() > 3 * total_sigma
 
 
 def test_universe_one_halo_term_of_wp(universe):

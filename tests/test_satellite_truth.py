@@ -132,11 +132,12 @@ def test_quenching_rises_with_infall_time_host_mass_centre_and_conformity():
 
 
 def test_count_law_is_a_normalised_negative_binomial_with_its_moments():
-    hosts = {"M_h": np.array([12.0, 13.0, 14.5])}
+    hosts = {"M_h": np.array([12.0, 13.0, 14.5]), "C_h": np.array([0.9, 1.0, 1.15])}
     counts = np.arange(0, 3000)
     mean = MODEL.satellite_count_mean(hosts)
     for i in range(3):
-        halo = {"M_h": np.full(len(counts), hosts["M_h"][i])}
+        halo = {"M_h": np.full(len(counts), hosts["M_h"][i]),
+                "C_h": np.full(len(counts), hosts["C_h"][i])}
         p = np.exp(MODEL.satellite_count_log_prob(halo, counts))
         assert p.sum() == pytest.approx(1.0, abs=1e-9)
         assert (p * counts).sum() == pytest.approx(mean[i], rel=1e-9)
@@ -149,7 +150,9 @@ def test_thinned_subhalo_draws_follow_the_count_law_chi2():
     """Draw all sub-halos above the resolution limit and keep those whose galaxy passes
     the cut: the kept count per host is the negative binomial of the count law."""
     hosts = 6000
-    table = {"M_h": np.full(hosts, 13.2), "C_residual": np.zeros(hosts),
+    host = {"M_h": [13.2], "C_h": [1.1]}  # a concentrated host: r_C = +1.1
+    table = {"M_h": np.full(hosts, 13.2),
+             "C_residual": np.full(hosts, MODEL.concentration_residual(host)[0]),
              "z_h": np.full(hosts, 0.8)}
     rng = np.random.default_rng(11)
     sub = MODEL.params.subhalos.draw(table, Cosmology(), 0.0, rng)
@@ -158,12 +161,13 @@ def test_thinned_subhalo_draws_follow_the_count_law_chi2():
             **{k: sub[k] for k in ("M_peak", "M_sub", "z_infall", "r_host")}}
     smass = MODEL.conditional(cond).sample(rng, selected=False)[:, 0]
     kept = np.bincount(sub["host"][smass >= CUT], minlength=hosts)
-    mean = MODEL.satellite_count_mean({"M_h": [13.2]})[0]
-    variance = MODEL.satellite_count_variance({"M_h": [13.2]})[0]
+    mean = MODEL.satellite_count_mean(host)[0]
+    variance = MODEL.satellite_count_variance(host)[0]
     assert abs(kept.mean() - mean) < 5 * np.sqrt(variance / hosts)
     # Chi-square over count bins with >= 20 expected hosts each.
     k = np.arange(0, 200)
-    p = np.exp(MODEL.satellite_count_log_prob({"M_h": np.full(len(k), 13.2)}, k))
+    p = np.exp(MODEL.satellite_count_log_prob({"M_h": np.full(len(k), 13.2),
+                                               "C_h": np.full(len(k), 1.1)}, k))
     edges = [0]
     expected = []
     acc = 0.0

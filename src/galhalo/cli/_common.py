@@ -129,7 +129,7 @@ class OneLineErrors(TyperGroup):
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
             _print_error_line(f"error: {one_line(err.format_message())}{hint}")
             sys.exit(err.exit_code)
-        except click_exceptions.Abort:
+        except typer.Abort:
             if not standalone_mode:
                 raise
             _print_error_line("error: aborted")

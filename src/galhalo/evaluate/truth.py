@@ -92,18 +92,19 @@ class TruthConditional:
 
 class CountTruth:
     """The exact count law of a universe with satellites, p(N_sat | host), behind the
-    model interface (condition: the five halo columns; target: ``N_sat``), so count
-    models (``occupation``, ``hod``) are scored against it like galaxy models against
-    :class:`TruthConditional`. No ``cdf``: the PIT of a discrete target is taken from
-    draws (randomised ranks)."""
+    model interface, so count models (``occupation``, ``hod``) are scored against it like
+    galaxy models against :class:`TruthConditional`. Condition: the host columns the law
+    reads (``SatelliteModel.count_condition``: ``M_h, C_h``, or ``M_h`` alone when the
+    universe has no occupation assembly bias); target: ``N_sat``. No ``cdf``: the PIT of
+    a discrete target is taken from draws (randomised ranks)."""
 
     family = "truth"
-    condition: tuple[str, ...] = HALO
     target: tuple[str, ...] = COUNT_TARGET
 
     def __init__(self, truth: TruthModel):
         self.truth = truth
         self.law = truth.satellite_model
+        self.condition: tuple[str, ...] = self.law.count_condition
 
     def __repr__(self) -> str:
         return f"CountTruth({', '.join(self.condition)} -> N_sat)"

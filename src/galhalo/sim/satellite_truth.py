@@ -22,11 +22,16 @@ the same stellar-mass cut (``mixture.Mixture``, shared with the centrals):
 Conditions: the host's ``M_h`` (the other halo columns are accepted and unused), the
 sub-halo's ``M_peak, M_sub, z_infall, r_host`` and the central's ``sSFR_central``.
 
-**Counts.** A host has ``N ~ NegBin(mu(M_h), sigma_I)`` sub-halos above the resolution
-limit with iid peak masses; each passes the cut with probability ``P_sel(M_peak)``, so
-by thinning of a gamma-Poisson the number above the cut is exactly NegBin with mean
-``mu pbar`` (``pbar``: ``P_sel`` averaged over the peak-mass function) and the same
-shape ``1 / sigma_I^2``; :meth:`SatelliteModel.satellite_count_log_prob` is its pmf.
+**Counts.** A host has ``N ~ NegBin(mu(M_h) A(r_C), sigma_I)`` sub-halos above the
+resolution limit with iid peak masses, ``A(r_C) = exp(a r_C - a^2 / 2)`` the occupation
+assembly bias (``a = count_assembly``, ``r_C`` the host's standardised ``C_h`` residual
+at fixed mass; ``SubhaloModel.assembly_factor``); each passes the cut with probability
+``P_sel(M_peak)``, so by thinning of a gamma-Poisson the number above the cut is exactly
+NegBin with mean ``mu pbar A`` (``pbar``: ``P_sel`` averaged over the peak-mass
+function, a function of ``M_h``) and the same shape ``1 / sigma_I^2``;
+:meth:`SatelliteModel.satellite_count_log_prob` is its pmf. The count law's host
+columns are :meth:`SatelliteModel.count_condition`: ``M_h``, and ``C_h`` unless
+``count_assembly`` is 0.
 """
 
 from __future__ import annotations
@@ -228,8 +233,34 @@ class SatelliteModel:
             raise SimulationError("satellite counts need the host column 'M_h'")
         return np.atleast_1d(_column(halo, "M_h"))
 
+    @property
+    def count_condition(self) -> tuple[str, ...]:
+        """Host columns the count law reads: ``("M_h", "C_h")``, or ``("M_h",)`` when
+        ``count_assembly`` is 0."""
+        return ("M_h",) if self.params.subhalos.count_assembly == 0 else ("M_h", "C_h")
+
+    def count_assembly_factor(self, halo) -> np.ndarray:
+        """A(r_C) = exp(a r_C - a^2 / 2), the hosts' mean count over the mean at their
+        mass (``SubhaloModel.assembly_factor`` of :meth:`concentration_residual`), shape
+        (n,); ones without reading ``C_h`` when ``count_assembly`` is 0.
+
+        Raises:
+            SimulationError: ``count_assembly`` is not 0 and the table has no ``C_h``.
+        """
+        mass = self._host_mass(halo)
+        subhalos = self.params.subhalos
+        if subhalos.count_assembly == 0:
+            return np.ones(len(mass))
+        if "C_h" not in halo:
+            raise SimulationError(
+                f"satellite counts need the host column 'C_h' (count_assembly = "
+                f"{subhalos.count_assembly}: the mean count depends on the host's C_h "
+                f"residual at fixed mass)")
+        return subhalos.assembly_factor(self.concentration_residual(halo))
+
     def selected_fraction(self, halo) -> np.ndarray:
-        """pbar(M_h): P_sel averaged over the resolved peak-mass function, shape (n,)."""
+        """pbar(M_h): P_sel averaged over the resolved peak-mass function, shape (n,)
+        (a function of ``M_h`` alone)."""
         mass = self._host_mass(halo)
         total = self.params.subhalos.mean_count(mass)
         return np.divide(self._selected_mean(mass), total, out=np.zeros_like(total),
@@ -242,9 +273,12 @@ class SatelliteModel:
             out[start:start + chunk] = (w * self.peak_selection(x)).sum(axis=1)
         return out
 
-    def satellite_count_mean(self, halo) -> np.ndarray:
-        """E[N_sat | host] = mu(M_h) pbar(M_h): satellites above the cut, shape (n,)."""
-        return self._selected_mean(self._host_mass(halo))
+    def satellite_count_mean(self, halo, *, at_fixed_mass: bool = False) -> np.ndarray:
+        """E[N_sat | host] = mu(M_h) pbar(M_h) A(r_C): satellites above the cut, shape
+        (n,); needs :attr:`count_condition`. ``at_fixed_mass``: without the factor A,
+        i.e. the mean over hosts of that mass (``E[A] = 1``), from ``M_h`` alone."""
+        mean = self._selected_mean(self._host_mass(halo))
+        return mean if at_fixed_mass else mean * self.count_assembly_factor(halo)
 
     def satellite_count_variance(self, halo) -> np.ndarray:
         """Var[N_sat | host] = m + (sigma_I m)^2 with m the mean, shape (n,)."""
@@ -262,7 +296,7 @@ class SatelliteModel:
         comoving virial radius (Mpc/h) and the concentration of the truncated NFW the
         satellites follow, ``concentration_factor`` x the host's (Duffy et al. 2008,
         scattered by the host's ``C_h`` residual); shapes (n,). Needs the host columns
-        ``M_h, z_h, C_h, S_h``."""
+        ``M_h, C_h``."""
         mass = self._host_mass(halo)
         residual = self.concentration_residual(halo)
         model, redshift = self.params.subhalos, self.params.redshift
@@ -271,16 +305,20 @@ class SatelliteModel:
 
     def concentration_residual(self, halo) -> np.ndarray:
         """The hosts' standardised ``C_h`` residual at fixed mass (the central truth's
-        ``HaloModel.latents``), which scatters their NFW concentration; shape (n,).
-        Needs the host columns ``M_h, z_h, C_h, S_h``."""
-        missing = [name for name in ("M_h", "z_h", "C_h", "S_h") if name not in halo]
+        ``HaloModel.latents``), which scatters their NFW concentration and their mean
+        count; shape (n,). Needs the host columns ``M_h, C_h``."""
+        missing = [name for name in ("M_h", "C_h") if name not in halo]
         if missing:
-            raise SimulationError(f"the satellite profile needs the host columns {missing}")
-        properties = np.column_stack([_column(halo, name) for name in ("z_h", "C_h", "S_h")])
-        return self.central.halo_model.latents(self._host_mass(halo), properties)[:, 1]
+            raise SimulationError(f"the hosts' C_h residual needs the host columns {missing}")
+        mass, c_h = self._host_mass(halo), np.atleast_1d(_column(halo, "C_h"))
+        # The C_h latent (column 1) depends on M_h and C_h alone; z_h and S_h are
+        # placeholders for the other two columns.
+        properties = np.column_stack([np.ones_like(c_h), c_h, np.ones_like(c_h)])
+        return self.central.halo_model.latents(mass, properties)[:, 1]
 
     def satellite_count_log_prob(self, halo, counts) -> np.ndarray:
-        """log P(N_sat = counts | host), the negative binomial, shape (n,)."""
+        """log P(N_sat = counts | host), the negative binomial of mean
+        :meth:`satellite_count_mean` and shape ``1 / sigma_I^2``, shape (n,)."""
         counts = np.atleast_1d(np.asarray(counts))
         numeric = counts.astype(float) if counts.dtype.kind in "biuf" else None
         if (numeric is None or not np.all(np.isfinite(numeric)) or np.any(numeric < 0)

@@ -13,9 +13,15 @@ Per host of virial mass ``M_h`` (log10 Msun/h) at the snapshot redshift:
   1.33, -0.02, 5.67, 1.19), is the first-order function alone), times
   ``survival_fraction``, the share of accreted sub-halos that still host an
   identifiable galaxy today, above ``log10 m_peak >= log_peak_min``;
-* **counts**: negative binomial with that mean ``mu(M_h)`` and variance
-  ``mu + (count_scatter mu)^2`` (super-Poisson; Boylan-Kolchin et al. 2010, MNRAS 406,
-  896, and Jiang & van den Bosch 2017, MNRAS 472, 657, measure ``sigma_I ~ 0.18``);
+* **counts**: negative binomial with mean ``mu(M_h) A(r_C)`` and variance
+  ``m + (count_scatter m)^2`` for that mean m (super-Poisson; Boylan-Kolchin et al.
+  2010, MNRAS 406, 896, and Jiang & van den Bosch 2017, MNRAS 472, 657, measure
+  ``sigma_I ~ 0.18``). ``A(r_C) = exp(count_assembly r_C - count_assembly^2 / 2)`` is
+  the occupation assembly bias: ``r_C`` is the host's standardised ``C_h`` residual at
+  fixed mass, exactly N(0, 1) at every mass, so ``E[A] = 1`` and ``mu(M_h)`` stays the
+  mean count at fixed mass. At fixed mass, more concentrated, earlier-forming hosts keep
+  fewer sub-halos (Zentner et al. 2005, ApJ 624, 505; Mao, Williamson & Wechsler 2015,
+  ApJ 810, 21): ``count_assembly = -0.3``, i.e. -26 % per standard deviation of ``C_h``;
 * **infall redshift**: the host's mass history ``M(z) = M_0 exp(-a_h z)`` with
   ``a_h = ln 2 / z_h`` (Wechsler et al. 2002; ``M(z_h) = M_0 / 2``); a sub-halo of
   ratio psi can only have fallen in while ``M(z) > m_peak``, i.e. at ``z < -ln(psi) /
@@ -131,6 +137,10 @@ class SubhaloModel:
         log_peak_min: resolution limit, log10 m_peak (Msun/h); chosen so that a galaxy
             at this peak mass has P(smass >= 8.75) < 1e-4.
         count_scatter: sigma_I, the super-Poisson scatter of the counts.
+        count_assembly: occupation assembly bias, d ln(mean count) per unit of the
+            host's standardised ``C_h`` residual at fixed mass (negative: concentrated
+            hosts have fewer sub-halos; Zentner et al. 2005, Mao et al. 2015). A
+            parameter dict without it (written before it existed) loads as 0.
         infall_rate_factor: infall-redshift rate of survivors over the host's mass
             accretion rate ln 2 / z_h.
         formation_floor: smallest z_h used in that rate.
@@ -152,6 +162,7 @@ class SubhaloModel:
     survival_fraction: float = 0.32
     log_peak_min: float = 10.6
     count_scatter: float = 0.18
+    count_assembly: float = -0.3
     infall_rate_factor: float = 2.0
     formation_floor: float = 0.1
     stripping_rate: float = 0.12
@@ -175,15 +186,19 @@ class SubhaloModel:
             raise SimulationError("SubhaloModel.concentration_min must be below concentration_max")
         if self.stripping_scatter < 0:
             raise SimulationError("SubhaloModel.stripping_scatter must be >= 0")
+        if not np.isfinite(self.count_assembly):
+            raise SimulationError(f"SubhaloModel.count_assembly must be finite, got "
+                                  f"{self.count_assembly}")
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> SubhaloModel:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error. Without
+        ``count_assembly`` (a universe simulated before the term existed) it is 0."""
         check_parameter_names(cls, params, "sub-halo model")
-        return cls(**params)
+        return cls(**{"count_assembly": 0.0, **params})
 
     # ------------------------------------------------------------------ mass function
     def mass_function(self, psi: np.ndarray) -> np.ndarray:
@@ -204,13 +219,21 @@ class SubhaloModel:
         return ln_psi
 
     def mean_count(self, log_host: np.ndarray) -> np.ndarray:
-        """mu(M_h): mean number of sub-halos above ``log_peak_min`` per host, shape of input.
-
-        Hosts below ``log_peak_min`` have none.
+        """mu(M_h): mean number of sub-halos above ``log_peak_min`` per host at fixed
+        mass (averaged over the ``C_h`` residual; a host's own mean is this times
+        :meth:`assembly_factor`), shape of input. Hosts below ``log_peak_min`` have none.
         """
         ln_psi = np.minimum(self._ln_psi_min(log_host), 0.0)
         return self.survival_fraction * np.exp(np.interp(ln_psi, _LN_PSI,
                                                          self._ln_cumulative()))
+
+    def assembly_factor(self, residual: np.ndarray) -> np.ndarray:
+        """A(r_C) = exp(count_assembly r_C - count_assembly^2 / 2): a host's mean count
+        over the mean at its mass, for its standardised ``C_h`` residual ``r_C`` (shape of
+        input). ``E[A] = 1`` exactly for ``r_C ~ N(0, 1)`` (the residual's law at every
+        mass, ``HaloModel``), so the mean count at fixed mass is ``mu(M_h)``."""
+        a = self.count_assembly
+        return np.exp(a * np.asarray(residual, dtype=float) - 0.5 * a * a)
 
     def quadrature(self, log_host: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nodes (n, K) in log10 m_peak and weights (n, K) such that
@@ -234,9 +257,11 @@ class SubhaloModel:
                                   self.concentration_min, self.concentration_max)
 
     # ------------------------------------------------------------------ draws
-    def draw_counts(self, log_host: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Negative-binomial numbers of sub-halos per host (int64, shape of input)."""
-        mean = self.mean_count(log_host)
+    def draw_counts(self, log_host: np.ndarray, residual: np.ndarray,
+                    rng: np.random.Generator) -> np.ndarray:
+        """Negative-binomial numbers of sub-halos per host (int64, shape of input) of
+        mean ``mu(M_h) A(r_C)``; ``residual``: the hosts' standardised ``C_h`` residual."""
+        mean = self.mean_count(log_host) * self.assembly_factor(residual)
         shape = 1.0 / self.count_scatter**2
         counts = np.zeros(mean.shape, dtype=np.int64)
         some = mean > 0
@@ -284,7 +309,8 @@ class SubhaloModel:
             from the central), ``velocity`` (m, 3; km/s relative to the central).
         """
         log_host = np.asarray(hosts["M_h"], dtype=float)
-        counts = self.draw_counts(log_host, rng)
+        residual = np.asarray(hosts["C_residual"], dtype=float)
+        counts = self.draw_counts(log_host, residual, rng)
         host = np.repeat(np.arange(len(log_host)), counts)
         m_host = log_host[host]
         m_peak = self.draw_peak_masses(m_host, rng)
@@ -293,7 +319,7 @@ class SubhaloModel:
         elapsed = cosmology.age(redshift) - cosmology.age(z_infall)
         log_bound = self.draw_bound_fraction(elapsed, rng)
         vmax_peak = self.vmax_vvir_infall * cosmology.virial_velocity(m_peak, z_infall)
-        c_host = self.concentration(m_host, np.asarray(hosts["C_residual"])[host], redshift)
+        c_host = self.concentration(m_host, residual[host], redshift)
         r_host = nfw_radii(self.concentration_factor * c_host, rng.random(len(host)))
         direction = rng.standard_normal((len(host), 3))
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)

@@ -158,7 +158,7 @@ def simulate(
     universe = _Box(config, say)
     selected_tables: list[pd.DataFrame] = []
     n_selected = n_drawn = 0
-    failed_masses: list[np.ndarray] = []
+    failed_hosts: list[pd.DataFrame] = []
     batches = universe.halo_stream.spawn(64)
     fraction = estimate_selected_fraction(config, np.random.default_rng(batches[-1]))
     for batch, stream in enumerate(batches[:-1]):
@@ -173,7 +173,7 @@ def simulate(
         galaxies = config.truth.sample(halos, 1, rng, selected=False)[0]
         keep = galaxies[:, 0] >= config.truth.stellar_mass_cut
         if config.satellites:
-            failed_masses.append(halos["M_h"].to_numpy()[~keep])
+            failed_hosts.append(halos.loc[~keep, ["M_h", "C_h"]])
         table = halos[keep].reset_index(drop=True)
         table[list(GALAXY)] = galaxies[keep]
         selected_tables.append(table)
@@ -189,7 +189,7 @@ def simulate(
     if config.satellites:
         say("satellites")
         table, satellite_extra = add_satellites(config, table)
-        missing = expected_satellites(config.truth, np.concatenate(failed_masses))
+        missing = expected_satellites(config.truth, pd.concat(failed_hosts))
         satellite_extra["expected_missing_satellites"] = missing * config.n_halos / n_selected
         extra.update(satellite_extra)
         properties = (*HOST, *HALO, N_SAT.name, *SUBHALO, *GALAXY)
@@ -356,15 +356,18 @@ def add_satellites(config: UniverseConfig, centrals: pd.DataFrame
     return table, extra
 
 
-def expected_satellites(truth: TruthModel, log_mass: np.ndarray) -> float:
-    """Expected number of satellites above the cut summed over hosts of masses
-    ``log_mass`` (the exact count mean, interpolated on a 0.002-dex mass grid)."""
-    if len(log_mass) == 0:
+def expected_satellites(truth: TruthModel, hosts: pd.DataFrame) -> float:
+    """Expected number of satellites above the cut summed over ``hosts`` (columns
+    ``M_h, C_h``): the exact count mean, its mass part interpolated on a 0.002-dex mass
+    grid, times each host's occupation assembly factor."""
+    if len(hosts) == 0:
         return 0.0
+    model = truth.satellite_model
+    log_mass = hosts["M_h"].to_numpy(dtype=float)
     low, high = float(log_mass.min()), float(log_mass.max())
     grid = np.linspace(low, high, max(2, int(np.ceil((high - low) / 0.002)) + 1))
-    mean = truth.satellite_model.satellite_count_mean({"M_h": grid})
-    return float(np.interp(log_mass, grid, mean).sum())
+    mean = model.satellite_count_mean({"M_h": grid}, at_fixed_mass=True)
+    return float((np.interp(log_mass, grid, mean) * model.count_assembly_factor(hosts)).sum())
 
 
 def matter_particles(field: LinearField, side: int) -> np.ndarray:
