@@ -162,7 +162,9 @@ def measure(n_hosts: int, box: float, seed: int, samples: int,
         "n_hosts": n_hosts, "box": box, "seed": seed, "samples": samples,
         "edges": settings.edges.tolist(), "counts": counts,
         "comparison": comparison.to_dict(),
-        "ratios": comparison.ratios.to_dict(orient="list"),
+        "ratios": {name: [value if not isinstance(value, float) or math.isfinite(value)
+                          else None for value in values]
+                   for name, values in comparison.ratios.to_dict(orient="list").items()},
         "flow": FLOW, "seconds": seconds,
     }
     return result, comparison
