@@ -1,0 +1,226 @@
+"""Benchmark: a mock with satellites painted on held-out hosts, against the truth's
+galaxies, by colour quartile; the learned models beside a Zheng07 HOD (issue #19).
+
+Two universes with satellites are simulated with the same settings and different seeds:
+the first trains, the second holds out (its hosts were never seen). On the training
+universe:
+
+* **learned** (galhalo's composite model): a flow for the central's galaxy given the five
+  host columns; the occupation model (neural negative binomial) for ``N_sat`` given the
+  five host columns; a flow *profile* for ``r_host, v_r, v_t`` given the five host
+  columns; a flow for the satellite's galaxy given the host columns, ``r_host`` and the
+  central's ``sSFR`` (``sSFR_central``: galactic conformity);
+* **HOD**: the same central flow; the Zheng07 satellite occupation (``hod`` family,
+  ``M_h`` alone, Poisson); the ``nfw`` profile (NFW radii, Gaussian velocities); a flow
+  for the satellite's galaxy given ``M_h`` and ``r_host`` alone (what an HOD with
+  colours by host mass and radius knows: no assembly bias, no conformity).
+
+The held-out universe's hosts (one row per host, its central's galaxy columns dropped)
+are a halo-only catalog: each composite paints centrals and satellites on them
+(``galhalo.mock.make_mock``, ``--samples`` realisations). The truth is the held-out
+universe's own galaxies. Both are compared with what ``galhalo clustering`` runs
+(``evaluate.satellite_comparison.compare_satellites``): wp(rp), 0.1-20 Mpc/h (5 bins
+per decade, pi_max 40 Mpc/h or a jackknife cube side, line of sight z, delete-one
+jackknife on 3^3 cubes) for all galaxies, the satellites and each quartile of colour
+(g - i; edges the truth's quartiles, shared by the mocks), a mock's wp the mean over
+its realisations; the ratio mock / truth with the truth's jackknife band.
+
+Reported per model and population: the largest |ratio - 1| over the rp bins and where
+(target: within 5% everywhere), and the satellite fractions and counts. Default: 1e5
+hosts in 205 Mpc/h (TNG300-like, train and held out each), seeds 42 and 43;
+``--quick``: 2e4 hosts at the same density.
+Prints the tables, writes JSON (benchmarks/results/satellite_mock.json), the figure
+docs/figures/satellite_wp.png and the block ``satellite_mock`` of docs/satellites.md.
+
+Usage::
+
+    .venv/bin/python benchmarks/satellite_mock.py            # 1e5 hosts
+    .venv/bin/python benchmarks/satellite_mock.py --quick    # 2e4 hosts
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _docs import DOCS, markdown_table
+from _universe import add_universe_options, report, universe_size
+
+HOST = ("M_h", "C_h", "S_h", "z_h", "Delta3_h")
+GALAXY = ("smass", "color", "sSFR", "radius")
+ORBIT = ("r_host", "v_r", "v_t")
+#: Host-table columns kept for painting (ids, host properties, phase space).
+HOST_TABLE = ("halo_id", *HOST, "x", "y", "z", "vx", "vy", "vz")
+#: Issue #19's target: |wp_mock / wp_truth - 1| below this in every bin and quartile.
+TARGET = 0.05
+RP_RANGE = (0.1, 20.0)
+PER_DECADE = 5
+PI_MAX = 40.0
+JACKKNIFE = 3
+#: Training settings (short: the benchmark is about the mock, and runs on 2 cores).
+FLOW = {"epochs": 40}
+OCCUPATION: dict[str, Any] = {}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "satellite_mock.json"
+DOCUMENT = DOCS / "satellites.md"
+FIGURE = DOCS / "figures" / "satellite_wp.png"
+BLOCK = "satellite_mock"
+
+
+def _timed(seconds: dict[str, float], name: str, function, *args, **kwargs):
+    print(f"{name} ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    value = function(*args, **kwargs)
+    seconds[name] = time.perf_counter() - start
+    return value
+
+
+def train_models(universe, seed: int, seconds: dict[str, float]) -> dict[str, Any]:
+    """The two composites of the module docstring, trained on ``universe``."""
+    from galhalo.catalog import Catalog
+    from galhalo.catalog.hosts import with_central_columns
+    from galhalo.models.composite import CompositeModel
+    from galhalo.models.flow import FlowModel
+    from galhalo.models.hod import HODModel
+    from galhalo.models.nfw import NFWModel
+    from galhalo.models.occupation import OccupationModel
+
+    centrals = universe.centrals()
+    table = with_central_columns(universe.table)
+    satellites = Catalog(table[~universe.central_mask()].reset_index(drop=True),
+                         universe.meta)
+
+    def fit(name, model, catalog, condition, target):
+        return _timed(seconds, f"fit {name}", model.fit, catalog, ",".join(condition),
+                      ",".join(target), seed=seed)
+
+    central = fit("central flow", FlowModel(**FLOW), centrals, HOST, GALAXY)
+    learned = CompositeModel(
+        central=central,
+        occupation=fit("occupation", OccupationModel(**OCCUPATION), centrals, HOST,
+                       ("N_sat",)),
+        profile=fit("profile flow", FlowModel(**FLOW), satellites, HOST, ORBIT),
+        satellite=fit("satellite flow", FlowModel(**FLOW), satellites,
+                      (*HOST, "r_host", "sSFR_central"), GALAXY))
+    hod = CompositeModel(
+        central=central,
+        occupation=fit("hod", HODModel(), centrals, ("M_h",), ("N_sat",)),
+        profile=fit("nfw", NFWModel(), satellites, ("M_h",), ORBIT),
+        satellite=fit("satellite flow (M_h, r_host)", FlowModel(**FLOW), satellites,
+                      ("M_h", "r_host"), GALAXY))
+    return {"learned": learned, "HOD": hod}
+
+
+POPULATIONS = ("all", "satellites", *(f"color q{k}/4" for k in range(1, 5)))
+
+
+def pi_max_for(box: float) -> float:
+    """wp depth: PI_MAX, or the whole Mpc/h of a jackknife cube side if smaller."""
+    return float(min(PI_MAX, math.floor(box / JACKKNIFE)))
+
+
+def measure(n_hosts: int, box: float, seed: int, samples: int,
+            nthreads: int) -> tuple[dict[str, Any], Any]:
+    """Everything of the module docstring, JSON-able, and the comparison (for the figure)."""
+    import galhalo
+    from galhalo.catalog import Catalog
+    from galhalo.evaluate.satellite_clustering import SmallScaleSettings
+    from galhalo.evaluate.satellite_comparison import compare_satellites
+    from galhalo.mock import make_mock
+
+    seconds: dict[str, float] = {}
+    training = _timed(seconds, "simulate training universe", galhalo.simulate, n_hosts, box,
+                      seed, satellites=True)
+    held_out = _timed(seconds, "simulate held-out universe", galhalo.simulate, n_hosts, box,
+                      seed + 1, satellites=True)
+    models = train_models(training, seed, seconds)
+    hosts = held_out.centrals()
+    hosts = Catalog(hosts.table[list(HOST_TABLE)].reset_index(drop=True), hosts.meta)
+    catalogs = {"truth": held_out}
+    for label, model in models.items():
+        catalogs[label] = _timed(seconds, f"paint {label}", make_mock, model, hosts, samples,
+                                 seed)
+    settings = SmallScaleSettings(rp_min=RP_RANGE[0], rp_max=RP_RANGE[1],
+                                  per_decade=PER_DECADE, pi_max=pi_max_for(box),
+                                  jackknife=JACKKNIFE,
+                                  nthreads=nthreads, populations=POPULATIONS, with_xi=False)
+    comparison = _timed(seconds, "wp and satellite statistics", compare_satellites,
+                        catalogs, settings, shared_edges=True, rp_range=RP_RANGE,
+                        tolerance=TARGET)
+    counts = {}
+    for label, catalog in catalogs.items():
+        satellite = ~catalog.table["is_central"].to_numpy(bool)
+        realizations = (catalog.table["realization"].nunique()
+                        if "realization" in catalog.table else 1)
+        counts[label] = {"galaxies": len(catalog) / realizations,
+                         "satellites": int(satellite.sum()) / realizations,
+                         "satellite_fraction": float(satellite.mean())}
+    result = {
+        "n_hosts": n_hosts, "box": box, "seed": seed, "samples": samples,
+        "edges": settings.edges.tolist(), "counts": counts,
+        "comparison": comparison.to_dict(),
+        "ratios": {name: [value if not isinstance(value, float) or math.isfinite(value)
+                          else None for value in values]
+                   for name, values in comparison.ratios.to_dict(orient="list").items()},
+        "flow": FLOW, "seconds": seconds,
+    }
+    return result, comparison
+
+
+def tables(result: dict[str, Any]) -> str:
+    mocks = result["comparison"]["mocks"]
+    names = [name for name in POPULATIONS if any(name in m for m in mocks.values())]
+    header = ["model", *[f"{name}: max abs(ratio − 1) at rp" for name in names]]
+    rows = []
+    for label, populations in mocks.items():
+        cells = []
+        for name in names:
+            entry = populations.get(name)
+            if entry is None or entry["max_deviation"] is None:
+                cells.append("–")
+                continue
+            cells.append(f"{100 * entry['max_deviation']:.1f}% at {entry['rp_at_max']:.2g} "
+                         f"(band {100 * entry['error_at_max']:.1f}%)"
+                         + (" ✓" if entry["within"] else ""))
+        rows.append([label, *cells])
+    counts = result["counts"]
+    return (markdown_table(header, rows) + "\n\nPer realisation: "
+            + "; ".join(f"{label} {c['galaxies']:,.0f} galaxies, {c['satellites']:,.0f} "
+                        f"satellites (fraction {c['satellite_fraction']:.3f})"
+                        for label, c in counts.items()) + ".")
+
+
+def main() -> None:
+    from galhalo.report.wp_ratio_figure import wp_ratio_figure
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_universe_options(parser, DEFAULT_OUT, "docs/satellites.md")
+    parser.add_argument("--samples", type=int, default=2, help="mock realisations")
+    parser.add_argument("--threads", type=int, default=2, help="Corrfunc threads")
+    args = parser.parse_args()
+    n_hosts, box = universe_size(args)
+    result, comparison = measure(n_hosts, box, args.seed, args.samples, args.threads)
+    text = tables(result)
+    print(text)
+    if not args.no_docs:
+        FIGURE.parent.mkdir(parents=True, exist_ok=True)
+        wp_ratio_figure(comparison, FIGURE)
+        print(f"wrote {FIGURE}", file=sys.stderr)
+    seconds = result["seconds"]
+    note = (f"{n_hosts:,} hosts in {box:.0f} Mpc/h to train (seed {args.seed}), the "
+            f"{n_hosts:,} hosts of another universe (seed {args.seed + 1}) painted, "
+            f"{args.samples} realisations; wp at rp {RP_RANGE[0]:g}–{RP_RANGE[1]:g} Mpc/h, "
+            f"pi_max {pi_max_for(box):g} Mpc/h, jackknife {JACKKNIFE}^3; colour quartiles at the "
+            f"truth's g − i edges; flows {FLOW}. Max abs(ratio − 1) over the bins, the rp "
+            "(Mpc/h) where it is, and the truth's jackknife band there; ✓: within 5% in "
+            f"every bin. Total {sum(seconds.values()):.0f} s. Figure: "
+            "[figures/satellite_wp.png](figures/satellite_wp.png).")
+    report(args, "satellite_mock", result, DOCUMENT, BLOCK, text + "\n\n" + note,
+           extra_options=f" --samples {args.samples}" if args.samples != 2 else "")
+
+
+if __name__ == "__main__":
+    main()
