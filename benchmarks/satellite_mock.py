@@ -26,7 +26,10 @@ jackknife on 3^3 cubes) for all galaxies, the satellites and each quartile of co
 its realisations; the ratio mock / truth with the truth's jackknife band.
 
 Reported per model and population: the largest |ratio - 1| over the rp bins and where
-(target: within 5% everywhere), and the satellite fractions and counts. Default: 1e5
+(target: within 5% everywhere), and the satellite fractions and counts. The noise floor
+of the test: the same statistic between two realisations of the learned mock (for a
+perfect model, the mock's mean over K = 2 realisations against the truth's one would
+deviate about sqrt(3/4) = 0.87 times as much). Default: 1e5
 hosts in 205 Mpc/h (TNG300-like, train and held out each), seeds 42 and 43;
 ``--quick``: 2e4 hosts at the same density.
 Prints the tables, writes JSON (benchmarks/results/satellite_mock.json), the figure
@@ -150,6 +153,15 @@ def measure(n_hosts: int, box: float, seed: int, samples: int,
     comparison = _timed(seconds, "wp and satellite statistics", compare_satellites,
                         catalogs, settings, shared_edges=True, rp_range=RP_RANGE,
                         tolerance=TARGET)
+    floor = None
+    if samples >= 2:  # the noise floor: two realisations of the learned mock, one over the other
+        table = catalogs["learned"].table
+        pair = {f"learned realisation {r}": Catalog(
+            table[table["realization"] == r].drop(columns="realization")
+            .reset_index(drop=True), hosts.meta) for r in (0, 1)}
+        floor = _timed(seconds, "wp of two realisations (noise floor)", compare_satellites,
+                       pair, settings, shared_edges=True, rp_range=RP_RANGE,
+                       tolerance=TARGET).to_dict()
     counts = {}
     for label, catalog in catalogs.items():
         satellite = ~catalog.table["is_central"].to_numpy(bool)
@@ -161,7 +173,7 @@ def measure(n_hosts: int, box: float, seed: int, samples: int,
     result = {
         "n_hosts": n_hosts, "box": box, "seed": seed, "samples": samples,
         "edges": settings.edges.tolist(), "counts": counts,
-        "comparison": comparison.to_dict(),
+        "comparison": comparison.to_dict(), "floor": floor,
         "ratios": {name: [value if not isinstance(value, float) or math.isfinite(value)
                           else None for value in values]
                    for name, values in comparison.ratios.to_dict(orient="list").items()},
@@ -171,7 +183,10 @@ def measure(n_hosts: int, box: float, seed: int, samples: int,
 
 
 def tables(result: dict[str, Any]) -> str:
-    mocks = result["comparison"]["mocks"]
+    mocks = dict(result["comparison"]["mocks"])
+    if result.get("floor"):
+        for populations in result["floor"]["mocks"].values():
+            mocks["noise floor: learned realisation 1 / 0"] = populations
     names = [name for name in POPULATIONS if any(name in m for m in mocks.values())]
     header = ["model", *[f"{name}: max abs(ratio − 1) at rp" for name in names]]
     rows = []
@@ -215,8 +230,11 @@ def main() -> None:
             f"{args.samples} realisations; wp at rp {RP_RANGE[0]:g}–{RP_RANGE[1]:g} Mpc/h, "
             f"pi_max {pi_max_for(box):g} Mpc/h, jackknife {JACKKNIFE}^3; colour quartiles at the "
             f"truth's g − i edges; flows {FLOW}. Max abs(ratio − 1) over the bins, the rp "
-            "(Mpc/h) where it is, and the truth's jackknife band there; ✓: within 5% in "
-            f"every bin. Total {sum(seconds.values()):.0f} s. Figure: "
+            "(Mpc/h) where it is, and the truth's jackknife band there (the noise floor: "
+            "realisation 0's band); ✓: within 5% in every bin. The noise floor compares two "
+            "realisations of the learned mock on the same hosts: a perfect model's mean of 2 "
+            "realisations would deviate from the truth about 0.87 times as much. "
+            f"Total {sum(seconds.values()):.0f} s. Figure: "
             "[figures/satellite_wp.png](figures/satellite_wp.png).")
     report(args, "satellite_mock", result, DOCUMENT, BLOCK, text + "\n\n" + note,
            extra_options=f" --samples {args.samples}" if args.samples != 2 else "")
