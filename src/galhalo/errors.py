@@ -26,6 +26,7 @@ __all__ = [
     "ModelError",
     "OutputPathError",
     "ParticleMeshError",
+    "PhotometryError",
     "PopulateError",
     "ReportError",
     "ScenarioError",
@@ -90,6 +91,13 @@ class PopulateError(GalhaloError):
 class CosmoError(GalhaloError):
     """Bad input to the cosmology graphs, systematics, GNN or metrics; the message names
     the argument or column and what is wrong."""
+
+
+class PhotometryError(GalhaloError):
+    """Bad input to the survey photometry: a filter or depth file (non-positive or
+    unsorted wavelengths, a filter without depth), a source outside a template's
+    wavelength range, a catalog without the columns a source model needs, or a survey
+    classifier applied to the wrong bands; the message names the file, filter or column."""
 
 
 class ReportError(GalhaloError):
