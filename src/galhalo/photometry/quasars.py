@@ -108,8 +108,8 @@ class LuminosityFunction:
     """PD16's double power law in M_g(z=2) (see the module doc); default: their PLE.
 
     ``low`` / ``high``: (α, β, k1, k2) at z <= z_p / z > z_p. ``lede``: (c1a, c1b, c2)
-    replaces the PLE above z_p by the LEDE form with the ``low`` slopes' continuation
-    ``high`` α, β (PD16's PLE+LEDE), ``None`` keeps the PLE.
+    replaces the PLE evolution of M* above z_p by the LEDE form (Φ* and M* evolving as
+    in the module doc; slopes still those of ``high``); ``None`` keeps the PLE.
     """
 
     log_phi_star: float = -6.01
@@ -311,12 +311,13 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
     lf = lf or LuminosityFunction()
     rng = _rng(seed)
     z = np.arange(z_range[0] + dz / 2, z_range[1], dz)
-    per_deg2, _ = volume_element(z, cosmology)
     bright, faint = magnitude_limits(z)
     bright = np.broadcast_to(np.asarray(bright, float), z.shape)
     faint = np.broadcast_to(np.asarray(faint, float), z.shape)
-    mags = np.arange(np.floor(bright.min()), np.ceil(faint.max()) + dm, dm)[:-1] + dm / 2
-    density = lf.phi(mags[None, :], z[:, None]) * per_deg2[:, None] * dz * dm
+    key = tuple(sorted((LF_COSMOLOGY if cosmology is None else cosmology).items()))
+    mags, grid = _density_grid(lf, key, float(z_range[0]), float(z_range[1]), dz, dm,
+                               float(np.floor(bright.min())), float(np.ceil(faint.max())))
+    density = grid.copy()
     density[(mags[None, :] < bright[:, None]) | (mags[None, :] > faint[:, None])] = 0.0
     cumulative = np.cumsum(density.ravel())
     expected = cumulative[-1] * area_deg2
@@ -331,6 +332,20 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
     ew_scale = np.exp(common + rng.normal(0.0, EW_LINE_SIGMA, (n, len(LINES)))
                       - 0.5 * (EW_COMMON_SIGMA**2 + EW_LINE_SIGMA**2))
     return QuasarDraws(redshift, magnitude, alpha, ew_scale)
+
+
+@lru_cache(maxsize=16)
+def _density_grid(lf: LuminosityFunction, cosmology: tuple, z_low: float, z_high: float,
+                  dz: float, dm: float, m_low: float, m_high: float,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(magnitude cell centres, quasars per deg² per (z, M) cell) of Φ dV/dz dz dM on the
+    grid of :func:`draw_quasars` (cached: the LF is the slow part of a small draw)."""
+    z = np.arange(z_low + dz / 2, z_high, dz)
+    per_deg2, _ = volume_element(z, dict(cosmology))
+    mags = np.arange(m_low, m_high + dm, dm)[:-1] + dm / 2
+    density = lf.phi(mags[None, :], z[:, None]) * per_deg2[:, None] * dz * dm
+    density.setflags(write=False)
+    return mags, density
 
 
 def _norm_band() -> FilterSet:
