@@ -30,7 +30,7 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 
@@ -109,7 +109,7 @@ class Filter:
         object.__setattr__(self, "wavelength", wave)
         object.__setattr__(self, "transmission", trans)
 
-    @property
+    @cached_property
     def support(self) -> tuple[float, float]:
         """(first, last) wavelength (Å) where the transmission is non-zero, with the
         neighbouring zero samples: outside it the filter sees nothing."""

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 
 from ..errors import PhotometryError
 from .filters import FilterSet
@@ -87,30 +87,37 @@ def band_weights(wavelength: np.ndarray, filters: FilterSet,
     ``[wavelength[0], wavelength[-1]]`` (the spectrum would be extrapolated).
     """
     wave = _check_grid(wavelength, what)
-    weights = np.zeros((wave.size, len(filters)))
+    return _weights(wave, filters, what).toarray()
+
+
+def _weights(wave: np.ndarray, filters: FilterSet, what: str) -> csc_matrix:
+    """:func:`band_weights` as a sparse (m, n_filters) matrix (no argument checks)."""
+    rows, columns, values = [], [], []
     for column, band in enumerate(filters):
         lo, hi = band.support
         if lo < wave[0] or hi > wave[-1]:
             raise PhotometryError(
                 f"{what}: filter '{band.name}' ({lo:.0f}-{hi:.0f} Å) is outside the "
                 f"spectrum's wavelength range ({wave[0]:.0f}-{wave[-1]:.0f} Å)")
-        inside = wave[(wave > lo) & (wave < hi)]
-        keep = (band.wavelength >= lo) & (band.wavelength <= hi)
-        grid = np.union1d(band.wavelength[keep], inside)
+        first, last = np.searchsorted(wave, [lo, hi], side="right")
+        grid = np.sort(np.concatenate([band.wavelength, wave[first:last]]))
+        grid = grid[(grid >= lo) & (grid <= hi)]
         trans = np.interp(grid, band.wavelength, band.transmission)
         step = np.diff(grid)
         trap = np.zeros(grid.size)
         trap[:-1] += 0.5 * step
         trap[1:] += 0.5 * step
-        norm = SPEED_OF_LIGHT * np.sum(trap * trans / grid) * _UJY
-        node = trap * trans * grid / norm
+        node = trap * trans * grid
+        node /= SPEED_OF_LIGHT * _UJY * np.sum(trap * trans / grid)
         # linear interpolation of the spectrum at `grid` from its samples `wave`
         right = np.clip(np.searchsorted(wave, grid, side="right"), 1, wave.size - 1)
-        left = right - 1
-        frac = (grid - wave[left]) / (wave[right] - wave[left])
-        np.add.at(weights[:, column], left, node * (1.0 - frac))
-        np.add.at(weights[:, column], right, node * frac)
-    return weights
+        frac = (grid - wave[right - 1]) / (wave[right] - wave[right - 1])
+        rows += [right - 1, right]
+        values += [node * (1.0 - frac), node * frac]
+        columns.append(np.full(2 * grid.size, column))
+    return csc_matrix((np.concatenate(values), (np.concatenate(rows),
+                                                np.concatenate(columns))),
+                      shape=(wave.size, len(filters)))
 
 
 def band_fluxes(wavelength: np.ndarray, f_lambda: np.ndarray,
@@ -208,8 +215,8 @@ class ComponentTable:
             if transmission is not None:
                 factor = np.asarray(transmission(observed, np.array([z])), dtype=float)
                 spectra = spectra * factor.reshape(1, -1)
-            weights = band_weights(observed, filters, what=f"components at z = {z:g}")
-            table[i] = spectra @ weights
+            weights = _weights(observed, filters, what=f"components at z = {z:g}")
+            table[i] = (weights.T @ spectra.T).T
         return cls(z_grid, table, filters.names)
 
     def fluxes(self, redshift: np.ndarray, coefficients: np.ndarray,
