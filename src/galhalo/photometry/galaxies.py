@@ -42,7 +42,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 
 import numpy as np
 import pandas as pd
@@ -50,7 +49,7 @@ import pandas as pd
 from ..catalog import Catalog
 from ..errors import PhotometryError
 from .distances import distance_modulus, flat_lcdm
-from .filters import FilterSet, jpas_like, sdss
+from .filters import FilterSet, jpas_like, kcorrect_data, sdss
 from .lightcone import box_at_redshift, light_cone
 from .sources import flux_columns
 from .synthetic import ComponentTable, ab_magnitude, band_fluxes
@@ -106,7 +105,7 @@ def kcorrect_templates() -> GalaxyTemplates:
     """Read ``kcorrect-default-v4.fits`` (see the module docstring)."""
     from astropy.io import fits
 
-    path = files("kcorrect") / "data" / "templates" / "kcorrect-default-v4.fits"
+    path = kcorrect_data("templates", "kcorrect-default-v4.fits")
     with fits.open(str(path)) as hdus:
         wave = np.asarray(hdus["FLUX"].data["wave"][0], dtype=float)
         flux = np.asarray(hdus["FLUX"].data["flux"][0], dtype=float)
