@@ -50,6 +50,7 @@ import pandas as pd
 
 from ..errors import PhotometryError
 from . import igm
+from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus, flat_lcdm
 from .filters import FilterSet, sdss
 from .sources import flux_columns, quasar_class
 from .synthetic import ComponentTable, ab_magnitude, band_weights
@@ -100,7 +101,6 @@ LINES: tuple[tuple[str, float, float, float], ...] = (
 )
 #: Log-normal scatter of the EWs: common to a quasar's lines, and per line.
 EW_COMMON_SIGMA, EW_LINE_SIGMA = 0.35, 0.25
-_C_KMS = 299792.458
 
 
 @dataclass(frozen=True)
@@ -146,37 +146,19 @@ class LuminosityFunction:
         return 10.0**log_phi / (10.0 ** (0.4 * (alpha + 1) * dm) + 10.0 ** (0.4 * (beta + 1) * dm))
 
 
-@lru_cache(maxsize=8)
-def _distance_grid(omega_m: float, h0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z grid 0-8 step 1e-3, comoving distance (Mpc), c/H(z) (Mpc)) of a flat ΛCDM
-    (radiation neglected), by the trapezoid rule (relative error < 1e-7)."""
-    z = np.linspace(0.0, 8.0, 8001)
-    hubble_distance = _C_KMS / (h0 * np.sqrt(omega_m * (1.0 + z) ** 3 + 1.0 - omega_m))
-    comoving = np.concatenate(
-        [[0.0], np.cumsum(0.5 * (hubble_distance[1:] + hubble_distance[:-1]) * np.diff(z))])
-    return z, comoving, hubble_distance
-
-
 def volume_element(redshift: np.ndarray, cosmology: dict | None = None,
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(dV_c/dz per deg² in Mpc³, distance modulus μ in mag) at ``redshift`` (0 < z <= 8)
-    for a flat ΛCDM ``cosmology`` (keys ``Om0``, ``H0`` in km/s/Mpc; default
+    """(dV_c/dz per deg² in Mpc³, distance modulus μ in mag) at ``redshift`` (> 0) for a
+    flat ΛCDM ``cosmology`` (a catalog-style mapping, see :mod:`.distances`; default
     :data:`LF_COSMOLOGY`)."""
-    params = dict(LF_COSMOLOGY if cosmology is None else cosmology)
-    if "Om0" not in params or "H0" not in params:
-        raise PhotometryError(f"cosmology needs Om0 and H0, got {sorted(params)}")
-    omega_m, h0 = float(params["Om0"]), float(params["H0"])
-    if not (0 < omega_m <= 1 and 0 < h0 < 1000):
-        raise PhotometryError(f"cosmology: need 0 < Om0 <= 1 and 0 < H0, got {params}")
     z = np.asarray(redshift, dtype=float)
-    if z.size and (not np.isfinite(z).all() or z.min() <= 0 or z.max() > 8):
-        raise PhotometryError("volume_element: redshifts must be finite, in (0, 8]")
-    grid, comoving_grid, hubble_grid = _distance_grid(omega_m, h0)
-    comoving = np.interp(z, grid, comoving_grid)
-    hubble = np.interp(z, grid, hubble_grid)
-    per_deg2 = hubble * comoving**2 * (np.pi / 180.0) ** 2
-    mu = 5.0 * np.log10(comoving * (1.0 + z) * 1e5)
-    return per_deg2, mu
+    if z.size and (not np.isfinite(z).all() or z.min() <= 0):
+        raise PhotometryError("volume_element: redshifts must be finite and > 0")
+    params = LF_COSMOLOGY if cosmology is None else cosmology
+    omega_m, h0 = flat_lcdm(params)
+    hubble = SPEED_OF_LIGHT_KM_S / (h0 * np.sqrt(omega_m * (1.0 + z) ** 3 + 1.0 - omega_m))
+    per_deg2 = hubble * comoving_distance(z, params) ** 2 * (np.pi / 180.0) ** 2
+    return per_deg2, distance_modulus(z, params)
 
 
 def _continuum(rest: np.ndarray, alpha: float) -> np.ndarray:
@@ -198,7 +180,7 @@ def quasar_components() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     continua = [_continuum(rest, a) for a in ALPHA_GRID]
     lines = []
     for _, centre, _, fwhm in LINES:
-        sigma = centre * fwhm / _C_KMS / 2.3548
+        sigma = centre * fwhm / SPEED_OF_LIGHT_KM_S / 2.3548
         profile = np.exp(-0.5 * ((rest - centre) / sigma) ** 2)
         lines.append(profile / np.trapezoid(profile, rest))
     names = tuple(f"alpha={a:+.2f}" for a in ALPHA_GRID) + tuple(n for n, *_ in LINES)

@@ -27,13 +27,12 @@ disk); a rough fit to the SDSS high-latitude star counts at 17 < r < 23 (Jurić 
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from ..errors import PhotometryError
-from .filters import FilterSet
+from .filters import FilterSet, kcorrect_data
 from .sources import flux_columns
 from .synthetic import band_fluxes, flux_from_ab
 
@@ -74,7 +73,7 @@ def basel_spectrum(name: str) -> tuple[np.ndarray, np.ndarray]:
     ``"vega"`` model, restricted to 2000-12500 Å."""
     if name not in ("sun", "vega"):
         raise PhotometryError(f"BaSeL spectrum must be 'sun' or 'vega', got {name!r}")
-    path = resources.files("kcorrect") / "data" / "basel" / f"lcb{name}.ori"
+    path = kcorrect_data("basel", f"lcb{name}.ori")
     try:
         text = path.read_text()
     except OSError as error:
