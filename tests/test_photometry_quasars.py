@@ -11,8 +11,11 @@ from galhalo.photometry.filters import jpas_like, sdss
 from galhalo.photometry.quasars import (
     ALPHA_GRID,
     LINES,
+    REST_WAVELENGTH,
     LuminosityFunction,
     draw_quasars,
+    host_ratio,
+    host_spectrum,
     quasar_components,
     quasar_sources,
     quasar_table,
@@ -188,7 +191,27 @@ def test_spectrum_coefficients_interpolate_the_slope():
     np.testing.assert_allclose(continuum.sum(axis=1), 1.0)
     assert continuum[0, 3] == pytest.approx(1.0)
     assert np.count_nonzero(continuum[1]) == 2
-    assert (coefficients[:, ALPHA_GRID.size:] > 0).all()
+    assert (coefficients[:, ALPHA_GRID.size:-1] > 0).all()
+    assert (coefficients[:, -1] == 0).all()  # no host unless asked
+    with_host = spectrum_coefficients(np.array([-0.44]), ews[:1], host=np.array([2.0]))
+    rest, components, _ = quasar_components()
+    continuum_5100 = with_host[0, :ALPHA_GRID.size] @ components[:ALPHA_GRID.size,
+                                                                 np.searchsorted(rest, 5100.0)]
+    assert with_host[0, -1] == pytest.approx(2.0 * continuum_5100, rel=2e-3)
+
+
+def test_host_ratio_follows_shen_2011():
+    # bright quasars: Shen+11's polynomial at the end of its range (x = 0.76); fainter
+    # quasars have relatively more host light
+    bright = host_ratio(np.full(4000, -30.0), np.full(4000, -0.44), seed=1)
+    end = 0.8052 - 1.5502 * 0.76 + 0.9121 * 0.76**2 - 0.1577 * 0.76**3
+    assert np.median(bright) == pytest.approx(end, rel=0.05)
+    medians = [np.median(host_ratio(np.full(2000, m), np.full(2000, -0.44), seed=2))
+               for m in (-26.0, -24.0, -22.0, -20.0)]
+    assert (np.diff(medians) > 0).all()
+    spectrum = host_spectrum()
+    assert spectrum[np.searchsorted(REST_WAVELENGTH, 5100.0)] == pytest.approx(1.0, rel=0.01)
+    assert (spectrum[REST_WAVELENGTH < 600.0] == 0).all()
 
 
 def test_bad_input_is_a_photometry_error():

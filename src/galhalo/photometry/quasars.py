@@ -20,12 +20,12 @@ The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
 **Spectra.** A rest-frame model linear in a few components, so that photometry is a
 :class:`~galhalo.photometry.synthetic.ComponentTable` lookup:
 
-* continuum: a power law f_ν ∝ ν^α between 1100 and 5000 Å with α ~ N(-0.44, 0.30)
-  (Vanden Berk et al. 2001, "VB01", and its scatter), f_ν ∝ ν^-1.7 blueward of 1100 Å
-  (the extreme-UV softening) and ν^-2.45 redward of 5000 Å (VB01's red slope, which holds
-  the average host light), continuous at the breaks. A quasar's α is represented by the
-  two nearest of :data:`ALPHA_GRID` (linear weights; the error at 1 and 5000 Å from the
-  1500 Å pivot is < 1 %);
+* continuum: a power law f_ν ∝ ν^α redward of 1100 Å with α ~ N(-0.44, 0.30)
+  (Vanden Berk et al. 2001, "VB01", and its scatter), f_ν ∝ ν^-1.7 blueward (the
+  extreme-UV softening), continuous at the break; VB01's steeper slope redward of
+  5000 Å is host light, modelled here explicitly (below). A quasar's α is represented
+  by the two nearest of :data:`ALPHA_GRID` (linear weights; the error at 1 and 5000 Å
+  from the 1500 Å pivot is < 1 %);
 * broad and narrow emission lines (:data:`LINES`): Gaussians of the listed FWHM and rest
   equivalent widths of the VB01 composite (rounded; N V split off the Lyα blend), plus
   one very broad Gaussian (σ ≈ 450 Å at 3000 Å, EW 250 Å) for the "small blue bump" of
@@ -33,17 +33,23 @@ The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
   ~2200 and 4000 Å; each
   quasar's EWs scattered log-normally (a common factor, σ_ln = 0.35, times one per line,
   σ_ln = 0.25); a line's amplitude is its EW times the quasar's continuum at the line;
+* host-galaxy light: one kcorrect template mix (:func:`host_spectrum`, rest g - i = 1.0,
+  log sSFR = -10.5) scaled to a host-to-quasar ratio at 5100 Å from the quasar's
+  luminosity with the Shen et al. (2011) relation and 0.2 dex scatter
+  (:func:`host_ratio`; ``with_host=False`` leaves it out). It matters at z < 1 (a
+  M_g = -22 quasar has about as much host as quasar light at 5100 Å) and reddens the
+  faint low-z quasars' r - i;
 * the mean intergalactic transmission of :mod:`.igm` (Inoue et al. 2014) applied in
   the observed frame by the table.
 
-Host-galaxy light beyond VB01's red slope, dust reddening, broad absorption lines, the
+Dust reddening, broad absorption lines, the
 Baldwin effect and the Fe II multiplet structure are not modelled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -52,6 +58,7 @@ from ..errors import PhotometryError
 from . import igm
 from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus, flat_lcdm
 from .filters import FilterSet, sdss
+from .galaxies import kcorrect_templates, template_coefficients
 from .sources import flux_columns, quasar_class
 from .synthetic import ComponentTable, ab_magnitude, band_weights
 
@@ -63,6 +70,8 @@ __all__ = [
     "LuminosityFunction",
     "QuasarDraws",
     "draw_quasars",
+    "host_ratio",
+    "host_spectrum",
     "quasar_components",
     "quasar_sources",
     "quasar_table",
@@ -79,7 +88,17 @@ ALPHA_GRID = np.round(np.arange(-1.65, 0.7501, 0.15), 4)
 #: Mean and scatter of α (VB01 mean; scatter as observed between quasars).
 ALPHA_MEAN, ALPHA_SIGMA = -0.44, 0.30
 #: Breaks (Å) and the fixed slopes beyond them.
-BLUE_BREAK, RED_BREAK, ALPHA_EUV, ALPHA_RED = 1100.0, 5000.0, -1.7, -2.45
+BLUE_BREAK, ALPHA_EUV = 1100.0, -1.7
+#: Host galaxy: rest g - i and log sSFR (yr⁻¹) of its kcorrect template mix, the
+#: host-to-quasar ratio at 5100 Å of Shen et al. (2011, Eq. 1; polynomial in
+#: x = log10(λL_λ(5100) / 1e44 erg/s), valid for -1.3 < x < 0.76, held at the ends) and
+#: its log-normal scatter (dex).
+HOST_COLOUR, HOST_LOG_SSFR = 1.0, -10.5
+HOST_POLYNOMIAL = (0.8052, -1.5502, 0.9121, -0.1577)
+HOST_X_RANGE, HOST_SCATTER_DEX = (-1.3, 0.76), 0.2
+#: 4π (10 pc)² in cm², and the speed of light in Å/s.
+_FOUR_PI_10PC2 = 4.0 * np.pi * 3.0856776e19**2
+_C_ANGSTROM = 2.99792458e18
 #: Continuum pivot, Å: every basis spectrum has f_λ = 1 there.
 PIVOT = 1500.0
 #: Emission lines: name, rest wavelength (Å), rest EW (Å), FWHM (km/s); after VB01.
@@ -162,20 +181,47 @@ def volume_element(redshift: np.ndarray, cosmology: dict | None = None,
 
 
 def _continuum(rest: np.ndarray, alpha: float) -> np.ndarray:
-    """f_λ of the broken power law with slope α (f_ν ∝ ν^α) in the middle, 1 at PIVOT."""
-    def segment(lam, slope, anchor, value):
-        return value * (lam / anchor) ** (-2.0 - slope)
-    at_blue = segment(BLUE_BREAK, alpha, PIVOT, 1.0)
-    at_red = segment(RED_BREAK, alpha, PIVOT, 1.0)
-    return np.where(rest < BLUE_BREAK, segment(rest, ALPHA_EUV, BLUE_BREAK, at_blue),
-                    np.where(rest > RED_BREAK, segment(rest, ALPHA_RED, RED_BREAK, at_red),
-                             segment(rest, alpha, PIVOT, 1.0)))
+    """f_λ of the power law with slope α (f_ν ∝ ν^α) above BLUE_BREAK and ALPHA_EUV
+    below it, continuous, 1 at PIVOT."""
+    at_blue = (BLUE_BREAK / PIVOT) ** (-2.0 - alpha)
+    return np.where(rest < BLUE_BREAK, at_blue * (rest / BLUE_BREAK) ** (-2.0 - ALPHA_EUV),
+                    (rest / PIVOT) ** (-2.0 - alpha))
+
+
+@cache
+def host_spectrum() -> np.ndarray:
+    """(m,) f_λ on :data:`REST_WAVELENGTH` of the host template (the kcorrect mix of rest
+    g - i = :data:`HOST_COLOUR` and log sSFR = :data:`HOST_LOG_SSFR`), 1 at 5100 Å and 0
+    blueward of the templates' 600 Å."""
+    templates = kcorrect_templates()
+    mix = template_coefficients(np.array([HOST_COLOUR]), np.array([HOST_LOG_SSFR]),
+                                np.array([1e11]), templates)
+    flux = mix.coefficients[0] @ templates.flux
+    spectrum = np.interp(REST_WAVELENGTH, templates.rest_wavelength, flux, left=0.0)
+    return spectrum / np.interp(5100.0, REST_WAVELENGTH, spectrum)
+
+
+def host_ratio(magnitude: np.ndarray, alpha: np.ndarray, seed) -> np.ndarray:
+    """Host-to-quasar f_λ ratio at rest 5100 Å (n,) of quasars with M_g(z=2)
+    ``magnitude`` and slope ``alpha``: Shen et al. (2011) in the quasar's continuum
+    λL_λ(5100) (from M_g(z=2), the 1570 Å rest of g at z = 2, and α), scattered by
+    :data:`HOST_SCATTER_DEX`."""
+    mag = np.asarray(magnitude, dtype=float)
+    a = np.asarray(alpha, dtype=float)
+    # m_g(z=2) = M + μ(2): L_ν(1570 Å) = 4π (10 pc)² f_ν(M) / (1 + 2)
+    l_nu = _FOUR_PI_10PC2 * 1e-29 * 10.0 ** (-0.4 * (mag - 23.9)) / 3.0
+    nu_l_nu = _C_ANGSTROM / 1570.0 * l_nu
+    l5100 = nu_l_nu * (5100.0 / 1570.0) ** (-1.0 - a)
+    x = np.clip(np.log10(l5100 / 1e44), *HOST_X_RANGE)
+    ratio = np.polyval(HOST_POLYNOMIAL[::-1], x)
+    scatter = _rng(seed).normal(0.0, HOST_SCATTER_DEX, mag.shape)
+    return np.clip(ratio, 0.0, None) * 10.0**scatter
 
 
 def quasar_components() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """(rest wavelength (m,) Å, components (K, m), names): one continuum per
-    :data:`ALPHA_GRID` slope (f_λ = 1 at 1500 Å), then one unit-flux line profile per
-    :data:`LINES` entry (∫ f_λ dλ = 1 Å on the grid)."""
+    :data:`ALPHA_GRID` slope (f_λ = 1 at 1500 Å), one unit-flux line profile per
+    :data:`LINES` entry (∫ f_λ dλ = 1 Å on the grid), then the host (:func:`host_spectrum`)."""
     rest = REST_WAVELENGTH
     continua = [_continuum(rest, a) for a in ALPHA_GRID]
     lines = []
@@ -183,14 +229,16 @@ def quasar_components() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         sigma = centre * fwhm / SPEED_OF_LIGHT_KM_S / 2.3548
         profile = np.exp(-0.5 * ((rest - centre) / sigma) ** 2)
         lines.append(profile / np.trapezoid(profile, rest))
-    names = tuple(f"alpha={a:+.2f}" for a in ALPHA_GRID) + tuple(n for n, *_ in LINES)
-    return rest, np.array(continua + lines), names
+    names = (*(f"alpha={a:+.2f}" for a in ALPHA_GRID), *(n for n, *_ in LINES), "host")
+    return rest, np.array([*continua, *lines, host_spectrum()]), names
 
 
-def spectrum_coefficients(alpha: np.ndarray, ew_scale: np.ndarray) -> np.ndarray:
-    """(n, K) component amplitudes of quasars with continuum slopes ``alpha`` (n,) and
-    line EWs ``ew_scale`` (n, n_lines) times the :data:`LINES` EWs; continuum 1 at 1500 Å.
-    α outside :data:`ALPHA_GRID`'s range is clipped to it."""
+def spectrum_coefficients(alpha: np.ndarray, ew_scale: np.ndarray,
+                          host: np.ndarray | None = None) -> np.ndarray:
+    """(n, K) component amplitudes of quasars with continuum slopes ``alpha`` (n,), line
+    EWs ``ew_scale`` (n, n_lines) times the :data:`LINES` EWs and host-to-quasar ratios
+    ``host`` (n,) at 5100 Å (default none); continuum 1 at 1500 Å. α outside
+    :data:`ALPHA_GRID`'s range is clipped to it."""
     a = np.clip(np.asarray(alpha, dtype=float), ALPHA_GRID[0], ALPHA_GRID[-1])
     scale = np.asarray(ew_scale, dtype=float).reshape(a.size, len(LINES))
     step = ALPHA_GRID[1] - ALPHA_GRID[0]
@@ -198,14 +246,16 @@ def spectrum_coefficients(alpha: np.ndarray, ew_scale: np.ndarray) -> np.ndarray
     lower = np.clip(np.floor(position).astype(int), 0, ALPHA_GRID.size - 2)
     frac = position - lower
     rows = np.arange(a.size)
-    coefficients = np.zeros((a.size, ALPHA_GRID.size + len(LINES)))
+    coefficients = np.zeros((a.size, ALPHA_GRID.size + len(LINES) + 1))
     coefficients[rows, lower] = 1.0 - frac
     coefficients[rows, lower + 1] = frac
-    centres = np.array([centre for _, centre, _, _ in LINES])
+    centres = np.array([centre for _, centre, _, _ in LINES] + [5100.0])
     ews = np.array([ew for _, _, ew, _ in LINES])
     basis = np.array([_continuum(centres, al) for al in ALPHA_GRID])  # (n_alpha, n_lines)
     level = (1.0 - frac)[:, None] * basis[lower] + frac[:, None] * basis[lower + 1]
-    coefficients[:, ALPHA_GRID.size:] = level * ews * scale
+    coefficients[:, ALPHA_GRID.size:-1] = level[:, :-1] * ews * scale
+    if host is not None:
+        coefficients[:, -1] = level[:, -1] * np.asarray(host, dtype=float).reshape(a.size)
     return coefficients
 
 
@@ -339,7 +389,7 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
                    r_range: tuple[float, float] = (17.0, 23.6),
                    z_range: tuple[float, float] = (0.5, 4.5),
                    lf: LuminosityFunction | None = None, cosmology: dict | None = None,
-                   margin: float = 1.5) -> pd.DataFrame:
+                   margin: float = 1.5, with_host: bool = True) -> pd.DataFrame:
     """A quasar source catalog over ``area_deg2`` with true ``rSDSS`` magnitude in
     ``r_range``.
 
@@ -369,8 +419,10 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
         shift = mu + q_r - q_g2
         return lo - margin - shift, hi + margin - shift
 
-    draws = draw_quasars(area_deg2, limits, seed, z_range, lf, cosmology)
-    coefficients = spectrum_coefficients(draws.alpha, draws.ew_scale)
+    rng = _rng(seed)
+    draws = draw_quasars(area_deg2, limits, rng, z_range, lf, cosmology)
+    host = host_ratio(draws.M_g, draws.alpha, rng) if with_host else None
+    coefficients = spectrum_coefficients(draws.alpha, draws.ew_scale, host)
     q2 = ab_magnitude(g_table.fluxes(np.full(draws.redshift.size, 2.0), coefficients)[:, 0])
     _, mu = volume_element(draws.redshift, cosmology) if draws.redshift.size else (None, 0.0)
     scale = 10.0 ** (-0.4 * (draws.M_g - q2 + mu))
@@ -383,4 +435,5 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
     frame.insert(0, "source_class", quasar_class(draws.redshift[keep]))
     frame["M_g"] = draws.M_g[keep]
     frame["alpha"] = draws.alpha[keep]
+    frame["host_ratio"] = host[keep] if host is not None else 0.0
     return frame
