@@ -261,16 +261,17 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     table_z = _component_table(bands, float(z_obs.max()), redshift_step)
     scale = 10.0 ** (-0.4 * distance_modulus(z_cos, catalog.meta.cosmology))
     fluxes = table_z.fluxes(z_obs, mix.coefficients) * scale[:, None]
-    out = pd.DataFrame({"source_class": "galaxy", "redshift": z_obs,
-                        "mag_r": ab_magnitude(fluxes[:, bands.names.index("rSDSS")])})
     order = [bands.names.index(name) for name in filters.names]
-    out[flux_columns(filters.names)] = fluxes[:, order]
-    out["ra"] = placement["ra"].to_numpy(float)
-    out["dec"] = placement["dec"].to_numpy(float)
-    out["redshift_cosmological"] = z_cos
-    for name in ("smass", "color", "sSFR", "halo_id"):
-        if name in props.columns:
-            out[name] = props[name].to_numpy()
+    columns: dict[str, np.ndarray] = {
+        "source_class": np.full(z_obs.size, "galaxy", dtype=object), "redshift": z_obs,
+        "mag_r": ab_magnitude(fluxes[:, bands.names.index("rSDSS")])}
+    columns.update(zip(flux_columns(filters.names), fluxes[:, order].T, strict=True))
+    columns.update(ra=placement["ra"].to_numpy(float), dec=placement["dec"].to_numpy(float),
+                   redshift_cosmological=z_cos)
+    columns.update({name: props[name].to_numpy() for name in ("smass", "color", "sSFR",
+                                                             "halo_id")
+                    if name in props.columns})
+    out = pd.DataFrame(columns)
     out.attrs["sed"] = {"colour_clipped": int(mix.colour_clipped.sum()),
                         "ssfr_unmatched": int(mix.ssfr_unmatched.sum()),
                         "blueshift_clipped": int(blueshifted.sum())}

@@ -148,22 +148,23 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         raise PhotometryError(f"light cone: {shifts.shape[0]} box replicas needed "
                               f"(limit {_MAX_REPLICAS}); lower the area or z_max")
     cos_theta = math.cos(theta)
-    parts = []
+    rows, offsets, labels = [], [], []
     for shift in shifts:
-        offsets = positions + shift * box - origin
-        distance = np.linalg.norm(offsets, axis=1)
+        offset = positions + shift * box - origin
+        distance = np.linalg.norm(offset, axis=1)
         inside = (distance >= d_lo) & (distance <= d_hi) & (
-            offsets @ frame[0] >= cos_theta * distance) & (distance > 0)
+            offset @ frame[0] >= cos_theta * distance) & (distance > 0)
         if inside.any():
-            rows = np.flatnonzero(inside)
-            part = _observed(rows, offsets[inside], vel, frame, catalog, velocities)
-            part["replica"] = f"{shift[0]},{shift[1]},{shift[2]}"
-            parts.append(part)
-    if not parts:
+            rows.append(np.flatnonzero(inside))
+            offsets.append(offset[inside])
+            labels.append(np.full(rows[-1].size, f"{shift[0]},{shift[1]},{shift[2]}"))
+    if not rows:
         raise PhotometryError(f"light cone: no galaxy within {area:g} deg² and "
                               f"z = {z_min:g}-{z_max:g}")
-    return pd.concat(parts, ignore_index=True).sort_values(
-        "distance", kind="stable").reset_index(drop=True)
+    cone = _observed(np.concatenate(rows), np.concatenate(offsets), vel, frame, catalog,
+                     velocities)
+    cone["replica"] = np.concatenate(labels)
+    return cone.sort_values("distance", kind="stable").reset_index(drop=True)
 
 
 def box_at_redshift(catalog: Catalog, redshift: float, *, los: str = "x",
