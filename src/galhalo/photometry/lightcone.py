@@ -124,13 +124,14 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
     positions, box, vel = _box_inputs(catalog)
     theta = cone_half_angle(area)
     frame = _frame(axis)
-    origin = (np.full(3, box / 2) if observer is None
-              else np.asarray(observer, dtype=float).reshape(3))
+    origin = np.full(3, box / 2) if observer is None else np.asarray(observer, dtype=float)
+    if origin.shape != (3,) or not np.isfinite(origin).all():
+        raise PhotometryError(f"observer must be a finite 3-vector (Mpc/h), got {observer!r}")
     hubble_units = {"H0": 100.0, "Om0": flat_lcdm(catalog.meta.cosmology)[0]}  # Mpc/h
     d_lo, d_hi = (float(d) for d in comoving_distance(np.array([z_min, z_max]),
                                                       hubble_units))
     reach = math.ceil(d_hi / box) + 1
-    if (2 * reach + 1) ** 3 > 50 * _MAX_REPLICAS:
+    if (2 * reach + 1) ** 3 > 20 * _MAX_REPLICAS:
         raise PhotometryError(f"light cone: z_max = {z_max} needs ~{2 * reach + 1}³ box "
                               f"replicas of {box:g} Mpc/h; use a bigger box or lower z_max")
     shifts = np.stack(np.meshgrid(*[np.arange(-reach, reach + 1)] * 3, indexing="ij"),
