@@ -129,6 +129,13 @@ def test_box_at_redshift_and_velocities():
     assert np.std(shift) > 0.5 * 300 / 299_792.458
     with pytest.raises(PhotometryError, match="contain the observer"):
         box_at_redshift(catalog, 0.001)
+    with pytest.raises(PhotometryError, match="observer must be"):
+        light_cone(catalog, 0.1, 1.0, observer=(1.0, np.nan, 2.0))
+    small_box = Catalog(catalog.table, CatalogMeta(box_size=10.0, cosmology=PLANCK15))
+    with pytest.raises(PhotometryError, match="box replicas"):
+        light_cone(small_box, 5.0, 1.0)
+    with pytest.raises(PhotometryError, match="sky area"):
+        light_cone(catalog, 0.1, 0.0)
     with pytest.raises(PhotometryError, match="box_size"):
         light_cone(Catalog(catalog.table, CatalogMeta(cosmology=PLANCK15)), 0.1, 1.0)
 

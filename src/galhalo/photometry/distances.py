@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,7 @@ def flat_lcdm(cosmology: Mapping[str, Any] | None) -> tuple[float, float]:
     return omega, hubble
 
 
+@lru_cache(maxsize=8)
 def _table(z_max: float, omega: float) -> tuple[np.ndarray, np.ndarray]:
     """Redshift grid [0, z_max] (uniform in ln(1+z)) and ∫_0^z dz'/E(z') on it."""
     grid = np.expm1(np.linspace(0.0, np.log1p(z_max), _GRID_POINTS))

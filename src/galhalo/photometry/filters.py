@@ -16,9 +16,11 @@ Built-in systems:
   J-PAS's centres (3780 Å, 3900 Å, then every 100 Å from 4000 to 9100 Å), named as J-PAS
   does (``J0378`` … ``J0910``); ``uJAVA`` (centre 3497 Å, FWHM 509 Å) and ``J1007``
   (centre 10069 Å, FWHM 1500 Å; in reality a long-pass cut by the CCD) are smooth
-  top-hats with wider edges, centres and widths approximate. The broad bands ``uJPAS``,
-  ``gSDSS``, ``rSDSS``, ``iSDSS`` are the SDSS 2.5 m curves (``sdss_[ugri]0.dat`` of
-  ``kcorrect``, 1.3 airmass), standing in for J-PAS's own broad filters.
+  top-hats with wider edges; these centres and widths are approximate and were not
+  checked against the J-PAS papers offline (replace them by the real curves). The
+  broad bands ``uJPAS``, ``gSDSS``, ``rSDSS``, ``iSDSS`` are the SDSS 2.5 m curves
+  (``sdss_[ugri]0.dat`` of ``kcorrect``, 1.3 airmass), standing in for J-PAS's own
+  broad filters.
 - :func:`sdss`: the real SDSS u, g, r, i, z curves from ``kcorrect`` (``uSDSS`` …).
 - :func:`alhambra`: the real ALHAMBRA curves (20 medium bands ``F365W`` … ``F954W`` and
   ``J``, ``H``, ``KS``) from ``kcorrect``.

@@ -17,15 +17,16 @@ satisfy three linear equations
     sum_k a_k M_k = M                                          (mass)
 
 with G_k, I_k the templates' g and i fluxes, S_k = M300_k / 3e8 yr, M_k = MREMAIN_k.
-For each of the 10 triples of templates the 3×3 system is solved (Cramer's rule,
-vectorised over galaxies); the non-negative solutions are vertices of the feasible
-polytope and their mean is feasible too (the constraints are linear): that mean is
-the galaxy's mixture. Where no triple is feasible (the sSFR cannot be met at that
-colour) the colour and mass are still met exactly by the two-template mixture whose
-sSFR is closest in log (counted as ``ssfr_unmatched``). Colours outside the templates'
-range (-0.78 to 1.91) are first clipped 0.01 mag inside it (counted as
-``colour_clipped``). The rest-frame colour of the SED then equals the input (or clipped)
-colour to rounding (the tests check 1e-6 mag).
+For each of the 10 triples of templates the 3×3 system is solved (its solution is
+the cross product of the colour and sSFR rows, scaled to the mass; vectorised over
+galaxies); the non-negative solutions are vertices of the feasible polytope and their
+mean is feasible too (the constraints are linear): that mean is the galaxy's mixture.
+Where no triple is feasible (the sSFR cannot be met at that colour) the colour and
+mass are still met exactly by the two-template mixture whose sSFR is closest in log
+(counted as ``ssfr_unmatched``). Colours outside the templates' range (-0.78 to 1.91)
+are first clipped 0.01 mag inside it (counted as ``colour_clipped``). The rest-frame
+colour of the SED then equals the input (or clipped) colour to rounding (the tests
+check 1e-6 mag).
 
 **Photometry** (:func:`galaxy_sources`). Observed fluxes come from a
 :class:`ComponentTable` of the 5 templates on a redshift grid (step 0.005 by default,
@@ -133,12 +134,6 @@ class TemplateMix:
     ssfr_unmatched: np.ndarray
 
 
-def _det3(m: np.ndarray) -> np.ndarray:
-    return (m[..., 0, 0] * (m[..., 1, 1] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 1])
-            - m[..., 0, 1] * (m[..., 1, 0] * m[..., 2, 2] - m[..., 1, 2] * m[..., 2, 0])
-            + m[..., 0, 2] * (m[..., 1, 0] * m[..., 2, 1] - m[..., 1, 1] * m[..., 2, 0]))
-
-
 def template_coefficients(colour: np.ndarray, log_ssfr: np.ndarray,
                           stellar_mass: np.ndarray,
                           templates: GalaxyTemplates | None = None) -> TemplateMix:
@@ -178,17 +173,16 @@ def template_coefficients(colour: np.ndarray, log_ssfr: np.ndarray,
     count = np.zeros(n)
     for triple in itertools.combinations(range(k), 3):
         idx = list(triple)
-        system = np.stack([colour_row[:, idx], ssfr_row[:, idx],
-                           np.broadcast_to(tpl.mremain[idx], (n, 3))], axis=1)
-        det = _det3(system)
-        good = np.abs(det) > 1e-12 * np.abs(system).max(axis=(1, 2)) ** 3
-        solution = np.zeros((n, 3))
-        for j in range(3):
-            replaced = system.copy()
-            replaced[:, :, j] = [0.0, 0.0, 1.0]
-            solution[:, j] = _det3(replaced) / np.where(good, det, 1.0)
+        # the colour and sSFR rows are orthogonal to the solution: x ∝ r1 × r2,
+        # normalised by the mass row (Cramer's rule with right-hand side (0, 0, 1))
+        direction = np.cross(colour_row[:, idx], ssfr_row[:, idx])
+        mass_row = tpl.mremain[idx]
+        denom = direction @ mass_row
+        good = np.abs(denom) > 1e-12 * np.linalg.norm(direction, axis=1) * np.linalg.norm(
+            mass_row)
+        solution = direction / np.where(good, denom, 1.0)[:, None]
         feasible = good & (solution >= -1e-12).all(axis=1)
-        total[np.ix_(feasible, idx)] += np.clip(solution[feasible], 0.0, None)
+        total[:, idx] += np.where(feasible[:, None], np.clip(solution, 0.0, None), 0.0)
         count += feasible
     unmatched = count == 0
     coefficients = total / np.maximum(count, 1)[:, None]
@@ -267,16 +261,17 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     table_z = _component_table(bands, float(z_obs.max()), redshift_step)
     scale = 10.0 ** (-0.4 * distance_modulus(z_cos, catalog.meta.cosmology))
     fluxes = table_z.fluxes(z_obs, mix.coefficients) * scale[:, None]
-    out = pd.DataFrame({"source_class": "galaxy", "redshift": z_obs,
-                        "mag_r": ab_magnitude(fluxes[:, bands.names.index("rSDSS")])})
     order = [bands.names.index(name) for name in filters.names]
-    out[flux_columns(filters.names)] = fluxes[:, order]
-    out["ra"] = placement["ra"].to_numpy(float)
-    out["dec"] = placement["dec"].to_numpy(float)
-    out["redshift_cosmological"] = z_cos
-    for name in ("smass", "color", "sSFR", "halo_id"):
-        if name in props.columns:
-            out[name] = props[name].to_numpy()
+    columns: dict[str, np.ndarray] = {
+        "source_class": np.full(z_obs.size, "galaxy", dtype=object), "redshift": z_obs,
+        "mag_r": ab_magnitude(fluxes[:, bands.names.index("rSDSS")])}
+    columns.update(zip(flux_columns(filters.names), fluxes[:, order].T, strict=True))
+    columns.update(ra=placement["ra"].to_numpy(float), dec=placement["dec"].to_numpy(float),
+                   redshift_cosmological=z_cos)
+    columns.update({name: props[name].to_numpy() for name in ("smass", "color", "sSFR",
+                                                             "halo_id")
+                    if name in props.columns})
+    out = pd.DataFrame(columns)
     out.attrs["sed"] = {"colour_clipped": int(mix.colour_clipped.sum()),
                         "ssfr_unmatched": int(mix.ssfr_unmatched.sum()),
                         "blueshift_clipped": int(blueshifted.sum())}

@@ -124,13 +124,14 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
     positions, box, vel = _box_inputs(catalog)
     theta = cone_half_angle(area)
     frame = _frame(axis)
-    origin = (np.full(3, box / 2) if observer is None
-              else np.asarray(observer, dtype=float).reshape(3))
+    origin = np.full(3, box / 2) if observer is None else np.asarray(observer, dtype=float)
+    if origin.shape != (3,) or not np.isfinite(origin).all():
+        raise PhotometryError(f"observer must be a finite 3-vector (Mpc/h), got {observer!r}")
     hubble_units = {"H0": 100.0, "Om0": flat_lcdm(catalog.meta.cosmology)[0]}  # Mpc/h
     d_lo, d_hi = (float(d) for d in comoving_distance(np.array([z_min, z_max]),
                                                       hubble_units))
     reach = math.ceil(d_hi / box) + 1
-    if (2 * reach + 1) ** 3 > 50 * _MAX_REPLICAS:
+    if (2 * reach + 1) ** 3 > 20 * _MAX_REPLICAS:
         raise PhotometryError(f"light cone: z_max = {z_max} needs ~{2 * reach + 1}³ box "
                               f"replicas of {box:g} Mpc/h; use a bigger box or lower z_max")
     shifts = np.stack(np.meshgrid(*[np.arange(-reach, reach + 1)] * 3, indexing="ij"),
@@ -148,22 +149,23 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         raise PhotometryError(f"light cone: {shifts.shape[0]} box replicas needed "
                               f"(limit {_MAX_REPLICAS}); lower the area or z_max")
     cos_theta = math.cos(theta)
-    parts = []
+    rows, offsets, labels = [], [], []
     for shift in shifts:
-        offsets = positions + shift * box - origin
-        distance = np.linalg.norm(offsets, axis=1)
+        offset = positions + shift * box - origin
+        distance = np.linalg.norm(offset, axis=1)
         inside = (distance >= d_lo) & (distance <= d_hi) & (
-            offsets @ frame[0] >= cos_theta * distance) & (distance > 0)
+            offset @ frame[0] >= cos_theta * distance) & (distance > 0)
         if inside.any():
-            rows = np.flatnonzero(inside)
-            part = _observed(rows, offsets[inside], vel, frame, catalog, velocities)
-            part["replica"] = f"{shift[0]},{shift[1]},{shift[2]}"
-            parts.append(part)
-    if not parts:
+            rows.append(np.flatnonzero(inside))
+            offsets.append(offset[inside])
+            labels.append(np.full(rows[-1].size, f"{shift[0]},{shift[1]},{shift[2]}"))
+    if not rows:
         raise PhotometryError(f"light cone: no galaxy within {area:g} deg² and "
                               f"z = {z_min:g}-{z_max:g}")
-    return pd.concat(parts, ignore_index=True).sort_values(
-        "distance", kind="stable").reset_index(drop=True)
+    cone = _observed(np.concatenate(rows), np.concatenate(offsets), vel, frame, catalog,
+                     velocities)
+    cone["replica"] = np.concatenate(labels)
+    return cone.sort_values("distance", kind="stable").reset_index(drop=True)
 
 
 def box_at_redshift(catalog: Catalog, redshift: float, *, los: str = "x",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import numpy as np
 from scipy.sparse import csc_matrix, csr_matrix
@@ -93,7 +93,7 @@ def band_weights(wavelength: np.ndarray, filters: FilterSet,
     return _weights(wave, filters, what).toarray()
 
 
-@cache
+@lru_cache(maxsize=16)
 def _stack(filters: FilterSet) -> tuple[np.ndarray, ...]:
     """Every filter's samples inside its support, concatenated filter by filter:
     (filter index, λ, T) per sample, each filter's (lo, hi) support, block starts, and
