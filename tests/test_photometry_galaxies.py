@@ -171,6 +171,8 @@ def test_galaxy_photometry_matches_direct_integration_and_scales_with_distance()
     far = placement.iloc[:1].assign(redshift_cosmological=z_far)
     scale = (luminosity_distance(z0, PLANCK15) / luminosity_distance(z_far, PLANCK15)) ** 2
     far_fluxes = galaxy_sources(catalog, far, filters)[flux_columns(filters.names)]
+    with pytest.raises(PhotometryError, match="placement has no column 'ra'"):
+        galaxy_sources(catalog, far.drop(columns=["ra"]), filters)
     np.testing.assert_allclose(far_fluxes.to_numpy()[0], fluxes[0] * scale, rtol=1e-6)
 
 

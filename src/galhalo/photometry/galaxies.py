@@ -250,6 +250,11 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     if missing:
         raise PhotometryError(f"catalog has no column '{missing[0]}' (galaxy SEDs need "
                               f"{', '.join(_NEEDED)})")
+    absent = [name for name in ("row", "redshift", "redshift_cosmological", "ra", "dec")
+              if name not in placement.columns]
+    if absent:
+        raise PhotometryError(f"galaxy placement has no column '{absent[0]}' (make it with "
+                              f"light_cone or box_at_redshift)")
     _, hubble = flat_lcdm(catalog.meta.cosmology)
     rows = placement["row"].to_numpy()
     props = table.iloc[rows]
