@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.fft import irfft, rfft
 from scipy.sparse import csc_matrix, csr_matrix
 
 from ..errors import PhotometryError
@@ -237,6 +238,12 @@ class ComponentTable:
 
         Raises :class:`PhotometryError` if at some grid z a filter falls outside the
         redshifted wavelength range ``rest_wavelength * (1 + z)``.
+
+        Between grid points :meth:`fluxes` interpolates linearly: a narrow emission line
+        crossing a filter edge needs observed shifts per step well below the edge width
+        (10 Å for :func:`jpas_like`): a 0.005 grid errs by up to 30% for the kcorrect
+        templates' lines. Without a transmission, :meth:`build_fine` makes such a grid
+        cheaply (0.3% worst case).
         """
         rest = _check_grid(rest_wavelength, "component spectra")
         comps = np.atleast_2d(np.asarray(components, dtype=float))
@@ -256,6 +263,61 @@ class ComponentTable:
             weights = _weights(observed, filters, what=f"components at z = {z:g}")
             table[i] = (weights.T @ spectra.T).T
         return cls(z_grid, table, filters.names)
+
+    @classmethod
+    def build_fine(cls, rest_wavelength: np.ndarray, components: np.ndarray,
+                   filters: FilterSet, z_max: float, log_step: float = 2e-4,
+                   resolution: float = 2e-4) -> ComponentTable:
+        """The same table on a fine grid uniform in ln(1+z), by one cross-correlation.
+
+        Without a transmission, redshifting is a shift in ln λ: with u = ln λ_rest and
+        s = ln(1+z), ``table(s) = (1+z) ∫ f(u) λ² T(e^(u+s)) du / (c ∫ T du)``, a
+        correlation of ``f λ²`` with ``T`` on a uniform ln λ grid of step ``resolution``
+        (templates and filters linearly interpolated onto it), computed for every lag at
+        once by FFT and kept every ``log_step`` in s. Use it for spectra with narrow
+        features (emission lines): the z grid must then be fine (a line crossing a
+        10 Å filter edge), which :meth:`build` makes slow. A flat-f_ν source is exact.
+
+        Args:
+            rest_wavelength, components: as :meth:`build`.
+            filters: the bands.
+            z_max: the grid covers [0, z_max] (its last point is >= z_max).
+            log_step: grid step in ln(1+z) (a multiple of ``resolution`` is used).
+            resolution: ln λ sampling of the integrals.
+        """
+        rest = _check_grid(rest_wavelength, "component spectra")
+        comps = np.atleast_2d(np.asarray(components, dtype=float))
+        if comps.shape[1] != rest.size:
+            raise PhotometryError(f"components shape {comps.shape} does not match the "
+                                  f"rest wavelength grid ({rest.size},)")
+        if not (np.isfinite(z_max) and z_max > 0 and 0 < resolution <= log_step):
+            raise PhotometryError(f"build_fine: need z_max > 0 and 0 < resolution <= "
+                                  f"log_step, got {z_max}, {resolution}, {log_step}")
+        _, _, _, lo, hi, _, _ = _stack(filters)
+        stride = max(round(log_step / resolution), 1)
+        n_lags = int(np.ceil(np.log1p(z_max) / (stride * resolution))) + 1
+        start = np.log(lo.min()) - (n_lags - 1) * stride * resolution
+        if np.exp(start) < rest[0] or hi.max() > rest[-1]:
+            raise PhotometryError(
+                f"component spectra ({rest[0]:.0f}-{rest[-1]:.0f} Å rest) do not cover the "
+                f"filters ({lo.min():.0f}-{hi.max():.0f} Å) at redshifts 0-{z_max:g}")
+        u = np.arange(start, np.log(hi.max()) + resolution, resolution)
+        wave = np.exp(u)
+        spectra = np.stack([np.interp(wave, rest, c) for c in comps]) * wave**2
+        curves = np.stack([np.interp(wave, band.wavelength, band.transmission, left=0.0,
+                                     right=0.0) for band in filters])
+        size = 1 << int(np.ceil(np.log2(2 * u.size)))
+        curve_ft = rfft(curves, size, workers=1)  # (F, size/2+1)
+        lags = np.arange(n_lags) * stride
+        redshift = np.expm1(lags * resolution)
+        # c ∫ T du and (1+z): the sums' common factor δ cancels
+        scale = (1.0 + redshift)[:, None] / (SPEED_OF_LIGHT * _UJY * curves.sum(axis=1))
+        table = np.empty((n_lags, comps.shape[0], len(filters)))
+        for k, spectrum in enumerate(spectra):
+            # corr[f, m] = sum_i spectrum[i] curves[f, i + m]
+            corr = irfft(np.conj(rfft(spectrum, size)) * curve_ft, size, workers=1)
+            table[:, k, :] = corr[:, lags].T * scale
+        return cls(redshift, table, filters.names)
 
     def fluxes(self, redshift: np.ndarray, coefficients: np.ndarray,
                chunk: int = 65536) -> np.ndarray:
