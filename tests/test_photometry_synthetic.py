@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -121,19 +119,20 @@ def test_transmission_multiplies_and_bad_ranges_raise():
         band_fluxes(rest, comps, narrow)
 
 
-def test_fluxes_are_fast():
-    """The photometry of 1e5 sources is a few array operations (issue #21: >= 1e5/s)."""
+def test_fluxes_interpolate_linearly_in_redshift_between_grid_points():
+    """``fluxes`` is sum_k c_k table(z)[k] with the table linear in z between grid points
+    (the speed is measured by benchmarks/photometry.py, not here)."""
     rng = np.random.default_rng(0)
-    grid = np.linspace(0.0, 5.0, 501)
+    grid = np.linspace(0.0, 5.0, 51)
     table = ComponentTable(grid, rng.uniform(size=(grid.size, 5, 60)), jpas_like().names)
-    z = rng.uniform(0, 5, 100_000)
+    z = rng.uniform(0, 5, 2000)
     coeffs = rng.uniform(size=(z.size, 5))
-    table.fluxes(z[:1000], coeffs[:1000])
-    start = time.perf_counter()
     out = table.fluxes(z, coeffs)
-    elapsed = time.perf_counter() - start
-    assert out.shape == (100_000, 60)
-    assert elapsed < 1.0  # measured 0.1 s on one core; the margin covers a busy machine
+    low = np.clip(np.searchsorted(grid, z, side="right") - 1, 0, grid.size - 2)
+    weight = (z - grid[low]) / (grid[low + 1] - grid[low])
+    at_z = ((1 - weight)[:, None, None] * table.table[low]
+            + weight[:, None, None] * table.table[low + 1])
+    np.testing.assert_allclose(out, np.einsum("nk,nkf->nf", coeffs, at_z), rtol=1e-10)
 
 
 def test_build_fine_is_exact_for_flat_fnu_and_follows_a_line_across_filter_edges():
