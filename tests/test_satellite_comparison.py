@@ -25,6 +25,8 @@ from galhalo.cli import app
 from galhalo.errors import ClusteringError
 from galhalo.evaluate.satellite_clustering import SmallScaleSettings, measure_small_scales
 from galhalo.evaluate.satellite_comparison import (
+    SatelliteComparison,
+    combine_universes,
     compare_satellites,
     ratio_summary,
     wp_ratios,
@@ -185,3 +187,47 @@ def test_headless_chromium_loads_the_satellite_figures(chromium, satellite_repor
     declared = [_png_size(base64.b64decode(src.split(",", 1)[1])) for src in page.images]
     assert [(w, h) for _, w, h in record["images"]] == declared
     assert all(complete for complete, _, _ in record["images"])
+
+
+def _scaled(measured, label, factor):
+    """``measured`` with every wp multiplied by ``factor`` (value and jackknife copies)."""
+    from dataclasses import replace
+    return replace(measured, label=label, wp={
+        name: replace(c, value=c.value * factor, copies=c.copies * factor)
+        for name, c in measured.wp.items()})
+
+
+def _comparison(truth, mock):
+    table = wp_ratios(truth, {"mock": mock})
+    return SatelliteComparison({"truth": truth, "mock": mock}, {}, table,
+                               ratio_summary(table))
+
+
+def test_pooled_universes_average_wp_and_their_error_is_the_standard_error(measured):
+    amplitudes = np.array([0.9, 1.0, 1.15, 1.05])  # each universe's own cosmic variance
+    comparisons = [_comparison(_scaled(measured, "truth", a), _scaled(measured, "mock", 1.1 * a))
+                   for a in amplitudes]
+    pooled = combine_universes(comparisons)
+    reference = measured.wp["all"]
+    truth = pooled.small["truth"].wp["all"]
+    np.testing.assert_allclose(truth.value, amplitudes.mean() * reference.value)
+    # the delete-one-universe jackknife of a mean is its standard error
+    standard_error = amplitudes.std(ddof=1) / np.sqrt(len(amplitudes))
+    np.testing.assert_allclose(truth.error, standard_error * np.abs(reference.value))
+    # the mock shares each universe's noise: the ratio is exact and its joint error 0
+    part = pooled.ratios[pooled.ratios["population"] == "all"]
+    np.testing.assert_allclose(part["ratio"], 1.1)
+    np.testing.assert_allclose(part["error"], 0.0, atol=1e-12)
+    entry = pooled.summary["mock"]["all"]
+    assert not entry["within"] and entry["max_deviation"] == pytest.approx(0.1)
+    assert "4 universes" in pooled.band and pooled.to_dict()["band"] == pooled.band
+
+
+def test_pooling_needs_two_universes_with_the_same_catalogs(measured):
+    one = _comparison(measured, _scaled(measured, "mock", 1.0))
+    with pytest.raises(ClusteringError, match="at least 2"):
+        combine_universes([one])
+    other = SatelliteComparison({"truth": measured, "other": measured}, {},
+                                one.ratios, one.summary)
+    with pytest.raises(ClusteringError, match="different catalogs"):
+        combine_universes([one, other])

@@ -9,7 +9,12 @@ within-tolerance verdict per population, and every satellite statistic side by s
   bins centred in ``rp_range`` (default 0.1-20 Mpc/h) and whether it is within the
   tolerance (default 5%);
 * :func:`compare_satellites`: both for the truth and every mock with satellites, with
-  :func:`~.satellite_statistics.satellite_statistics` of each catalog.
+  :func:`~.satellite_statistics.satellite_statistics` of each catalog;
+* :func:`combine_universes`: the same comparison made on several independent universes
+  (truth and mocks painted on each one's hosts) pooled into one: wp the mean over the
+  universes, its error the delete-one-universe jackknife, and the ratio's error the
+  joint jackknife of mock and truth (their shared large-scale noise cancels). Many
+  small boxes resolve what one box cannot: the noise floor falls as 1/sqrt(universes).
 
 Units: rp in comoving Mpc/h.
 """
@@ -25,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Catalog
+from ..clustering.correlation import Correlation
+from ..clustering.jackknife import jackknife_covariance
 from ..errors import ClusteringError
 from .satellite_clustering import (
     SmallScaleClustering,
@@ -35,7 +42,7 @@ from .satellite_clustering import (
 from .satellite_statistics import SatelliteStatistics, satellite_statistics
 
 __all__ = ["DEFAULT_RATIO_RANGE", "DEFAULT_TOLERANCE", "SatelliteComparison",
-           "compare_satellites", "ratio_summary", "wp_ratios"]
+           "combine_universes", "compare_satellites", "ratio_summary", "wp_ratios"]
 
 #: Separations (Mpc/h) over which the wp ratios are judged.
 DEFAULT_RATIO_RANGE = (0.1, 20.0)
@@ -44,13 +51,19 @@ DEFAULT_TOLERANCE = 0.05
 
 
 def wp_ratios(truth: SmallScaleClustering,
-              mocks: Mapping[str, SmallScaleClustering]) -> pd.DataFrame:
+              mocks: Mapping[str, SmallScaleClustering], joint: bool = False) -> pd.DataFrame:
     """mock / truth wp(rp) of every population both measured.
+
+    Args:
+        joint: the error is the jackknife of the ratio itself (copy k of the mock over
+            copy k of the truth: both must have the same copies, e.g. the same
+            universes), which keeps the noise the two share out of the error.
 
     Returns:
         One row per (population, bin, mock): ``population, rp`` (geometric bin centre,
         Mpc/h), ``label`` (the mock), ``ratio``, ``error`` (``|ratio| sigma_truth /
-        |wp_truth|``, the truth's jackknife error; NaN where wp_truth is 0).
+        |wp_truth|``, the truth's jackknife error, or with ``joint`` the ratio's
+        jackknife error; NaN where wp_truth is 0).
 
     Raises:
         ClusteringError: a mock measured on other bins than the truth.
@@ -65,7 +78,11 @@ def wp_ratios(truth: SmallScaleClustering,
                 raise ClusteringError(f"wp ratio {label!r} / truth: different rp bins")
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = measured.value / reference.value
-                error = np.abs(ratio) * reference.error / np.abs(reference.value)
+                if joint:
+                    copies = measured.copies / reference.copies
+                    error = np.sqrt(np.diag(jackknife_covariance(copies)))
+                else:
+                    error = np.abs(ratio) * reference.error / np.abs(reference.value)
             for rp, r, e in zip(reference.centers, ratio, error, strict=True):
                 rows.append({"population": name, "rp": float(rp), "label": label,
                              "ratio": float(r), "error": float(e)})
@@ -121,6 +138,7 @@ class SatelliteComparison:
         ratios: :func:`wp_ratios` of every mock (empty without mocks).
         summary: :func:`ratio_summary`.
         rp_range, tolerance: what the summary judged.
+        band: what the ratios' ``error`` is (said by figures and tables).
     """
 
     small: dict[str, SmallScaleClustering]
@@ -129,6 +147,7 @@ class SatelliteComparison:
     summary: dict[str, dict[str, Any]]
     rp_range: tuple[float, float] = DEFAULT_RATIO_RANGE
     tolerance: float = DEFAULT_TOLERANCE
+    band: str = "the truth's jackknife error"
 
     def verdict(self) -> pd.DataFrame:
         """:func:`verdict_table` of the summary."""
@@ -137,7 +156,7 @@ class SatelliteComparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary with its range and tolerance."""
         return {"rp_range": list(self.rp_range), "tolerance": self.tolerance,
-                "mocks": self.summary}
+                "band": self.band, "mocks": self.summary}
 
 
 def compare_satellites(
@@ -181,3 +200,56 @@ def compare_satellites(
     return SatelliteComparison(small, statistics, table,
                                ratio_summary(table, rp_range, tolerance), rp_range,
                                tolerance)
+
+
+def _pooled(measured: list[Correlation]) -> Correlation:
+    """The mean of one statistic over universes, its copies the delete-one-universe means
+    (so its jackknife error is the standard error of the mean)."""
+    values = np.stack([correlation.value for correlation in measured])
+    total = values.sum(axis=0)
+    copies = (total[None, :] - values) / (len(values) - 1)
+    first = measured[0]
+    return Correlation(first.statistic, first.edges, total / len(values), copies,
+                       tuple(int(np.mean([c.n_points[i] for c in measured]))
+                             for i in range(len(first.n_points))),
+                       {**first.meta, "universes": len(values)})
+
+
+def combine_universes(comparisons: list[SatelliteComparison]) -> SatelliteComparison:
+    """Pool :func:`compare_satellites` results of independent universes (same labels,
+    settings and bins; each mock painted on its own universe's hosts).
+
+    Every wp becomes the mean over the universes (copies: delete-one-universe means);
+    the ratios are mean mock / mean truth with the joint jackknife over universes
+    (:func:`wp_ratios` ``joint``); the satellite statistics are the first universe's.
+    A population missing from a universe is left out.
+
+    Raises:
+        ClusteringError: fewer than two comparisons, or different labels or bins.
+    """
+    if len(comparisons) < 2:
+        raise ClusteringError(f"combine_universes needs at least 2 comparisons, got "
+                              f"{len(comparisons)}")
+    first = comparisons[0]
+    labels = list(first.small)
+    if any(list(c.small) != labels for c in comparisons[1:]):
+        raise ClusteringError("combine_universes: the comparisons hold different catalogs")
+    small = {}
+    for label in labels:
+        measured = [c.small[label] for c in comparisons]
+        names = [name for name in measured[0].wp if all(name in m.wp for m in measured)]
+        for name in names:
+            if any(not np.allclose(m.wp[name].edges, measured[0].wp[name].edges)
+                   for m in measured):
+                raise ClusteringError(f"combine_universes: {label!r} {name!r} measured on "
+                                      "different rp bins")
+        small[label] = replace(
+            measured[0], wp={name: _pooled([m.wp[name] for m in measured]) for name in names},
+            xi={}, counts={name: int(np.mean([m.counts[name] for m in measured]))
+                           for name in names},
+            realizations=measured[0].realizations * len(measured))
+    table = wp_ratios(small[labels[0]], {k: small[k] for k in labels[1:]}, joint=True)
+    return SatelliteComparison(
+        small, first.statistics, table, ratio_summary(table, first.rp_range, first.tolerance),
+        first.rp_range, first.tolerance,
+        band=f"jackknife over {len(comparisons)} universes (mock and truth jointly)")

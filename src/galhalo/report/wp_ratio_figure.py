@@ -29,7 +29,9 @@ def _shown(comparison: SatelliteComparison) -> list[str]:
 def wp_ratio_figure(comparison: SatelliteComparison, path: str | Path) -> Path:
     """One column per population: rp wp(rp) of the truth (points, jackknife errors) and
     the mocks (lines) on top; below, mock / truth with the truth's jackknife band around
-    1 (grey) and the tolerance (dotted), the judged range unshaded."""
+    1 (grey) and the tolerance (dotted), the judged range unshaded. A pooled comparison
+    (:func:`~galhalo.evaluate.satellite_comparison.combine_universes`) also draws each
+    ratio's own error bars."""
     target = check_writable(path)
     labels = list(comparison.small)
     truth = comparison.small[labels[0]]
@@ -47,7 +49,7 @@ def wp_ratio_figure(comparison: SatelliteComparison, path: str | Path) -> Path:
         with np.errstate(divide="ignore", invalid="ignore"):
             band = reference.error / np.abs(reference.value)
         bottom.fill_between(rp, 1 - band, 1 + band, color="0.8", lw=0,
-                            label=f"{labels[0]} jackknife")
+                            label=f"{labels[0]} error")
         for j, label in enumerate(labels[1:]):
             measured = comparison.small[label].wp.get(name)
             if measured is None:
@@ -56,8 +58,9 @@ def wp_ratio_figure(comparison: SatelliteComparison, path: str | Path) -> Path:
             top.plot(rp, rp * measured.value, ls=style, color=f"C{j}", label=label)
             part = comparison.ratios[(comparison.ratios["label"] == label)
                                      & (comparison.ratios["population"] == name)]
-            bottom.plot(part["rp"], part["ratio"], ls=style, color=f"C{j}", marker=".",
-                        label=label)
+            joint = comparison.band != SatelliteComparison.band  # the ratio's own error
+            bottom.errorbar(part["rp"], part["ratio"], yerr=part["error"] if joint else None,
+                            ls=style, color=f"C{j}", marker=".", capsize=2, label=label)
         for level in (1 - comparison.tolerance, 1 + comparison.tolerance):
             bottom.axhline(level, color="0.4", ls=":", lw=0.8)
         bottom.axhline(1.0, color="k", lw=0.6)
@@ -72,8 +75,10 @@ def wp_ratio_figure(comparison: SatelliteComparison, path: str | Path) -> Path:
         if i == 0:
             bottom.legend(fontsize="xx-small")
     settings = truth.settings
-    figure.suptitle(f"projected correlation, |pi| < {settings.pi_max:g} Mpc/h; ratio band: "
-                    f"the truth's jackknife error ({settings.jackknife}^3 cubes); dotted: "
+    band = (f"{comparison.band} ({settings.jackknife}^3 cubes)"
+            if comparison.band == SatelliteComparison.band else comparison.band)
+    figure.suptitle(f"projected correlation, |pi| < {settings.pi_max:g} Mpc/h; grey band: "
+                    f"the truth's error; ratios' error: {band}; dotted: "
                     f"±{100 * comparison.tolerance:g}% (judged {low:g}-{high:g} Mpc/h)",
                     fontsize="medium")
     with atomic_path(target) as tmp:
