@@ -15,10 +15,10 @@ from galhalo.photometry.classifiers import (
     feature_spec,
     features,
     load_classifier,
+    toy_survey,
 )
 from galhalo.photometry.cnn import CNNClassifier
 from galhalo.photometry.observation import observe
-from galhalo.photometry.sources import CLASSES
 
 WAVELENGTHS = np.linspace(3800.0, 9500.0, 20)
 NAMES = [f"J{int(w / 10):04d}" for w in WAVELENGTHS] + ["rSDSS"]
@@ -26,33 +26,7 @@ FAST_CNN = {"epochs": 15, "patience": 4}
 
 
 def toy_sources(n: int, seed: int) -> pd.DataFrame:
-    """n sources, classes drawn uniformly, with simple parametric shapes: stars a
-    black body (3500-10000 K), galaxies a red power law with a 4000 Å break at
-    (1+z) 4000 Å (z < 1), quasars a blue power law with Gaussian Lyα, C IV, Mg II, Hβ
-    lines at (1+z) λ and absorption blueward of Lyα (qso_low z 0.3-2.1, qso_high
-    2.1-4); true fluxes in µJy at r magnitudes uniform in 18-22."""
-    rng = np.random.default_rng(seed)
-    lam = np.append(WAVELENGTHS, 6250.0)
-    index = rng.integers(0, 4, n)
-    redshift = np.where(index == 1, rng.uniform(0, 1, n),
-                        np.where(index == 2, rng.uniform(0.3, 2.1, n), rng.uniform(2.1, 4, n)))
-    redshift[index == 0] = 0.0
-    temperature = rng.uniform(3500, 10000, n)[:, None]
-    star = 1 / (lam**3 * np.expm1(1.4388e8 / (lam * temperature)))
-    slope = rng.uniform(1, 3, n)[:, None]
-    galaxy = (lam / 6000) ** slope * np.where(lam < 4000 * (1 + redshift[:, None]), 0.5, 1)
-    quasar = (lam / 6000) ** 0.5 + sum(
-        ew * np.exp(-0.5 * ((lam - line * (1 + redshift[:, None])) / 150) ** 2)
-        for line, ew in ((1216, 3.0), (1549, 1.0), (2800, 0.6), (4861, 0.5)))
-    quasar = quasar * np.where(lam < 1216 * (1 + redshift[:, None]), 0.3, 1.0)
-    shape = np.choose(index[:, None], [star, galaxy, quasar, quasar])
-    mag_r = rng.uniform(18, 22, n)
-    flux = shape / shape[:, -1:] * 10 ** ((23.9 - mag_r) / 2.5)[:, None]
-    frame = pd.DataFrame({"source_class": np.asarray(CLASSES)[index], "redshift": redshift,
-                          "mag_r": mag_r})
-    for j, name in enumerate(NAMES):
-        frame[f"flux_{name}"] = flux[:, j]
-    return frame
+    return toy_survey(n, seed, dict(zip(NAMES, [*WAVELENGTHS, 6250.0], strict=True)))
 
 
 DEPTHS = {name: 22.0 for name in NAMES} | {"rSDSS": 23.5}

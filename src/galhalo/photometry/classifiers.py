@@ -45,7 +45,7 @@ from ..models.store import CONFIG_FILE, read_config, read_model_directory, write
 from .sources import CLASSES, error_columns, flux_columns
 
 __all__ = ["FAMILIES", "FeatureSpec", "SurveyClassifier", "class_index", "class_weights",
-           "feature_spec", "features", "load_classifier", "stratified_split"]
+           "feature_spec", "features", "load_classifier", "stratified_split", "toy_survey"]
 
 #: Survey classifier families: name -> "module:Class".
 FAMILIES = {"survey_cnn": "galhalo.photometry.cnn:CNNClassifier",
@@ -316,3 +316,48 @@ def quasar_rows(index: np.ndarray) -> np.ndarray:
     """(n,) bool: the rows of quasar classes."""
     return np.isin(index, [CLASSES.index(q) for q in QUASARS])
 
+
+
+def toy_survey(n: int, seed: int, wavelengths: Mapping[str, float],
+               r_range: tuple[float, float] = (18.0, 22.0), r_band: str = "rSDSS",
+               fractions: Sequence[float] = (0.25, 0.25, 0.25, 0.25)) -> pd.DataFrame:
+    """A separable toy source catalog for testing classifiers without the source models:
+    band fluxes are simple parametric shapes sampled at each filter's wavelength (no
+    filter integration). Stars: black bodies of 3500-10000 K; galaxies: red power laws
+    f_ν ∝ λ^(1…3) with a factor-2 break at (1+z) 4000 Å, z < 1; quasars: f_ν ∝ λ^0.5
+    with Gaussian (σ 150 Å) Lyα, C IV, Mg II, Hβ lines at (1+z) λ and a factor 0.3
+    blueward of Lyα, z 0.3-2.1 (qso_low) or 2.1-4 (qso_high). r magnitudes uniform in
+    ``r_range``; classes drawn with ``fractions``.
+
+    Args:
+        n: rows; seed: seeds everything.
+        wavelengths: {filter name: wavelength Å}, must include ``r_band``.
+
+    Returns:
+        The source-catalog frame: ``source_class``, ``redshift``, ``mag_r``, ``flux_<f>``
+        (µJy, true) in the order of ``wavelengths``.
+    """
+    if r_band not in wavelengths:
+        raise PhotometryError(f"toy_survey: the r band {r_band} has no wavelength")
+    rng = np.random.default_rng(seed)
+    lam = np.asarray(list(wavelengths.values()), dtype=float)
+    index = rng.choice(len(CLASSES), n, p=np.asarray(fractions) / np.sum(fractions))
+    redshift = np.choose(index, [np.zeros(n), rng.uniform(0, 1, n), rng.uniform(0.3, 2.1, n),
+                                 rng.uniform(2.1, 4, n)])
+    observed = (1 + redshift)[:, None]
+    temperature = rng.uniform(3500, 10000, n)[:, None]
+    star = 1 / (lam**3 * np.expm1(1.4388e8 / (lam * temperature)))
+    galaxy = (lam / 6000) ** rng.uniform(1, 3, n)[:, None] * np.where(
+        lam < 4000 * observed, 0.5, 1.0)
+    quasar = (lam / 6000) ** 0.5 + sum(
+        ew * np.exp(-0.5 * ((lam - line * observed) / 150) ** 2)
+        for line, ew in ((1216, 3.0), (1549, 1.0), (2800, 0.6), (4861, 0.5)))
+    quasar = quasar * np.where(lam < 1216 * observed, 0.3, 1.0)
+    shape = np.choose(index[:, None], [star, galaxy, quasar, quasar])
+    mag_r = rng.uniform(*r_range, n)
+    r_column = list(wavelengths).index(r_band)
+    flux = shape / shape[:, r_column:r_column + 1] * 10 ** ((23.9 - mag_r) / 2.5)[:, None]
+    frame = pd.DataFrame({"source_class": np.asarray(CLASSES)[index], "redshift": redshift,
+                          "mag_r": mag_r})
+    columns = pd.DataFrame(flux, columns=flux_columns(list(wavelengths)), index=frame.index)
+    return pd.concat([frame, columns], axis=1)
