@@ -1,0 +1,44 @@
+"""Narrow-band survey photometry forward-simulated from galhalo mocks (issue #21).
+
+- :mod:`.sources`: the source-catalog conventions (classes, column names, checks).
+- :mod:`.filters`: filter curves (:class:`Filter`, :class:`FilterSet`), CSV files, the
+  J-PAS-like system and the real SDSS/ALHAMBRA curves shipped with ``kcorrect``.
+- :mod:`.synthetic`: photon-counting band fluxes in µJy, AB magnitudes, and
+  :class:`ComponentTable` (fast photometry of linear combinations of spectra vs z).
+- :mod:`.distances`: luminosity distance and distance modulus of a catalog's cosmology.
+- :mod:`.galaxies`: galaxy SEDs from a galhalo mock, light-cone or box at a redshift.
+
+Units: wavelength Å (observed unless named ``rest``), f_λ erg s⁻¹ cm⁻² Å⁻¹, band
+fluxes µJy, AB magnitude ``m = 23.9 - 2.5 log10(f / µJy)``. See docs/photometry.md.
+"""
+
+from .filters import Filter, FilterSet, alhambra, jpas_like, read_filters, sdss, write_filters
+from .sources import (
+    CLASSES,
+    HIGH_Z_QUASAR,
+    check_sources,
+    error_columns,
+    flux_columns,
+    quasar_class,
+)
+from .synthetic import ComponentTable, ab_magnitude, band_fluxes, flux_from_ab
+
+__all__ = [
+    "CLASSES",
+    "HIGH_Z_QUASAR",
+    "ComponentTable",
+    "Filter",
+    "FilterSet",
+    "ab_magnitude",
+    "alhambra",
+    "band_fluxes",
+    "check_sources",
+    "error_columns",
+    "flux_columns",
+    "flux_from_ab",
+    "jpas_like",
+    "quasar_class",
+    "read_filters",
+    "sdss",
+    "write_filters",
+]
