@@ -46,14 +46,13 @@ import pandas as pd
 from ..errors import PhotometryError
 from ..files import atomic_path, check_writable
 from .sources import check_sources, error_columns, flux_columns
+from .synthetic import ab_magnitude, flux_from_ab
 
 __all__ = ["NOISE_MODELS", "depth_flux", "jpas_depths", "nondetected_columns", "observe",
            "read_depths", "true_flux_columns", "write_depths"]
 
 #: The noise models :func:`observe` knows.
 NOISE_MODELS = ("sky", "poisson")
-#: AB zero-point of fluxes in µJy: m = 23.9 − 2.5 log10(f / µJy).
-AB_UJY = 23.9
 #: J-PAS-like 5σ depths (AB), Benítez et al. 2014 (arXiv:1403.5237; REFERENCES.md):
 #: narrow bands ≈ 22; the broad bands deeper (miniJPAS, Bonoli et al. 2021,
 #: arXiv:2007.01910, reached ≈ 22-23 in the narrow and up to ≈ 24 in the broad bands).
@@ -74,7 +73,7 @@ def nondetected_columns(names: Sequence[str]) -> list[str]:
 
 def depth_flux(depth: np.ndarray | float) -> np.ndarray:
     """The flux (µJy) of an AB magnitude ``depth``: the 5σ limiting flux of a depth."""
-    return np.power(10.0, (AB_UJY - np.asarray(depth, dtype=float)) / 2.5)
+    return np.asarray(flux_from_ab(np.asarray(depth, dtype=float)), dtype=float)
 
 
 def _is_narrow(name: str) -> bool:
@@ -260,6 +259,6 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
         frame[column] = values
     frame.attrs["zero_point_offsets"] = dict(zip(names, offsets.tolist(), strict=True))
     frame.attrs["noise"] = noise
-    frame.attrs["depths"] = dict(zip(names, (AB_UJY - 2.5 * np.log10(limit)).tolist(),
+    frame.attrs["depths"] = dict(zip(names, np.asarray(ab_magnitude(limit)).tolist(),
                                      strict=True))
     return frame
