@@ -248,15 +248,14 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
     if nondetection == "limit":
         measured = np.where(nondetected, 0.0, measured)
         error = np.where(nondetected, limit / 5.0, error)
-    frame = sources.copy()
-    for column, values in zip(true_flux_columns(names), true.T, strict=True):
-        frame[column] = values
-    for column, values in zip(flux_columns(names), measured.T, strict=True):
-        frame[column] = values
-    for column, values in zip(error_columns(names), error.T, strict=True):
-        frame[column] = values
-    for column, values in zip(nondetected_columns(names), nondetected.T, strict=True):
-        frame[column] = values
+    parts = {"true": (true_flux_columns(names), true), "flux": (flux_columns(names), measured),
+             "error": (error_columns(names), error),
+             "flag": (nondetected_columns(names), nondetected)}
+    replaced = {column for columns, _ in parts.values() for column in columns}
+    frame = pd.concat([sources.drop(columns=[c for c in sources.columns if c in replaced])]
+                      + [pd.DataFrame(values, columns=columns, index=sources.index)
+                         for columns, values in parts.values()], axis=1)
+    frame.attrs = dict(sources.attrs)
     frame.attrs["zero_point_offsets"] = dict(zip(names, offsets.tolist(), strict=True))
     frame.attrs["noise"] = noise
     frame.attrs["depths"] = dict(zip(names, np.asarray(ab_magnitude(limit)).tolist(),
