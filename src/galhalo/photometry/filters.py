@@ -30,8 +30,8 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.resources import files
+from functools import cache, cached_property
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ __all__ = [
     "FilterSet",
     "alhambra",
     "jpas_like",
+    "kcorrect_data",
     "kcorrect_response",
     "read_filters",
     "sdss",
@@ -109,7 +110,7 @@ class Filter:
         object.__setattr__(self, "wavelength", wave)
         object.__setattr__(self, "transmission", trans)
 
-    @property
+    @cached_property
     def support(self) -> tuple[float, float]:
         """(first, last) wavelength (Å) where the transmission is non-zero, with the
         neighbouring zero samples: outside it the filter sees nothing."""
@@ -286,7 +287,7 @@ def kcorrect_response(filename: str, name: str | None = None) -> Filter:
     ``| lambda | pass | ...`` rows, λ in Å; the first two columns are used). Tiny
     negative values of the tabulated response (``sdss_r0.dat`` has -0.002 in its wing)
     are set to 0."""
-    path = files("kcorrect") / "data" / "responses" / filename
+    path = kcorrect_data("responses", filename)
     try:
         text = path.read_text()
     except (FileNotFoundError, OSError) as exc:
@@ -306,6 +307,19 @@ def kcorrect_response(filename: str, name: str | None = None) -> Filter:
     data = np.array(rows)
     return Filter(name or Path(filename).stem, data[:, 0], np.clip(data[:, 1], 0.0, None),
                   source=filename)
+
+
+def kcorrect_data(*parts: str) -> Path:
+    """Path of a file in the installed ``kcorrect`` package's ``data`` directory.
+
+    Found with :func:`importlib.util.find_spec`, which does not import ``kcorrect`` (its
+    import pulls in astropy's cosmology, seconds): only its data files are used.
+    """
+    spec = find_spec("kcorrect")
+    if spec is None or not spec.submodule_search_locations:
+        raise PhotometryError("the kcorrect package (filter curves and SED templates) is "
+                              "not installed: pip install kcorrect")
+    return Path(next(iter(spec.submodule_search_locations)), "data", *parts)
 
 
 @cache

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csc_matrix, csr_matrix
 
 from ..errors import PhotometryError
 from .filters import FilterSet
@@ -46,6 +47,8 @@ SPEED_OF_LIGHT = 2.99792458e18
 AB_ZERO_POINT_UJY = 23.9
 #: erg s⁻¹ cm⁻² Hz⁻¹ per µJy.
 _UJY = 1e-29
+#: Offset between filters' blocks in the (filter, λ) search keys, Å (> any λ).
+_BLOCK = 1e7
 
 Transmission = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -87,30 +90,72 @@ def band_weights(wavelength: np.ndarray, filters: FilterSet,
     ``[wavelength[0], wavelength[-1]]`` (the spectrum would be extrapolated).
     """
     wave = _check_grid(wavelength, what)
-    weights = np.zeros((wave.size, len(filters)))
-    for column, band in enumerate(filters):
-        lo, hi = band.support
-        if lo < wave[0] or hi > wave[-1]:
-            raise PhotometryError(
-                f"{what}: filter '{band.name}' ({lo:.0f}-{hi:.0f} Å) is outside the "
-                f"spectrum's wavelength range ({wave[0]:.0f}-{wave[-1]:.0f} Å)")
-        inside = wave[(wave > lo) & (wave < hi)]
-        keep = (band.wavelength >= lo) & (band.wavelength <= hi)
-        grid = np.union1d(band.wavelength[keep], inside)
-        trans = np.interp(grid, band.wavelength, band.transmission)
-        step = np.diff(grid)
-        trap = np.zeros(grid.size)
-        trap[:-1] += 0.5 * step
-        trap[1:] += 0.5 * step
-        norm = SPEED_OF_LIGHT * np.sum(trap * trans / grid) * _UJY
-        node = trap * trans * grid / norm
-        # linear interpolation of the spectrum at `grid` from its samples `wave`
-        right = np.clip(np.searchsorted(wave, grid, side="right"), 1, wave.size - 1)
-        left = right - 1
-        frac = (grid - wave[left]) / (wave[right] - wave[left])
-        np.add.at(weights[:, column], left, node * (1.0 - frac))
-        np.add.at(weights[:, column], right, node * frac)
-    return weights
+    return _weights(wave, filters, what).toarray()
+
+
+@cache
+def _stack(filters: FilterSet) -> tuple[np.ndarray, ...]:
+    """Every filter's samples inside its support, concatenated filter by filter:
+    (filter index, λ, T) per sample, each filter's (lo, hi) support, block starts, and
+    the search keys filter index × _BLOCK + λ."""
+    index, lam, trans, lo, hi, start = [], [], [], [], [], [0]
+    for number, band in enumerate(filters):
+        a, b = band.support
+        keep = (band.wavelength >= a) & (band.wavelength <= b)
+        index.append(np.full(int(keep.sum()), number))
+        lam.append(band.wavelength[keep])
+        trans.append(band.transmission[keep])
+        lo.append(a)
+        hi.append(b)
+        start.append(start[-1] + int(keep.sum()))
+    if max(hi) >= _BLOCK:
+        raise PhotometryError(f"filter wavelengths must be < {_BLOCK:g} Å")
+    fid, wave = np.concatenate(index), np.concatenate(lam)
+    return (fid, wave, np.concatenate(trans), np.array(lo), np.array(hi), np.array(start),
+            fid * _BLOCK + wave)
+
+
+def _weights(wave: np.ndarray, filters: FilterSet, what: str) -> csc_matrix:
+    """:func:`band_weights` as a sparse (m, n_filters) matrix, all filters at once.
+
+    Per filter, the integration grid is its own samples plus the spectrum's samples
+    inside its support (sorted together: a lexsort by filter then λ; a spectrum sample
+    equal to a filter sample adds a zero-width step).
+    """
+    fid_b, lam_b, t_b, lo, hi, start, key_b = _stack(filters)
+    bad = (lo < wave[0]) | (hi > wave[-1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise PhotometryError(
+            f"{what}: filter '{filters[i].name}' ({lo[i]:.0f}-{hi[i]:.0f} Å) is outside "
+            f"the spectrum's wavelength range ({wave[0]:.0f}-{wave[-1]:.0f} Å)")
+    first = np.searchsorted(wave, lo, side="left")
+    counts = np.searchsorted(wave, hi, side="right") - first
+    fid_s = np.repeat(np.arange(lo.size), counts)
+    lam_s = wave[np.arange(fid_s.size) - np.repeat(np.cumsum(counts) - counts - first,
+                                                   counts)]
+    # each filter's transmission at the spectrum samples, found inside its own block
+    j = np.searchsorted(key_b, fid_s * _BLOCK + lam_s, side="right")
+    j = np.clip(j, start[fid_s] + 1, start[fid_s + 1] - 1)
+    t_s = t_b[j - 1] + (t_b[j] - t_b[j - 1]) * (lam_s - lam_b[j - 1]) / (lam_b[j]
+                                                                         - lam_b[j - 1])
+    fid = np.concatenate([fid_b, fid_s])
+    lam = np.concatenate([lam_b, lam_s])
+    order = np.lexsort((lam, fid))
+    fid, lam, trans = fid[order], lam[order], np.concatenate([t_b, t_s])[order]
+    step = np.where(fid[1:] == fid[:-1], np.diff(lam), 0.0)
+    trap = np.zeros(lam.size)
+    trap[:-1] += 0.5 * step
+    trap[1:] += 0.5 * step
+    norm = SPEED_OF_LIGHT * _UJY * np.bincount(fid, weights=trap * trans / lam,
+                                               minlength=lo.size)
+    node = trap * trans * lam / norm[fid]
+    # linear interpolation of the spectrum at `lam` from its samples `wave`
+    right = np.clip(np.searchsorted(wave, lam, side="right"), 1, wave.size - 1)
+    frac = (lam - wave[right - 1]) / (wave[right] - wave[right - 1])
+    return csc_matrix((np.concatenate([node * (1.0 - frac), node * frac]),
+                       (np.concatenate([right - 1, right]), np.concatenate([fid, fid]))),
+                      shape=(wave.size, lo.size))
 
 
 def band_fluxes(wavelength: np.ndarray, f_lambda: np.ndarray,
@@ -208,8 +253,8 @@ class ComponentTable:
             if transmission is not None:
                 factor = np.asarray(transmission(observed, np.array([z])), dtype=float)
                 spectra = spectra * factor.reshape(1, -1)
-            weights = band_weights(observed, filters, what=f"components at z = {z:g}")
-            table[i] = spectra @ weights
+            weights = _weights(observed, filters, what=f"components at z = {z:g}")
+            table[i] = (weights.T @ spectra.T).T
         return cls(z_grid, table, filters.names)
 
     def fluxes(self, redshift: np.ndarray, coefficients: np.ndarray,

@@ -1,0 +1,100 @@
+"""A mixed survey sample: given galaxies, plus quasars and stars drawn for the same area.
+
+:func:`mixed_sample` joins a galaxy source catalog (made by the caller, e.g. from a
+galhalo mock with :mod:`.galaxies`, for ``area_deg2``) with quasars from the PD16
+luminosity function (:func:`.quasars.quasar_sources`) and stars at a Galactic latitude
+(:func:`.stars.star_sources`), all cut to the same true r range, into one source catalog
+(:mod:`.sources` conventions). Each class draws from its own stream spawned from the
+seed, so changing one class's settings leaves the others' draws unchanged.
+:func:`class_counts` tabulates the result per deg² per class and r bin.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import PhotometryError
+from .filters import FilterSet
+from .quasars import LuminosityFunction, quasar_sources
+from .sources import CLASSES, REQUIRED_COLUMNS, check_sources, flux_columns
+from .stars import star_sources
+
+__all__ = ["class_counts", "mixed_sample"]
+
+
+def mixed_sample(galaxies: pd.DataFrame, area_deg2: float, filters: FilterSet, seed: int,
+                 r_range: tuple[float, float] = (17.0, 23.6), latitude: float = 60.0,
+                 quasar_z_range: tuple[float, float] = (0.5, 4.5),
+                 lf: LuminosityFunction | None = None, cosmology: dict | None = None,
+                 shuffle: bool = True) -> pd.DataFrame:
+    """One source catalog over ``area_deg2``: ``galaxies`` (source_class "galaxy", the
+    columns of :mod:`.sources` for ``filters``; rows outside ``r_range`` dropped) plus
+    quasars and stars drawn for the area with true r in ``r_range``.
+
+    Extra columns of one class (``M_g``, ``teff``, galaxy ``smass``, ...) are NaN on the
+    other classes' rows. ``shuffle`` permutes the rows (with the seed); otherwise they
+    are galaxies, quasars, stars. Raises :class:`PhotometryError` if ``galaxies`` lacks
+    a column, has a class other than "galaxy", or the area / range is bad.
+    """
+    if galaxies is None or not isinstance(galaxies, pd.DataFrame):
+        raise PhotometryError("mixed_sample: galaxies must be a source-catalog DataFrame")
+    check_sources(galaxies, filters.names)
+    classes = galaxies["source_class"].astype(str)
+    if len(galaxies) and (classes != "galaxy").any():
+        first = int(np.flatnonzero((classes != "galaxy").to_numpy())[0])
+        raise PhotometryError(f"mixed_sample: galaxies row {first} has source_class "
+                              f"{classes.iloc[first]!r}, expected 'galaxy'")
+    if not np.isfinite(area_deg2) or area_deg2 <= 0:
+        raise PhotometryError(f"mixed_sample: area must be > 0 deg², got {area_deg2}")
+    lo, hi = float(r_range[0]), float(r_range[1])
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise PhotometryError(f"mixed_sample: r_range must be bright < faint, got {r_range}")
+    quasar_seed, star_seed, order_seed = np.random.SeedSequence(seed).spawn(3)
+    mag = galaxies["mag_r"].to_numpy(dtype=float)
+    kept = galaxies[(mag >= lo) & (mag < hi)]
+    quasars = quasar_sources(area_deg2, filters, np.random.default_rng(quasar_seed),
+                             r_range=(lo, hi), z_range=quasar_z_range, lf=lf,
+                             cosmology=cosmology)
+    stars = star_sources(area_deg2, filters, np.random.default_rng(star_seed),
+                         r_range=(lo, hi), latitude=latitude)
+    base = [*REQUIRED_COLUMNS, *flux_columns(filters.names)]
+    parts = [part for part in (kept, quasars, stars) if len(part)]
+    if not parts:
+        return pd.DataFrame({name: pd.Series(dtype=float) for name in base})
+    frame = pd.concat(parts, ignore_index=True, sort=False)
+    extras = [name for name in frame.columns if name not in base]
+    frame = frame[base + extras]
+    if shuffle:
+        order = np.random.default_rng(order_seed).permutation(len(frame))
+        frame = frame.iloc[order].reset_index(drop=True)
+    return frame
+
+
+def class_counts(sources: pd.DataFrame, area_deg2: float,
+                 edges: Sequence[float] = (17.0, 20.0, 22.5, 23.6)) -> pd.DataFrame:
+    """Sources per deg² per class (rows :data:`~.sources.CLASSES`, then "total") in the
+    true-r bins ``edges`` (columns "17-20", ...; "all" for the whole range)."""
+    if not np.isfinite(area_deg2) or area_deg2 <= 0:
+        raise PhotometryError(f"class_counts: area must be > 0 deg², got {area_deg2}")
+    bins = np.asarray(edges, dtype=float)
+    if bins.ndim != 1 or bins.size < 2 or (np.diff(bins) <= 0).any():
+        raise PhotometryError("class_counts: edges must be >= 2 increasing magnitudes")
+    for name in ("source_class", "mag_r"):
+        if name not in sources.columns:
+            raise PhotometryError(f"class_counts: sources have no column '{name}'")
+    labels = [f"{a:g}-{b:g}" for a, b in itertools.pairwise(bins)]
+    mag = sources["mag_r"].to_numpy(dtype=float)
+    which = np.digitize(mag, bins) - 1
+    inside = (which >= 0) & (which < len(labels))
+    rows = {}
+    for name in CLASSES:
+        chosen = inside & (sources["source_class"].to_numpy() == name)
+        counts = np.bincount(which[chosen], minlength=len(labels)).astype(float)
+        rows[name] = [*counts, counts.sum()]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*labels, "all"])
+    table.loc["total"] = table.sum(axis=0)
+    return table / area_deg2
