@@ -16,16 +16,21 @@ LightGBM, each with and without the errors as inputs. On held-out sources it rep
   classified by the models trained on ``"sky"``: the drop in macro F1 and how much of it
   the errors-as-input models recover (drop without errors − drop with errors).
 
-Sources: ``--source mixture`` uses ``galhalo.photometry.mixture`` (P2's mixed sample)
-when it exists; ``--source toy`` (the default fallback) uses
-``classifiers.toy_survey`` (parametric shapes sampled at the J-PAS filter pivots, equal
-class fractions), which is far easier than real J-PAS data: the comparison is of the
-method, not of a tuned number. Test classes have the training's fractions.
+Sources (``--source``): ``mixture`` (default) is the mixed sample of
+``galhalo.photometry.mixture`` (galaxies photometered from benchmarks/photometry.py's
+stand-in mock, PD16 quasars, stars); training takes at most ``--train / 4`` sources of
+each class from ``--area`` deg² (the high-z quasars are ~1e-2 of the sources, so they
+are enriched), the test is every source of another ``--test-area`` deg² at the survey's
+fractions, and the predictions are shifted to those fractions
+(``predict_proba(..., priors)``). ``toy`` uses ``classifiers.toy_survey`` (parametric
+shapes at the filter pivots, equal class fractions in training and test). Neither is
+J-PAS's own mock: the comparison is of the method, not of a tuned number.
 
 Usage::
 
-    python benchmarks/survey_classification.py             # 8k train, 8k test
-    python benchmarks/survey_classification.py --quick     # 3k / 3k, few epochs
+    python benchmarks/survey_classification.py               # mixture, 8k train, 2 deg² test
+    python benchmarks/survey_classification.py --quick       # 3k train, 1 deg² test
+    python benchmarks/survey_classification.py --source toy  # the parametric toy survey
 
 Prints the tables, writes JSON (benchmarks/results/survey_classification.json) and the
 block ``survey_classification`` of docs/survey_classification.md.
@@ -62,19 +67,52 @@ DOCUMENT = DOCS / "survey_classification.md"
 BLOCK = "survey_classification"
 #: Martínez-Solaeche et al. 2023 (arXiv:2303.12684), ANN1, F1 per r bin (REFERENCES.md).
 PUBLISHED = {"qso_high": (0.99, 0.93, 0.63), "qso_low": (0.97, 0.82, 0.61)}
+GALAXIES_PER_DEG2 = 10_000.0
 SHIFTS = {"sky": {"noise": "sky"},
           "poisson": {"noise": "poisson", "source_to_sky": 3.0},
           "shallower": {"noise": "sky", "depth_offset": -0.5}}
 
 
-def survey_sources(n: int, seed: int, source: str) -> tuple[pd.DataFrame, list[str], str]:
-    """(true-flux catalog, filter names, description)."""
+def mixture_sources(area: float, seed: int) -> pd.DataFrame:
+    """P2's mixed sample over ``area`` deg²: galaxies of benchmarks/photometry.py's
+    stand-in mock (10⁴ deg⁻²), quasars (PD16) and stars, true r 17-23.6."""
+    from photometry import stand_in_galaxies  # benchmarks/photometry.py
+
+    from galhalo.photometry.mixture import mixed_sample
+
     filters = jpas_like()
-    if source == "mixture":
-        raise SystemExit("--source mixture: galhalo.photometry.mixture is not merged yet")
-    wavelengths = {f.name: float(f.pivot) for f in filters}
-    frame = toy_survey(n, seed, wavelengths, r_range=(17.0, 23.6))
-    return frame, list(filters.names), "toy_survey (parametric shapes, equal class fractions)"
+    galaxies = stand_in_galaxies(filters, area, GALAXIES_PER_DEG2, seed)
+    return mixed_sample(galaxies, area, filters, seed, r_range=(17.0, 23.6))
+
+
+def balanced(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most n / 4 rows of each class, drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.permutation(np.flatnonzero(frame["source_class"].to_numpy() == c))[:n // 4]
+            for c in CLASSES]
+    return frame.iloc[np.sort(np.concatenate(rows))].reset_index(drop=True)
+
+
+def survey(args) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str, np.ndarray | None]:
+    """(training sources, test sources, filter names, description, test class priors)."""
+    names = list(jpas_like().names)
+    if args.source == "mixture":
+        pool = mixture_sources(args.area, args.seed)
+        test = mixture_sources(args.test_area, args.seed + 1)
+        counts = pool["source_class"].value_counts()
+        priors = np.array([counts.get(c, 0) for c in CLASSES], dtype=float) / len(pool)
+        text = (f"photometry.mixture (stand-in galaxies {GALAXIES_PER_DEG2:,.0f} deg⁻², "
+                f"PD16 quasars, stars); training: at most {args.train // 4:,} per class from "
+                f"{args.area:g} deg²; test: all {len(test):,} sources of another "
+                f"{args.test_area:g} deg² (survey fractions, "
+                + ", ".join(f"{c} {p:.4f}" for c, p in zip(CLASSES, priors, strict=True))
+                + "; predictions shifted to them with `priors`)")
+        return balanced(pool, args.train, args.seed), test, names, text, priors
+    wavelengths = {f.name: float(f.pivot) for f in jpas_like()}
+    train = toy_survey(args.train, args.seed, wavelengths, r_range=(17.0, 23.6))
+    test = toy_survey(args.test, args.seed + 1, wavelengths, r_range=(17.0, 23.6))
+    return train, test, names, ("toy_survey (parametric shapes at the filter pivots, equal "
+                                "class fractions)"), None
 
 
 def observed(sources: pd.DataFrame, names: list[str], seed: int, shift: str) -> pd.DataFrame:
@@ -84,9 +122,9 @@ def observed(sources: pd.DataFrame, names: list[str], seed: int, shift: str) -> 
     return observe(sources, depths, seed, names, **settings)
 
 
-def scores(model, test: pd.DataFrame) -> dict[str, Any]:
+def scores(model, test: pd.DataFrame, priors) -> dict[str, Any]:
     truth = test["source_class"].to_numpy()
-    probabilities = model.predict_proba(test)
+    probabilities = model.predict_proba(test, priors)
     predicted = np.asarray(CLASSES)[probabilities.argmax(axis=1)]
     by_class = class_scores(truth, predicted, CLASSES, test["mag_r"].to_numpy())
     quasar = np.isin(truth, ["qso_low", "qso_high"])
@@ -102,13 +140,17 @@ def scores(model, test: pd.DataFrame) -> dict[str, Any]:
                           for k in ("threshold", "purity", "completeness", "f1")}}
 
 
-def measure(n_train: int, n_test: int, seed: int, source: str, epochs: int) -> dict[str, Any]:
-    train_sources, names, description = survey_sources(n_train, seed, source)
-    test_sources, _, _ = survey_sources(n_test, seed + 1, source)
+def measure(args) -> dict[str, Any]:
+    train_sources, test_sources, names, description, priors = survey(args)
+    seed = args.seed
     train = observed(train_sources, names, seed + 2, "sky")
     tests = {shift: observed(test_sources, names, seed + 3, shift) for shift in SHIFTS}
-    result: dict[str, Any] = {"source": description, "n_train": n_train, "n_test": n_test,
-                              "seed": seed, "shifts": SHIFTS, "models": {}}
+    result: dict[str, Any] = {
+        "source": description, "n_train": len(train), "n_test": len(test_sources),
+        "train_classes": train["source_class"].value_counts().to_dict(),
+        "test_classes": test_sources["source_class"].value_counts().to_dict(),
+        "seed": seed, "shifts": SHIFTS, "models": {}}
+    epochs = args.epochs
     for errors in (True, False):
         spec = feature_spec(names, use_errors=errors)
         for label, model in (("cnn", CNNClassifier(spec, seed, epochs=epochs, threads=1)),
@@ -117,7 +159,8 @@ def measure(n_train: int, n_test: int, seed: int, source: str, epochs: int) -> d
             model.fit(train)
             key = f"{label}{'' if errors else '_no_errors'}"
             entry = {"fit_seconds": time.perf_counter() - start,
-                     "scores": {shift: scores(model, test) for shift, test in tests.items()}}
+                     "scores": {shift: scores(model, test, priors)
+                                for shift, test in tests.items()}}
             base = entry["scores"]["sky"]["macro_f1"]
             entry["drop"] = {shift: base - s["macro_f1"] for shift, s in entry["scores"].items()}
             result["models"][key] = entry
@@ -177,17 +220,22 @@ def summary(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--train", type=int, default=8000, help="training sources")
-    parser.add_argument("--test", type=int, default=8000, help="held-out sources")
+    parser.add_argument("--test", type=int, default=8000, help="held-out sources (toy)")
     parser.add_argument("--epochs", type=int, default=30, help="CNN maximum epochs")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--source", choices=("toy", "mixture"), default="toy")
-    parser.add_argument("--quick", action="store_true", help="3k/3k sources, 10 epochs")
+    parser.add_argument("--source", choices=("toy", "mixture"), default="mixture")
+    parser.add_argument("--area", type=float, default=8.0,
+                        help="deg² of the mixture the training rows are drawn from")
+    parser.add_argument("--test-area", type=float, default=2.0,
+                        help="deg² of the held-out mixture (all its sources)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3k training sources (2 deg²), 1 deg² / 3k test, 10 epochs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs")
     args = parser.parse_args(argv)
     if args.quick:
-        args.train, args.test, args.epochs = 3000, 3000, 10
-    result = measure(args.train, args.test, args.seed, args.source, args.epochs)
+        args.train, args.test, args.epochs, args.area, args.test_area = 3000, 3000, 10, 2, 1
+    result = measure(args)
     text = f1_table(result) + "\n" + shift_table(result) + "\n" + summary(result)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,12 @@ def test_classifiers_learn_the_toy_survey(fitted, survey, family):
     probabilities = model.predict_proba(test)
     assert probabilities.shape == (len(test), 4)
     assert np.allclose(probabilities.sum(axis=1), 1.0)
+    # a prior favouring stars 100:1 moves probability to the stars, rows still sum to 1
+    shifted = model.predict_proba(test, priors=[100, 1, 1, 1])
+    assert np.allclose(shifted.sum(axis=1), 1.0)
+    assert np.mean(shifted[:, 0]) > np.mean(probabilities[:, 0])
+    with pytest.raises(PhotometryError, match="priors"):
+        model.predict_proba(test, priors=[1, 1, 1])
     quasar = np.isin(truth, ["qso_low", "qso_high"])
     z = test["redshift"].to_numpy()[quasar]
     error = np.abs(model.predict_redshift(test)[quasar] - z) / (1 + z)

@@ -197,6 +197,7 @@ class SurveyClassifier:
         self.seed = int(seed)
         self.hyper = {**self.defaults, **hyper}
         self.weights = np.ones(len(CLASSES))
+        self.fractions = np.full(len(CLASSES), 1 / len(CLASSES))
         self.history: Any = None
         self.fitted = False
 
@@ -222,20 +223,37 @@ class SurveyClassifier:
             raise PhotometryError("sources: redshift must be finite and > -1 on every row")
         x = features(frame, self.spec)
         self.weights = class_weights(index, float(self.hyper["balance"]))
+        self.fractions = counts / counts.sum()
         self.history = self._fit(x, index, np.log1p(redshift), self.seed)
         self.fitted = True
         return self
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame,
+                      priors: Sequence[float] | None = None) -> np.ndarray:
         """(n, 4) class probabilities in the order of CLASSES, the training weights
-        divided out (calibrated to the training sample's class fractions)."""
+        divided out: calibrated to the training sample's class fractions, or, with
+        ``priors`` (4 class fractions of the target sample, e.g. from the luminosity
+        functions), shifted to those (p_c ∝ p_c π_c / π_train,c).
+
+        Raises:
+            PhotometryError: ``priors`` not 4 positive finite numbers.
+        """
         self._check_fitted()
         raw = self._raw_proba(features(frame, self.spec)) / self.weights[None, :]
+        if priors is not None:
+            priors = np.asarray(priors, dtype=float)
+            if priors.shape != (len(CLASSES),) or not (np.isfinite(priors).all()
+                                                        and (priors > 0).all()):
+                raise PhotometryError(f"priors must be {len(CLASSES)} positive class "
+                                      f"fractions ({', '.join(CLASSES)}), got {priors}")
+            raw = raw * (priors / priors.sum() / self.fractions)[None, :]
         return raw / raw.sum(axis=1, keepdims=True)
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """(n,) the most probable class name of each source."""
-        return np.asarray(CLASSES)[self.predict_proba(frame).argmax(axis=1)]
+    def predict(self, frame: pd.DataFrame, priors: Sequence[float] | None = None
+                ) -> np.ndarray:
+        """(n,) the most probable class name of each source (``priors`` as in
+        :meth:`predict_proba`)."""
+        return np.asarray(CLASSES)[self.predict_proba(frame, priors).argmax(axis=1)]
 
     def predict_redshift(self, frame: pd.DataFrame) -> np.ndarray:
         """(n,) redshift estimate (trained on quasars only; meant for quasars)."""
@@ -245,7 +263,8 @@ class SurveyClassifier:
     def config(self) -> dict[str, Any]:
         return {"family": self.family, "classes": list(CLASSES), "features":
                 self.spec.to_dict(), "hyper": self.hyper, "seed": self.seed,
-                "class_weights": self.weights.tolist()}
+                "class_weights": self.weights.tolist(),
+                "class_fractions": self.fractions.tolist()}
 
     def save(self, directory: str | Path) -> Path:
         """Write the model directory (atomic; config.json with checksums)."""
@@ -268,13 +287,17 @@ class SurveyClassifier:
                              f"{list(CLASSES)}")
         hyper = config.get("hyper")
         weights = np.asarray(config.get("class_weights", []), dtype=float)
-        if not isinstance(hyper, dict) or weights.shape != (len(CLASSES),) or not (
-                np.isfinite(weights).all() and (weights > 0).all()):
-            raise ModelError(f"{where}: malformed hyper or class_weights")
+        fractions = np.asarray(config.get("class_fractions", []), dtype=float)
+        if not isinstance(hyper, dict) or any(
+                array.shape != (len(CLASSES),) or not (np.isfinite(array).all()
+                                                      and (array > 0).all())
+                for array in (weights, fractions)):
+            raise ModelError(f"{where}: malformed hyper, class_weights or class_fractions")
         model = cls(FeatureSpec.from_dict(config.get("features") or {}, where),
                     int(config.get("seed", 0)),
                     **{k: v for k, v in hyper.items() if k in cls.defaults})
         model.weights = weights
+        model.fractions = fractions
         model.history = stored.history
         model._restore(stored)
         model.fitted = True
