@@ -68,6 +68,18 @@ def test_poisson_noise_keeps_the_depth_and_grows_with_flux():
         assert residual.std() == pytest.approx(sigma, rel=_std_bound(N))
 
 
+def test_depth_scatter_varies_the_errors_and_they_stay_right():
+    limit = depth_flux(np.array([DEPTHS[n] for n in NAMES]))
+    observed = observe(constant_sources(limit), DEPTHS, seed=7, depth_scatter=0.3)
+    for name in NAMES:
+        error = observed[f"flux_err_{name}"].to_numpy()
+        assert error.std() > 0.1 * error.mean()  # 0.3 mag: ~28 % scatter of sigma
+        pull = (observed[f"flux_{name}"] - observed[f"true_flux_{name}"]) / error
+        assert pull.std() == pytest.approx(1.0, rel=_std_bound(N))
+    with pytest.raises(PhotometryError, match="depth_scatter"):
+        observe(constant_sources(1.0, 5), DEPTHS, seed=1, depth_scatter=-1)
+
+
 def test_same_seed_same_numbers():
     sources = constant_sources(5.0, 100)
     first = observe(sources, DEPTHS, seed=3, zero_point_error=0.05)

@@ -46,7 +46,7 @@ import pandas as pd
 from ..errors import PhotometryError
 from ..files import atomic_path, check_writable
 from .sources import check_sources, error_columns, flux_columns
-from .synthetic import ab_magnitude, flux_from_ab
+from .synthetic import flux_from_ab
 
 __all__ = ["NOISE_MODELS", "depth_flux", "jpas_depths", "nondetected_columns", "observe",
            "read_depths", "true_flux_columns", "write_depths"]
@@ -198,7 +198,7 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
             filter_names: Sequence[str] | None = None, *,
             zero_point_error: float | Mapping[str, float] = 0.0, noise: str = "sky",
             source_to_sky: float = 1.0, nondetection: str = "keep",
-            detection_sigma: float = 1.0) -> pd.DataFrame:
+            detection_sigma: float = 1.0, depth_scatter: float = 0.0) -> pd.DataFrame:
     """Observe a source catalog: noisy fluxes, their errors and non-detection flags.
 
     Args:
@@ -213,6 +213,9 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
         source_to_sky: ρ of the ``"poisson"`` model (source / sky photons at the depth).
         nondetection: ``"keep"`` (flag only) or ``"limit"`` (flux 0, error = 1σ limit).
         detection_sigma: a flux below this many σ is a non-detection.
+        depth_scatter: σ (mag) of a Gaussian offset of the depth per source and filter
+            (observing conditions varying across a survey; 0: every source at the
+            nominal depth). The errors then carry information the fluxes do not.
 
     Returns:
         A copy of ``sources`` (same rows and order): ``flux_<f>`` measured (µJy),
@@ -234,12 +237,15 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
                               f"{', '.join(NOISE_MODELS)}")
     if nondetection not in ("keep", "limit"):
         raise PhotometryError(f"nondetection must be 'keep' or 'limit', got {nondetection!r}")
-    if not (math.isfinite(source_to_sky) and source_to_sky >= 0):
-        raise PhotometryError(f"source_to_sky must be >= 0, got {source_to_sky}")
-    limit = depth_flux(_resolve_depths(depths, names))
+    for name, value in (("source_to_sky", source_to_sky), ("depth_scatter", depth_scatter)):
+        if not (math.isfinite(value) and value >= 0):
+            raise PhotometryError(f"{name} must be >= 0, got {value}")
+    nominal = _resolve_depths(depths, names)
     rng = np.random.default_rng(seed)
     offsets = _offsets(zero_point_error, names, rng)
     true = sources[flux_columns(names)].to_numpy(dtype=float)
+    limit = depth_flux(nominal if depth_scatter == 0 else
+                       nominal + depth_scatter * rng.standard_normal(true.shape))
     sigma = noise_sigma(true, limit, noise, source_to_sky)
     measured = (true + sigma * rng.standard_normal(true.shape)) * 10.0 ** (-0.4 * offsets)
     # the error a pipeline reports: from the measured flux, not the unknown true one
@@ -258,6 +264,5 @@ def observe(sources: pd.DataFrame, depths: Mapping[str, float] | str | Path, see
     frame.attrs = dict(sources.attrs)
     frame.attrs["zero_point_offsets"] = dict(zip(names, offsets.tolist(), strict=True))
     frame.attrs["noise"] = noise
-    frame.attrs["depths"] = dict(zip(names, np.asarray(ab_magnitude(limit)).tolist(),
-                                     strict=True))
+    frame.attrs["depths"] = dict(zip(names, nominal.tolist(), strict=True))
     return frame
