@@ -132,6 +132,7 @@ def scores(model, test: pd.DataFrame, priors) -> dict[str, Any]:
     quasar = np.isin(truth, ["qso_low", "qso_high"])
     curve = purity_completeness_curve(truth == "qso_high", probabilities[:, 3])
     best = int(np.nanargmax(curve["f1"]))
+    calibration = reliability(class_index(truth), probabilities)
     return {"confusion": confusion(truth, predicted, CLASSES, normalize="true").tolist(),
         "classes": by_class,
         "macro_f1": float(np.nanmean([by_class["all"][c]["f1"] for c in CLASSES])),
@@ -143,7 +144,9 @@ def scores(model, test: pd.DataFrame, priors) -> dict[str, Any]:
                           for rows in (quasar & (test["mag_r"].to_numpy() >= lo)
                                        & (test["mag_r"].to_numpy() < hi)
                                        for lo, hi in R_BINS)],
-        "ece": reliability(class_index(truth), probabilities)["ece"],
+        "ece": calibration["ece"],
+        "reliability": {k: calibration[k] for k in ("confidence", "accuracy", "count")},
+        "qso_high_curve": {k: curve[k] for k in ("threshold", "purity", "completeness")},
         "qso_high_best": {k: float(curve[k][best])
                           for k in ("threshold", "purity", "completeness", "f1")}}
 
@@ -180,6 +183,18 @@ def measure(args) -> dict[str, Any]:
         result["models"][label]["recovered"] = {
             shift: without["drop"][shift] - with_errors["drop"][shift] for shift in SHIFTS}
     return result
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (an undefined score) replaced by None,
+    numpy arrays as lists: strict JSON."""
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [finite(value) for value in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj.item() if isinstance(obj, np.generic) else obj
 
 
 def _f(value: float) -> str:
@@ -277,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                       confusion_table(result), summary(result)])
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
+    write_json(args.out, finite(result))
     if not args.no_docs:
         command = "python benchmarks/survey_classification.py " + " ".join(
             argv if argv is not None else sys.argv[1:])
