@@ -1,0 +1,304 @@
+"""Benchmark: survey classification of stars, galaxies and low-/high-z quasars from
+J-PAS-like photometry (galhalo issue #21), beside the published J-PAS mock figures.
+
+A simulated survey (true fluxes in the J-PAS-like filters, r = 17-23.6) is observed with
+the J-PAS-like depths (``observation.jpas_depths``) under the background-limited
+``"sky"`` noise model. Four classifiers are trained on it (seed-fixed): the 1-D CNN and
+LightGBM, each with and without the errors as inputs. On held-out sources it reports
+
+* F1 per class in the r bins 17-20, 20-22.5, 22.5-23.6, beside Martínez-Solaeche et al.
+  2023 (arXiv:2303.12684, ANN1 on J-PAS mocks; REFERENCES.md);
+* quasar redshifts: σ_NMAD and the outlier fraction (|Δz|/(1+z) > 0.15); the expected
+  calibration error of the class probabilities; the best F1 of a probability threshold
+  on qso_high (the purity-completeness curve);
+* domain shift: the same held-out sources observed with another noise model
+  (``"poisson"``, source-to-sky ratio 3 at the depth) and with depths 0.5 mag shallower,
+  classified by the models trained on ``"sky"``: the drop in macro F1 and how much of it
+  the errors-as-input models recover (drop without errors − drop with errors).
+
+Sources (``--source``): ``mixture`` (default) is the mixed sample of
+``galhalo.photometry.mixture`` (galaxies photometered from benchmarks/photometry.py's
+stand-in mock, PD16 quasars, stars); training takes at most ``--train / 4`` sources of
+each class from ``--area`` deg² (the high-z quasars are ~1e-2 of the sources, so they
+are enriched), the test is every source of another ``--test-area`` deg² at the survey's
+fractions, and the predictions are shifted to those fractions
+(``predict_proba(..., priors)``). ``toy`` uses ``classifiers.toy_survey`` (parametric
+shapes at the filter pivots, equal class fractions in training and test). Neither is
+J-PAS's own mock: the comparison is of the method, not of a tuned number.
+
+Usage::
+
+    python benchmarks/survey_classification.py               # mixture, 8k train, 2 deg² test
+    python benchmarks/survey_classification.py --quick       # 3k train, 1 deg² test
+    python benchmarks/survey_classification.py --source toy  # the parametric toy survey
+
+Prints the tables, writes JSON (benchmarks/results/survey_classification.json) and the
+block ``survey_classification`` of docs/survey_classification.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from _docs import DOCS, markdown_table, rewrite_block
+
+from galhalo.files import write_json
+from galhalo.photometry import CLASSES, jpas_like
+from galhalo.photometry.boosting import BoostedClassifier
+from galhalo.photometry.classifiers import class_index, feature_spec, toy_survey
+from galhalo.photometry.cnn import CNNClassifier
+from galhalo.photometry.observation import jpas_depths, observe
+from galhalo.photometry.survey_metrics import (
+    R_BINS,
+    class_scores,
+    confusion,
+    purity_completeness_curve,
+    redshift_scores,
+    reliability,
+)
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "survey_classification.json"
+DOCUMENT = DOCS / "survey_classification.md"
+BLOCK = "survey_classification"
+#: Martínez-Solaeche et al. 2023 (arXiv:2303.12684), ANN1, F1 per r bin (REFERENCES.md).
+PUBLISHED = {"qso_high": (0.99, 0.93, 0.63), "qso_low": (0.97, 0.82, 0.61)}
+GALAXIES_PER_DEG2 = 10_000.0
+SHIFTS = {"sky": {"noise": "sky"},
+          "poisson": {"noise": "poisson", "source_to_sky": 3.0},
+          "shallower": {"noise": "sky", "depth_offset": -0.5}}
+
+
+def mixture_sources(area: float, seed: int) -> pd.DataFrame:
+    """P2's mixed sample over ``area`` deg²: galaxies of benchmarks/photometry.py's
+    stand-in mock (10⁴ deg⁻²), quasars (PD16) and stars, true r 17-23.6."""
+    from photometry import stand_in_galaxies  # benchmarks/photometry.py
+
+    from galhalo.photometry.mixture import mixed_sample
+
+    filters = jpas_like()
+    galaxies = stand_in_galaxies(filters, area, GALAXIES_PER_DEG2, seed)
+    return mixed_sample(galaxies, area, filters, seed, r_range=(17.0, 23.6))
+
+
+def balanced(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """At most n / 4 rows of each class, drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    rows = [rng.permutation(np.flatnonzero(frame["source_class"].to_numpy() == c))[:n // 4]
+            for c in CLASSES]
+    return frame.iloc[np.sort(np.concatenate(rows))].reset_index(drop=True)
+
+
+def survey(args) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str, np.ndarray | None]:
+    """(training sources, test sources, filter names, description, test class priors)."""
+    names = list(jpas_like().names)
+    if args.source == "mixture":
+        pool = mixture_sources(args.area, args.seed)
+        test = mixture_sources(args.test_area, args.seed + 1)
+        counts = pool["source_class"].value_counts()
+        priors = np.array([counts.get(c, 0) for c in CLASSES], dtype=float) / len(pool)
+        text = (f"photometry.mixture (stand-in galaxies {GALAXIES_PER_DEG2:,.0f} deg⁻², "
+                f"PD16 quasars, stars); training: at most {args.train // 4:,} per class from "
+                f"{args.area:g} deg²; test: all {len(test):,} sources of another "
+                f"{args.test_area:g} deg² (survey fractions, "
+                + ", ".join(f"{c} {p:.4f}" for c, p in zip(CLASSES, priors, strict=True))
+                + "; predictions shifted to them with `priors`)")
+        return balanced(pool, args.train, args.seed), test, names, text, priors
+    wavelengths = {f.name: float(f.pivot) for f in jpas_like()}
+    train = toy_survey(args.train, args.seed, wavelengths, r_range=(17.0, 23.6))
+    test = toy_survey(args.test, args.seed + 1, wavelengths, r_range=(17.0, 23.6))
+    return train, test, names, ("toy_survey (parametric shapes at the filter pivots, equal "
+                                "class fractions)"), None
+
+
+def observed(sources: pd.DataFrame, names: list[str], seed: int, shift: str,
+             depth_scatter: float) -> pd.DataFrame:
+    settings = dict(SHIFTS[shift])
+    offset = settings.pop("depth_offset", 0.0)
+    depths = {k: v + offset for k, v in jpas_depths(names).items()}
+    return observe(sources, depths, seed, names, depth_scatter=depth_scatter, **settings)
+
+
+def scores(model, test: pd.DataFrame, priors) -> dict[str, Any]:
+    truth = test["source_class"].to_numpy()
+    probabilities = model.predict_proba(test, priors)
+    predicted = np.asarray(CLASSES)[probabilities.argmax(axis=1)]
+    by_class = class_scores(truth, predicted, CLASSES, test["mag_r"].to_numpy())
+    quasar = np.isin(truth, ["qso_low", "qso_high"])
+    curve = purity_completeness_curve(truth == "qso_high", probabilities[:, 3])
+    best = int(np.nanargmax(curve["f1"]))
+    calibration = reliability(class_index(truth), probabilities)
+    return {"confusion": confusion(truth, predicted, CLASSES, normalize="true").tolist(),
+        "classes": by_class,
+        "macro_f1": float(np.nanmean([by_class["all"][c]["f1"] for c in CLASSES])),
+        "redshift": redshift_scores(test["redshift"].to_numpy()[quasar],
+                                    model.predict_redshift(test)[quasar]),
+        "redshift_bins": [redshift_scores(test["redshift"].to_numpy()[rows],
+                                          model.predict_redshift(test)[rows])
+                          if rows.any() else None
+                          for rows in (quasar & (test["mag_r"].to_numpy() >= lo)
+                                       & (test["mag_r"].to_numpy() < hi)
+                                       for lo, hi in R_BINS)],
+        "ece": calibration["ece"],
+        "reliability": {k: calibration[k] for k in ("confidence", "accuracy", "count")},
+        "qso_high_curve": {k: curve[k] for k in ("threshold", "purity", "completeness")},
+        "qso_high_best": {k: float(curve[k][best])
+                          for k in ("threshold", "purity", "completeness", "f1")}}
+
+
+def measure(args) -> dict[str, Any]:
+    train_sources, test_sources, names, description, priors = survey(args)
+    seed = args.seed
+    scatter = args.depth_scatter
+    train = observed(train_sources, names, seed + 2, "sky", scatter)
+    tests = {shift: observed(test_sources, names, seed + 3, shift, scatter)
+             for shift in SHIFTS}
+    result: dict[str, Any] = {
+        "source": description, "n_train": len(train), "n_test": len(test_sources),
+        "train_classes": train["source_class"].value_counts().to_dict(),
+        "test_classes": test_sources["source_class"].value_counts().to_dict(),
+        "seed": seed, "shifts": SHIFTS, "depth_scatter": scatter, "models": {}}
+    epochs = args.epochs
+    for errors in (True, False):
+        spec = feature_spec(names, use_errors=errors)
+        for label, model in (("cnn", CNNClassifier(spec, seed, epochs=epochs, threads=1)),
+                             ("lightgbm", BoostedClassifier(spec, seed, threads=1))):
+            start = time.perf_counter()
+            model.fit(train)
+            key = f"{label}{'' if errors else '_no_errors'}"
+            entry = {"fit_seconds": time.perf_counter() - start,
+                     "scores": {shift: scores(model, test, priors)
+                                for shift, test in tests.items()}}
+            base = entry["scores"]["sky"]["macro_f1"]
+            entry["drop"] = {shift: base - s["macro_f1"] for shift, s in entry["scores"].items()}
+            result["models"][key] = entry
+            print(f"{key}: fit {entry['fit_seconds']:.0f} s, macro F1 {base:.3f}", flush=True)
+    for label in ("cnn", "lightgbm"):
+        with_errors, without = result["models"][label], result["models"][f"{label}_no_errors"]
+        result["models"][label]["recovered"] = {
+            shift: without["drop"][shift] - with_errors["drop"][shift] for shift in SHIFTS}
+    return result
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (an undefined score) replaced by None,
+    numpy arrays as lists: strict JSON."""
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [finite(value) for value in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj.item() if isinstance(obj, np.generic) else obj
+
+
+def _f(value: float) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
+def f1_table(result: dict[str, Any]) -> str:
+    """F1 per class and r bin (true members of the class in the bin in brackets)."""
+    header = ["class", "model", *[f"r {lo:g}–{hi:g}" for lo, hi in R_BINS], "all"]
+    rows = []
+    for name in CLASSES:
+        for key in ("cnn", "lightgbm"):
+            s = result["models"][key]["scores"]["sky"]["classes"]
+            rows.append([name, key, *[f"{_f(b['scores'][name]['f1'])} "
+                                      f"({b['scores'][name]['support']:,})" for b in s["bins"]],
+                         _f(s["all"][name]["f1"])])
+        if name in PUBLISHED:
+            rows.append([name, "Martínez-Solaeche+23 ANN1", *map(_f, PUBLISHED[name]), "–"])
+    return markdown_table(header, rows)
+
+
+def shift_table(result: dict[str, Any]) -> str:
+    header = ["model", "errors as input", "macro F1 (sky)", "poisson: F1 / drop",
+              "shallower: F1 / drop", "qso_high F1 (sky)", "qso σ_NMAD", "outliers", "ECE",
+              "fit [s]"]
+    rows = []
+    for key, entry in result["models"].items():
+        s = entry["scores"]
+        rows.append([key.split("_")[0], "no" if key.endswith("no_errors") else "yes",
+                     _f(s["sky"]["macro_f1"]),
+                     f"{_f(s['poisson']['macro_f1'])} / {entry['drop']['poisson']:+.3f}",
+                     f"{_f(s['shallower']['macro_f1'])} / {entry['drop']['shallower']:+.3f}",
+                     _f(s["sky"]["classes"]["all"]["qso_high"]["f1"]),
+                     f"{s['sky']['redshift']['sigma_nmad']:.3f}",
+                     f"{s['sky']['redshift']['outlier_fraction']:.3f}",
+                     f"{s['sky']['ece']:.3f}", f"{entry['fit_seconds']:.0f}"])
+    return markdown_table(header, rows)
+
+
+def redshift_table(result: dict[str, Any]) -> str:
+    """Quasar redshifts per r bin: σ_NMAD / outlier fraction (quasars in the bin)."""
+    header = ["model", *[f"r {lo:g}–{hi:g}" for lo, hi in R_BINS]]
+    rows = []
+    for key in ("cnn", "lightgbm"):
+        cells = []
+        for entry in result["models"][key]["scores"]["sky"]["redshift_bins"]:
+            cells.append("–" if entry is None else f"{entry['sigma_nmad']:.3f} / "
+                         f"{entry['outlier_fraction']:.2f} ({entry['n']:,})")
+        rows.append([key, *cells])
+    return markdown_table(header, rows)
+
+
+def confusion_table(result: dict[str, Any], key: str = "cnn") -> str:
+    """The row-normalised confusion matrix of one model on the in-domain test."""
+    matrix = result["models"][key]["scores"]["sky"]["confusion"]
+    header = [f"true \\ predicted ({key})", *CLASSES]
+    return markdown_table(header, [[name, *(_f(v) for v in row)]
+                                   for name, row in zip(CLASSES, matrix, strict=True)])
+
+
+def summary(result: dict[str, Any]) -> str:
+    recovered = ", ".join(
+        f"{label} {shift} {result['models'][label]['recovered'][shift]:+.3f}"
+        for label in ("cnn", "lightgbm") for shift in ("poisson", "shallower"))
+    return (f"Sources: {result['source']}; {result['n_train']:,} to train (20 % of them "
+            f"validate), {result['n_test']:,} held out; seed {result['seed']}. Trained on "
+            f"the `sky` noise model with a per-source depth scatter of "
+            f"{result['depth_scatter']:g} mag (kept in every test); *drop* = macro F1 "
+            "(sky) − macro F1 (shifted test). "
+            f"Drop recovered by the errors as input (drop without − drop with): {recovered}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=int, default=8000, help="training sources")
+    parser.add_argument("--test", type=int, default=8000, help="held-out sources (toy)")
+    parser.add_argument("--epochs", type=int, default=60, help="CNN maximum epochs")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--source", choices=("toy", "mixture"), default="mixture")
+    parser.add_argument("--area", type=float, default=8.0,
+                        help="deg² of the mixture the training rows are drawn from")
+    parser.add_argument("--test-area", type=float, default=2.0,
+                        help="deg² of the held-out mixture (all its sources)")
+    parser.add_argument("--depth-scatter", type=float, default=0.25,
+                        help="σ (mag) of the per-source depth offsets (observe)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3k training sources (2 deg²), 1 deg² / 3k test, 10 epochs")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.train, args.test, args.epochs, args.area, args.test_area = 3000, 3000, 10, 2, 1
+    result = measure(args)
+    text = "\n".join([f1_table(result), shift_table(result), redshift_table(result),
+                      confusion_table(result), summary(result)])
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, finite(result))
+    if not args.no_docs:
+        command = "python benchmarks/survey_classification.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])
+        rewrite_block(DOCUMENT, BLOCK, text, command=command.strip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
