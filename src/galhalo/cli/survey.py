@@ -351,26 +351,28 @@ def survey_evaluate(
 
 
 def _scores_table(metrics: dict[str, Any]) -> Table:
-    """F1 (purity / completeness) per class and r bin, the published F1 beside."""
+    """F1 (purity/completeness) per class and r bin, the published F1 beside."""
     bins = metrics["scores"]["classes"]["bins"]
-    table = Table(title=f"{metrics['family']} on {metrics['n_sources']:,} sources: F1 "
-                        "(purity / completeness) [true sources]")
+    table = Table(title=f"{metrics['family']} on {metrics['n_sources']:,} sources: "
+                        "F1 (purity/completeness)")
     table.add_column("class", justify="left")
     for entry in bins:
         table.add_column(f"r {entry['low']:g}-{entry['high']:g}", justify="right")
     table.add_column("all", justify="right")
+    table.add_column("sources", justify="right")
 
     def cell(score: dict) -> str:
-        values = [score[k] for k in ("f1", "purity", "completeness")]
-        shown = ["-" if v is None else f"{v:.2f}" for v in values]
-        return f"{shown[0]} ({shown[1]} / {shown[2]}) [{score['support']:,}]"
+        f1, purity, completeness = ("-" if score[k] is None else f"{score[k]:.2f}"
+                                    for k in ("f1", "purity", "completeness"))
+        return f"{f1} ({purity}/{completeness})"
 
+    everything = metrics["scores"]["classes"]["all"]
     for name in metrics["classes"]:
         table.add_row(name, *(cell(entry["scores"][name]) for entry in bins),
-                      cell(metrics["scores"]["classes"]["all"][name]))
+                      cell(everything[name]), f"{everything[name]['support']:,}")
         if name in metrics["published"]["f1"]:
-            table.add_row("  published ANN1",
-                          *(f"{v:.2f}" for v in metrics["published"]["f1"][name]), "",
+            table.add_row("  M-S+23 ANN1",
+                          *(f"{v:.2f}" for v in metrics["published"]["f1"][name]), "", "",
                           style="dim")
     return table
 
