@@ -141,6 +141,18 @@ def test_simulate_writes_every_class_and_prints_their_counts(chain):
             == (sources.loc[quasar, "source_class"] == "qso_high")).all()
 
 
+def test_galaxies_alone_are_the_same_galaxies(chain, mock):
+    root, paths, _, _ = chain
+    ok("survey", "simulate", "--catalog", mock, "--area", AREA, "--z-max", Z_MAX, "--seed", 1,
+       "--no-quasars", "--no-stars", "--out", root / "galaxies.parquet")
+    alone = pd.read_parquet(root / "galaxies.parquet")
+    mixed = pd.read_parquet(paths["sources.parquet"])
+    assert set(alone["source_class"]) == {"galaxy"}
+    np.testing.assert_array_equal(
+        np.sort(alone["flux_J0500"].to_numpy()),
+        np.sort(mixed.loc[mixed["source_class"] == "galaxy", "flux_J0500"].to_numpy()))
+
+
 def test_observed_fluxes_scatter_about_the_true_ones_by_the_stated_sigma(chain):
     _, paths, _, _ = chain
     observed = pd.read_parquet(paths["train.parquet"])

@@ -203,8 +203,8 @@ def survey_simulate(
         stages(f"{len(galaxies):,} galaxies in the cone; drawing quasars and stars")
         sources = mixed_sample(galaxies, area, filter_set, seed, r_range=(r_min, r_max),
                                latitude=latitude, cosmology=catalog.meta.cosmology)
-        dropped = [name for name, skip in ((("qso_low", "qso_high"), no_quasars),
-                                           (("star",), no_stars)) if skip for name in name]
+        dropped = [*(("qso_low", "qso_high") if no_quasars else ()),
+                   *(("star",) if no_stars else ())]
         if dropped:
             sources = sources[~sources["source_class"].isin(dropped)]
         counts = class_counts(sources, area, edges=(r_min, 20.0, 22.5, r_max)
