@@ -153,6 +153,21 @@ def test_galaxies_alone_are_the_same_galaxies(chain, mock):
         np.sort(mixed.loc[mixed["source_class"] == "galaxy", "flux_J0500"].to_numpy()))
 
 
+def test_a_mock_with_satellites_paints_its_satellites_too(tmp_path):
+    from galhalo.catalog import read_catalog
+
+    ok("simulate", "--satellites", "--n-halos", 3000, "--box", 60, "--seed", 1, "--out",
+       tmp_path / "sat.parquet")
+    catalog = read_catalog(tmp_path / "sat.parquet")
+    assert catalog.has_satellites
+    ok("survey", "simulate", "--catalog", tmp_path / "sat.parquet", "--area", AREA,
+       "--z-max", Z_MAX, "--no-quasars", "--no-stars", "--out", tmp_path / "s.parquet")
+    galaxies = pd.read_parquet(tmp_path / "s.parquet")
+    satellites = catalog.table.loc[~catalog.central_mask(), "halo_id"]
+    painted = galaxies["halo_id"].isin(satellites)
+    assert 0 < painted.sum() < len(galaxies)
+
+
 def test_observed_fluxes_scatter_about_the_true_ones_by_the_stated_sigma(chain):
     _, paths, _, _ = chain
     observed = pd.read_parquet(paths["train.parquet"])
