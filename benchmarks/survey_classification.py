@@ -51,23 +51,17 @@ from _docs import DOCS, markdown_table, rewrite_block
 from galhalo.files import write_json
 from galhalo.photometry import CLASSES, jpas_like
 from galhalo.photometry.boosting import BoostedClassifier
-from galhalo.photometry.classifiers import class_index, feature_spec, toy_survey
+from galhalo.photometry.classifiers import feature_spec, toy_survey
 from galhalo.photometry.cnn import CNNClassifier
 from galhalo.photometry.observation import jpas_depths, observe
-from galhalo.photometry.survey_metrics import (
-    R_BINS,
-    class_scores,
-    confusion,
-    purity_completeness_curve,
-    redshift_scores,
-    reliability,
-)
+from galhalo.photometry.survey_evaluation import PUBLISHED_F1, finite, survey_scores
+from galhalo.photometry.survey_metrics import R_BINS
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "survey_classification.json"
 DOCUMENT = DOCS / "survey_classification.md"
 BLOCK = "survey_classification"
 #: Martínez-Solaeche et al. 2023 (arXiv:2303.12684), ANN1, F1 per r bin (REFERENCES.md).
-PUBLISHED = {"qso_high": (0.99, 0.93, 0.63), "qso_low": (0.97, 0.82, 0.61)}
+PUBLISHED = PUBLISHED_F1
 GALAXIES_PER_DEG2 = 10_000.0
 SHIFTS = {"sky": {"noise": "sky"},
           "poisson": {"noise": "poisson", "source_to_sky": 3.0},
@@ -125,30 +119,9 @@ def observed(sources: pd.DataFrame, names: list[str], seed: int, shift: str,
 
 
 def scores(model, test: pd.DataFrame, priors) -> dict[str, Any]:
-    truth = test["source_class"].to_numpy()
-    probabilities = model.predict_proba(test, priors)
-    predicted = np.asarray(CLASSES)[probabilities.argmax(axis=1)]
-    by_class = class_scores(truth, predicted, CLASSES, test["mag_r"].to_numpy())
-    quasar = np.isin(truth, ["qso_low", "qso_high"])
-    curve = purity_completeness_curve(truth == "qso_high", probabilities[:, 3])
-    best = int(np.nanargmax(curve["f1"]))
-    calibration = reliability(class_index(truth), probabilities)
-    return {"confusion": confusion(truth, predicted, CLASSES, normalize="true").tolist(),
-        "classes": by_class,
-        "macro_f1": float(np.nanmean([by_class["all"][c]["f1"] for c in CLASSES])),
-        "redshift": redshift_scores(test["redshift"].to_numpy()[quasar],
-                                    model.predict_redshift(test)[quasar]),
-        "redshift_bins": [redshift_scores(test["redshift"].to_numpy()[rows],
-                                          model.predict_redshift(test)[rows])
-                          if rows.any() else None
-                          for rows in (quasar & (test["mag_r"].to_numpy() >= lo)
-                                       & (test["mag_r"].to_numpy() < hi)
-                                       for lo, hi in R_BINS)],
-        "ece": calibration["ece"],
-        "reliability": {k: calibration[k] for k in ("confidence", "accuracy", "count")},
-        "qso_high_curve": {k: curve[k] for k in ("threshold", "purity", "completeness")},
-        "qso_high_best": {k: float(curve[k][best])
-                          for k in ("threshold", "purity", "completeness", "f1")}}
+    """Every score of ``model`` on ``test`` (``photometry.survey_evaluation``, the one
+    place `galhalo survey evaluate` scores too)."""
+    return survey_scores(model, test, priors)
 
 
 def measure(args) -> dict[str, Any]:
@@ -183,18 +156,6 @@ def measure(args) -> dict[str, Any]:
         result["models"][label]["recovered"] = {
             shift: without["drop"][shift] - with_errors["drop"][shift] for shift in SHIFTS}
     return result
-
-
-def finite(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float (an undefined score) replaced by None,
-    numpy arrays as lists: strict JSON."""
-    if isinstance(obj, dict):
-        return {key: finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [finite(value) for value in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj.item() if isinstance(obj, np.generic) else obj
 
 
 def _f(value: float) -> str:

@@ -9,7 +9,8 @@ code 2 (:class:`._common.OneLineErrors`).
 
 This package builds :data:`app` from one thin module per command group (parsing and
 printing only): :mod:`.catalogs`, :mod:`.training`, :mod:`.composing`, :mod:`.augment`,
-:mod:`.scoring`,:mod:`.large_scale` and :mod:`.cosmology`; what they share is in :mod:`._common`.
+:mod:`.scoring`, :mod:`.large_scale`, :mod:`.cosmology` and :mod:`.survey`; what they
+share is in :mod:`._common`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import augment, catalogs, composing, cosmology, large_scale, scoring, training
+from . import augment, catalogs, composing, cosmology, large_scale, scoring, survey, training
 from ._common import DEBUG_VARIABLE, OneLineErrors, output, set_debug
 
 __all__ = ["app", "main"]
@@ -78,3 +79,5 @@ cosmo_app.command("train")(cosmology.cosmo_train)
 cosmo_app.command("evaluate")(cosmology.cosmo_evaluate)
 cosmo_app.command("predict")(cosmology.cosmo_predict)
 app.add_typer(cosmo_app, name="cosmo")
+
+app.add_typer(survey.survey_app, name="survey")

@@ -147,9 +147,12 @@ ClusteringMocks = Annotated[list[str] | None, typer.Option(
 
 @command_errors
 def report(
-    model: ModelList,
-    catalog_path: Annotated[Path, typer.Option(
-        "--catalog", help="Held-out catalog with the true targets.")],
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="Model directory (galhalo train), or 'truth' for a synthetic "
+                        "catalog's own truth model; repeatable (optional with --survey).")
+    ] = None,
+    catalog_path: Annotated[Path | None, typer.Option(
+        "--catalog", help="Held-out catalog with the true targets (with --model).")] = None,
     out: Annotated[Path, typer.Option(
         "--out", "-o", help="HTML report to write (self-contained: figures embedded).")
                    ] = Path("report.html"),
@@ -163,16 +166,31 @@ def report(
         "--importance/--no-importance", help="Permutation feature importance.")] = True,
     seed: Seed = 0,
     galaxies: Galaxies = "centrals",
+    survey: Annotated[Path | None, typer.Option(
+        "--survey", help="A galhalo survey evaluate directory: adds a Survey section "
+                         "(alone, without --model).")] = None,
 ) -> None:
     """Score one or more models on a held-out catalog and write one self-contained HTML
     page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
     calibration, feature importance, loss curves (and clustering with
     --clustering-mock; a Satellites section when the catalog and a mock have
-    satellites). See docs/report.md."""
+    satellites; a Survey section with --survey). See docs/report.md."""
     import shlex
 
     from ..report.build import build_report
+    from ..report.survey_section import build_survey_report
 
+    command = shlex.join(["galhalo", *sys.argv[1:]])
+    if not model:
+        if survey is None:
+            raise EvaluationError("report needs --model (with --catalog) or --survey")
+        if catalog_path is not None or clustering_mock:
+            raise EvaluationError("--catalog and --clustering-mock need --model")
+        written = build_survey_report(survey, out, command=command)
+        output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")
+        return
+    if catalog_path is None:
+        raise EvaluationError("report --model needs --catalog (the held-out catalog)")
     names = _model_names(model)
     mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
@@ -199,6 +217,5 @@ def report(
                                importance=importance,
                                clustering=clustering if mock_catalogs else None,
                                satellites=satellites if with_satellites else None,
-                               progress=stages,
-                               command=shlex.join(["galhalo", *sys.argv[1:]]))
+                               progress=stages, command=command, survey=survey)
     output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")

@@ -10,10 +10,16 @@
   box placed at a redshift).
 - :mod:`.galaxies`: galaxy SEDs (kcorrect template mixtures matching g - i, sSFR, mass)
   and their observed fluxes: the galaxy source catalog.
+- :mod:`.observation`: 5σ depths files, noise models, zero-points, non-detections.
+- :mod:`.classifiers`, :mod:`.cnn`, :mod:`.boosting`: survey classifiers (1-D CNN,
+  LightGBM; imported on first use, they pull in torch); :mod:`.survey_metrics` and
+  :mod:`.survey_evaluation`: their scores.
 
 Units: wavelength Å (observed unless named ``rest``), f_λ erg s⁻¹ cm⁻² Å⁻¹, band
 fluxes µJy, AB magnitude ``m = 23.9 - 2.5 log10(f / µJy)``. See docs/photometry.md.
 """
+
+from typing import Any
 
 from .distances import comoving_distance, distance_modulus, luminosity_distance
 from .filters import Filter, FilterSet, alhambra, jpas_like, read_filters, sdss, write_filters
@@ -25,6 +31,7 @@ from .galaxies import (
     template_coefficients,
 )
 from .lightcone import box_at_redshift, light_cone
+from .observation import jpas_depths, observe, read_depths, write_depths
 from .sources import (
     CLASSES,
     HIGH_Z_QUASAR,
@@ -33,7 +40,24 @@ from .sources import (
     flux_columns,
     quasar_class,
 )
+from .survey_metrics import (
+    R_BINS,
+    class_scores,
+    confusion,
+    purity_completeness_curve,
+    redshift_scores,
+    reliability,
+)
 from .synthetic import ComponentTable, ab_magnitude, band_fluxes, flux_from_ab
+
+# name -> module; imported on first use (the classifiers import torch, seconds).
+_LAZY = {
+    "BoostedClassifier": "galhalo.photometry.boosting",
+    "CNNClassifier": "galhalo.photometry.cnn",
+    "feature_spec": "galhalo.photometry.classifiers",
+    "load_classifier": "galhalo.photometry.classifiers",
+    "survey_scores": "galhalo.photometry.survey_evaluation",
+}
 
 __all__ = [
     "CLASSES",
@@ -63,4 +87,23 @@ __all__ = [
     "sdss",
     "template_coefficients",
     "write_filters",
+    "R_BINS",
+    "class_scores",
+    "confusion",
+    "jpas_depths",
+    "observe",
+    "purity_completeness_curve",
+    "read_depths",
+    "redshift_scores",
+    "reliability",
+    "write_depths",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'galhalo.photometry' has no attribute {name!r}")

@@ -17,6 +17,8 @@ and writes an :class:`~galhalo.report.html.HtmlReport` whose sections
   (:func:`galhalo.evaluate.satellite_comparison.compare_satellites`), the "Satellites"
   section: the wp(rp) within-tolerance verdict, the wp ratio figure and one figure per
   satellite statistic;
+* with a survey evaluation directory (``galhalo survey evaluate``), the "Survey"
+  section of :mod:`galhalo.report.survey_section`;
 * folded in ``<details>``: the comparison table of
   :func:`galhalo.evaluate.run.compare` per scenario (models as columns, value +-
   standard error, the best marked), one section per model (family, columns,
@@ -49,6 +51,7 @@ from ..files import check_writable
 from . import sections
 from .html import HtmlReport
 from .sections import Entry
+from .survey_section import read_survey, survey_section
 
 #: Most sampled points per model in the figures (draws per row = min(n_samples,
 #: ceil(FIGURE_POINTS / rows)), at least 1).
@@ -157,6 +160,7 @@ def build_report(
     pair: tuple[str, str] | None = None, min_rows: int = 20,
     command: str | None = None, title: str | None = None,
     satellites: SatelliteComparison | Callable[[], SatelliteComparison] | None = None,
+    survey: str | Path | None = None,
 ) -> Path:
     """Evaluate each model on a held-out catalog and write the HTML report.
 
@@ -181,6 +185,8 @@ def build_report(
         satellites: a :class:`~galhalo.evaluate.satellite_comparison.SatelliteComparison`
             (truth and mocks with satellites) for a "Satellites" section, a function of
             no arguments returning one (called after the checks), or None.
+        survey: a ``galhalo survey evaluate`` output directory for a "Survey" section
+            (checked first), or None.
         progress: callback receiving a short message per stage.
         pair: target pair of the per-scenario contours (default smass vs color when
             every model has them, else the first two shared targets).
@@ -222,6 +228,7 @@ def build_report(
         raise ReportError(f"model labels {clash} clash with comparison-table columns; "
                           f"avoid {', '.join(_RESERVED)} and names ending in '_error'")
     chosen = _check_scenarios(scenarios, table, min_rows)
+    survey_evaluation = None if survey is None else read_survey(survey)
     entries = [_resolve(label, spec, catalog) for label, spec in models.items()]
     for entry in entries:
         _check_columns(entry, table)
@@ -261,6 +268,9 @@ def build_report(
     if satellites is not None:
         say("satellite figures")
         sections.satellites_section(report, satellites)
+    if survey_evaluation is not None:
+        say("survey section")
+        survey_section(report, survey_evaluation)
     sections.comparison_section(report, results, labels, evaluated)
     for entry in entries:
         sections.model_section(report, entry, evaluated[0])
