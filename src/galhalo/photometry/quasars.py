@@ -60,7 +60,7 @@ from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus,
 from .filters import FilterSet, sdss
 from .galaxies import kcorrect_templates, template_coefficients
 from .sources import flux_columns, quasar_class
-from .synthetic import ComponentTable, ab_magnitude, band_weights
+from .synthetic import ComponentTable, ab_magnitude
 
 __all__ = [
     "ALPHA_GRID",
@@ -259,53 +259,27 @@ def spectrum_coefficients(alpha: np.ndarray, ew_scale: np.ndarray,
     return coefficients
 
 
-def _tabulate(filters: FilterSet, grid: np.ndarray) -> ComponentTable:
-    """The components' band fluxes on ``grid``, IGM included, as
-    :meth:`ComponentTable.build` defines them, but fast: the filters' weights are
-    computed once on a fixed observed log-λ grid of the rest grid's step, onto which each
-    redshifted component is linearly interpolated (a shift by ln(1+z) in log λ)."""
-    rest, components, _ = quasar_components()
-    log_rest = np.log(rest)
-    step = log_rest[1] - log_rest[0]
-    supports = np.array([band.support for band in filters])
-    start = np.log(supports[:, 0].min()) - step
-    observed = np.exp(np.arange(start, np.log(supports[:, 1].max()) + 2 * step, step))
-    weights = band_weights(observed, filters, what="quasar components")
-    shifted = np.empty((grid.size, components.shape[0], observed.size))
-    transmission = igm.transmission(observed, grid)
-    for i, z in enumerate(grid):
-        position = (np.log(observed) - np.log1p(z) - log_rest[0]) / step
-        if position[0] < 0 or position[-1] > rest.size - 1:
-            raise PhotometryError(
-                f"quasar components ({rest[0]:.0f}-{rest[-1]:.0f} Å rest) do not cover "
-                f"the filters ({observed[0]:.0f}-{observed[-1]:.0f} Å) at z = {z:g}")
-        lower = np.minimum(position.astype(int), rest.size - 2)
-        frac = position - lower
-        shifted[i] = components[:, lower] * (1.0 - frac) + components[:, lower + 1] * frac
-        shifted[i] *= transmission[i] / (1.0 + z)
-    # one matrix product for all redshifts (many small BLAS calls are slow when threaded)
-    table = (shifted.reshape(-1, observed.size) @ weights).reshape(
-        grid.size, components.shape[0], len(filters))
-    return ComponentTable(grid, table, filters.names)
-
-
 @lru_cache(maxsize=8)
-def _cached_table(filters: FilterSet, z_min: float, z_max: float, step: float,
+def _cached_table(filters: FilterSet, z_min: float, z_max: float, log_step: float,
                   ) -> ComponentTable:
-    return _tabulate(filters, np.arange(z_min, z_max + step / 2, step))
+    rest, components, _ = quasar_components()
+    return ComponentTable.build(rest, components, filters, z_max, z_min=z_min,
+                                log_step=log_step, transmission=igm.transmission)
 
 
 def quasar_table(filters: FilterSet, z_range: tuple[float, float] = (0.5, 4.5),
-                 step: float = 0.02) -> ComponentTable:
+                 log_step: float = 5e-4) -> ComponentTable:
     """The quasar :class:`ComponentTable` (IGM included) for ``filters`` on a redshift
-    grid of ``step`` covering ``z_range`` (cached per filter set and grid)."""
+    grid of step ``log_step`` in ln(1+z) covering ``z_range`` (:meth:`ComponentTable.
+    build`; cached per filter set and grid). At the default step the band fluxes of
+    every component are within 0.3% of direct integration of the redshifted, absorbed
+    spectrum (the narrow [O II] and [O III] lines crossing filter edges are the worst;
+    tested at 0.5%)."""
     z_min, z_max = float(z_range[0]), float(z_range[1])
-    if not (0 < z_min < z_max <= 6.0) or not step > 0:
+    if not (0 < z_min < z_max <= 6.0) or not log_step > 0:
         raise PhotometryError(f"quasar z_range must satisfy 0 < min < max <= 6, got "
                               f"{z_range}")
-    low = np.floor(z_min / step) * step
-    high = np.ceil(z_max / step) * step
-    return _cached_table(filters, round(low, 10), round(high, 10), float(step))
+    return _cached_table(filters, z_min, z_max, float(log_step))
 
 
 @dataclass(frozen=True)
