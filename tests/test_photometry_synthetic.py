@@ -137,6 +137,13 @@ def test_table_with_the_igm_matches_direct_integration():
     assert worst_error(table, components, absorbed, z) < 0.005
     bare = [direct(rest, components, filters, zi) for zi in z]
     assert worst_error(table, components, bare, z) > 0.1  # the IGM matters
+    # a selection of bands is those columns of the full photometry
+    picked = table.fluxes(z, np.ones((z.size, 2)), ["rSDSS", "J0500"])
+    full = table.fluxes(z, np.ones((z.size, 2)))
+    np.testing.assert_array_equal(picked, full[:, [filters.names.index("rSDSS"),
+                                                   filters.names.index("J0500")]])
+    with pytest.raises(PhotometryError, match="no filter 'zSDSS'"):
+        table.fluxes(z, np.ones((z.size, 2)), ["zSDSS"])
 
 
 def test_component_table_is_linear_in_the_components():

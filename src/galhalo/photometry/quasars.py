@@ -59,6 +59,7 @@ from . import igm
 from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus, flat_lcdm
 from .filters import FilterSet, sdss
 from .galaxies import kcorrect_templates, template_coefficients
+from .lightcone import sky_positions
 from .sources import flux_columns, quasar_class
 from .synthetic import ComponentTable, ab_magnitude
 
@@ -372,7 +373,10 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
     from the tabulated components (amplitude tied by ``m_g = M_g(z=2) + μ(z) + K(z) -
     K(2)`` with each quasar's own spectrum), then cut on ``r_range``. Columns:
     ``source_class`` (qso_low / qso_high), ``redshift``, ``mag_r``, ``flux_<f>`` (µJy),
-    ``M_g``, ``alpha``. ``filters`` must contain ``rSDSS``. Same seed, same catalog.
+    ``M_g``, ``alpha``, ``host_ratio``, ``ra``, ``dec`` (deg, uniform over a circular
+    patch of ``area_deg2`` centred on (0°, 0°), as :func:`.lightcone.light_cone` places
+    galaxies: :func:`.lightcone.sky_positions`). ``filters`` must contain ``rSDSS``.
+    Same seed, same catalog.
     """
     if "rSDSS" not in filters.names:
         raise PhotometryError("quasar_sources: the filter set has no 'rSDSS' band "
@@ -400,14 +404,16 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
     q2 = ab_magnitude(g_table.fluxes(np.full(draws.redshift.size, 2.0), coefficients)[:, 0])
     _, mu = volume_element(draws.redshift, cosmology) if draws.redshift.size else (None, 0.0)
     scale = 10.0 ** (-0.4 * (draws.M_g - q2 + mu))
-    fluxes = table.fluxes(draws.redshift, coefficients) * scale[:, None]
-    mag_r = ab_magnitude(fluxes[:, r_column])
-    keep = (mag_r >= lo) & (mag_r < hi)
-    frame = pd.DataFrame(fluxes[keep], columns=flux_columns(filters.names))
-    frame.insert(0, "mag_r", mag_r[keep])
+    # r first: about half the draws fall outside r_range (the margin)
+    mag_r = ab_magnitude(table.fluxes(draws.redshift, coefficients, ["rSDSS"])[:, 0] * scale)
+    keep = np.flatnonzero((mag_r >= lo) & (mag_r < hi))
+    fluxes = table.fluxes(draws.redshift[keep], coefficients[keep]) * scale[keep, None]
+    frame = pd.DataFrame(fluxes, columns=flux_columns(filters.names))
+    frame.insert(0, "mag_r", ab_magnitude(fluxes[:, r_column]))
     frame.insert(0, "redshift", draws.redshift[keep])
     frame.insert(0, "source_class", quasar_class(draws.redshift[keep]))
     frame["M_g"] = draws.M_g[keep]
     frame["alpha"] = draws.alpha[keep]
     frame["host_ratio"] = host[keep] if host is not None else 0.0
+    frame["ra"], frame["dec"] = sky_positions(keep.size, area_deg2, rng)
     return frame

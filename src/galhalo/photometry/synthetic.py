@@ -22,7 +22,7 @@ z and a K-term sum (a few array operations, no integral per source).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -312,20 +312,27 @@ class ComponentTable:
         return cls(redshift, table * scale[:, None, :], filters.names)
 
     def fluxes(self, redshift: np.ndarray, coefficients: np.ndarray,
-               chunk: int = 65536) -> np.ndarray:
+               bands: Sequence[str] | None = None, chunk: int = 65536) -> np.ndarray:
         """Band fluxes (µJy at 10 pc) of n sources.
 
         Args:
             redshift: (n,) inside the grid's range.
             coefficients: (n, K) component amplitudes.
+            bands: only these filters (names, in this order); default all.
             chunk: rows per block (bounds the temporary memory).
 
         A sparse (n, n_z K) matrix holding the interpolation weights times the
         coefficients multiplies the flattened table: ~1e6 sources/s for K = 5 and 60 bands.
 
         Returns:
-            (n, n_filters).
+            (n, n_filters), or (n, len(bands)).
         """
+        table = self.table
+        if bands is not None:
+            missing = [name for name in bands if name not in self.filter_names]
+            if missing:
+                raise PhotometryError(f"ComponentTable has no filter '{missing[0]}'")
+            table = table[:, :, [self.filter_names.index(name) for name in bands]]
         z = np.asarray(redshift, dtype=float).reshape(-1)
         coeffs = np.asarray(coefficients, dtype=float).reshape(z.size, -1)
         if coeffs.shape[1] != self.n_components:
@@ -339,8 +346,8 @@ class ComponentTable:
                                   f"table's grid [{grid[0]:g}, {grid[-1]:g}]")
         upper = np.clip(np.searchsorted(grid, z, side="right"), 1, grid.size - 1)
         frac = ((z - grid[upper - 1]) / (grid[upper] - grid[upper - 1]))[:, None]
-        n_z, k, n_filters = self.table.shape
-        flat = self.table.reshape(n_z * k, n_filters)
+        n_z, k, n_filters = table.shape
+        flat = table.reshape(n_z * k, n_filters)
         out = np.empty((z.size, n_filters))
         for start in range(0, z.size, chunk):
             part = slice(start, start + chunk)
