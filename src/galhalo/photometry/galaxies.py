@@ -270,16 +270,17 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     scale = 10.0 ** (-0.4 * distance_modulus(z_cos, catalog.meta.cosmology))
     fluxes = table_z.fluxes(z_obs, mix.coefficients) * scale[:, None]
     order = [bands.names.index(name) for name in filters.names]
-    columns: dict[str, np.ndarray] = {
-        "source_class": np.full(z_obs.size, "galaxy", dtype=object), "redshift": z_obs,
-        "mag_r": ab_magnitude(fluxes[:, bands.names.index("rSDSS")])}
-    columns.update(zip(flux_columns(filters.names), fluxes[:, order].T, strict=True))
-    columns.update(ra=placement["ra"].to_numpy(float), dec=placement["dec"].to_numpy(float),
-                   redshift_cosmological=z_cos)
-    columns.update({name: props[name].to_numpy() for name in ("smass", "color", "sSFR",
-                                                             "halo_id")
-                    if name in props.columns})
-    out = pd.DataFrame(columns)
+    # one 2-D block for the fluxes (a dict of strided columns is slow to stack)
+    out = pd.DataFrame(fluxes[:, order], columns=flux_columns(filters.names))
+    out.insert(0, "mag_r", ab_magnitude(fluxes[:, bands.names.index("rSDSS")]))
+    out.insert(0, "redshift", z_obs)
+    out.insert(0, "source_class", np.full(z_obs.size, "galaxy", dtype=object))
+    out["ra"] = placement["ra"].to_numpy(float)
+    out["dec"] = placement["dec"].to_numpy(float)
+    out["redshift_cosmological"] = z_cos
+    for name in ("smass", "color", "sSFR", "halo_id"):
+        if name in props.columns:
+            out[name] = props[name].to_numpy()
     out.attrs["sed"] = {"colour_clipped": int(mix.colour_clipped.sum()),
                         "ssfr_unmatched": int(mix.ssfr_unmatched.sum()),
                         "blueshift_clipped": int(blueshifted.sum())}

@@ -322,16 +322,22 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
     bright = np.broadcast_to(np.asarray(bright, float), z.shape)
     faint = np.broadcast_to(np.asarray(faint, float), z.shape)
     key = tuple(sorted((LF_COSMOLOGY if cosmology is None else cosmology).items()))
-    mags, grid = _density_grid(lf, key, float(z_range[0]), float(z_range[1]), dz, dm,
-                               float(np.floor(bright.min())), float(np.ceil(faint.max())))
-    density = grid.copy()
-    density[(mags[None, :] < bright[:, None]) | (mags[None, :] > faint[:, None])] = 0.0
-    cumulative = np.cumsum(density.ravel())
-    expected = cumulative[-1] * area_deg2
-    n = int(rng.poisson(expected))
-    cells = np.searchsorted(cumulative, rng.uniform(0.0, cumulative[-1], n), side="right")
-    cells = np.minimum(cells, cumulative.size - 1)
-    iz, im = np.divmod(cells, mags.size)
+    mags, cumulative = _density_grid(lf, key, float(z_range[0]), float(z_range[1]), dz, dm,
+                                     float(np.floor(bright.min())),
+                                     float(np.ceil(faint.max())))
+    # the allowed cells of z row i are the contiguous run [first_i, last_i) of the
+    # flattened grid: its mass is a difference of the (cached) cumulative sum
+    offset = np.arange(z.size) * mags.size
+    first = offset + np.searchsorted(mags, bright, side="left")
+    last = offset + np.searchsorted(mags, faint, side="right")
+    base = np.r_[0.0, cumulative]
+    rows = np.cumsum(np.maximum(base[last] - base[first], 0.0))
+    n = int(rng.poisson(rows[-1] * area_deg2)) if rows.size else 0
+    iz = np.minimum(np.searchsorted(rows, rng.uniform(0.0, rows[-1], n), side="right"),
+                    z.size - 1) if n else np.zeros(0, dtype=int)
+    u = rng.uniform(base[first[iz]], base[last[iz]])
+    cells = np.clip(np.searchsorted(cumulative, u, side="right"), first[iz], last[iz] - 1)
+    im = cells - offset[iz]
     redshift = z[iz] + rng.uniform(-dz / 2, dz / 2, n)
     magnitude = mags[im] + rng.uniform(-dm / 2, dm / 2, n)
     alpha = rng.normal(ALPHA_MEAN, ALPHA_SIGMA, n)
@@ -345,14 +351,16 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
 def _density_grid(lf: LuminosityFunction, cosmology: tuple, z_low: float, z_high: float,
                   dz: float, dm: float, m_low: float, m_high: float,
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(magnitude cell centres, quasars per deg² per (z, M) cell) of Φ dV/dz dz dM on the
-    grid of :func:`draw_quasars` (cached: the LF is the slow part of a small draw)."""
+    """(magnitude cell centres (n_m,), cumulative sum over the flattened (z, M) grid of
+    the quasars per deg² per cell, Φ dV/dz dz dM, (n_z n_m,)) on the grid of
+    :func:`draw_quasars` (cached: the LF is the slow part of a small draw)."""
     z = np.arange(z_low + dz / 2, z_high, dz)
     per_deg2, _ = volume_element(z, dict(cosmology))
     mags = np.arange(m_low, m_high + dm, dm)[:-1] + dm / 2
     density = lf.phi(mags[None, :], z[:, None]) * per_deg2[:, None] * dz * dm
-    density.setflags(write=False)
-    return mags, density
+    cumulative = np.cumsum(density.ravel())
+    cumulative.setflags(write=False)
+    return mags, cumulative
 
 
 def _norm_band() -> FilterSet:
@@ -393,7 +401,7 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
 
     def limits(z):
         _, mu = volume_element(z, cosmology)
-        q_r = ab_magnitude(table.fluxes(z, np.repeat(mean, z.size, axis=0))[:, r_column])
+        q_r = ab_magnitude(table.fluxes(z, np.repeat(mean, z.size, axis=0), ["rSDSS"])[:, 0])
         shift = mu + q_r - q_g2
         return lo - margin - shift, hi + margin - shift
 
