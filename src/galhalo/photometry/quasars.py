@@ -67,6 +67,8 @@ __all__ = [
     "ALPHA_GRID",
     "LF_COSMOLOGY",
     "LINES",
+    "PD16_PLE",
+    "PD16_PLE_LEDE",
     "REST_WAVELENGTH",
     "LuminosityFunction",
     "QuasarDraws",
@@ -123,21 +125,53 @@ LINES: tuple[tuple[str, float, float, float], ...] = (
 EW_COMMON_SIGMA, EW_LINE_SIGMA = 0.35, 0.25
 
 
+#: PD16's PLE fit: log Φ*, M*(z_p), (α, β, k1, k2) below and above z_p = 2.2.
+PD16_PLE = {"log_phi_star": -6.01, "m_star_pivot": -26.71,
+            "low": (-4.31, -1.54, -0.08, -0.40), "high": (-3.04, -1.38, -0.25, -0.05)}
+#: PD16's PLE+LEDE fit in the paper's own form: PLE below z_p around z = 0, M*(0),
+#: log Φ*(0), α, β, k1, k2; LEDE above z_p: c1a, c1b, c2, c3 (see the module doc).
+PD16_PLE_LEDE = {"m_star_0": -22.25, "log_phi_star_0": -5.93, "alpha": -3.89,
+                 "beta": -1.47, "k1": 1.59, "k2": -0.36, "c1a": -0.46, "c1b": -0.06,
+                 "c2": -0.14, "c3": 0.32}
+
+
+def _ple_lede_pivot_form(z_pivot: float = 2.2) -> dict:
+    """:data:`PD16_PLE_LEDE` in :class:`LuminosityFunction`'s fields: the PLE around z = 0,
+    M*(z) = M*(0) - 2.5 (k1 z + k2 z²), rewritten around z_p (same function)."""
+    p = PD16_PLE_LEDE
+    slope = p["k1"] + 2.0 * p["k2"] * z_pivot
+    low = (p["alpha"], p["beta"], slope, p["k2"])
+    return {"log_phi_star": p["log_phi_star_0"],
+            "m_star_pivot": p["m_star_0"] - 2.5 * (p["k1"] * z_pivot + p["k2"] * z_pivot**2),
+            "low": low, "high": low, "lede": (p["c1a"], p["c1b"], p["c2"], p["c3"])}
+
+
+_DEFAULT = _ple_lede_pivot_form()
+
+
 @dataclass(frozen=True)
 class LuminosityFunction:
-    """PD16's double power law in M_g(z=2) (see the module doc); default: their PLE.
+    """PD16's double power law in M_g(z=2) (see the module doc); default: their PLE+LEDE
+    (:meth:`ple` for their PLE).
 
-    ``low`` / ``high``: (α, β, k1, k2) at z <= z_p / z > z_p. ``lede``: (c1a, c1b, c2)
-    replaces the PLE evolution of M* above z_p by the LEDE form (Φ* and M* evolving as
-    in the module doc; slopes still those of ``high``); ``None`` keeps the PLE.
+    ``log_phi_star``, ``m_star_pivot``: Φ* and M* at z_p. ``low`` / ``high``: (α, β, k1,
+    k2) at z <= z_p / z > z_p, M*(z) = M*(z_p) - 2.5 [k1 (z - z_p) + k2 (z - z_p)²].
+    ``lede``: (c1a, c1b, c2, c3) replaces the evolution above z_p by the LEDE form:
+    log Φ*(z) = log Φ*(z_p) + c1a Δz + c1b Δz², M*(z) = M*(z_p) + c2 Δz, α(z) =
+    α_low + c3 Δz, β = β_low (Δz = z - z_p; ``high`` unused); ``None`` keeps the PLE.
     """
 
-    log_phi_star: float = -6.01
-    m_star_pivot: float = -26.71
+    log_phi_star: float = _DEFAULT["log_phi_star"]
+    m_star_pivot: float = _DEFAULT["m_star_pivot"]
     z_pivot: float = 2.2
-    low: tuple[float, float, float, float] = (-4.31, -1.54, -0.08, -0.40)
-    high: tuple[float, float, float, float] = (-3.04, -1.38, -0.25, -0.05)
-    lede: tuple[float, float, float] | None = None
+    low: tuple[float, float, float, float] = _DEFAULT["low"]
+    high: tuple[float, float, float, float] = _DEFAULT["high"]
+    lede: tuple[float, float, float, float] | None = _DEFAULT["lede"]
+
+    @classmethod
+    def ple(cls) -> LuminosityFunction:
+        """PD16's PLE fit (:data:`PD16_PLE`)."""
+        return cls(lede=None, **PD16_PLE)
 
     def parameters(self, redshift: np.ndarray) -> tuple[np.ndarray, ...]:
         """(log Φ*, M*, α, β) at each redshift, arrays of its shape."""
@@ -153,9 +187,11 @@ class LuminosityFunction:
         m_star = self.m_star_pivot - 2.5 * (k1 * dz + k2 * dz**2)
         log_phi = np.full(z.shape, self.log_phi_star)
         if self.lede is not None:
-            c1a, c1b, c2 = self.lede
+            c1a, c1b, c2, c3 = self.lede
             m_star = np.where(above, self.m_star_pivot + c2 * dz, m_star)
             log_phi = np.where(above, self.log_phi_star + c1a * dz + c1b * dz**2, log_phi)
+            alpha = np.where(above, a_lo + c3 * dz, a_lo)
+            beta = np.full(z.shape, b_lo)
         return log_phi, m_star, alpha, beta
 
     def phi(self, magnitude: np.ndarray, redshift: np.ndarray) -> np.ndarray:
