@@ -7,13 +7,21 @@ z = 2 (``m_g = M_g(z=2) + μ(z) + K(z) - K(2)``):
     Φ(M, z) = Φ* / (10^{0.4 (α+1) (M - M*(z))} + 10^{0.4 (β+1) (M - M*(z))})   [Mpc⁻³ mag⁻¹]
 
 with the pure-luminosity evolution ``M*(z) = M*(z_p) - 2.5 [k1 (z - z_p) + k2 (z - z_p)²]``
-on either side of ``z_p = 2.2`` (slopes and k's differ across it). The default
-parameters are PD16's PLE fit (their Table 4). Their preferred "PLE+LEDE" model keeps
-this PLE below z_p and, above it, lets the density and break evolve linearly,
-``log Φ*(z) = log Φ*(z_p) + c1a (z - z_p) + c1b (z - z_p)²`` and
-``M*(z) = M*(z_p) + c2 (z - z_p)``: :class:`LuminosityFunction` takes ``lede=(c1a, c1b,
-c2)`` for it, but the PLE+LEDE best-fit values were not reachable offline, so the default
-is the PLE (PD16: the two models' counts agree within 0.3 % to g < 22.5, 1.1 % to g < 23).
+on either side of ``z_p = 2.2`` (slopes and k's differ across it): PD16's PLE fit
+(:data:`PD16_PLE`, :meth:`LuminosityFunction.ple`). The **default** is their preferred
+"PLE+LEDE" model (:data:`PD16_PLE_LEDE`): below z_p a PLE written around z = 0,
+``M*(z) = M*(0) - 2.5 (k1 z + k2 z²)`` with fixed Φ*(0), α, β; above z_p the density,
+break and bright-end slope evolve linearly, ``log Φ*(z) = log Φ*(z_p) + c1a Δz +
+c1b Δz²``, ``M*(z) = M*(z_p) + c2 Δz``, ``α(z) = α + c3 Δz`` (Δz = z - z_p; continuous
+at z_p). Sources: the PLE values (-26.71, -6.01, -4.31, -3.04, -1.54, -1.38, -0.08,
+-0.25, -0.40, -0.05) and the PLE+LEDE values (M*(0) = -22.25, log Φ*(0) = -5.93, α =
+-3.89, β = -1.47, k1 = 1.59, k2 = -0.36, c1a = -0.46, c1b = -0.06, c2 = -0.14, c3 =
+0.32) are those of the public HorizonGRound code (M. S. Wang, files
+``eBOSS_QSO_LF_PLE_model_fits.txt`` and ``eBOSS_QSO_LF_PLE+LEDE_model_fits.txt``,
+citing PD16), found with the search tool; PD16's own table was not reachable. That
+code's docstring writes ``M*(z) = M*(z_p) + c2 Δz`` (used here) while its code uses the
+opposite sign; with ours the PLE+LEDE counts are 2.8 % (4.4 %) below the PLE's at
+g < 22.5 (23), where PD16 quote 0.3 % (1.1 %) (the other sign: 5 % (6.5 %)).
 The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat ΛCDM,
 Ω_m = 0.3, H0 = 70 km/s/Mpc (:data:`LF_COSMOLOGY`).
 
@@ -44,6 +52,14 @@ The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
 
 Dust reddening, broad absorption lines, the
 Baldwin effect and the Fe II multiplet structure are not modelled.
+
+**Provenance of the spectral numbers** (checked with the search tool on 2026-12-07):
+VB01's mean slope α = -0.44 and the line EWs of :data:`LINES` (VB01 Table 2, Lyα + N V
+blend split 85 + 8 Å) are **unverified**: typed from memory, VB01's table was not
+reachable (only its abstract); the FWHMs are typical widths, not VB01's. Shen et al.
+(2011, ApJS 194, 45, Eq. 1; :data:`HOST_POLYNOMIAL`, its validity range) is
+**unverified** likewise. The slope scatter (0.30), EW scatters and the host template
+are choices of this model, not fits.
 """
 
 from __future__ import annotations
