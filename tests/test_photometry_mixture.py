@@ -8,6 +8,7 @@ import pytest
 
 from galhalo.errors import PhotometryError
 from galhalo.photometry.filters import jpas_like
+from galhalo.photometry.lightcone import cone_half_angle
 from galhalo.photometry.mixture import class_counts, mixed_sample
 from galhalo.photometry.sources import CLASSES, check_sources, flux_columns
 from galhalo.photometry.synthetic import flux_from_ab
@@ -25,6 +26,7 @@ def fake_galaxies(filters, n=3000, seed=0):
     frame.insert(0, "redshift", rng.uniform(0.05, 1.0, n))
     frame.insert(0, "source_class", "galaxy")
     frame["smass"] = rng.uniform(9.0, 11.5, n)
+    frame["halo_id"] = (2**60 + np.arange(n)).astype(np.int64)  # beyond float precision
     return frame
 
 
@@ -58,6 +60,25 @@ def test_quasar_counts_match_the_j_pas_expectation(sample):
     high = np.count_nonzero(quasars["redshift"] > 2.2) / AREA
     assert 200 * 2 / 3 < total < 200 * 4 / 3, total
     assert 75 * 2 / 3 < high < 75 * 4 / 3, high
+
+
+def test_integer_columns_stay_integers_and_every_class_has_a_sky_position(sample):
+    galaxies, mixed = sample
+    assert mixed["halo_id"].dtype == "Int64"
+    is_galaxy = (mixed["source_class"] == "galaxy").to_numpy()
+    assert mixed.loc[~is_galaxy, "halo_id"].isna().all()
+    kept = galaxies[galaxies["mag_r"].between(17.0, 23.6, inclusive="left")]
+    assert sorted(mixed.loc[is_galaxy, "halo_id"].astype("int64")) == sorted(kept["halo_id"])
+    # quasars and stars: uniform over the circular patch of AREA deg² around (0, 0)
+    others = mixed[~is_galaxy]
+    assert others[["ra", "dec"]].notna().all().all()
+    ra, dec = np.radians(others["ra"].to_numpy()), np.radians(others["dec"].to_numpy())
+    cos_angle = np.cos(ra) * np.cos(dec)
+    cos_theta = np.cos(cone_half_angle(AREA))
+    assert (cos_angle >= cos_theta - 1e-12).all()
+    # uniform in solid angle: half the points inside the cap of half the area
+    inner = np.mean(cos_angle >= np.cos(cone_half_angle(AREA / 2)))
+    assert abs(inner - 0.5) < 5 * np.sqrt(0.25 / len(others))
 
 
 def test_class_counts_per_square_degree(sample):

@@ -11,6 +11,7 @@ from galhalo.photometry.filters import jpas_like, sdss
 from galhalo.photometry.quasars import (
     ALPHA_GRID,
     LINES,
+    PD16_PLE_LEDE,
     REST_WAVELENGTH,
     LuminosityFunction,
     draw_quasars,
@@ -72,22 +73,34 @@ def test_igm_rejects_bad_input():
 # --- luminosity function ------------------------------------------------------------------
 
 def test_luminosity_function_is_half_phi_star_at_the_break():
+    for lf in (LuminosityFunction(), LuminosityFunction.ple()):
+        for z in (1.0, 2.2, 3.0):
+            log_phi, m_star, _, _ = lf.parameters(np.array(z))
+            assert lf.phi(m_star, z) == pytest.approx(0.5 * 10**log_phi, rel=1e-12)
+        # Φ* and M* are continuous at z_p in both models (the PLE's slopes jump there)
+        for z in (2.2 - 1e-9, 2.2 + 1e-9):
+            np.testing.assert_allclose(lf.parameters(np.array(z))[:2],
+                                       lf.parameters(np.array(2.2))[:2], atol=1e-6)
+
+
+def test_default_is_pd16_ple_lede_in_the_papers_form():
+    # PD16's PLE+LEDE: below z_p, M*(z) = M*(0) - 2.5 (k1 z + k2 z²) and Φ*(0); above,
+    # log Φ* = log Φ*(z_p) + c1a Δz + c1b Δz², M* = M*(z_p) + c2 Δz, α + c3 Δz
+    p = PD16_PLE_LEDE
     lf = LuminosityFunction()
-    for z in (1.0, 2.2, 3.0):
-        log_phi, m_star, _, _ = lf.parameters(np.array(z))
-        assert lf.phi(m_star, z) == pytest.approx(0.5 * 10**log_phi, rel=1e-12)
-    # PLE: the break is continuous at z_p
-    _, below, _, _ = lf.parameters(np.array(2.2 - 1e-9))
-    _, above, _, _ = lf.parameters(np.array(2.2 + 1e-9))
-    assert below == pytest.approx(above, abs=1e-6)
-
-
-def test_lede_form_evolves_density_and_break_above_the_pivot():
-    lf = LuminosityFunction(lede=(-0.5, 0.0, 0.3))
-    log_phi, m_star, _, _ = lf.parameters(np.array([1.0, 2.2, 3.2]))
-    assert log_phi[0] == log_phi[1] == pytest.approx(-6.01)
-    assert log_phi[2] == pytest.approx(-6.01 - 0.5)
-    assert m_star[2] == pytest.approx(-26.71 + 0.3)
+    for z in (0.8, 1.5, 2.2):
+        _, m_star, alpha, beta = lf.parameters(np.array(z))
+        assert m_star == pytest.approx(p["m_star_0"] - 2.5 * (p["k1"] * z + p["k2"] * z**2))
+        assert (alpha, beta) == (p["alpha"], p["beta"])
+    dz = 1.3
+    log_phi, m_star, alpha, beta = lf.parameters(np.array(2.2 + dz))
+    m_pivot = p["m_star_0"] - 2.5 * (p["k1"] * 2.2 + p["k2"] * 2.2**2)
+    assert m_star == pytest.approx(m_pivot + p["c2"] * dz)
+    assert log_phi == pytest.approx(p["log_phi_star_0"] + p["c1a"] * dz + p["c1b"] * dz**2)
+    assert alpha == pytest.approx(p["alpha"] + p["c3"] * dz) and beta == p["beta"]
+    # the PLE's own break at z_p
+    _, m_ple, _, _ = LuminosityFunction.ple().parameters(np.array(2.2))
+    assert m_ple == -26.71 and abs(m_ple - m_pivot) < 0.1  # the two fits agree there
 
 
 def test_draws_follow_the_integral_of_the_luminosity_function():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from galhalo.errors import PhotometryError
+from galhalo.photometry import igm
 from galhalo.photometry.filters import Filter, FilterSet, jpas_like, smooth_top_hat
 from galhalo.photometry.synthetic import (
     SPEED_OF_LIGHT,
@@ -61,7 +62,7 @@ def test_redshifted_line_lands_in_the_expected_narrow_band():
     rest = np.linspace(2000.0, 12_000.0, 50_001)
     line = line_spectrum(rest)[None, :]
     z = 6500.0 / 5000.0 - 1.0
-    table = ComponentTable.build(rest, line, filters, np.array([0.0, z]))
+    table = ComponentTable.build(rest, line, filters, z + 0.01)
     fluxes = table.fluxes(np.array([z]), np.ones((1, 1)))[0]
     assert filters.names[int(np.argmax(fluxes))] == "J0650"
     # a narrow line at the band's flat top (T = 1); redshifting conserves the line's
@@ -74,46 +75,115 @@ def test_redshifted_line_lands_in_the_expected_narrow_band():
     assert fluxes[filters.names.index("J0640")] < 1e-3 * expected  # 27 Å beyond its 10 Å-wide edge
 
 
-def test_component_table_matches_direct_photometry_and_is_linear():
+def direct(rest, components, filters, z, transmission=None):
+    """(K, n_filters) band fluxes of the redshifted components by direct integration on
+    a fine rest grid (3e-5 in ln λ): the reference of the table. The transmission is
+    evaluated blueward of rest 1300 Å only (the IGM is 1 redward of Lyα)."""
+    fine = np.exp(np.arange(np.log(rest[0]), np.log(rest[-1]), 3e-5))
+    spectra = np.stack([np.interp(fine, rest, c) for c in components]) / (1 + z)
+    if transmission is not None:
+        blue = fine < 1300.0
+        spectra[:, blue] *= transmission(fine[blue] * (1 + z), z)
+    return band_fluxes(fine * (1 + z), spectra, filters)
+
+
+def worst_error(table, components, references, redshifts):
+    """Largest |table - reference| of each component over the bands, relative to the
+    component's brightest band, over ``redshifts``."""
+    worst = 0.0
+    for z, reference in zip(redshifts, references, strict=True):
+        got = table.fluxes(np.full(len(components), z), np.eye(len(components)))
+        worst = max(worst, float((np.abs(got - reference).max(axis=1)
+                                  / np.abs(reference).max(axis=1)).max()))
+    return worst
+
+
+def test_table_is_exact_for_flat_fnu_and_follows_lines_across_filter_edges():
+    filters = jpas_like()
+    rest = np.geomspace(2000.0, 12_000.0, 15_000)
+    flat = flat_fnu(rest, 20.0)
+    line = line_spectrum(rest, centre=6563.0, sigma=3.0)
+    table = ComponentTable.build(rest, np.stack([flat, line]), filters, z_max=0.4)
+    assert table.redshift[0] == 0 and table.redshift[-1] >= 0.4
+    np.testing.assert_allclose(np.diff(np.log1p(table.redshift)), 2e-4)
+    # flat f_nu: observed f_nu = (1+z) f_nu(rest) at 10 pc (bolometric flux conserved)
+    flat_mags = ab_magnitude(table.table[:, 0, :] / (1 + table.redshift[:, None]))
+    np.testing.assert_allclose(flat_mags, 20.0, rtol=0, atol=1e-6)
+    # the line centred on the half-maximum edges of J0650 (6427.5, 6572.5 Å; 10 Å wide)
+    # and 4 Å either side, at redshifts between grid points
+    edges = np.array([6427.5, 6572.5])[:, None] + np.array([-4.0, -1.3, 0.0, 2.1, 4.0])
+    z = (edges.ravel() / 6563.0 - 1.0)
+    z = z[z >= 0]
+    references = [direct(rest, [line], filters, zi) for zi in z]
+    line_only = ComponentTable(table.redshift, table.table[:, 1:], table.filter_names)
+    assert worst_error(line_only, [line], references, z) < 0.005
+    # a grid 25 times coarser misses the edges by far more
+    coarse = ComponentTable.build(rest, line[None, :], filters, z_max=0.4, log_step=5e-3)
+    assert worst_error(coarse, [line], references, z) > 0.02
+    with pytest.raises(PhotometryError, match="do not cover the filters"):
+        ComponentTable.build(rest, flat[None, :], filters, z_max=3.0)
+
+
+def test_table_with_the_igm_matches_direct_integration():
+    filters = jpas_like()
+    rest = np.geomspace(500.0, 3000.0, 10_000)  # covers the filters at 3 < z < 4.5
+    power_law = (rest / 1500.0) ** -1.5
+    lyman_alpha = line_spectrum(rest, centre=1215.67, sigma=9.5, total=1.0)
+    components = np.stack([power_law, lyman_alpha])
+    table = ComponentTable.build(rest, components, filters, 4.5, z_min=3.0,
+                                 transmission=igm.transmission)
+    z = np.random.default_rng(2).uniform(3.0, 4.5, 3)
+    absorbed = [direct(rest, components, filters, zi, igm.transmission) for zi in z]
+    assert worst_error(table, components, absorbed, z) < 0.005
+    bare = [direct(rest, components, filters, zi) for zi in z]
+    assert worst_error(table, components, bare, z) > 0.1  # the IGM matters
+    # a selection of bands is those columns of the full photometry
+    picked = table.fluxes(z, np.ones((z.size, 2)), ["rSDSS", "J0500"])
+    full = table.fluxes(z, np.ones((z.size, 2)))
+    np.testing.assert_array_equal(picked, full[:, [filters.names.index("rSDSS"),
+                                                   filters.names.index("J0500")]])
+    with pytest.raises(PhotometryError, match="no filter 'zSDSS'"):
+        table.fluxes(z, np.ones((z.size, 2)), ["zSDSS"])
+
+
+def test_component_table_is_linear_in_the_components():
     rng = np.random.default_rng(3)
     filters = jpas_like()
     rest = np.linspace(1500.0, 12_000.0, 3000)
     comps = np.abs(rng.normal(1e-16, 3e-17, size=(3, rest.size)))
-    grid = np.linspace(0.0, 0.6, 7)
-    table = ComponentTable.build(rest, comps, filters, grid)
-    assert table.table.shape == (7, 3, 60) and table.filter_names == filters.names
+    table = ComponentTable.build(rest, comps, filters, 0.6, log_step=0.01)
+    assert table.table.shape == (49, 3, 60) and table.filter_names == filters.names
     coeffs = rng.uniform(0, 2, size=(4, 3))
-    z = np.full(4, grid[3])
-    direct = band_fluxes(rest * (1 + grid[3]), coeffs @ comps / (1 + grid[3]), filters)
-    np.testing.assert_allclose(table.fluxes(z, coeffs), direct, rtol=1e-10)
-    # halfway between grid points: the mean of the neighbours (linear in z)
-    mid = table.fluxes(np.full(4, 0.5 * (grid[1] + grid[2])), coeffs)
-    ends = 0.5 * (table.fluxes(np.full(4, grid[1]), coeffs)
-                  + table.fluxes(np.full(4, grid[2]), coeffs))
-    np.testing.assert_allclose(mid, ends, rtol=1e-12)
+    z = np.full(4, table.redshift[20])
+    single = ComponentTable.build(rest, (coeffs @ comps)[:1], filters, 0.6, log_step=0.01)
+    np.testing.assert_allclose(table.fluxes(z, coeffs)[0], single.fluxes(z[:1], [[1.0]])[0],
+                               rtol=1e-10)
+    reference = direct(rest, coeffs @ comps, filters, z[0])
+    np.testing.assert_allclose(table.fluxes(z, coeffs), reference, rtol=0.005)
 
 
 def test_transmission_multiplies_and_bad_ranges_raise():
     filters = jpas_like().select(["J0500", "J0600"])
     rest = np.linspace(3000.0, 7000.0, 2000)
     comps = np.ones((1, rest.size))
-    grid = np.array([0.0, 0.1])
-    plain = ComponentTable.build(rest, comps, filters, grid)
+    plain = ComponentTable.build(rest, comps, filters, 0.1)
     calls = []
 
     def half(observed, z):
         calls.append(z.shape)
         return np.full((z.size, observed.size), 0.5)
 
-    halved = ComponentTable.build(rest, comps, filters, grid, transmission=half)
-    np.testing.assert_allclose(halved.table, 0.5 * plain.table)
-    assert calls == [(1,), (1,)]
-    with pytest.raises(PhotometryError, match=r"z = 1: filter .J0500.* outside"):
-        ComponentTable.build(rest, comps, filters, np.array([0.0, 1.0]))
+    halved = ComponentTable.build(rest, comps, filters, 0.1, transmission=half)
+    np.testing.assert_allclose(halved.table, 0.5 * plain.table, rtol=1e-9)
+    assert len(calls) == 1 and calls[0][0] >= 2  # one call, every z node at once
+    with pytest.raises(PhotometryError, match=r"do not cover the filters"):
+        ComponentTable.build(rest, comps, filters, 1.0)
     with pytest.raises(PhotometryError, match=r"redshift 0.2 \(row 1\) is outside"):
         plain.fluxes(np.array([0.05, 0.2]), np.ones((2, 1)))
     with pytest.raises(PhotometryError, match="2 components"):
         plain.fluxes(np.array([0.05]), np.ones((1, 2)))
+    with pytest.raises(PhotometryError, match="z_min < z_max"):
+        ComponentTable.build(rest, comps, filters, 0.0)
     narrow = FilterSet((smooth_top_hat("far", 20_000.0, 145.0),))
     with pytest.raises(PhotometryError, match=r"'far'.*outside"):
         band_fluxes(rest, comps, narrow)
@@ -133,30 +203,3 @@ def test_fluxes_interpolate_linearly_in_redshift_between_grid_points():
     at_z = ((1 - weight)[:, None, None] * table.table[low]
             + weight[:, None, None] * table.table[low + 1])
     np.testing.assert_allclose(out, np.einsum("nk,nkf->nf", coeffs, at_z), rtol=1e-10)
-
-
-def test_build_fine_is_exact_for_flat_fnu_and_follows_a_line_across_filter_edges():
-    filters = jpas_like()
-    rest = np.geomspace(2000.0, 12_000.0, 15_000)
-    flat = flat_fnu(rest, 20.0)
-    line = line_spectrum(rest, centre=6563.0, sigma=3.0)
-    fine = ComponentTable.build_fine(rest, np.stack([flat, line]), filters, z_max=0.4)
-    assert fine.redshift[-1] >= 0.4 and np.allclose(np.diff(np.log1p(fine.redshift)), 2e-4)
-    # flat f_nu: observed f_nu = (1+z) f_nu(rest) at 10 pc (bolometric flux conserved)
-    flat_mags = ab_magnitude(fine.table[:, 0, :] / (1 + fine.redshift[:, None]))
-    np.testing.assert_allclose(flat_mags, 20.0, rtol=0, atol=1e-6)
-    # the line at redshifts between grid points, against direct integration; a
-    # 0.005-step grid misses the 10 Å edges of the narrow bands by far more
-    rng = np.random.default_rng(4)
-    z = rng.uniform(0.0, 0.38, 20)
-    coarse = ComponentTable.build(rest, line[None, :], filters, np.arange(0.0, 0.4, 0.005))
-    fine_err, coarse_err = [], []
-    for zi in z:
-        direct = band_fluxes(rest * (1 + zi), line / (1 + zi), filters)
-        peak = direct.max()
-        fine_err.append(np.abs(fine.fluxes([zi], [[0.0, 1.0]])[0] - direct).max() / peak)
-        coarse_err.append(np.abs(coarse.fluxes([zi], [[1.0]])[0] - direct).max() / peak)
-    assert max(fine_err) < 0.01
-    assert max(coarse_err) > 0.05
-    with pytest.raises(PhotometryError, match="do not cover the filters"):
-        ComponentTable.build_fine(rest, flat[None, :], filters, z_max=3.0)

@@ -14,10 +14,15 @@ Built-in systems:
   arXiv:1403.5237). The real J-PAS curves are not reachable offline, so the 54 narrow
   bands are smooth top-hats (error-function edges, 10 Å edge width) with FWHM 145 Å at
   J-PAS's centres (3780 Å, 3900 Å, then every 100 Å from 4000 to 9100 Å), named as J-PAS
-  does (``J0378`` … ``J0910``); ``uJAVA`` (centre 3497 Å, FWHM 509 Å) and ``J1007``
-  (centre 10069 Å, FWHM 1500 Å; in reality a long-pass cut by the CCD) are smooth
-  top-hats with wider edges; these centres and widths are approximate and were not
-  checked against the J-PAS papers offline (replace them by the real curves). The
+  does (``J0378`` … ``J0910``). Sources: the centres, the 54 bands and "FWHM ≈ 145 Å"
+  are REFERENCES.md's summary of Benítez et al. (2014); the abstract of "Design of the
+  J-PAS and J-PLUS filter systems" (SPIE 2012) gives 54 narrow bands of FWHM 13.8 nm
+  from 370 to 920 nm in 10.0 nm steps (found with the search tool): 145 Å may be ~5 %
+  wide (miniJPAS quotes ~145 Å). ``uJAVA``
+  (centre 3497 Å, FWHM 509 Å) and ``J1007`` (centre 10069 Å, FWHM 1500 Å; in reality a
+  long-pass cut by the CCD) are smooth top-hats with wider edges: these four numbers are
+  **unverified** (typed from memory; the J-PAS and miniJPAS papers' filter tables were
+  not reachable with the search tool): replace them by the real curves. The
   broad bands ``uJPAS``, ``gSDSS``, ``rSDSS``, ``iSDSS`` are the SDSS 2.5 m curves
   (``sdss_[ugri]0.dat`` of ``kcorrect``, 1.3 airmass), standing in for J-PAS's own
   broad filters.

@@ -37,7 +37,7 @@ from .distances import (
     redshift_at_comoving_distance,
 )
 
-__all__ = ["box_at_redshift", "cone_half_angle", "light_cone"]
+__all__ = ["box_at_redshift", "cone_half_angle", "light_cone", "sky_positions"]
 
 _MAX_REPLICAS = 200_000
 _AXES = {"x": 0, "y": 1, "z": 2}
@@ -50,6 +50,19 @@ def cone_half_angle(area_deg2: float) -> float:
         raise PhotometryError(f"sky area must be in (0, 41253] deg², got {area_deg2}")
     omega = area_deg2 * (math.pi / 180.0) ** 2
     return math.acos(1.0 - omega / (2.0 * math.pi))
+
+
+def sky_positions(n: int, area_deg2: float, rng: np.random.Generator,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(ra, dec) in degrees of ``n`` points uniform on the sphere inside the circular patch
+    of ``area_deg2`` deg² centred on (0°, 0°), the patch of :func:`light_cone`: cos of the
+    angle to the centre uniform in [cos θ, 1], azimuth uniform. ra in [0, 360)."""
+    cos_angle = rng.uniform(math.cos(cone_half_angle(area_deg2)), 1.0, n)
+    azimuth = rng.uniform(0.0, 2.0 * math.pi, n)
+    sin_angle = np.sqrt(1.0 - cos_angle**2)
+    ra = np.degrees(np.arctan2(sin_angle * np.cos(azimuth), cos_angle)) % 360.0
+    dec = np.degrees(np.arcsin(np.clip(sin_angle * np.sin(azimuth), -1.0, 1.0)))
+    return ra, dec
 
 
 def _frame(axis: Sequence[float]) -> np.ndarray:

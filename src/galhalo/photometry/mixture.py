@@ -36,9 +36,12 @@ def mixed_sample(galaxies: pd.DataFrame, area_deg2: float, filters: FilterSet, s
     quasars and stars drawn for the area with true r in ``r_range``.
 
     Extra columns of one class (``M_g``, ``teff``, galaxy ``smass``, ...) are NaN on the
-    other classes' rows. ``shuffle`` permutes the rows (with the seed); otherwise they
-    are galaxies, quasars, stars. Raises :class:`PhotometryError` if ``galaxies`` lacks
-    a column, has a class other than "galaxy", or the area / range is bad.
+    other classes' rows; integer ones (galaxy ``halo_id``) become nullable ``Int64`` with
+    ``<NA>`` there. Quasars and stars get ``ra``, ``dec`` uniform over the circular patch
+    of ``area_deg2`` centred on (0°, 0°), the patch of a light-cone's galaxies.
+    ``shuffle`` permutes the rows (with the seed); otherwise they are galaxies, quasars,
+    stars. Raises :class:`PhotometryError` if ``galaxies`` lacks a column, has a class
+    other than "galaxy", or the area / range is bad.
     """
     if galaxies is None or not isinstance(galaxies, pd.DataFrame):
         raise PhotometryError("mixed_sample: galaxies must be a source-catalog DataFrame")
@@ -65,6 +68,14 @@ def mixed_sample(galaxies: pd.DataFrame, area_deg2: float, filters: FilterSet, s
     parts = [part for part in (kept, quasars, stars) if len(part)]
     if not parts:
         return pd.DataFrame({name: pd.Series(dtype=float) for name in base})
+    # integer columns (galaxy halo_id, ...) stay integers: nullable Int64, <NA> on the
+    # rows of classes without them (a plain concat would make them float with NaN)
+    integer = {name for part in parts for name, dtype in part.dtypes.items()
+               if pd.api.types.is_integer_dtype(dtype)}
+    if len(parts) > 1 and any(name not in part.columns for part in parts
+                              for name in integer):
+        parts = [part.astype({name: "Int64" for name in integer if name in part.columns})
+                 for part in parts]
     frame = pd.concat(parts, ignore_index=True, sort=False)
     extras = [name for name in frame.columns if name not in base]
     frame = frame[base + extras]

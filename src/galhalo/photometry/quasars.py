@@ -7,13 +7,21 @@ z = 2 (``m_g = M_g(z=2) + μ(z) + K(z) - K(2)``):
     Φ(M, z) = Φ* / (10^{0.4 (α+1) (M - M*(z))} + 10^{0.4 (β+1) (M - M*(z))})   [Mpc⁻³ mag⁻¹]
 
 with the pure-luminosity evolution ``M*(z) = M*(z_p) - 2.5 [k1 (z - z_p) + k2 (z - z_p)²]``
-on either side of ``z_p = 2.2`` (slopes and k's differ across it). The default
-parameters are PD16's PLE fit (their Table 4). Their preferred "PLE+LEDE" model keeps
-this PLE below z_p and, above it, lets the density and break evolve linearly,
-``log Φ*(z) = log Φ*(z_p) + c1a (z - z_p) + c1b (z - z_p)²`` and
-``M*(z) = M*(z_p) + c2 (z - z_p)``: :class:`LuminosityFunction` takes ``lede=(c1a, c1b,
-c2)`` for it, but the PLE+LEDE best-fit values were not reachable offline, so the default
-is the PLE (PD16: the two models' counts agree within 0.3 % to g < 22.5, 1.1 % to g < 23).
+on either side of ``z_p = 2.2`` (slopes and k's differ across it): PD16's PLE fit
+(:data:`PD16_PLE`, :meth:`LuminosityFunction.ple`). The **default** is their preferred
+"PLE+LEDE" model (:data:`PD16_PLE_LEDE`): below z_p a PLE written around z = 0,
+``M*(z) = M*(0) - 2.5 (k1 z + k2 z²)`` with fixed Φ*(0), α, β; above z_p the density,
+break and bright-end slope evolve linearly, ``log Φ*(z) = log Φ*(z_p) + c1a Δz +
+c1b Δz²``, ``M*(z) = M*(z_p) + c2 Δz``, ``α(z) = α + c3 Δz`` (Δz = z - z_p; continuous
+at z_p). Sources: the PLE values (-26.71, -6.01, -4.31, -3.04, -1.54, -1.38, -0.08,
+-0.25, -0.40, -0.05) and the PLE+LEDE values (M*(0) = -22.25, log Φ*(0) = -5.93, α =
+-3.89, β = -1.47, k1 = 1.59, k2 = -0.36, c1a = -0.46, c1b = -0.06, c2 = -0.14, c3 =
+0.32) are those of the public HorizonGRound code (M. S. Wang, files
+``eBOSS_QSO_LF_PLE_model_fits.txt`` and ``eBOSS_QSO_LF_PLE+LEDE_model_fits.txt``,
+citing PD16), found with the search tool; PD16's own table was not reachable. That
+code's docstring writes ``M*(z) = M*(z_p) + c2 Δz`` (used here) while its code uses the
+opposite sign; with ours the PLE+LEDE counts are 2.8 % (4.4 %) below the PLE's at
+g < 22.5 (23), where PD16 quote 0.3 % (1.1 %) (the other sign: 5 % (6.5 %)).
 The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat ΛCDM,
 Ω_m = 0.3, H0 = 70 km/s/Mpc (:data:`LF_COSMOLOGY`).
 
@@ -44,6 +52,14 @@ The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
 
 Dust reddening, broad absorption lines, the
 Baldwin effect and the Fe II multiplet structure are not modelled.
+
+**Provenance of the spectral numbers** (checked with the search tool on 2026-12-07):
+VB01's mean slope α = -0.44 and the line EWs of :data:`LINES` (VB01 Table 2, Lyα + N V
+blend split 85 + 8 Å) are **unverified**: typed from memory, VB01's table was not
+reachable (only its abstract); the FWHMs are typical widths, not VB01's. Shen et al.
+(2011, ApJS 194, 45, Eq. 1; :data:`HOST_POLYNOMIAL`, its validity range) is
+**unverified** likewise. The slope scatter (0.30), EW scatters and the host template
+are choices of this model, not fits.
 """
 
 from __future__ import annotations
@@ -59,13 +75,16 @@ from . import igm
 from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus, flat_lcdm
 from .filters import FilterSet, sdss
 from .galaxies import kcorrect_templates, template_coefficients
+from .lightcone import sky_positions
 from .sources import flux_columns, quasar_class
-from .synthetic import ComponentTable, ab_magnitude, band_weights
+from .synthetic import ComponentTable, ab_magnitude
 
 __all__ = [
     "ALPHA_GRID",
     "LF_COSMOLOGY",
     "LINES",
+    "PD16_PLE",
+    "PD16_PLE_LEDE",
     "REST_WAVELENGTH",
     "LuminosityFunction",
     "QuasarDraws",
@@ -122,21 +141,53 @@ LINES: tuple[tuple[str, float, float, float], ...] = (
 EW_COMMON_SIGMA, EW_LINE_SIGMA = 0.35, 0.25
 
 
+#: PD16's PLE fit: log Φ*, M*(z_p), (α, β, k1, k2) below and above z_p = 2.2.
+PD16_PLE = {"log_phi_star": -6.01, "m_star_pivot": -26.71,
+            "low": (-4.31, -1.54, -0.08, -0.40), "high": (-3.04, -1.38, -0.25, -0.05)}
+#: PD16's PLE+LEDE fit in the paper's own form: PLE below z_p around z = 0, M*(0),
+#: log Φ*(0), α, β, k1, k2; LEDE above z_p: c1a, c1b, c2, c3 (see the module doc).
+PD16_PLE_LEDE = {"m_star_0": -22.25, "log_phi_star_0": -5.93, "alpha": -3.89,
+                 "beta": -1.47, "k1": 1.59, "k2": -0.36, "c1a": -0.46, "c1b": -0.06,
+                 "c2": -0.14, "c3": 0.32}
+
+
+def _ple_lede_pivot_form(z_pivot: float = 2.2) -> dict:
+    """:data:`PD16_PLE_LEDE` in :class:`LuminosityFunction`'s fields: the PLE around z = 0,
+    M*(z) = M*(0) - 2.5 (k1 z + k2 z²), rewritten around z_p (same function)."""
+    p = PD16_PLE_LEDE
+    slope = p["k1"] + 2.0 * p["k2"] * z_pivot
+    low = (p["alpha"], p["beta"], slope, p["k2"])
+    return {"log_phi_star": p["log_phi_star_0"],
+            "m_star_pivot": p["m_star_0"] - 2.5 * (p["k1"] * z_pivot + p["k2"] * z_pivot**2),
+            "low": low, "high": low, "lede": (p["c1a"], p["c1b"], p["c2"], p["c3"])}
+
+
+_DEFAULT = _ple_lede_pivot_form()
+
+
 @dataclass(frozen=True)
 class LuminosityFunction:
-    """PD16's double power law in M_g(z=2) (see the module doc); default: their PLE.
+    """PD16's double power law in M_g(z=2) (see the module doc); default: their PLE+LEDE
+    (:meth:`ple` for their PLE).
 
-    ``low`` / ``high``: (α, β, k1, k2) at z <= z_p / z > z_p. ``lede``: (c1a, c1b, c2)
-    replaces the PLE evolution of M* above z_p by the LEDE form (Φ* and M* evolving as
-    in the module doc; slopes still those of ``high``); ``None`` keeps the PLE.
+    ``log_phi_star``, ``m_star_pivot``: Φ* and M* at z_p. ``low`` / ``high``: (α, β, k1,
+    k2) at z <= z_p / z > z_p, M*(z) = M*(z_p) - 2.5 [k1 (z - z_p) + k2 (z - z_p)²].
+    ``lede``: (c1a, c1b, c2, c3) replaces the evolution above z_p by the LEDE form:
+    log Φ*(z) = log Φ*(z_p) + c1a Δz + c1b Δz², M*(z) = M*(z_p) + c2 Δz, α(z) =
+    α_low + c3 Δz, β = β_low (Δz = z - z_p; ``high`` unused); ``None`` keeps the PLE.
     """
 
-    log_phi_star: float = -6.01
-    m_star_pivot: float = -26.71
+    log_phi_star: float = _DEFAULT["log_phi_star"]
+    m_star_pivot: float = _DEFAULT["m_star_pivot"]
     z_pivot: float = 2.2
-    low: tuple[float, float, float, float] = (-4.31, -1.54, -0.08, -0.40)
-    high: tuple[float, float, float, float] = (-3.04, -1.38, -0.25, -0.05)
-    lede: tuple[float, float, float] | None = None
+    low: tuple[float, float, float, float] = _DEFAULT["low"]
+    high: tuple[float, float, float, float] = _DEFAULT["high"]
+    lede: tuple[float, float, float, float] | None = _DEFAULT["lede"]
+
+    @classmethod
+    def ple(cls) -> LuminosityFunction:
+        """PD16's PLE fit (:data:`PD16_PLE`)."""
+        return cls(lede=None, **PD16_PLE)
 
     def parameters(self, redshift: np.ndarray) -> tuple[np.ndarray, ...]:
         """(log Φ*, M*, α, β) at each redshift, arrays of its shape."""
@@ -152,9 +203,11 @@ class LuminosityFunction:
         m_star = self.m_star_pivot - 2.5 * (k1 * dz + k2 * dz**2)
         log_phi = np.full(z.shape, self.log_phi_star)
         if self.lede is not None:
-            c1a, c1b, c2 = self.lede
+            c1a, c1b, c2, c3 = self.lede
             m_star = np.where(above, self.m_star_pivot + c2 * dz, m_star)
             log_phi = np.where(above, self.log_phi_star + c1a * dz + c1b * dz**2, log_phi)
+            alpha = np.where(above, a_lo + c3 * dz, a_lo)
+            beta = np.full(z.shape, b_lo)
         return log_phi, m_star, alpha, beta
 
     def phi(self, magnitude: np.ndarray, redshift: np.ndarray) -> np.ndarray:
@@ -259,53 +312,27 @@ def spectrum_coefficients(alpha: np.ndarray, ew_scale: np.ndarray,
     return coefficients
 
 
-def _tabulate(filters: FilterSet, grid: np.ndarray) -> ComponentTable:
-    """The components' band fluxes on ``grid``, IGM included, as
-    :meth:`ComponentTable.build` defines them, but fast: the filters' weights are
-    computed once on a fixed observed log-λ grid of the rest grid's step, onto which each
-    redshifted component is linearly interpolated (a shift by ln(1+z) in log λ)."""
-    rest, components, _ = quasar_components()
-    log_rest = np.log(rest)
-    step = log_rest[1] - log_rest[0]
-    supports = np.array([band.support for band in filters])
-    start = np.log(supports[:, 0].min()) - step
-    observed = np.exp(np.arange(start, np.log(supports[:, 1].max()) + 2 * step, step))
-    weights = band_weights(observed, filters, what="quasar components")
-    shifted = np.empty((grid.size, components.shape[0], observed.size))
-    transmission = igm.transmission(observed, grid)
-    for i, z in enumerate(grid):
-        position = (np.log(observed) - np.log1p(z) - log_rest[0]) / step
-        if position[0] < 0 or position[-1] > rest.size - 1:
-            raise PhotometryError(
-                f"quasar components ({rest[0]:.0f}-{rest[-1]:.0f} Å rest) do not cover "
-                f"the filters ({observed[0]:.0f}-{observed[-1]:.0f} Å) at z = {z:g}")
-        lower = np.minimum(position.astype(int), rest.size - 2)
-        frac = position - lower
-        shifted[i] = components[:, lower] * (1.0 - frac) + components[:, lower + 1] * frac
-        shifted[i] *= transmission[i] / (1.0 + z)
-    # one matrix product for all redshifts (many small BLAS calls are slow when threaded)
-    table = (shifted.reshape(-1, observed.size) @ weights).reshape(
-        grid.size, components.shape[0], len(filters))
-    return ComponentTable(grid, table, filters.names)
-
-
 @lru_cache(maxsize=8)
-def _cached_table(filters: FilterSet, z_min: float, z_max: float, step: float,
+def _cached_table(filters: FilterSet, z_min: float, z_max: float, log_step: float,
                   ) -> ComponentTable:
-    return _tabulate(filters, np.arange(z_min, z_max + step / 2, step))
+    rest, components, _ = quasar_components()
+    return ComponentTable.build(rest, components, filters, z_max, z_min=z_min,
+                                log_step=log_step, transmission=igm.transmission)
 
 
 def quasar_table(filters: FilterSet, z_range: tuple[float, float] = (0.5, 4.5),
-                 step: float = 0.02) -> ComponentTable:
+                 log_step: float = 5e-4) -> ComponentTable:
     """The quasar :class:`ComponentTable` (IGM included) for ``filters`` on a redshift
-    grid of ``step`` covering ``z_range`` (cached per filter set and grid)."""
+    grid of step ``log_step`` in ln(1+z) covering ``z_range`` (:meth:`ComponentTable.
+    build`; cached per filter set and grid). At the default step the band fluxes of
+    every component are within 0.3% of direct integration of the redshifted, absorbed
+    spectrum (the narrow [O II] and [O III] lines crossing filter edges are the worst;
+    tested at 0.5%)."""
     z_min, z_max = float(z_range[0]), float(z_range[1])
-    if not (0 < z_min < z_max <= 6.0) or not step > 0:
+    if not (0 < z_min < z_max <= 6.0) or not log_step > 0:
         raise PhotometryError(f"quasar z_range must satisfy 0 < min < max <= 6, got "
                               f"{z_range}")
-    low = np.floor(z_min / step) * step
-    high = np.ceil(z_max / step) * step
-    return _cached_table(filters, round(low, 10), round(high, 10), float(step))
+    return _cached_table(filters, z_min, z_max, float(log_step))
 
 
 @dataclass(frozen=True)
@@ -347,16 +374,22 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
     bright = np.broadcast_to(np.asarray(bright, float), z.shape)
     faint = np.broadcast_to(np.asarray(faint, float), z.shape)
     key = tuple(sorted((LF_COSMOLOGY if cosmology is None else cosmology).items()))
-    mags, grid = _density_grid(lf, key, float(z_range[0]), float(z_range[1]), dz, dm,
-                               float(np.floor(bright.min())), float(np.ceil(faint.max())))
-    density = grid.copy()
-    density[(mags[None, :] < bright[:, None]) | (mags[None, :] > faint[:, None])] = 0.0
-    cumulative = np.cumsum(density.ravel())
-    expected = cumulative[-1] * area_deg2
-    n = int(rng.poisson(expected))
-    cells = np.searchsorted(cumulative, rng.uniform(0.0, cumulative[-1], n), side="right")
-    cells = np.minimum(cells, cumulative.size - 1)
-    iz, im = np.divmod(cells, mags.size)
+    mags, cumulative = _density_grid(lf, key, float(z_range[0]), float(z_range[1]), dz, dm,
+                                     float(np.floor(bright.min())),
+                                     float(np.ceil(faint.max())))
+    # the allowed cells of z row i are the contiguous run [first_i, last_i) of the
+    # flattened grid: its mass is a difference of the (cached) cumulative sum
+    offset = np.arange(z.size) * mags.size
+    first = offset + np.searchsorted(mags, bright, side="left")
+    last = offset + np.searchsorted(mags, faint, side="right")
+    base = np.r_[0.0, cumulative]
+    rows = np.cumsum(np.maximum(base[last] - base[first], 0.0))
+    n = int(rng.poisson(rows[-1] * area_deg2)) if rows.size else 0
+    iz = np.minimum(np.searchsorted(rows, rng.uniform(0.0, rows[-1], n), side="right"),
+                    z.size - 1) if n else np.zeros(0, dtype=int)
+    u = rng.uniform(base[first[iz]], base[last[iz]])
+    cells = np.clip(np.searchsorted(cumulative, u, side="right"), first[iz], last[iz] - 1)
+    im = cells - offset[iz]
     redshift = z[iz] + rng.uniform(-dz / 2, dz / 2, n)
     magnitude = mags[im] + rng.uniform(-dm / 2, dm / 2, n)
     alpha = rng.normal(ALPHA_MEAN, ALPHA_SIGMA, n)
@@ -370,14 +403,16 @@ def draw_quasars(area_deg2: float, magnitude_limits: np.ndarray, seed,
 def _density_grid(lf: LuminosityFunction, cosmology: tuple, z_low: float, z_high: float,
                   dz: float, dm: float, m_low: float, m_high: float,
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """(magnitude cell centres, quasars per deg² per (z, M) cell) of Φ dV/dz dz dM on the
-    grid of :func:`draw_quasars` (cached: the LF is the slow part of a small draw)."""
+    """(magnitude cell centres (n_m,), cumulative sum over the flattened (z, M) grid of
+    the quasars per deg² per cell, Φ dV/dz dz dM, (n_z n_m,)) on the grid of
+    :func:`draw_quasars` (cached: the LF is the slow part of a small draw)."""
     z = np.arange(z_low + dz / 2, z_high, dz)
     per_deg2, _ = volume_element(z, dict(cosmology))
     mags = np.arange(m_low, m_high + dm, dm)[:-1] + dm / 2
     density = lf.phi(mags[None, :], z[:, None]) * per_deg2[:, None] * dz * dm
-    density.setflags(write=False)
-    return mags, density
+    cumulative = np.cumsum(density.ravel())
+    cumulative.setflags(write=False)
+    return mags, cumulative
 
 
 def _norm_band() -> FilterSet:
@@ -398,7 +433,10 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
     from the tabulated components (amplitude tied by ``m_g = M_g(z=2) + μ(z) + K(z) -
     K(2)`` with each quasar's own spectrum), then cut on ``r_range``. Columns:
     ``source_class`` (qso_low / qso_high), ``redshift``, ``mag_r``, ``flux_<f>`` (µJy),
-    ``M_g``, ``alpha``. ``filters`` must contain ``rSDSS``. Same seed, same catalog.
+    ``M_g``, ``alpha``, ``host_ratio``, ``ra``, ``dec`` (deg, uniform over a circular
+    patch of ``area_deg2`` centred on (0°, 0°), as :func:`.lightcone.light_cone` places
+    galaxies: :func:`.lightcone.sky_positions`). ``filters`` must contain ``rSDSS``.
+    Same seed, same catalog.
     """
     if "rSDSS" not in filters.names:
         raise PhotometryError("quasar_sources: the filter set has no 'rSDSS' band "
@@ -415,7 +453,7 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
 
     def limits(z):
         _, mu = volume_element(z, cosmology)
-        q_r = ab_magnitude(table.fluxes(z, np.repeat(mean, z.size, axis=0))[:, r_column])
+        q_r = ab_magnitude(table.fluxes(z, np.repeat(mean, z.size, axis=0), ["rSDSS"])[:, 0])
         shift = mu + q_r - q_g2
         return lo - margin - shift, hi + margin - shift
 
@@ -426,14 +464,16 @@ def quasar_sources(area_deg2: float, filters: FilterSet, seed,
     q2 = ab_magnitude(g_table.fluxes(np.full(draws.redshift.size, 2.0), coefficients)[:, 0])
     _, mu = volume_element(draws.redshift, cosmology) if draws.redshift.size else (None, 0.0)
     scale = 10.0 ** (-0.4 * (draws.M_g - q2 + mu))
-    fluxes = table.fluxes(draws.redshift, coefficients) * scale[:, None]
-    mag_r = ab_magnitude(fluxes[:, r_column])
-    keep = (mag_r >= lo) & (mag_r < hi)
-    frame = pd.DataFrame(fluxes[keep], columns=flux_columns(filters.names))
-    frame.insert(0, "mag_r", mag_r[keep])
+    # r first: about half the draws fall outside r_range (the margin)
+    mag_r = ab_magnitude(table.fluxes(draws.redshift, coefficients, ["rSDSS"])[:, 0] * scale)
+    keep = np.flatnonzero((mag_r >= lo) & (mag_r < hi))
+    fluxes = table.fluxes(draws.redshift[keep], coefficients[keep]) * scale[keep, None]
+    frame = pd.DataFrame(fluxes, columns=flux_columns(filters.names))
+    frame.insert(0, "mag_r", ab_magnitude(fluxes[:, r_column]))
     frame.insert(0, "redshift", draws.redshift[keep])
     frame.insert(0, "source_class", quasar_class(draws.redshift[keep]))
     frame["M_g"] = draws.M_g[keep]
     frame["alpha"] = draws.alpha[keep]
     frame["host_ratio"] = host[keep] if host is not None else 0.0
+    frame["ra"], frame["dec"] = sky_positions(keep.size, area_deg2, rng)
     return frame

@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..errors import PhotometryError
 from .filters import FilterSet, kcorrect_data
+from .lightcone import sky_positions
 from .sources import flux_columns
 from .synthetic import band_fluxes, flux_from_ab
 
@@ -177,7 +178,9 @@ def star_sources(area_deg2: float, filters: FilterSet, seed,
     in :data:`POPULATIONS` (η rounded to the model grid's step of 0.1); band fluxes
     interpolated linearly in ln T on a precomputed model grid. Columns:
     ``source_class`` ("star"), ``redshift`` (0), ``mag_r``, ``flux_<f>`` (µJy), ``teff``,
-    ``eta``, ``population``. ``filters`` must contain ``rSDSS``. Same seed, same catalog."""
+    ``eta``, ``population``, ``ra``, ``dec`` (deg, uniform over the circular patch of
+    :func:`.lightcone.sky_positions`). ``filters`` must contain ``rSDSS``. Same seed,
+    same catalog."""
     if "rSDSS" not in filters.names:
         raise PhotometryError("star_sources: the filter set has no 'rSDSS' band")
     if not np.isfinite(area_deg2) or area_deg2 <= 0:
@@ -212,4 +215,5 @@ def star_sources(area_deg2: float, filters: FilterSet, seed,
     frame["teff"] = teff
     frame["eta"] = eta
     frame["population"] = population
+    frame["ra"], frame["dec"] = sky_positions(n, area_deg2, rng)
     return frame
