@@ -178,3 +178,7 @@ def test_evaluate_writes_and_prints_the_scores_by_region(tmp_path):
               tmp_path / "bad.json", "--mass-edges", "12,11")
     assert bad.exit_code == 2 and "mass edges" in bad.output
     assert not (tmp_path / "bad.json").exists()
+    bad = run("report", "--model", model, "--catalog", catalog, "--out",
+              tmp_path / "bad.html", "--mass-edges", "11")
+    assert bad.exit_code == 2 and "mass edges" in bad.output
+    assert not (tmp_path / "bad.html").exists()
