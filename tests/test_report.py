@@ -154,9 +154,9 @@ def built(universe, tmp_path_factory):
 # ----------------------------------------------------------------------------- the page
 def test_every_figure_is_an_embedded_png(built):
     path, page, _ = built
-    # corner, scenario contours, 1-D histograms, calibration, importance, loss curves,
-    # and the clustering xi(r) and b(r)
-    assert len(page.images) == 8
+    # scores by region, corner, scenario contours, 1-D histograms, calibration,
+    # importance, loss curves, and the clustering xi(r) and b(r)
+    assert len(page.images) == 9
     for source in page.images:
         prefix = "data:image/png;base64,"
         assert source.startswith(prefix)
@@ -204,9 +204,10 @@ def test_the_verdict_comes_first_then_figures_then_folded_tables(built):
     """Pins the reading order of issue 17: the page used to open with metadata and nine
     unfolded tables of numbers, the figures thousands of pixels down."""
     _, page, messages = built
-    expected = ["Verdict", "Corner plot", "Scenarios: color vs smass", "1-D distributions",
-                "Calibration", "Feature importance", "Loss curves", "Clustering",
-                "Comparison", "Model gauss", "Model truth", "Catalog, models and settings"]
+    expected = ["Verdict", "Scores by region", "Corner plot", "Scenarios: color vs smass",
+                "1-D distributions", "Calibration", "Feature importance", "Loss curves",
+                "Clustering", "Comparison", "Model gauss", "Model truth",
+                "Catalog, models and settings"]
     assert page.headings == expected
     assert any(m.startswith("gauss: scenario") for m in messages)
     # the verdict table is the page's first table, before any image, and not folded
@@ -239,6 +240,22 @@ def test_verdict_rows_are_scenarios_by_models_and_flag_the_untrained_model(built
     for gauss, truth in zip(cells["gauss"], cells["truth"], strict=True):
         assert float(number.match(gauss[likelihood]).group(1)) > 3
         assert abs(float(number.match(truth[likelihood]).group(1))) <= 3
+
+
+def test_scores_by_region_show_each_model_per_mass_bin_and_population(built):
+    """After the verdict: the region figure, then one folded table per model; the truth
+    model's gap is exactly 0 in every region, the two-epoch gauss model's is not."""
+    _, page, _ = built
+    assert page.order[page.order.index("h2:Scores by region") + 1] == "img"
+    by_caption = {t["caption"]: t for t in page.tables}
+    truth, gauss = (by_caption[f"{label}: scores by region"] for label in ("truth", "gauss"))
+    assert truth["folded"] and gauss["folded"]
+    column = truth["header"].index("NLL - truth NLL (nats)")
+    regions = [row[0] for row in truth["rows"]]
+    assert regions[0] == "whole" and regions[-1] == "worst 1%"
+    assert {"M_h 11-11.5", "M_h 12-12.5", "quenched", "star_forming"} <= set(regions)
+    assert all(row[column] in ("0.000 ± 0.000", "–") for row in truth["rows"])
+    assert float(gauss["rows"][0][column].split(" ± ")[0]) > 0.1
 
 
 def test_comparison_tables_have_the_models_as_columns_and_star_the_best(built):
@@ -291,7 +308,8 @@ def test_same_seed_same_page_and_a_catalog_without_truth(universe, tmp_path):
              for name in ("a", "b")]
     pages = [path.read_bytes() for path in paths]
     assert pages[0] == pages[1]
-    assert pages[0].count(b"data:image/png;base64,") == 4  # no loss curve for the truth
+    # scores by region, corner, contours, 1-D, calibration; no loss curve for the truth
+    assert pages[0].count(b"data:image/png;base64,") == 5
     verdict = _parse(paths[0]).tables[0]
     row = verdict["rows"][0]
     per_halo = next(i for i, g in enumerate(verdict["header"]) if g.startswith("per-halo"))

@@ -28,16 +28,20 @@ from ._common import (
 
 __all__ = ["compare", "evaluate", "report"]
 
+#: The default halo-mass bin edges of the scores by region (evaluate.regions).
+DEFAULT_MASS_EDGES_TEXT = "10.5,11,11.5,12,12.5,13,15"
+
 
 def _evaluate(model_spec: str, catalog, select: list[str] | None, samples: int, seed: int,
-              importance: bool) -> dict:
+              importance: bool, mass_edges: str = DEFAULT_MASS_EDGES_TEXT) -> dict:
     """Score the model ``model_spec`` names (a directory or 'truth') on ``catalog``."""
     from ..evaluate.reference import resolve_model
     from ..evaluate.run import evaluate_model
 
     model, _ = resolve_model(model_spec, catalog)
     return evaluate_model(model, catalog, scenarios=select or None, n_samples=samples,
-                          seed=seed, importance=importance, progress=say)
+                          seed=seed, importance=importance, progress=say,
+                          mass_edges=mass_edges)
 
 
 def _satellite_scores(model_spec: str, catalog, seed: int) -> dict | None:
@@ -57,6 +61,9 @@ Select = Annotated[list[str] | None, typer.Option(
                      "...) or a selection like '11.2<M_h<11.5 & z_h>1'; repeatable "
                      "[default: every preset with enough rows].")]
 Samples = Annotated[int, typer.Option(min=5, help="Model draws per catalog row (>= 5).")]
+MassEdges = Annotated[str, typer.Option(
+    "--mass-edges", help="Halo-mass bin edges (log10 Msun/h, comma-separated) of the scores "
+                         "by region.")]
 
 
 def _model_names(models: list[str]) -> list[str]:
@@ -81,25 +88,33 @@ def evaluate(
         "--importance/--no-importance", help="Permutation feature importance.")] = True,
     seed: Seed = 0,
     galaxies: Galaxies = "centrals",
+    mass_edges: MassEdges = DEFAULT_MASS_EDGES_TEXT,
 ) -> None:
     """Score one model on a held-out catalog: distribution distances, PCC, calibration,
     NLL (minus the truth's for synthetic catalogs), feature importance; every number with
-    its error bar and noise floor. See docs/evaluation.md."""
+    its error bar and noise floor; the NLL gap (or NLL) by halo-mass bin and sSFR
+    population, printed as a table. See docs/evaluation.md."""
+    from ..evaluate.regions import mass_edges_of
     from ..evaluate.run import results_table
     from ..files import write_json
+    from ..report.console import region_table, rich_table
 
     if len(model) != 1:
         raise EvaluationError("evaluate scores one --model; use galhalo compare for several")
+    mass_edges_of(mass_edges)
     check_writable(out)
     check_writable(out.with_suffix(".csv"))
     catalog = load_galaxies(catalog_path, galaxies)
-    result = _evaluate(model[0], catalog, select, samples, seed, importance)
+    result = _evaluate(model[0], catalog, select, samples, seed, importance, mass_edges)
     satellite_scores = _satellite_scores(model[0], catalog, seed)
     if satellite_scores is not None:
         result["satellites"] = satellite_scores
     write_json(out, result)
     table = results_table(result)
     write_table(table, out.with_suffix(".csv"))
+    if result.get("regions"):
+        output.print(rich_table(region_table(result["regions"]), title="scores by region ("
+                                "errors: standard error of the mean over rows)"))
     output.print(f"wrote {out} and {out.with_suffix('.csv')} ({len(table)} rows)")
 
 
@@ -169,14 +184,17 @@ def report(
     survey: Annotated[Path | None, typer.Option(
         "--survey", help="A galhalo survey evaluate directory: adds a Survey section "
                          "(alone, without --model).")] = None,
+    mass_edges: MassEdges = DEFAULT_MASS_EDGES_TEXT,
 ) -> None:
     """Score one or more models on a held-out catalog and write one self-contained HTML
-    page: comparison tables, corner plot, per-scenario contours, 1-D histograms,
+    page: verdict, scores by region, comparison tables, corner plot, per-scenario
+    contours, 1-D histograms,
     calibration, feature importance, loss curves (and clustering with
     --clustering-mock; a Satellites section when the catalog and a mock have
     satellites; a Survey section with --survey). See docs/report.md."""
     import shlex
 
+    from ..evaluate.regions import mass_edges_of
     from ..report.build import build_report
     from ..report.survey_section import build_survey_report
 
@@ -192,6 +210,7 @@ def report(
     if catalog_path is None:
         raise EvaluationError("report --model needs --catalog (the held-out catalog)")
     names = _model_names(model)
+    mass_edges_of(mass_edges)
     mocks = labelled_paths(clustering_mock or [], "--clustering-mock")
     check_writable(out)
     catalog = load_galaxies(catalog_path, galaxies)
@@ -217,5 +236,6 @@ def report(
                                importance=importance,
                                clustering=clustering if mock_catalogs else None,
                                satellites=satellites if with_satellites else None,
-                               progress=stages, command=command, survey=survey)
+                               progress=stages, command=command, survey=survey,
+                               mass_edges=mass_edges)
     output.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)")

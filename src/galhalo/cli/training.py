@@ -66,7 +66,8 @@ def _train_model(family: str, catalog, condition: str, target: str, seed: int, v
 @command_errors
 def train(
     model: Annotated[str, typer.Option(help=(
-        "Model family: gauss (NNgauss), flow (conditional neural spline flow), nnclass "
+        "Model family: gauss (NNgauss), flow (conditional neural spline flow), "
+        "flow_rodrigues25 (the published TNG300 flow of Rodrigues+25, a baseline), nnclass "
         "(classifier over HiVAl classes), knn, "
         "extra_trees, lightgbm, mlp_regression, stacked (point-estimate regressors with "
         "a residual scatter); for a count target such as N_sat: occupation (neural "

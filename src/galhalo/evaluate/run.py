@@ -37,6 +37,7 @@ from . import distributions as dist
 from .distributions import Estimate, EvaluationError
 from .importance import permutation_importance
 from .metrics import DEFAULT_METRICS, JOINT, METRICS, MetricInfo, pair_key
+from .regions import DEFAULT_MASS_EDGES, mass_edges_of, region_scores, regions_result
 from .scenarios import PRESETS, Scenario, ScenarioError, describe
 from .scenarios import scenarios as as_scenarios
 from .tables import compare, results_table
@@ -246,6 +247,7 @@ def evaluate_model(
     importance: bool = True,
     importance_rows: int | None = 2000, min_rows: int = 20,
     progress: Callable[[str], None] | None = None,
+    mass_edges: str | Iterable[float] = DEFAULT_MASS_EDGES,
 ) -> dict[str, Any]:
     """Score a model against the true targets of a (held-out) catalog.
 
@@ -279,6 +281,8 @@ def evaluate_model(
         importance_rows: row cap for the importance (None: all rows).
         min_rows: fewest rows a scenario may select.
         progress: callback receiving a short message per stage.
+        mass_edges: halo-mass bin edges (log10 Msun/h) of the scores by region
+            (:mod:`.regions`).
 
     Returns:
         A JSON-ready dict::
@@ -292,10 +296,16 @@ def evaluate_model(
                                   "metrics": {metric: {key: Estimate.to_dict()}},
                                   "details": {"pit_histogram": {target: {...}}, ...}}},
              "skipped": {name: reason},
-             "importance": {...permutation_importance, Estimates as dicts...} | None}
+             "importance": {...permutation_importance, Estimates as dicts...} | None,
+             "regions": {"quantity", "error", "mass_edges", "skipped",
+                         "table": [{"kind", "region", "selection", "rows", "value",
+                                    "error", "share", "note"}]} | None}
 
         ``key`` is a target column, a pair ``"smass:color"`` or ``"joint"``
-        (:data:`METRICS` gives each metric's kind and direction).
+        (:data:`METRICS` gives each metric's kind and direction). ``regions`` (when the
+        NLL is among the metrics): the NLL gap to the truth (or, without a truth, the
+        NLL) per halo-mass bin, sSFR population and in the worst 1% of rows
+        (:func:`~.regions.region_scores`), over every row of the catalog.
     """
     say = progress or (lambda message: None)
     model = as_model(model)
@@ -306,6 +316,7 @@ def evaluate_model(
     truth_model = _resolve_truth(truth, catalog, model)
     if isinstance(min_rows, bool) or int(min_rows) != min_rows or min_rows < 8:
         raise EvaluationError(f"min_rows must be an integer >= 8, got {min_rows}")
+    mass_edges = mass_edges_of(mass_edges)  # bad edges fail before any work
     chosen, skipped = _scenario_list(scenarios, table, int(min_rows))
     ss = np.random.SeedSequence(seed)
     streams = dict(zip(("sample", "floor", "pit", "stats", "importance"), ss.spawn(5),
@@ -332,6 +343,10 @@ def evaluate_model(
         importance_result = _jsonable(permutation_importance(
             model, table, repeats=int(repeats),
             seed=int(streams["importance"].generate_state(1)[0]), max_rows=importance_rows))
+    regions = None
+    if data.log_prob is not None:
+        regions = regions_result(region_scores(data.log_prob, data.truth_log_prob, table,
+                                               mass_edges), mass_edges)
     meta = catalog.meta if isinstance(catalog, Catalog) else None
     return {
         "galhalo_version": __version__,
@@ -349,6 +364,7 @@ def evaluate_model(
         "scenarios": results,
         "skipped": skipped,
         "importance": importance_result,
+        "regions": regions,
     }
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 FAMILY_PATHS: dict[str, str] = {
     "gauss": "galhalo.models.gauss:GaussModel",
     "flow": "galhalo.models.flow:FlowModel",
+    "flow_rodrigues25": "galhalo.models.published_flow:PublishedFlowModel",
     "nnclass": "galhalo.models.classifier:ClassifierModel",
     "knn": "galhalo.models.regression.families:KNNModel",
     "extra_trees": "galhalo.models.regression.families:ExtraTreesModel",

@@ -4,6 +4,11 @@
 seeded split with its row minimums, the scalers, discrete-target grids and their
 dequantisation at fit time, ``log_prob`` with a probability per grid value for discrete
 targets (a lattice rule over the grid cells) and the common ``config.json`` keys.
+
+Two hyperparameters choose how columns are scaled: ``scaling`` ("standard", the
+default: mean 0 and sd 1 after the support maps; "minmax": the training range onto
+[-1, 1]) and ``supports`` ("default": the support maps of ``transforms.default_supports``;
+"none": every column as given, as in the published models).
 """
 
 from __future__ import annotations
@@ -23,13 +28,17 @@ from ..catalog.schema import parse_column_list
 from ..errors import ModelError
 from .interface import ConditionalModel, column_matrix, split_rows, table_of
 from .transforms import (
+    SCALINGS,
     SMASS_CUT_WIDTH,
     ColumnScaler,
+    Support,
     default_supports,
     detect_grid,
     stellar_mass_cut_of,
 )
 
+#: Values of the ``supports`` hyperparameter: galhalo's support maps, or none.
+SUPPORT_CHOICES = ("default", "none")
 #: Fewest points of the lattice rule that integrates a model's density over the grid
 #: cells of discrete targets (one model evaluation per point).
 LATTICE_MIN_POINTS = 11
@@ -121,8 +130,21 @@ class ScaledModel(ConditionalModel):
         width = self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH)
         if isinstance(width, bool) or not isinstance(width, numbers.Real) or not width > 0:
             raise ModelError(f"smass_cut_width must be a width > 0 in dex, got {width!r}")
+        if self.hyperparameters.get("scaling", "standard") not in SCALINGS:
+            raise ModelError(f"scaling must be one of {', '.join(SCALINGS)}, got "
+                             f"{self.hyperparameters['scaling']!r}")
+        if self.hyperparameters.get("supports", "default") not in SUPPORT_CHOICES:
+            raise ModelError(f"supports must be one of {', '.join(SUPPORT_CHOICES)}, got "
+                             f"{self.hyperparameters['supports']!r}")
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
+
+    def _supports(self, names: tuple[str, ...], cut: float | None,
+                  width: float) -> list[Support]:
+        """The support maps of ``names`` by the ``supports`` hyperparameter."""
+        if self.hyperparameters.get("supports", "default") == "none":
+            return [Support() for _ in names]
+        return default_supports(names, cut, width)
 
     def _prepare_fit(self, catalog, condition, target, valid, seed: int) -> FitData:
         """Set the columns and fit the scalers on the training split; the split is a
@@ -144,12 +166,14 @@ class ScaledModel(ConditionalModel):
         smass = y[:, self.target.index("smass")] if "smass" in self.target else None
         cut = stellar_mass_cut_of(truth, smass)
         width = float(self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH))
+        scaling = self.hyperparameters.get("scaling", "standard")
         try:
             self.condition_scaler = ColumnScaler.fit(
-                self.condition, x, default_supports(self.condition, cut, width))
+                self.condition, x, self._supports(self.condition, cut, width),
+                scaling=scaling)
             self.target_scaler = ColumnScaler.fit(self.target, y,
-                                                  default_supports(self.target, cut, width),
-                                                  self._target_grids(y))
+                                                  self._supports(self.target, cut, width),
+                                                  self._target_grids(y), scaling)
             # Discrete targets are spread over their grid cells once, with the fit's seed.
             rng = np.random.default_rng(seed)
             y_model = self.target_scaler.dequantise(y, rng)

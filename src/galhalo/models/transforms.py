@@ -2,7 +2,10 @@
 that the networks see, with the exact log-Jacobian.
 
 Per column: an optional support map, then standardisation with the training split's
-mean and standard deviation:
+mean and standard deviation (``scaling="standard"``) or min-max scaling of the training
+split onto [-1, 1] (``scaling="minmax"``: centre (max + min) / 2, scale (max - min) / 2,
+as in Rodrigues et al. 2025; held-out values may fall outside [-1, 1], and the density
+stays defined there because the map is affine on the whole line):
 
 * ``identity``: u = x;
 * ``log``: u = ln(x - lower), for positive, scale-like quantities (C_h, S_h, Delta3_h);
@@ -35,6 +38,9 @@ from ..catalog.schema import STELLAR_MASS_CUT
 from ..errors import ModelError
 
 KINDS = ("identity", "log", "softplus")
+#: How a column is scaled after its support map: by mean and standard deviation, or
+#: min-max onto [-1, 1].
+SCALINGS = ("standard", "minmax")
 #: Smallest distance above a lower bound that the support maps accept (unit of x).
 _EPSILON = 1e-9
 
@@ -152,13 +158,16 @@ def grid_edges(grid: np.ndarray, support: Support) -> np.ndarray:
 @dataclass
 class ColumnScaler:
     """Support maps plus standardisation for named columns (fit on the training split);
-    ``grids[j]`` is the grid of a discrete column j (else None)."""
+    ``grids[j]`` is the grid of a discrete column j (else None). z = (u - mean) / scale
+    whatever the ``scaling`` (see :data:`SCALINGS`), which only says how ``mean`` and
+    ``scale`` were fitted."""
 
     names: tuple[str, ...]
     supports: list[Support]
     mean: np.ndarray
     scale: np.ndarray
     grids: list[np.ndarray | None] | None = None
+    scaling: str = "standard"
 
     def __post_init__(self) -> None:
         if self.grids is None:
@@ -171,11 +180,15 @@ class ColumnScaler:
 
     @classmethod
     def fit(cls, names: tuple[str, ...], values: np.ndarray, supports: list[Support],
-            grids: list[np.ndarray | None] | None = None) -> ColumnScaler:
+            grids: list[np.ndarray | None] | None = None,
+            scaling: str = "standard") -> ColumnScaler:
         """Fit on ``values`` of shape (rows, len(names)), physical units. Discrete
-        columns (``grids``) are standardised after dequantisation, as the model sees them."""
+        columns (``grids``) are standardised after dequantisation, as the model sees them.
+        ``scaling``: "standard" (mean 0, sd 1) or "minmax" (training range onto [-1, 1])."""
         if values.shape[1] != len(names) or len(supports) != len(names):
             raise ValueError("values, names and supports disagree in the number of columns")
+        if scaling not in SCALINGS:
+            raise ModelError(f"unknown scaling {scaling!r}; known: {', '.join(SCALINGS)}")
         if grids is not None:
             values = cls(tuple(names), supports, np.zeros(len(names)), np.ones(len(names)),
                          list(grids)).dequantise(values, np.random.default_rng(0))
@@ -186,12 +199,16 @@ class ColumnScaler:
                     f"column {name!r}: {outside.sum()} training rows are at or below the "
                     f"{support.kind} support bound {support.lower}")
         u = np.column_stack([s.forward(c)[0] for s, c in zip(supports, values.T, strict=True)])
-        scale = u.std(axis=0)
+        if scaling == "minmax":
+            low, high = u.min(axis=0), u.max(axis=0)
+            centre, scale = (high + low) / 2, (high - low) / 2
+        else:
+            centre, scale = u.mean(axis=0), u.std(axis=0)
         if np.any(scale == 0):
             constant = [n for n, s in zip(names, scale, strict=True) if s == 0]
             raise ModelError(f"columns {constant} are constant in the training data")
-        return cls(tuple(names), list(supports), u.mean(axis=0), scale,
-                   None if grids is None else list(grids))
+        return cls(tuple(names), list(supports), centre, scale,
+                   None if grids is None else list(grids), scaling)
 
     def cells(self, values: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """For each discrete column j: (lower edge, width) of every row's grid cell, each
@@ -247,11 +264,13 @@ class ColumnScaler:
                 "supports": [{"kind": s.kind, "lower": s.lower, "width": s.width}
                              for s in self.supports],
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "grids": [None if g is None else g.tolist() for g in self.grids]}
+                "grids": [None if g is None else g.tolist() for g in self.grids],
+                "scaling": self.scaling}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnScaler:
         grids = data.get("grids") or [None] * len(data["names"])
         return cls(tuple(data["names"]), [Support(**s) for s in data["supports"]],
                    np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float),
-                   [None if g is None else np.asarray(g, dtype=float) for g in grids])
+                   [None if g is None else np.asarray(g, dtype=float) for g in grids],
+                   data.get("scaling", "standard"))

@@ -9,6 +9,8 @@ and writes an :class:`~galhalo.report.html.HtmlReport` whose sections
 * the verdict (:mod:`galhalo.report.verdict`): one row per scenario and model, one
   coloured column per metric group, each cell the distance to the noise floor in
   standard errors;
+* the scores by region (:func:`galhalo.report.sections.region_section`): the NLL gap
+  per halo-mass bin and sSFR population, with error bars;
 * the figures of :mod:`galhalo.report.model_figures`: corner plot, per-scenario contours
   of a target pair, 1-D histograms, calibration, feature importance, loss curves;
 * with a clustering comparison (:func:`galhalo.evaluate.bias.compare_clustering`), the
@@ -44,6 +46,7 @@ from ..catalog import Catalog
 from ..errors import GalhaloError, ReportError
 from ..evaluate.bias import ClusteringComparison
 from ..evaluate.reference import resolve_model
+from ..evaluate.regions import DEFAULT_MASS_EDGES, mass_edges_of
 from ..evaluate.satellite_comparison import SatelliteComparison
 from ..evaluate.scenarios import PRESETS, Scenario
 from ..evaluate.scenarios import scenarios as as_scenarios
@@ -161,6 +164,7 @@ def build_report(
     command: str | None = None, title: str | None = None,
     satellites: SatelliteComparison | Callable[[], SatelliteComparison] | None = None,
     survey: str | Path | None = None,
+    mass_edges: str | Iterable[float] = DEFAULT_MASS_EDGES,
 ) -> Path:
     """Evaluate each model on a held-out catalog and write the HTML report.
 
@@ -193,6 +197,7 @@ def build_report(
         min_rows: fewest rows a scenario may select.
         command: the command line recorded in the summary (default: ``sys.argv``).
         title: page title.
+        mass_edges: halo-mass bin edges (log10 Msun/h) of the scores by region.
 
     Returns:
         The path written.
@@ -229,6 +234,7 @@ def build_report(
                           f"avoid {', '.join(_RESERVED)} and names ending in '_error'")
     chosen = _check_scenarios(scenarios, table, min_rows)
     survey_evaluation = None if survey is None else read_survey(survey)
+    mass_edges = mass_edges_of(mass_edges)
     entries = [_resolve(label, spec, catalog) for label, spec in models.items()]
     for entry in entries:
         _check_columns(entry, table)
@@ -246,7 +252,7 @@ def build_report(
     for entry in entries:
         say(f"evaluating {entry.label}")
         entry.result = _evaluate(entry, catalog, chosen, n_samples, seed, importance, min_rows,
-                                 say)
+                                 mass_edges, say)
         say(f"{entry.label}: drawing the figure mock ({draws} per row)")
         entry.mock = _mock(entry.model, catalog, draws, seed)
         entry.draws_per_row = draws
@@ -260,6 +266,7 @@ def build_report(
                                  f"seed {int(seed)}")
     floors = entries[0].result["settings"]["floor"]
     sections.verdict_section(report, results, floors)
+    sections.region_section(report, results)
     sections.figure_sections(report, table, entries, targets, pair, scenario_objects,
                              evaluated[0], importance)
     if clustering is not None:
@@ -281,12 +288,14 @@ def build_report(
 
 
 def _evaluate(entry: Entry, catalog: Catalog, chosen, n_samples: int, seed: int,
-              importance: bool, min_rows: int, say) -> dict[str, Any]:
+              importance: bool, min_rows: int, mass_edges: tuple[float, ...],
+              say) -> dict[str, Any]:
     from ..evaluate.run import evaluate_model
 
     return evaluate_model(entry.model, catalog, scenarios=chosen, n_samples=n_samples,
                           repeats=_REPEATS, seed=int(seed), importance=importance,
-                          min_rows=min_rows, progress=lambda m: say(f"{entry.label}: {m}"))
+                          min_rows=min_rows, mass_edges=mass_edges,
+                          progress=lambda m: say(f"{entry.label}: {m}"))
 
 
 def _mock(model: Any, catalog: Catalog, draws: int, seed: int) -> pd.DataFrame:

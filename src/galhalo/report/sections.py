@@ -5,7 +5,8 @@ draws their mocks, then hands them here:
 
 1. :func:`verdict_section`: the verdict first (:mod:`.verdict`: one row per scenario and
    model, one coloured column per metric group, the distance to the noise floor in
-   standard errors);
+   standard errors), then :func:`region_section`: the NLL gap by halo-mass bin and sSFR
+   population (where each model fails);
 2. :func:`figure_sections`: corner plot, per-scenario contours, 1-D histograms,
    calibration, feature importance, loss curves;
 3. :func:`clustering_section`: xi(r) and b(r) and the bias table (with a clustering
@@ -213,6 +214,32 @@ def verdict_section(report: HtmlReport, results: Mapping[str, Mapping[str, Any]]
         table, caption="deviation from the noise floor, standard errors (worst of each "
                        "group)"), style=verdict.STYLE)
     return table
+
+
+def region_section(report: HtmlReport, results: Mapping[str, Mapping[str, Any]]) -> None:
+    """Scores by region (:mod:`galhalo.evaluate.regions`): the figure, then one folded
+    table per model; nothing when no result has them (no NLL)."""
+    from .console import region_table
+    from .region_figure import region_figure
+
+    found = {label: r["regions"] for label, r in results.items() if r.get("regions")}
+    if not found:
+        return
+    truth = any(regions["quantity"] == "nll_vs_truth" for regions in found.values())
+    report.section("Scores by region", "Where each model loses likelihood: "
+                   + ("its NLL minus the truth's (the excess, an estimate of KL(truth || "
+                      "model) in nats per galaxy; 0 for a perfect model)" if truth else
+                      "its held-out NLL (no truth known)")
+                   + " per halo-mass bin and per sSFR population of the true galaxies "
+                   "(quenched sSFR <= -11, green valley -11 < sSFR <= -10.5, star-forming "
+                   "-10.5 < sSFR < -9, starburst sSFR >= -9), over every row; error bars: "
+                   "standard error of the mean of the per-row values. 'share of gap' is "
+                   "the region's share of the summed gap; the worst 1% of rows are those "
+                   "of largest gap.")
+    report.figure(region_figure(results), caption="scores by region")
+    for label, regions in found.items():
+        report.table(region_table(regions), caption=f"{label}: scores by region",
+                     folded=True)
 
 
 def figure_sections(report: HtmlReport, table: pd.DataFrame, entries: list[Entry],
