@@ -207,3 +207,23 @@ def test_mock_galaxies_from_a_simulated_mock():
     bad = Catalog(catalog.table.drop(columns=["color"]), catalog.meta)
     with pytest.raises(PhotometryError, match="no column 'color'"):
         mock_galaxies(bad, redshift=0.3)
+
+
+def test_a_blue_filter_usable_up_to_z_max_is_not_refused_by_the_cached_table():
+    """Regression: the cached table rounds z_max up to 0.5; a far-UV band the templates
+    (from 600 Å rest) cover up to z = 0.3 but not 0.5 must still work at z_max = 0.3, and
+    fail at z_max = 0.6 with that redshift in the message."""
+    from galhalo.photometry.filters import Filter, FilterSet
+
+    wavelength = np.linspace(800.0, 900.0, 41)
+    far_uv = Filter("far_uv", wavelength, np.ones_like(wavelength))
+    filters = FilterSet((far_uv, *jpas_like().filters[:2]))
+    catalog = uniform_catalog(n=50)
+    redshifts = np.linspace(0.01, 0.3, 5)
+    placement = pd.DataFrame({"row": np.arange(5), "ra": 0.0, "dec": 0.0,
+                              "redshift": redshifts, "redshift_cosmological": redshifts})
+    sources = galaxy_sources(catalog, placement, filters)
+    assert np.isfinite(sources["flux_far_uv"]).all() and (sources["flux_far_uv"] >= 0).all()
+    deeper = placement.assign(redshift=0.6, redshift_cosmological=0.6)
+    with pytest.raises(PhotometryError, match=r"do not cover the filters .* redshifts 0-0\.6"):
+        galaxy_sources(catalog, deeper, filters)

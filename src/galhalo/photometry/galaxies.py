@@ -289,10 +289,15 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
 
 def _component_table(filters: FilterSet, z_max: float, step: float) -> ComponentTable:
     """The 5 templates' table on [0, z_top], z_top = z_max rounded up to 0.5 (so that one
-    table, cached per filter set, serves every call), step ``step`` in ln(1+z)."""
+    table, cached per filter set, serves every call), step ``step`` in ln(1+z). Where the
+    templates cover the filters up to ``z_max`` but not up to z_top, the table stops at
+    ``z_max``; where they do not cover them at ``z_max`` either, the error names it."""
     if not step > 0:
         raise PhotometryError(f"redshift_step must be > 0, got {step}")
-    return _cached_table(filters, max(math.ceil(2.0 * z_max) / 2.0, 0.5), float(step))
+    try:
+        return _cached_table(filters, max(math.ceil(2.0 * z_max) / 2.0, 0.5), float(step))
+    except PhotometryError:
+        return _cached_table(filters, float(z_max), float(step))
 
 
 @lru_cache(maxsize=8)
