@@ -54,12 +54,17 @@ TNG_GAP = {"overall": "0.090", "11–11.5": "0.05", "11.5–12": "0.09", "12–1
            "green valley −11 ≤ sSFR ≤ −10.5": "0.14", "quenched sSFR < −11": "0.18–0.23"}
 
 
+#: Region labels in table order.
+REGION_LABELS = ("overall", *(f"≥ {low:g}" if high > 15 else f"{low:g}–{high:g}"
+                              for low, high in MASS_BINS),
+                 *(label for label, _, _ in POPULATIONS))
+
+
 def regions(table: pd.DataFrame) -> dict[str, np.ndarray]:
     """Boolean masks of the held-out rows: overall, per mass bin, per sSFR population."""
     mass, ssfr = table["M_h"].to_numpy(), table["sSFR"].to_numpy()
     masks = {"overall": np.ones(len(table), dtype=bool)}
-    for low, high in MASS_BINS:
-        label = f"≥ {low:g}" if high > 15 else f"{low:g}–{high:g}"
+    for label, (low, high) in zip(REGION_LABELS[1:], MASS_BINS, strict=False):
         masks[label] = (mass >= low) & (mass < high)
     for label, low, high in POPULATIONS:
         inclusive = "≤" in label
@@ -159,7 +164,7 @@ def docs_block(result: dict[str, Any]) -> str:
              "sd units):", "", markdown_table(["group", *presets], summary_rows), "",
              markdown_table(["overall fraction", *presets, "TNG300"], fractions), ""]
     if all("gap" in result[p] for p in presets):
-        labels = list(result[presets[0]]["gap"]["regions"])
+        labels = REGION_LABELS
         rows = []
         for label in labels:
             cells = [label]
