@@ -23,6 +23,7 @@ _LAZY = {
     "run_demo": "galhalo.demo",
     "UniverseConfig": "galhalo.sim.universe",
     "TruthModel": "galhalo.sim.truth",
+    "HardTruthModel": "galhalo.sim.hard_truth",
     "HaloModel": "galhalo.sim.halos",
     "Cosmology": "galhalo.sim.cosmology",
 }

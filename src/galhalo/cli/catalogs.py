@@ -50,6 +50,9 @@ def simulate(
         "learns centrals.")] = False,
     figure: Annotated[Path | None, typer.Option(
         help="Also write an overview figure (.png, .pdf or .svg).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Galaxy-truth preset: classic or tng_hard (harder, TNG300-like shapes; "
+             "docs/truth_model.md §7). Default: galhalo.sim.presets.DEFAULT_PRESET.")] = None,
 ) -> None:
     """Simulate the synthetic TNG300-like universe with a known-truth galaxy model.
 
@@ -60,7 +63,8 @@ def simulate(
     if figure is not None:
         check_writable(figure)
     catalog = _simulate_catalog(n_halos, box, seed, halos_only, redshift=redshift,
-                                grid=grid, particles=particles, satellites=satellites)
+                                grid=grid, particles=particles, satellites=satellites,
+                                preset=preset)
     write_catalog(catalog, out)
     output.print(f"wrote {len(catalog):,} rows to {out}")
     if satellites:

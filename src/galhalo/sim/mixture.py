@@ -28,26 +28,29 @@ def log_expit(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Mixture:
-    """Per-row two-component Gaussian mixture with a lower cut on dimension 0.
+    """Per-row K-component Gaussian mixture with a lower cut on dimension 0.
 
-    Shapes: log_weights (n, K); means, scales (n, K, D); correlations (K, D, D).
+    Shapes: log_weights (n, K); means, scales (n, K, D); correlations (K, D, D); cut a
+    float, or shape (n,) for a per-row cut (the same for every component of a row).
     """
 
     log_weights: np.ndarray
     means: np.ndarray
     scales: np.ndarray
     correlations: np.ndarray
-    cut: float
+    cut: float | np.ndarray
 
     def repeat(self, n: int) -> Mixture:
         """The same rows tiled ``n`` times (row ``i`` of copy ``j`` at ``j * rows + i``)."""
         return Mixture(
             log_weights=np.tile(self.log_weights, (n, 1)), means=np.tile(self.means, (n, 1, 1)),
-            scales=np.tile(self.scales, (n, 1, 1)), correlations=self.correlations, cut=self.cut)
+            scales=np.tile(self.scales, (n, 1, 1)), correlations=self.correlations,
+            cut=self.cut if np.ndim(self.cut) == 0 else np.tile(self.cut, n))
 
     def _log_tail(self) -> np.ndarray:
         """log P(dim 0 >= cut | component), shape (n, K)."""
-        return log_ndtr((self.means[..., 0] - self.cut) / self.scales[..., 0])
+        cut = self.cut if np.ndim(self.cut) == 0 else np.asarray(self.cut)[:, None]
+        return log_ndtr((self.means[..., 0] - cut) / self.scales[..., 0])
 
     def log_selection(self) -> np.ndarray:
         return logsumexp(self.log_weights + self._log_tail(), axis=1)

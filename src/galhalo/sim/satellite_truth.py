@@ -123,7 +123,7 @@ class SatelliteModel:
 
     Args:
         central: a ``TruthModel`` (anything with ``shmr``, ``size_relation``,
-            ``components`` and ``stellar_mass_cut``).
+            ``satellite_components`` and ``stellar_mass_cut``).
         params: the :class:`SatelliteTruth`.
     """
 
@@ -179,7 +179,7 @@ class SatelliteModel:
         size = (self.central.size_relation(c["M_peak"])
                 + self.params.radius_stripping * (c["M_sub"] - c["M_peak"]))
         means, scales = [], []
-        for component in self.central.components:
+        for component in self.central.satellite_components:
             means.append(np.column_stack([
                 smass,
                 component.color_at_10 + component.color_slope * (smass - 10.0),
@@ -195,7 +195,8 @@ class SatelliteModel:
         return Mixture(
             log_weights=np.stack([log_expit(-logit), log_expit(logit)], axis=1),
             means=np.stack(means, axis=1), scales=np.stack(scales, axis=1),
-            correlations=np.stack([k.correlation_matrix for k in self.central.components]),
+            correlations=np.stack([k.correlation_matrix
+                                   for k in self.central.satellite_components]),
             cut=self.cut)
 
     # ------------------------------------------------------------------ density API

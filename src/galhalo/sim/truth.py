@@ -26,7 +26,7 @@ docs/truth_model.md explains every parameter.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ from ..errors import CatalogError, SimulationError
 from .halos import HaloModel
 from .mixture import Mixture, log_expit
 from .parameters import check_parameter_names
+from .presets import CLASSIC, preset_class
 from .satellite_truth import SatelliteModel, SatelliteTruth
 
 COMPONENTS = ("star_forming", "quenched")
@@ -142,6 +143,11 @@ class TruthModel:
     halo_model: HaloModel = field(default_factory=HaloModel)
     satellites: SatelliteTruth | None = None
 
+    #: Name of this galaxy model in ``presets.GALAXY_PRESETS``.
+    preset: ClassVar[str] = CLASSIC
+    #: The fields holding a :class:`Component`.
+    component_fields: ClassVar[tuple[str, ...]] = COMPONENTS
+
     def __post_init__(self) -> None:
         for component in self.components:
             matrix = component.correlation_matrix
@@ -151,23 +157,36 @@ class TruthModel:
 
     # ------------------------------------------------------------------ parameters
     @property
-    def components(self) -> tuple[Component, Component]:
+    def components(self) -> tuple[Component, ...]:
+        """The mixture components of the centrals, in mixture order."""
+        return tuple(getattr(self, name) for name in self.component_fields)
+
+    @property
+    def satellite_components(self) -> tuple[Component, Component]:
+        """The (star-forming, quenched) sequences the satellite truth uses."""
         return (self.star_forming, self.quenched)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters (stored in the catalog metadata); ``satellites`` only
-        when set, so a centrals-only truth has the same dict as before it existed."""
+        when set, so a centrals-only truth has the same dict as before it existed; a
+        ``preset`` key first unless this is the classic model (whose dict is unchanged)."""
         params = asdict(self)
         if self.satellites is None:
             del params["satellites"]
+        if self.preset != CLASSIC:
+            params = {"preset": self.preset, **params}
         return params
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> TruthModel:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        check_parameter_names(cls, params, "truth-model")
+        """Inverse of :meth:`to_dict`: the model of the dict's ``preset`` (classic
+        without one); unknown keys are an error."""
         values = dict(params)
-        for name in COMPONENTS:
+        model = preset_class(values.pop("preset", CLASSIC))
+        if not issubclass(model, cls):
+            raise SimulationError(f"a {cls.__name__} cannot load preset {model.preset!r}")
+        check_parameter_names(model, values, "truth-model")
+        for name in model.component_fields:
             if name in values and isinstance(values[name], dict):
                 component = dict(values[name])
                 component["correlation"] = tuple(tuple(row) for row in component["correlation"])
@@ -176,7 +195,7 @@ class TruthModel:
             values["halo_model"] = HaloModel(**values["halo_model"])
         if isinstance(values.get("satellites"), dict):
             values["satellites"] = SatelliteTruth.from_dict(values["satellites"])
-        return cls(**values)
+        return model(**values)
 
     @property
     def satellite_model(self) -> SatelliteModel:

@@ -42,6 +42,7 @@ from ..progress import Progress
 from .cosmology import Cosmology
 from .field import LinearField, gaussian_field, interpolate, wrap
 from .halos import HaloModel, draw_masses, expected_count, place_halos
+from .presets import preset_class, preset_truth
 from .satellite_truth import SatelliteTruth
 from .truth import TruthModel
 
@@ -73,11 +74,15 @@ class UniverseConfig:
         central_velocity_bias: central-galaxy velocity dispersion relative to the
             host's 1-D virial dispersion V_vir / sqrt(2).
         cosmology, truth: cosmology and the known-truth galaxy model (its
-            ``halo_model`` also sets the halo mass range and halo-property relations).
+            ``halo_model`` also sets the halo mass range and halo-property relations);
+            None: the default model of ``preset``.
         satellites: also draw satellite galaxies (rows after the centrals). The truth
             then gets a satellite part (``truth.satellites``, default
             :class:`SatelliteTruth` if it has none) carrying this universe's cosmology
             and redshift.
+        preset: galaxy-truth preset (``presets.GALAXY_PRESETS``: ``classic``,
+            ``tng_hard``); None: that of ``truth`` if given, else
+            ``presets.DEFAULT_PRESET``. After construction it names the truth's preset.
     """
 
     n_halos: int = 100_000
@@ -88,10 +93,17 @@ class UniverseConfig:
     particles: int | None = None
     central_velocity_bias: float = 0.3
     cosmology: Cosmology = field(default_factory=Cosmology)
-    truth: TruthModel = field(default_factory=TruthModel)
+    truth: TruthModel | None = None
     satellites: bool = False
+    preset: str | None = None
 
     def __post_init__(self) -> None:
+        if self.truth is None:
+            object.__setattr__(self, "truth", preset_truth(self.preset))
+        elif self.preset is not None and preset_class(self.preset).preset != self.truth.preset:
+            raise SimulationError(f"preset {self.preset!r} contradicts the given truth model "
+                                  f"(preset {self.truth.preset!r}): pass one of them")
+        object.__setattr__(self, "preset", self.truth.preset)
         if self.satellites:
             part = self.truth.satellites or SatelliteTruth()
             object.__setattr__(self, "truth", replace(
