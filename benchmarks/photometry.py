@@ -2,20 +2,30 @@
 
 Measures, with numpy only (no torch):
 
-* **speed**: CPU seconds (``time.process_time``, all threads: "per core") to draw and
-  photometer quasars (:func:`galhalo.photometry.quasars.quasar_sources`) and stars
-  (:func:`galhalo.photometry.stars.star_sources`) over ``--area`` deg² in the 60 J-PAS-like
-  bands, and to mix them with a given galaxy catalog
-  (:func:`galhalo.photometry.mixture.mixed_sample`); sources per CPU second after
-  warm-up, and the one-off set-up (the quasar and galaxy component tables and the
-  stellar grid, cached per filter set);
-  the galaxies are photometered by :func:`galhalo.photometry.galaxies.galaxy_sources`
-  from a stand-in mock of ``--galaxies-per-deg2`` (random properties and redshifts: the
-  cost is real, the galaxy counts are not) and timed too;
-* **counts**: stars, low- and high-z quasars per deg² in the true-r bins of the issue
-  (17-20, 20-22.5, 22.5-23.6), and the quasar counts against the published figures:
-  J-PAS's ~200 deg⁻² with ~75 at z > 2.2 (the talk; REFERENCES.md) at r < 22.5, 22.75,
-  23, and Palanque-Delabrouille et al. (2013)'s 30 / 99 / 47 deg⁻² at g < 22.5 for
+* **the mock**: one galhalo mock per run, ``galhalo.simulate(--n-halos, --box, --seed,
+  satellites=True)`` (centrals and satellites; 1e5 hosts in 205 Mpc/h, TNG300-like, by
+  default), timed on its own: its cost is the mock's, not the photometry's;
+* **speed**: CPU seconds (``time.process_time``, all threads: "per core") of
+
+  - the galaxies: the light-cone of ``--area`` deg² to ``--z-max`` through the mock and
+    the photometry of every galaxy in it in the 60 J-PAS-like bands
+    (:func:`galhalo.photometry.galaxies.mock_galaxies`);
+  - the quasars (:func:`galhalo.photometry.quasars.quasar_sources`) and the stars
+    (:func:`galhalo.photometry.stars.star_sources`) alone, for the same area;
+  - the mixed sample: the galaxies' cost plus :func:`galhalo.photometry.mixture.
+    mixed_sample` (which draws and photometers the quasars and stars for the area and
+    mixes them with the galaxies in true r 17-23.6). Its rate is given per generated
+    source (every galaxy of the cone, whatever its r, plus the quasars and stars) and
+    per source kept in the sample;
+
+  after warm-up; the one-off set-up (the quasar and galaxy component tables and the
+  stellar grid, cached per filter set) is reported apart;
+* **counts**: every class per deg² in the true-r bins of the issue (17-20, 20-22.5,
+  22.5-23.6), the galaxies from the mock, against the J-PAS expectations of
+  REFERENCES.md (the talk: ~5e4 objects deg⁻², ~1e4 galaxies deg⁻² with σ_z < 1 %), and
+  the share of r < 23.6 galaxies beyond ``--z-max`` (a 1 deg² cone to z = 3); the quasar
+  counts against J-PAS's ~200 deg⁻² with ~75 at z > 2.2 at r < 22.5, 22.75, 23, and
+  Palanque-Delabrouille et al. (2013)'s 30 / 99 / 47 deg⁻² at g < 22.5 for
   0.68 < z < 1 / 1 < z < 2.15 / z > 2.15.
 
 Prints the tables, writes JSON (benchmarks/results/photometry.json) and the block
@@ -23,7 +33,7 @@ Prints the tables, writes JSON (benchmarks/results/photometry.json) and the bloc
 
 Usage::
 
-    python benchmarks/photometry.py              # 10 deg², seed 1
+    python benchmarks/photometry.py              # 10 deg², seed 1, 1e5 hosts
     python benchmarks/photometry.py --area 2     # quicker
 """
 
@@ -33,6 +43,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +51,12 @@ import numpy as np
 import pandas as pd
 from _docs import DOCS, markdown_table, rewrite_block
 
+import galhalo
 from galhalo.catalog import Catalog
-from galhalo.catalog.meta import CatalogMeta
 from galhalo.files import write_json
-from galhalo.photometry.filters import jpas_like
-from galhalo.photometry.galaxies import galaxy_sources
+from galhalo.photometry.filters import FilterSet, jpas_like
+from galhalo.photometry.galaxies import galaxy_sources, mock_galaxies
+from galhalo.photometry.lightcone import light_cone
 from galhalo.photometry.mixture import class_counts, mixed_sample
 from galhalo.photometry.quasars import quasar_sources
 from galhalo.photometry.stars import star_sources
@@ -55,27 +67,33 @@ DOCUMENT = DOCS / "photometry_sources.md"
 BLOCK = "photometry"
 R_RANGE = (17.0, 23.6)
 PD13 = (((0.68, 1.0), 30.0), ((1.0, 2.15), 99.0), ((2.15, 9.0), 47.0))
-COSMOLOGY = {"name": "planck15", "Om0": 0.3089, "Ob0": 0.0486, "H0": 67.74,
-             "sigma8": 0.8159, "ns": 0.9667}
+#: The mock: hosts (centrals above the stellar-mass cut) and box side (Mpc/h).
+N_HALOS, BOX = 100_000, 205.0
+#: Light-cone depth (cosmological z): below 2, so that the galaxies' component table
+#: (its top rounded up to 0.5 in z) is the one built at warm-up.
+Z_MAX = 1.9
+#: The depth check: a cone this deep and this wide (deg²) counts what ``Z_MAX`` cuts.
+DEEP_Z, DEEP_AREA = 3.0, 1.0
+#: J-PAS expectations (the talk; REFERENCES.md), per deg².
+JPAS_OBJECTS, JPAS_GALAXIES = 5e4, 1e4
 
 
-def stand_in_galaxies(filters, area: float, density: float, seed: int) -> pd.DataFrame:
-    """Galaxies photometered by :func:`galhalo.photometry.galaxies.galaxy_sources` from a
-    stand-in mock: ``area × density`` galaxies with random stellar mass, colour and sSFR
-    (the ranges of a galhalo mock) at redshifts uniform in 0.05-1.2 (not a light-cone:
-    only the photometry's cost and the mix are measured)."""
-    rng = np.random.default_rng(seed)
-    n = int(area * density)
-    table = pd.DataFrame({
-        "halo_id": np.arange(n), "x": rng.uniform(0, 100, n), "y": rng.uniform(0, 100, n),
-        "z": rng.uniform(0, 100, n), "smass": rng.uniform(8.75, 11.5, n),
-        "color": rng.uniform(0.0, 1.3, n), "sSFR": rng.uniform(-12.5, -8.8, n)})
-    catalog = Catalog(table, CatalogMeta(box_size=100.0, cosmology=COSMOLOGY))
-    redshift = rng.uniform(0.05, 1.2, n)
-    placement = pd.DataFrame({"row": np.arange(n), "redshift": redshift,
-                              "redshift_cosmological": redshift,
-                              "ra": rng.uniform(0, 1, n), "dec": rng.uniform(0, 1, n)})
-    return galaxy_sources(catalog, placement, filters)
+def simulate_mock(n_halos: int = N_HALOS, box: float = BOX, seed: int = 1) -> Catalog:
+    """The galhalo mock the survey galaxies come from: ``galhalo.simulate`` with
+    satellites (centrals and satellites above the stellar-mass cut, z = 0 snapshot)."""
+    return galhalo.simulate(n_halos, box, seed, satellites=True)
+
+
+def cone_galaxies(catalog: Catalog, filters: FilterSet, area: float, z_max: float = Z_MAX,
+                  axis: Sequence[float] | None = None) -> pd.DataFrame:
+    """The galaxy source catalog of a light-cone of ``area`` deg² to ``z_max`` through
+    ``catalog`` (every galaxy photometered, whatever its r):
+    :func:`~galhalo.photometry.galaxies.mock_galaxies`, or with ``axis`` the cone of
+    :func:`~galhalo.photometry.lightcone.light_cone` along that line of sight (another
+    patch of sky, for an independent test sample)."""
+    if axis is None:
+        return mock_galaxies(catalog, filters, z_max=z_max, area=area)
+    return galaxy_sources(catalog, light_cone(catalog, z_max, area, axis=axis), filters)
 
 
 def timed(function, *args, **kwargs) -> tuple[Any, float]:
@@ -84,18 +102,26 @@ def timed(function, *args, **kwargs) -> tuple[Any, float]:
     return out, time.process_time() - start
 
 
-def measure(area: float, seed: int, galaxy_density: float) -> dict[str, Any]:
+def rate(sources: int, cpu: float) -> dict[str, float]:
+    return {"sources": sources, "cpu_seconds": cpu, "per_second": sources / cpu}
+
+
+def measure(area: float, seed: int, n_halos: int = N_HALOS, box: float = BOX,
+            z_max: float = Z_MAX) -> dict[str, Any]:
     filters = jpas_like()
+    catalog, cpu_mock = timed(simulate_mock, n_halos, box, seed)
     _, setup_quasars = timed(quasar_sources, 0.01, filters, seed)
     _, setup_stars = timed(star_sources, 0.01, filters, seed)
-    # the galaxies' template table (built once per filter set, cached): 0.1 deg² of the
-    # stand-in reaches its z = 1.2 as the full area does
-    _, setup_galaxies = timed(stand_in_galaxies, filters, 0.1, galaxy_density, seed + 1)
+    # the galaxies' template table (built once per filter set, cached): a 0.05 deg² cone
+    # reaches the table's top (z_max rounded up to 0.5) as the full area does
+    _, setup_galaxies = timed(cone_galaxies, catalog, filters, 0.05, z_max)
     quasars, cpu_quasars = timed(quasar_sources, area, filters, seed, r_range=R_RANGE)
     stars, cpu_stars = timed(star_sources, area, filters, seed, r_range=R_RANGE)
-    galaxies, cpu_galaxies = timed(stand_in_galaxies, filters, area, galaxy_density, seed)
+    galaxies, cpu_galaxies = timed(cone_galaxies, catalog, filters, area, z_max)
+    _, cpu_cone = timed(light_cone, catalog, z_max, area)  # its share of the galaxies'
     mixed, cpu_mixed = timed(mixed_sample, galaxies, area, filters, seed, r_range=R_RANGE)
-    generated = len(galaxies) + len(quasars) + len(stars)
+    others = int(np.count_nonzero(mixed["source_class"].to_numpy() != "galaxy"))
+    cpu_all = cpu_galaxies + cpu_mixed
     deep = quasar_sources(area, filters, seed + 1, r_range=(15.0, 25.0))
     counts = class_counts(mixed, area)
     g = ab_magnitude(deep["flux_gSDSS"].to_numpy())
@@ -106,40 +132,57 @@ def measure(area: float, seed: int, galaxy_density: float) -> dict[str, Any]:
         for limit in (22.5, 22.75, 23.0)}
     pd13 = {f"{low:g}-{high:g}": float(np.count_nonzero((g < 22.5) & (z > low) & (z <= high))
                                        / area) for (low, high), _ in PD13}
+    cone = cone_galaxies(catalog, filters, DEEP_AREA, DEEP_Z)
+    bright = (cone["mag_r"] > R_RANGE[0]) & (cone["mag_r"] < R_RANGE[1])
+    beyond = bright & (cone["redshift_cosmological"] > z_max)
+    table = catalog.table
     return {
         "area_deg2": area, "seed": seed, "filters": len(filters),
-        "galaxies_per_deg2": galaxy_density,
+        "mock": {"n_hosts": n_halos, "box_mpc_h": box, "rows": len(table),
+                 "satellites": int(np.count_nonzero(~table["is_central"].to_numpy())),
+                 "cpu_seconds": cpu_mock, "z_max": z_max,
+                 "galaxies_in_cone": len(galaxies), "light_cone_cpu_seconds": cpu_cone,
+                 "sed": galaxies.attrs.get("sed", {})},
+        "beyond_z_max": {"z_max_check": DEEP_Z, "area_deg2": DEEP_AREA,
+                         "r_17_23.6": int(bright.sum()), "beyond": int(beyond.sum()),
+                         "fraction": float(beyond.sum() / max(int(bright.sum()), 1))},
         "speed": {
             "setup_cpu_seconds": {"quasars": setup_quasars, "stars": setup_stars,
                                   "galaxies": setup_galaxies},
-            "quasars": {"sources": len(quasars), "cpu_seconds": cpu_quasars,
-                        "per_second": len(quasars) / cpu_quasars},
-            "stars": {"sources": len(stars), "cpu_seconds": cpu_stars,
-                      "per_second": len(stars) / cpu_stars},
-            "galaxies": {"sources": len(galaxies), "cpu_seconds": cpu_galaxies,
-                         "per_second": len(galaxies) / cpu_galaxies},
-            "mixed": {"sources": generated, "kept": len(mixed),
-                      "cpu_seconds": cpu_galaxies + cpu_mixed,
-                      "per_second": generated / (cpu_galaxies + cpu_mixed)},
+            "quasars": rate(len(quasars), cpu_quasars),
+            "stars": rate(len(stars), cpu_stars),
+            "galaxies": rate(len(galaxies), cpu_galaxies),
+            "mixed": rate(len(galaxies) + others, cpu_all),
+            "mixed_kept": rate(len(mixed), cpu_all),
         },
         "counts_per_deg2": {name: {column: float(value) for column, value in row.items()}
-                            for name, row in counts.drop(index=["galaxy", "total"]).iterrows()},
+                            for name, row in counts.iterrows()},
         "jpas_quasars_per_deg2": jpas,
         "pd13_quasars_per_deg2_g_below_22.5": pd13,
     }
 
 
+SPEED_ROWS = {"quasars": "quasars (alone)", "stars": "stars (alone)",
+              "galaxies": "galaxies (light-cone + photometry, every r)",
+              "mixed": "mixed sample, per generated source",
+              "mixed_kept": "mixed sample, per source kept (r 17-23.6)"}
+
+
 def tables(result: dict[str, Any]) -> list[str]:
     speed = result["speed"]
-    rows = [[name, f"{speed[name]['sources']:,}", f"{speed[name]['cpu_seconds']:.2f}",
-             f"{speed[name]['per_second']:,.0f}"]
-            for name in ("quasars", "stars", "galaxies", "mixed")]
+    rows = [[label, f"{speed[name]['sources']:,}", f"{speed[name]['cpu_seconds']:.2f}",
+             f"{speed[name]['per_second']:,.0f}"] for name, label in SPEED_ROWS.items()]
     speed_table = markdown_table(["sources", "n", "CPU s", "sources per CPU s"], rows)
     counts = result["counts_per_deg2"]
     columns = list(next(iter(counts.values())))
     count_table = markdown_table(
         ["class (per deg²)", *[f"r {c}" if c != "all" else "17-23.6" for c in columns]],
         [[name, *[f"{row[c]:.1f}" for c in columns]] for name, row in counts.items()])
+    survey_table = markdown_table(
+        ["per deg²", "this mix, r 17-23.6", "J-PAS (talk)"],
+        [["galaxies", f"{counts['galaxy']['all']:,.0f}",
+          f"~{JPAS_GALAXIES:,.0f} with σ_z < 1 %"],
+         ["all objects", f"{counts['total']['all']:,.0f}", f"~{JPAS_OBJECTS:,.0f}"]])
     jpas = result["jpas_quasars_per_deg2"]
     jpas_table = markdown_table(
         ["quasars per deg²", *jpas, "J-PAS (talk)"],
@@ -150,37 +193,59 @@ def tables(result: dict[str, Any]) -> list[str]:
         ["g < 22.5, per deg²", *[f"z {k}" for k in pd13]],
         [["this model", *[f"{v:.1f}" for v in pd13.values()]],
          ["PD13 (measured)", *[f"{value:g}" for _, value in PD13]]])
-    return [speed_table, count_table, jpas_table, pd13_table]
+    return [speed_table, count_table, survey_table, jpas_table, pd13_table]
+
+
+def notes(result: dict[str, Any]) -> str:
+    mock, setup = result["mock"], result["speed"]["setup_cpu_seconds"]
+    beyond = result["beyond_z_max"]
+    return (
+        f"\nThe mock: `galhalo.simulate({mock['n_hosts']:,}, {mock['box_mpc_h']:g}, "
+        f"{result['seed']}, satellites=True)`, {mock['rows']:,} galaxies of which "
+        f"{mock['satellites']:,} satellites, {mock['cpu_seconds']:.1f} CPU s (the mock's "
+        f"cost, not in the rates above). Its light-cone of {result['area_deg2']:g} deg² to "
+        f"z = {mock['z_max']:g} holds {mock['galaxies_in_cone']:,} galaxies, all "
+        f"photometered ('galaxies': the light-cone alone takes "
+        f"{mock['light_cone_cpu_seconds']:.2f} CPU s of it); the r 17-23.6 ones enter the "
+        f"mix. The cut at "
+        f"z = {mock['z_max']:g} loses {beyond['beyond']:,} of the {beyond['r_17_23.6']:,} "
+        f"galaxies with r 17-23.6 in a {beyond['area_deg2']:g} deg² cone to "
+        f"z = {beyond['z_max_check']:g} ({100 * beyond['fraction']:.1f} %). "
+        f"'mixed': the galaxies' cost plus `mixed_sample` (quasars and stars drawn, "
+        f"photometered and mixed); per generated source = every galaxy of the cone plus "
+        f"the quasars and stars kept, per source kept = the sample's rows. "
+        f"One-off set-up (once per filter set, cached): {setup['quasars']:.2f} CPU s "
+        f"(quasar component table), {setup['galaxies']:.2f} CPU s (galaxy template table "
+        f"and a 0.05 deg² cone), {setup['stars']:.2f} CPU s (stellar grid); load average "
+        f"{result['load_average'][0]:.1f} → {result['load_average'][1]:.1f} on this "
+        f"machine.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--area", type=float, default=10.0, help="deg² (default 10)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--galaxies-per-deg2", type=float, default=10_000.0,
-                        help="density of the stand-in galaxy mock (default 1e4)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the mock and sources")
+    parser.add_argument("--n-halos", type=int, default=N_HALOS,
+                        help=f"hosts of the mock (default {N_HALOS:,})")
+    parser.add_argument("--box", type=float, default=BOX,
+                        help=f"box side of the mock, Mpc/h (default {BOX:g})")
+    parser.add_argument("--z-max", type=float, default=Z_MAX,
+                        help=f"light-cone depth, cosmological z (default {Z_MAX:g})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    result = measure(args.area, args.seed, args.galaxies_per_deg2)
+    result = measure(args.area, args.seed, args.n_halos, args.box, args.z_max)
     result["load_average"] = [load_before, os.getloadavg()[0]]
-    defaults = (args.area, args.seed, args.galaxies_per_deg2) == (10.0, 1, 10_000.0)
-    result["command"] = "python benchmarks/photometry.py" + ("" if defaults else (
-        f" --area {args.area:g} --seed {args.seed} "
-        f"--galaxies-per-deg2 {args.galaxies_per_deg2:g}"))
+    options = {"--area": (args.area, 10.0), "--seed": (args.seed, 1),
+               "--n-halos": (args.n_halos, N_HALOS), "--box": (args.box, BOX),
+               "--z-max": (args.z_max, Z_MAX)}
+    result["command"] = "python benchmarks/photometry.py" + "".join(
+        f" {flag} {value:g}" for flag, (value, default) in options.items()
+        if value != default)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
-    text = "\n".join(tables(result))
-    setup = result["speed"]["setup_cpu_seconds"]
-    text += (f"\nOne-off set-up (once per filter set, cached): {setup['quasars']:.2f} CPU s "
-             f"(quasar component table), {setup['galaxies']:.2f} CPU s (galaxy template "
-             f"table), {setup['stars']:.2f} CPU s (stellar grid); load average "
-             f"{result['load_average'][0]:.1f} → {result['load_average'][1]:.1f} on this "
-             f"machine. 'galaxies': `galaxy_sources` on a stand-in mock of "
-             f"{args.galaxies_per_deg2:,.0f} deg⁻² (random properties, 0.05 < z < 1.2); "
-             f"'mixed': all three classes generated and mixed (galaxies' photometry "
-             f"included), per generated source.\n")
+    text = "\n".join(tables(result)) + notes(result)
     print(text)
     if not args.no_docs:
         rewrite_block(DOCUMENT, BLOCK, text, command=result["command"])

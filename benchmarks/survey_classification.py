@@ -17,14 +17,20 @@ LightGBM, each with and without the errors as inputs. On held-out sources it rep
   the errors-as-input models recover (drop without errors − drop with errors).
 
 Sources (``--source``): ``mixture`` (default) is the mixed sample of
-``galhalo.photometry.mixture`` (galaxies photometered from benchmarks/photometry.py's
-stand-in mock, PD16 quasars, stars); training takes at most ``--train / 4`` sources of
-each class from ``--area`` deg² (the high-z quasars are ~1e-2 of the sources, so they
-are enriched), the test is every source of another ``--test-area`` deg² at the survey's
-fractions, and the predictions are shifted to those fractions
-(``predict_proba(..., priors)``). ``toy`` uses ``classifiers.toy_survey`` (parametric
-shapes at the filter pivots, equal class fractions in training and test). Neither is
-J-PAS's own mock: the comparison is of the method, not of a tuned number.
+``galhalo.photometry.mixture``: the galaxies of a galhalo mock, simulated once per run
+(``galhalo.simulate`` with satellites, 1e5 hosts in 205 Mpc/h: benchmarks/photometry.py's
+``simulate_mock``), seen on a light-cone to z = 1.9 and photometered
+(``cone_galaxies``: ``photometry.galaxies.mock_galaxies``), PD16 quasars and stars.
+Training takes at most ``--train / 4`` sources of each class from a cone of ``--area``
+deg² (the high-z quasars are ~1e-2 of the sources, so they are enriched); the test is
+every source of another ``--test-area`` deg² cone along another line of sight
+(``TEST_AXIS``) at the survey's fractions, and the predictions are shifted to those
+fractions (``predict_proba(..., priors)``). The two cones see different galaxies of the
+box nearby, but the periodic box repeats along each cone, so the same galaxies (their
+properties, not their redshifts or fluxes) recur in both samples. ``toy`` uses
+``classifiers.toy_survey`` (parametric shapes at the filter pivots, equal class
+fractions in training and test). Neither is J-PAS's own mock: the comparison is of the
+method, not of a tuned number.
 
 Usage::
 
@@ -48,6 +54,7 @@ import numpy as np
 import pandas as pd
 from _docs import DOCS, markdown_table, rewrite_block
 
+from galhalo.catalog import Catalog
 from galhalo.files import write_json
 from galhalo.photometry import CLASSES, jpas_like
 from galhalo.photometry.boosting import BoostedClassifier
@@ -62,21 +69,25 @@ DOCUMENT = DOCS / "survey_classification.md"
 BLOCK = "survey_classification"
 #: Martínez-Solaeche et al. 2023 (arXiv:2303.12684), ANN1, F1 per r bin (REFERENCES.md).
 PUBLISHED = PUBLISHED_F1
-GALAXIES_PER_DEG2 = 10_000.0
+#: The held-out cone's line of sight (the training cone's is ``light_cone``'s default
+#: (1, 2, 3)): 38° away, so the two patches share no galaxy copy.
+TEST_AXIS = (3.0, 1.0, 2.0)
 SHIFTS = {"sky": {"noise": "sky"},
           "poisson": {"noise": "poisson", "source_to_sky": 3.0},
           "shallower": {"noise": "sky", "depth_offset": -0.5}}
 
 
-def mixture_sources(area: float, seed: int) -> pd.DataFrame:
-    """P2's mixed sample over ``area`` deg²: galaxies of benchmarks/photometry.py's
-    stand-in mock (10⁴ deg⁻²), quasars (PD16) and stars, true r 17-23.6."""
-    from photometry import stand_in_galaxies  # benchmarks/photometry.py
+def mixture_sources(catalog: Catalog, area: float, seed: int,
+                    axis: tuple[float, float, float] | None = None) -> pd.DataFrame:
+    """P2's mixed sample over ``area`` deg²: the galaxies of ``catalog`` on a light-cone
+    (benchmarks/photometry.py's ``cone_galaxies``, along ``axis``), quasars (PD16) and
+    stars, true r 17-23.6."""
+    from photometry import cone_galaxies  # benchmarks/photometry.py
 
     from galhalo.photometry.mixture import mixed_sample
 
     filters = jpas_like()
-    galaxies = stand_in_galaxies(filters, area, GALAXIES_PER_DEG2, seed)
+    galaxies = cone_galaxies(catalog, filters, area, axis=axis)
     return mixed_sample(galaxies, area, filters, seed, r_range=(17.0, 23.6))
 
 
@@ -92,12 +103,21 @@ def survey(args) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str, np.ndarray
     """(training sources, test sources, filter names, description, test class priors)."""
     names = list(jpas_like().names)
     if args.source == "mixture":
-        pool = mixture_sources(args.area, args.seed)
-        test = mixture_sources(args.test_area, args.seed + 1)
+        from photometry import BOX, N_HALOS, Z_MAX, simulate_mock  # benchmarks/photometry.py
+
+        start = time.process_time()
+        catalog = simulate_mock(N_HALOS, BOX, args.seed)
+        print(f"mock: {len(catalog):,} galaxies, {time.process_time() - start:.0f} CPU s",
+              flush=True)
+        pool = mixture_sources(catalog, args.area, args.seed)
+        test = mixture_sources(catalog, args.test_area, args.seed + 1, axis=TEST_AXIS)
         counts = pool["source_class"].value_counts()
         priors = np.array([counts.get(c, 0) for c in CLASSES], dtype=float) / len(pool)
-        text = (f"photometry.mixture (stand-in galaxies {GALAXIES_PER_DEG2:,.0f} deg⁻², "
-                f"PD16 quasars, stars); training: at most {args.train // 4:,} per class from "
+        satellites = int(np.count_nonzero(~catalog.table["is_central"].to_numpy()))
+        text = (f"photometry.mixture (galaxies of a galhalo mock, `simulate({N_HALOS:,}, "
+                f"{BOX:g}, {args.seed}, satellites=True)`: {len(catalog):,} galaxies of "
+                f"which {satellites:,} satellites, on light-cones to z = {Z_MAX:g}; PD16 "
+                f"quasars, stars); training: at most {args.train // 4:,} per class from "
                 f"{args.area:g} deg²; test: all {len(test):,} sources of another "
                 f"{args.test_area:g} deg² (survey fractions, "
                 + ", ".join(f"{c} {p:.4f}" for c, p in zip(CLASSES, priors, strict=True))
