@@ -18,7 +18,9 @@ Built-in systems:
   are REFERENCES.md's summary of Benítez et al. (2014); the abstract of "Design of the
   J-PAS and J-PLUS filter systems" (SPIE 2012) gives 54 narrow bands of FWHM 13.8 nm
   from 370 to 920 nm in 10.0 nm steps (found with the search tool): 145 Å may be ~5 %
-  wide (miniJPAS quotes ~145 Å). ``uJAVA``
+  wide (miniJPAS quotes ~145 Å). Benítez et al. (2014) itself could not be read
+  (rechecked 2026-12-07: the stored copies of arXiv:1403.5237 hold only its author
+  list, miniJPAS's ar5iv abstract lost its numbers), so 145 Å stays. ``uJAVA``
   (centre 3497 Å, FWHM 509 Å) and ``J1007`` (centre 10069 Å, FWHM 1500 Å; in reality a
   long-pass cut by the CCD) are smooth top-hats with wider edges: these four numbers are
   **unverified** (typed from memory; the J-PAS and miniJPAS papers' filter tables were

@@ -18,12 +18,19 @@ at z_p). Sources: the PLE values (-26.71, -6.01, -4.31, -3.04, -1.54, -1.38, -0.
 -3.89, β = -1.47, k1 = 1.59, k2 = -0.36, c1a = -0.46, c1b = -0.06, c2 = -0.14, c3 =
 0.32) are those of the public HorizonGRound code (M. S. Wang, files
 ``eBOSS_QSO_LF_PLE_model_fits.txt`` and ``eBOSS_QSO_LF_PLE+LEDE_model_fits.txt``,
-citing PD16), found with the search tool; PD16's own table was not reachable. That
-code's docstring writes ``M*(z) = M*(z_p) + c2 Δz`` (used here) while its code uses the
-opposite sign; with ours the PLE+LEDE counts are 2.8 % (4.4 %) below the PLE's at
-g < 22.5 (23), where PD16 quote 0.3 % (1.1 %) (the other sign: 5 % (6.5 %)).
-The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat ΛCDM,
-Ω_m = 0.3, H0 = 70 km/s/Mpc (:data:`LF_COSMOLOGY`).
+citing PD16), found with the search tool; PD16's own table was not reachable (the
+stored ar5iv/A&A pages hold only their opening). The PLE+LEDE values and the sign
+``M*(z) = M*(z_p) + c2 Δz`` are those of two further public implementations citing
+PD16 (one its Table 4 and Eqs. 6-10), and the sign is settled by PD16's Table 7 (predicted
+counts per r bin and Δz = 1 bin, as transcribed in a public script): the ratio
+PLE+LEDE / PLE of our two LFs matches the table's with an rms of 0.009 (0.022) in
+its logarithm at z = 2-3 (3-4), the opposite sign 0.028 (0.36); and the table's own
+totals put PLE+LEDE 2.8 % (4.8 %) below PLE at r < 22.5 (23), ours 2.8 % (4.4 %) at
+g < 22.5 (23): PD16's abstract figures (0.3 %, 1.1 %) are not the tabulated ones.
+The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
+ΛCDM, Ω_m = 0.3, H0 = 70 km/s/Mpc (:data:`LF_COSMOLOGY`), **unverified** as PD16's
+(one third-party implementation uses H0 = 67.9, Ω_m = 0.3065 instead; Table 7 does
+not tell the two apart within our K-corrections).
 
 **Spectra.** A rest-frame model linear in a few components, so that photometry is a
 :class:`~galhalo.photometry.synthetic.ComponentTable` lookup:
@@ -56,7 +63,8 @@ Baldwin effect and the Fe II multiplet structure are not modelled.
 **Provenance of the spectral numbers** (checked with the search tool on 2026-12-07):
 VB01's mean slope α = -0.44 and the line EWs of :data:`LINES` (VB01 Table 2, Lyα + N V
 blend split 85 + 8 Å) are **unverified**: typed from memory, VB01's table was not
-reachable (only its abstract); the FWHMs are typical widths, not VB01's. Shen et al.
+reachable (the stored ar5iv page holds only its opening, checked again the same day);
+the FWHMs are typical widths, not VB01's. Shen et al.
 (2011, ApJS 194, 45, Eq. 1; :data:`HOST_POLYNOMIAL`, its validity range) is
 **unverified** likewise. The slope scatter (0.30), EW scatters and the host template
 are choices of this model, not fits.
