@@ -50,6 +50,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -187,6 +188,7 @@ def compare_universe(models: dict[str, Any], n_hosts: int, box: float, seed: int
             .reset_index(drop=True), hosts.meta) for r in (0, 1)}
         floor = add("wp of two realisations (noise floor)", compare_satellites, pair,
                     settings, shared_edges=True, rp_range=RP_RANGE, tolerance=TARGET)
+    occupation = occupation_by_mass(models, held_out, hosts)
     counts = {}
     for label, catalog in catalogs.items():
         satellite = ~catalog.table["is_central"].to_numpy(bool)
@@ -195,7 +197,64 @@ def compare_universe(models: dict[str, Any], n_hosts: int, box: float, seed: int
         counts[label] = {"galaxies": len(catalog) / realizations,
                          "satellites": int(satellite.sum()) / realizations,
                          "satellite_fraction": float(satellite.mean())}
-    return comparison, floor, counts
+    return comparison, floor, counts, occupation
+
+
+#: Host-mass bins (log10 Msun/h) of the occupation check: where the one-halo term of
+#: wp at 1-2 Mpc/h comes from (only the most massive hosts are that large).
+OCCUPATION_BINS = (12.0, 13.0, 13.5, 14.0, 14.5, 15.5)
+
+
+def occupation_by_mass(models: dict[str, Any], held_out, hosts) -> dict[str, Any]:
+    """Per host-mass bin of one held-out universe: hosts, the realised mean N_sat, the
+    exact law's mean (``CountTruth``), each model's occupation mean, and the mean of
+    N(N-1) (satellite pairs) realised and exact (mean^2 + variance - mean)."""
+    from galhalo.evaluate.truth import CountTruth
+    from galhalo.sim.truth import TruthModel
+
+    law = CountTruth(TruthModel.from_dict(held_out.meta.truth))
+    table = held_out.centrals().table
+    mass = table["M_h"].to_numpy()
+    realised = table["N_sat"].to_numpy(float)
+    exact = law.predict(table)[:, 0]
+    means = {label: model.occupation.mean(hosts.table) for label, model in models.items()}
+    rows = []
+    for low, high in itertools.pairwise(OCCUPATION_BINS):
+        inside = (mass >= low) & (mass < high)
+        rows.append({"bin": [low, high], "hosts": int(inside.sum()),
+                     "realised": float(realised[inside].mean()) if inside.any() else None,
+                     "exact": float(exact[inside].mean()) if inside.any() else None,
+                     **{label: float(mean[inside].mean()) if inside.any() else None
+                        for label, mean in means.items()}})
+    return {"rows": rows}
+
+
+def pooled_occupation(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Host-weighted means over universes of :func:`occupation_by_mass`'s rows."""
+    pooled = []
+    for i, first in enumerate(tables[0]["rows"]):
+        rows = [table["rows"][i] for table in tables if table["rows"][i]["hosts"]]
+        hosts = sum(row["hosts"] for row in rows)
+        entry = {"bin": first["bin"], "hosts": hosts}
+        for key in first:
+            if key not in ("bin", "hosts"):
+                entry[key] = (sum(row[key] * row["hosts"] for row in rows) / hosts
+                              if hosts else None)
+        pooled.append(entry)
+    return pooled
+
+
+def occupation_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: per host-mass bin, hosts and mean N_sat realised / exact / per model,
+    each model's mean over the exact one."""
+    labels = [key for key in rows[0] if key not in ("bin", "hosts", "realised", "exact")]
+    header = ["log10 M_h", "hosts", "mean N_sat realised", "exact law",
+              *[f"{label} (/ exact)" for label in labels]]
+    body = [[f"{row['bin'][0]:g}–{row['bin'][1]:g}", f"{row['hosts']:,}",
+             f"{row['realised']:.2f}", f"{row['exact']:.2f}",
+             *[f"{row[label]:.2f} ({row[label] / row['exact']:.3f})" for label in labels]]
+            for row in rows if row["hosts"]]
+    return markdown_table(header, body)
 
 
 def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
@@ -218,12 +277,13 @@ def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
                                   per_decade=PER_DECADE, pi_max=pi_max_for(box),
                                   jackknife=JACKKNIFE,
                                   nthreads=nthreads, populations=POPULATIONS, with_xi=False)
-    comparisons, floors, all_counts = [], [], []
+    comparisons, floors, all_counts, occupations = [], [], [], []
     for u in range(universes):
         print(f"held-out universe {u + 1}/{universes} (seed {seed + 1 + u}) ...",
               file=sys.stderr, flush=True)
-        comparison, floor, counts = compare_universe(models, n_hosts, box, seed + 1 + u,
-                                                     samples, settings, seconds)
+        comparison, floor, counts, occupation = compare_universe(
+            models, n_hosts, box, seed + 1 + u, samples, settings, seconds)
+        occupations.append(occupation)
         comparisons.append(comparison)
         floors.append(floor)
         all_counts.append(counts)
@@ -241,6 +301,7 @@ def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
         "ratios": {name: [value if not isinstance(value, float) or math.isfinite(value)
                           else None for value in values]
                    for name, values in comparison.ratios.to_dict(orient="list").items()},
+        "occupation_by_mass": pooled_occupation(occupations),
         "flow": FLOW, "seconds": seconds,
     }
     return result, comparison
@@ -287,7 +348,10 @@ def main() -> None:
     n_hosts, box = universe_size(args)
     result, comparison = measure(n_hosts, box, args.seed, args.samples, args.threads,
                                  args.universes, args.models)
-    text = tables(result)
+    text = tables(result) + (
+        "\n\nMean satellite count per host by host mass, pooled over the held-out "
+        "universes: realised, the exact law's mean, and each model's occupation mean "
+        "(over the exact one):\n\n" + occupation_table(result["occupation_by_mass"]))
     print(text)
     if not args.no_docs:
         FIGURE.parent.mkdir(parents=True, exist_ok=True)
