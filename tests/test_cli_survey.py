@@ -136,6 +136,8 @@ def test_simulate_writes_every_class_and_prints_their_counts(chain):
     assert np.isfinite(flux).all()
     galaxies = sources[sources["source_class"] == "galaxy"]
     assert galaxies["redshift"].between(0, Z_MAX + 0.01).all()  # + peculiar velocities
+    # every galaxy of the cone placed, only those in the r range photometered and kept
+    assert meta["galaxies_in_cone"] > len(galaxies)
     quasar = sources["source_class"].isin(["qso_low", "qso_high"])
     assert ((sources.loc[quasar, "redshift"] > 2.1)
             == (sources.loc[quasar, "source_class"] == "qso_high")).all()

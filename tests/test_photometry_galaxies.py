@@ -227,3 +227,37 @@ def test_a_blue_filter_usable_up_to_z_max_is_not_refused_by_the_cached_table():
     deeper = placement.assign(redshift=0.6, redshift_cosmological=0.6)
     with pytest.raises(PhotometryError, match=r"do not cover the filters .* redshifts 0-0\.6"):
         galaxy_sources(catalog, deeper, filters)
+
+
+def test_r_range_photometers_only_the_kept_galaxies_with_the_same_numbers():
+    """r first, every band for the kept rows only: the rows, fluxes and attrs of
+    photometering everything and cutting afterwards (mixed_sample's bright <= r < faint)."""
+    import galhalo
+
+    catalog = galhalo.simulate(2000, 50.0, 1, satellites=True)
+    filters = jpas_like()
+    placement = light_cone(catalog, 0.6, 30.0)
+    everything = galaxy_sources(catalog, placement, filters)
+    mag = everything["mag_r"].to_numpy()
+    inside = (mag >= 17.0) & (mag < 21.0)
+    assert 0 < inside.sum() < 0.9 * inside.size  # the cut does drop galaxies
+    cut = galaxy_sources(catalog, placement, filters, r_range=(17.0, 21.0))
+    pd.testing.assert_frame_equal(cut, everything[inside].reset_index(drop=True),
+                                  check_exact=True)
+    # the SED counts are those of the kept galaxies: photometering just them agrees
+    assert cut.attrs["sed"] == galaxy_sources(catalog, placement[inside], filters).attrs["sed"]
+    assert cut.attrs["r_cut"] == {"r_range": [17.0, 21.0], "placed": len(placement),
+                                  "kept": int(inside.sum())}
+    assert "r_cut" not in everything.attrs
+    via_mock = mock_galaxies(catalog, filters, z_max=0.6, area=30.0, r_range=(17.0, 21.0))
+    pd.testing.assert_frame_equal(via_mock, cut, check_exact=True)
+    with pytest.raises(PhotometryError, match="no 'rSDSS' band"):
+        galaxy_sources(catalog, placement, filters.select(["gSDSS", "iSDSS"]),
+                       r_range=(17.0, 21.0))
+    with pytest.raises(PhotometryError, match="bright < faint"):
+        galaxy_sources(catalog, placement, filters, r_range=(21.0, 17.0))
+    bad = catalog.table.copy()
+    bad.loc[int(placement["row"].iloc[0]), "sSFR"] = np.nan
+    with pytest.raises(PhotometryError, match=rf"catalog row {placement['row'].iloc[0]}: "
+                                              r"column 'sSFR' is NaN"):
+        galaxy_sources(Catalog(bad, catalog.meta), placement, filters)

@@ -198,9 +198,13 @@ def survey_simulate(
     catalog = read_catalog(catalog_path, required=("smass", "color", "sSFR", "x", "y", "z"))
     with Stages(f"survey of {area:g} deg² to z = {z_max:g}") as stages:
         stages(f"galaxies: light-cone of {len(catalog):,} mock galaxies, photometry in "
-               f"{len(filter_set)} filters")
-        galaxies = mock_galaxies(catalog, filter_set, z_max=z_max, area=area)
-        stages(f"{len(galaxies):,} galaxies in the cone; drawing quasars and stars")
+               f"{len(filter_set)} filters of those with r {r_min:g}-{r_max:g}")
+        # r first: the other bands only for the galaxies in the range (most are fainter)
+        galaxies = mock_galaxies(catalog, filter_set, z_max=z_max, area=area,
+                                 r_range=(r_min, r_max))
+        cut = galaxies.attrs["r_cut"]
+        stages(f"{cut['placed']:,} galaxies in the cone, {cut['kept']:,} with r "
+               f"{r_min:g}-{r_max:g}; drawing quasars and stars")
         sources = mixed_sample(galaxies, area, filter_set, seed, r_range=(r_min, r_max),
                                latitude=latitude, cosmology=catalog.meta.cosmology)
         dropped = [*(("qso_low", "qso_high") if no_quasars else ()),
@@ -214,6 +218,7 @@ def survey_simulate(
             "filters": list(filter_set.names), "area_deg2": area, "z_max": z_max,
             "catalog": str(catalog_path), "seed": seed, "r_range": [r_min, r_max],
             "classes_left_out": dropped, "sed": galaxies.attrs.get("sed", {}),
+            "galaxies_in_cone": cut["placed"],
             "steps": [_command()]})
     output.print(_counts_table(counts, area))
     output.print(f"wrote {out}: {len(sources):,} sources in {len(filter_set)} filters")

@@ -28,7 +28,8 @@ are first clipped 0.01 mag inside it (counted as ``colour_clipped``). The rest-f
 colour of the SED then equals the input (or clipped) colour to rounding (the tests
 check 1e-6 mag).
 
-**Photometry** (:func:`galaxy_sources`). Observed fluxes come from a
+**Photometry** (:func:`galaxy_sources`). The mixture is computed once per catalog row
+(a light-cone repeats each galaxy in several box replicas). Observed fluxes come from a
 :class:`ComponentTable` of the 5 templates on a redshift grid (step 2e-4 in ln(1+z),
 :meth:`ComponentTable.build`, built once per filter set and cached; linear interpolation
 between grid points: within 0.5% of direct integration, the templates' emission lines
@@ -36,8 +37,11 @@ crossing the 10 Å filter edges included) times 10^(-0.4 μ) with μ the distanc
 modulus at the cosmological redshift; the SED is redshifted to the observed redshift
 (peculiar velocity included). Stellar masses are the catalog's ``smass`` (log10
 Msun/h) divided by h. **No evolution**: the galaxy properties are those of the box's
-snapshot at every redshift. Nothing is random here: the SED is a deterministic function
-of (colour, sSFR, mass); no dust or emission lines beyond what the templates contain.
+snapshot at every redshift. With an r range (``r_range``) every galaxy's r flux is
+computed first and the other bands only for the galaxies in the range, as
+:func:`~galhalo.photometry.quasars.quasar_sources` does. Nothing is random here: the
+SED is a deterministic function of (colour, sSFR, mass); no dust or emission lines
+beyond what the templates contain.
 """
 
 from __future__ import annotations
@@ -228,7 +232,8 @@ def rest_colour(coefficients: np.ndarray, templates: GalaxyTemplates | None = No
 
 
 def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet | None = None,
-                   *, redshift_step: float = 2e-4) -> pd.DataFrame:
+                   *, redshift_step: float = 2e-4,
+                   r_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """The source catalog (``source_class`` ``"galaxy"``) of placed galaxies.
 
     Args:
@@ -238,12 +243,22 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
             ``redshift_cosmological``, ``ra``, ``dec``).
         filters: default :func:`jpas_like`; ``mag_r`` always uses ``rSDSS``.
         redshift_step: grid step of the :class:`ComponentTable` in ln(1+z).
+        r_range: (bright, faint) true AB ``rSDSS`` magnitudes: keep only the galaxies with
+            bright <= ``mag_r`` < faint (the cut of
+            :func:`~galhalo.photometry.mixture.mixed_sample`). Every galaxy's SED mixture
+            and r flux are computed, the other bands only for the galaxies kept: the same
+            rows and numbers as photometering all and cutting afterwards, at a fraction of
+            the cost when most galaxies are fainter. ``filters`` must then contain
+            ``rSDSS`` (PhotometryError naming it otherwise). None: no cut.
 
     Returns:
         DataFrame: ``source_class``, ``redshift``, ``mag_r``, ``flux_<filter>`` (µJy) in
         the filter order, ``ra``, ``dec``, ``redshift_cosmological``, ``smass``, ``color``,
-        ``sSFR`` (and ``halo_id`` if the catalog has it). ``attrs["sed"]`` counts the
-        galaxies whose colour was clipped or whose sSFR was not matched.
+        ``sSFR`` (and ``halo_id`` if the catalog has it), one row per placed galaxy (in
+        the placement's order; with ``r_range`` the kept ones). ``attrs["sed"]`` counts
+        the returned galaxies whose colour was clipped, whose sSFR was not matched or
+        whose negative redshift was clipped to 0; with ``r_range``, ``attrs["r_cut"]``
+        holds the range, the galaxies placed and the galaxies kept.
     """
     filters = filters or jpas_like()
     table = catalog.table
@@ -256,9 +271,26 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     if absent:
         raise PhotometryError(f"galaxy placement has no column '{absent[0]}' (make it with "
                               f"light_cone or box_at_redshift)")
+    if r_range is not None:
+        lo, hi = float(r_range[0]), float(r_range[1])
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise PhotometryError(f"galaxy r_range must be two finite magnitudes, bright < "
+                                  f"faint; got {r_range}")
+        if "rSDSS" not in filters.names:
+            raise PhotometryError("galaxy r_range: the filter set has no 'rSDSS' band (the "
+                                  "band of mag_r and of the cut)")
     _, hubble = flat_lcdm(catalog.meta.cosmology)
     rows = placement["row"].to_numpy()
-    props = table.iloc[rows]
+    # a light-cone repeats each catalog galaxy in many box replicas: one SED mixture per
+    # catalog row, shared by its copies
+    unique, copy_of = np.unique(rows, return_inverse=True)
+    props = table[[name for name in (*_NEEDED, "halo_id") if name in table.columns]]
+    props = props.iloc[unique]
+    values = props[list(_NEEDED)].to_numpy(float)
+    if not np.isfinite(values).all():
+        at, column = np.argwhere(~np.isfinite(values))[0]
+        raise PhotometryError(f"catalog row {int(unique[at])}: column '{_NEEDED[column]}' "
+                              f"is NaN or infinite (galaxy SEDs need finite values)")
     mix = template_coefficients(props["color"].to_numpy(float), props["sSFR"].to_numpy(float),
                                 10.0 ** props["smass"].to_numpy(float) / (hubble / 100.0))
     bands = filters if "rSDSS" in filters.names else filters + jpas_like().select(["rSDSS"])
@@ -268,22 +300,33 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
     z_obs = np.where(blueshifted, 0.0, z_obs)
     table_z = _component_table(bands, float(z_obs.max()), redshift_step)
     scale = 10.0 ** (-0.4 * distance_modulus(z_cos, catalog.meta.cosmology))
-    fluxes = table_z.fluxes(z_obs, mix.coefficients) * scale[:, None]
+    coefficients = mix.coefficients[copy_of]
+    keep = np.arange(rows.size)
+    if r_range is not None:
+        # r first, every band only for the galaxies in the range (most are fainter)
+        mag_r = ab_magnitude(table_z.fluxes(z_obs, coefficients, ["rSDSS"])[:, 0] * scale)
+        keep = np.flatnonzero((mag_r >= lo) & (mag_r < hi))
+        z_obs, z_cos, scale, coefficients = (z_obs[keep], z_cos[keep], scale[keep],
+                                             coefficients[keep])
+    fluxes = table_z.fluxes(z_obs, coefficients) * scale[:, None]
     order = [bands.names.index(name) for name in filters.names]
     # one 2-D block for the fluxes (a dict of strided columns is slow to stack)
     out = pd.DataFrame(fluxes[:, order], columns=flux_columns(filters.names))
     out.insert(0, "mag_r", ab_magnitude(fluxes[:, bands.names.index("rSDSS")]))
     out.insert(0, "redshift", z_obs)
     out.insert(0, "source_class", np.full(z_obs.size, "galaxy", dtype=object))
-    out["ra"] = placement["ra"].to_numpy(float)
-    out["dec"] = placement["dec"].to_numpy(float)
+    out["ra"] = placement["ra"].to_numpy(float)[keep]
+    out["dec"] = placement["dec"].to_numpy(float)[keep]
     out["redshift_cosmological"] = z_cos
     for name in ("smass", "color", "sSFR", "halo_id"):
         if name in props.columns:
-            out[name] = props[name].to_numpy()
-    out.attrs["sed"] = {"colour_clipped": int(mix.colour_clipped.sum()),
-                        "ssfr_unmatched": int(mix.ssfr_unmatched.sum()),
-                        "blueshift_clipped": int(blueshifted.sum())}
+            out[name] = props[name].to_numpy()[copy_of[keep]]
+    out.attrs["sed"] = {"colour_clipped": int(mix.colour_clipped[copy_of[keep]].sum()),
+                        "ssfr_unmatched": int(mix.ssfr_unmatched[copy_of[keep]].sum()),
+                        "blueshift_clipped": int(blueshifted[keep].sum())}
+    if r_range is not None:
+        out.attrs["r_cut"] = {"r_range": [lo, hi], "placed": int(rows.size),
+                              "kept": int(keep.size)}
     return out
 
 
@@ -310,9 +353,11 @@ def _cached_table(filters: FilterSet, z_top: float, step: float) -> ComponentTab
 def mock_galaxies(catalog: Catalog, filters: FilterSet | None = None, *,
                   z_max: float | None = None, area: float | None = None,
                   redshift: float | None = None, z_min: float = 0.0,
-                  velocities: bool = True, redshift_step: float = 2e-4) -> pd.DataFrame:
+                  velocities: bool = True, redshift_step: float = 2e-4,
+                  r_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """Galaxy source catalog of a mock: a light-cone (``z_max`` and ``area`` deg²) or the
-    box placed at ``redshift`` (exactly one of the two). See :func:`galaxy_sources`."""
+    box placed at ``redshift`` (exactly one of the two), with ``r_range`` only the
+    galaxies of true r in it. See :func:`galaxy_sources`."""
     if (redshift is None) == (z_max is None or area is None):
         raise PhotometryError("give either z_max and area (a light-cone) or redshift "
                               "(the box placed at a redshift)")
@@ -321,4 +366,5 @@ def mock_galaxies(catalog: Catalog, filters: FilterSet | None = None, *,
     else:
         placement = light_cone(catalog, float(z_max), float(area), z_min=z_min,
                                velocities=velocities)
-    return galaxy_sources(catalog, placement, filters, redshift_step=redshift_step)
+    return galaxy_sources(catalog, placement, filters, redshift_step=redshift_step,
+                          r_range=r_range)
