@@ -213,7 +213,7 @@ def notes(result: dict[str, Any]) -> str:
         f"cost, not in the rates above). Its light-cone of {result['area_deg2']:g} deg² to "
         f"z = {mock['z_max']:g} holds {mock['galaxies_in_cone']:,} galaxies: each gets its "
         f"SED mixture and r flux, and the {mock['galaxies_kept']:,} with r 17-23.6 the "
-        f"other bands and the mix ('galaxies': the light-cone alone takes "
+        f"other bands and the mix ('galaxies alone': the light-cone takes "
         f"{mock['light_cone_cpu_seconds']:.2f} CPU s of it). The cut at "
         f"z = {mock['z_max']:g} loses {beyond['beyond']:,} of the {beyond['r_17_23.6']:,} "
         f"galaxies with r 17-23.6 in a {beyond['area_deg2']:g} deg² cone to "
