@@ -129,7 +129,7 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         DataFrame, one row per galaxy copy: ``row`` (position in ``catalog.table``),
         ``ra``, ``dec`` (deg), ``redshift`` (observed), ``redshift_cosmological``,
         ``distance`` (comoving, Mpc/h), ``replica`` (the copy's integer shift, as
-        ``"i,j,k"``), sorted by distance.
+        ``"i,j,k"``; categorical), sorted by distance.
     """
     if not (math.isfinite(z_max) and 0 <= z_min < z_max <= 20):
         raise PhotometryError(f"light cone: need 0 <= z_min < z_max <= 20, got z_min="
@@ -162,7 +162,7 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         raise PhotometryError(f"light cone: {shifts.shape[0]} box replicas needed "
                               f"(limit {_MAX_REPLICAS}); lower the area or z_max")
     cos_theta = math.cos(theta)
-    rows, offsets, labels = [], [], []
+    rows, offsets, codes, labels = [], [], [], []
     for shift in shifts:
         offset = positions + shift * box - origin
         distance = np.linalg.norm(offset, axis=1)
@@ -171,14 +171,19 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         if inside.any():
             rows.append(np.flatnonzero(inside))
             offsets.append(offset[inside])
-            labels.append(np.full(rows[-1].size, f"{shift[0]},{shift[1]},{shift[2]}"))
+            codes.append(np.full(rows[-1].size, len(labels), dtype=np.int32))
+            labels.append(f"{shift[0]},{shift[1]},{shift[2]}")
     if not rows:
         raise PhotometryError(f"light cone: no galaxy within {area:g} deg² and "
                               f"z = {z_min:g}-{z_max:g}")
-    cone = _observed(np.concatenate(rows), np.concatenate(offsets), vel, frame, catalog,
+    offset = np.concatenate(offsets)
+    # sorted by distance once, in numpy, before the table is built (a stable order)
+    order = np.argsort(np.einsum("ij,ij->i", offset, offset), kind="stable")
+    cone = _observed(np.concatenate(rows)[order], offset[order], vel, frame, catalog,
                      velocities)
-    cone["replica"] = np.concatenate(labels)
-    return cone.sort_values("distance", kind="stable").reset_index(drop=True)
+    cone["replica"] = pd.Categorical.from_codes(np.concatenate(codes)[order],
+                                                categories=labels)
+    return cone
 
 
 def box_at_redshift(catalog: Catalog, redshift: float, *, los: str = "x",
