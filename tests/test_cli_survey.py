@@ -47,21 +47,18 @@ def ok(*args):
     return result
 
 
-def refused(*args, written=(), words=()):
-    """The command fails as bad input: exit 2, ONE stderr line 'error: ...' holding
-    ``words`` (after any progress lines of the stages done), and none of ``written``
-    exists."""
+def refused(*args, written=()):
+    """The command fails as bad input: exit 2, ONE stderr line 'error: ...' (after any
+    progress lines of the stages done), and none of ``written`` exists. Returns that line
+    (the tests check what it names)."""
     result = run(*args)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.exit_code == 2, result.output + result.stderr
     progress = [line for line in lines[:-1] if re.match(r"^\s*\d+\.\d s  ", line)]
     assert progress == lines[:-1] and lines[-1].startswith("error: "), lines
-    lines = lines[-1:]
-    for word in words:
-        assert word in lines[0], lines[0]
     for path in written:
         assert not path.exists(), f"{path} was written"
-    return lines[0]
+    return lines[-1]
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +99,12 @@ def test_filter_and_depth_files_a_user_can_edit(tmp_path):
     ok("survey", "depths", "--filters", tmp_path / "jpas.csv", "--out", tmp_path / "d.csv")
     assert read_depths(tmp_path / "d.csv") == jpas_depths(jpas_like().names)
     # SDSS names have no J-PAS-like default depth
-    refused("survey", "depths", "--filters", tmp_path / "sdss.csv", "--out",
-            tmp_path / "none.csv", written=[tmp_path / "none.csv"], words=["uSDSS"])
-    refused("survey", "filters", "--system", "hst", "--out", tmp_path / "x.csv",
-            written=[tmp_path / "x.csv"], words=["hst"])
+    line = refused("survey", "depths", "--filters", tmp_path / "sdss.csv", "--out",
+                   tmp_path / "none.csv", written=[tmp_path / "none.csv"])
+    assert "uSDSS" in line, line
+    line = refused("survey", "filters", "--system", "hst", "--out", tmp_path / "x.csv",
+                   written=[tmp_path / "x.csv"])
+    assert "hst" in line, line
 
 
 # ----------------------------------------------------------------------------- chain
@@ -263,10 +262,11 @@ def test_report_survey_section_alone(chain, tmp_path):
     assert len(page.images) == len(FIGURES)
     text = out.read_text(encoding="utf-8")
     assert "Martínez-Solaeche+23 ANN1" in text and "survey_cnn" in text
-    refused("report", "--survey", paths["cnn"], "--out", tmp_path / "bad.html",
-            written=[tmp_path / "bad.html"], words=["metrics.json"])
-    refused("report", "--out", tmp_path / "none.html", written=[tmp_path / "none.html"],
-            words=["--survey"])
+    line = refused("report", "--survey", paths["cnn"], "--out", tmp_path / "bad.html",
+                   written=[tmp_path / "bad.html"])
+    assert "metrics.json" in line, line
+    line = refused("report", "--out", tmp_path / "none.html", written=[tmp_path / "none.html"])
+    assert "--survey" in line, line
 
 
 def test_build_report_checks_the_survey_directory_before_any_work(chain, mock, tmp_path):
@@ -309,20 +309,22 @@ def _filter_csv(path, wavelength, name="bad"):
     ((4000.0, 4200.0, 4100.0, 4300.0), ["not strictly increasing"])])
 def test_a_bad_filter_file_is_refused(mock, tmp_path, wavelength, words):
     bad = _filter_csv(tmp_path / "bad.csv", wavelength)
-    refused("survey", "depths", "--filters", bad, "--out", tmp_path / "d.csv",
-            written=[tmp_path / "d.csv"], words=[str(bad), *words])
-    refused("survey", "simulate", "--catalog", mock, "--area", AREA, "--z-max", Z_MAX,
-            "--filters", bad, "--out", tmp_path / "s.parquet",
-            written=[tmp_path / "s.parquet"], words=words)
+    line = refused("survey", "depths", "--filters", bad, "--out", tmp_path / "d.csv",
+                   written=[tmp_path / "d.csv"])
+    assert all(word in line for word in [str(bad), *words]), line
+    line = refused("survey", "simulate", "--catalog", mock, "--area", AREA, "--z-max", Z_MAX,
+                   "--filters", bad, "--out", tmp_path / "s.parquet",
+                   written=[tmp_path / "s.parquet"])
+    assert all(word in line for word in words), line
 
 
 def test_depths_missing_for_a_filter(chain, tmp_path):
     _, paths, _, _ = chain
     partial = tmp_path / "partial.csv"
     partial.write_text("filter,depth\nrSDSS,23.6\ngSDSS,23.5\n")
-    refused("survey", "observe", "--sources", paths["sources.parquet"], "--depths", partial,
-            "--out", tmp_path / "o.parquet", written=[tmp_path / "o.parquet"],
-            words=["no depth", "J0378"])
+    line = refused("survey", "observe", "--sources", paths["sources.parquet"], "--depths", partial,
+                   "--out", tmp_path / "o.parquet", written=[tmp_path / "o.parquet"])
+    assert all(word in line for word in ["no depth", "J0378"]), line
 
 
 def test_a_catalog_without_a_galaxy_column(mock, tmp_path):
@@ -331,9 +333,10 @@ def test_a_catalog_without_a_galaxy_column(mock, tmp_path):
     catalog = read_catalog(mock)
     catalog.table = catalog.table.drop(columns=["color"])
     write_catalog(catalog, tmp_path / "no_color.parquet")
-    refused("survey", "simulate", "--catalog", tmp_path / "no_color.parquet", "--area", AREA,
-            "--z-max", Z_MAX, "--out", tmp_path / "s.parquet",
-            written=[tmp_path / "s.parquet"], words=["color"])
+    line = refused("survey", "simulate", "--catalog", tmp_path / "no_color.parquet", "--area", AREA,
+                   "--z-max", Z_MAX, "--out", tmp_path / "s.parquet",
+                   written=[tmp_path / "s.parquet"])
+    assert "color" in line, line
 
 
 def test_a_source_outside_the_template_range_after_redshifting(mock, tmp_path):
@@ -343,23 +346,25 @@ def test_a_source_outside_the_template_range_after_redshifting(mock, tmp_path):
     from galhalo.photometry import FilterSet, write_filters
 
     write_filters(FilterSet((far_uv, *sdss())), tmp_path / "fuv.csv")
-    refused("survey", "simulate", "--catalog", mock, "--area", AREA, "--z-max", Z_MAX,
-            "--filters", tmp_path / "fuv.csv", "--out", tmp_path / "s.parquet",
-            written=[tmp_path / "s.parquet"], words=["do not cover", "0.3"])
+    line = refused("survey", "simulate", "--catalog", mock, "--area", AREA, "--z-max", Z_MAX,
+                   "--filters", tmp_path / "fuv.csv", "--out", tmp_path / "s.parquet",
+                   written=[tmp_path / "s.parquet"])
+    assert all(word in line for word in ["do not cover", "0.3"]), line
 
 
 def test_bad_models(chain, mock, tmp_path):
     _, paths, _, _ = chain
-    refused("survey", "train", "--catalog", paths["train.parquet"], "--model", "survey_svm",
-            "--out", tmp_path / "m", written=[tmp_path / "m"], words=["survey_svm"])
-    refused("survey", "train", "--catalog", paths["train.parquet"], "--model", "survey_cnn",
-            "--set", "depth=3", "--out", tmp_path / "m", written=[tmp_path / "m"],
-            words=["depth"])
-    refused("survey", "train", "--catalog", paths["sources.parquet"], "--model",
-            "survey_cnn", "--out", tmp_path / "m", written=[tmp_path / "m"],
-            words=["flux_err_"])
+    line = refused("survey", "train", "--catalog", paths["train.parquet"], "--model", "survey_svm",
+                   "--out", tmp_path / "m", written=[tmp_path / "m"])
+    assert "survey_svm" in line, line
+    line = refused("survey", "train", "--catalog", paths["train.parquet"], "--model", "survey_cnn",
+                   "--set", "depth=3", "--out", tmp_path / "m", written=[tmp_path / "m"])
+    assert "depth" in line, line
+    line = refused("survey", "train", "--catalog", paths["sources.parquet"], "--model",
+                   "survey_cnn", "--out", tmp_path / "m", written=[tmp_path / "m"])
+    assert "flux_err_" in line, line
     # a conditional model (halo -> galaxy) is not a survey classifier
     ok("train", "--model", "knn", "--catalog", mock, "--out", tmp_path / "knn")
-    refused("survey", "evaluate", "--model", tmp_path / "knn", "--catalog",
-            paths["test.parquet"], "--out", tmp_path / "e", written=[tmp_path / "e"],
-            words=["knn", "not a survey classifier"])
+    line = refused("survey", "evaluate", "--model", tmp_path / "knn", "--catalog",
+                   paths["test.parquet"], "--out", tmp_path / "e", written=[tmp_path / "e"])
+    assert all(word in line for word in ["knn", "not a survey classifier"]), line
