@@ -205,15 +205,18 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync(target.parent)
 
 
-def to_jsonable(obj: Any, *, where: str = "value") -> Any:
+def to_jsonable(obj: Any, *, where: str = "value", nan_as_none: bool = False) -> Any:
     """A copy of ``obj`` made of plain JSON types (dict, list, str, int, float, bool, None).
 
     numpy scalars become Python scalars, numpy arrays and tuples become (nested)
     lists, :class:`pathlib.Path` becomes ``str``. The result is *strict* JSON:
 
+    With ``nan_as_none=True`` a NaN or infinite float (an undefined value, e.g. a score
+    with an empty denominator) becomes ``None`` instead of an error.
+
     Raises:
-        ValueError: a float is NaN or infinite (JSON cannot represent it; store
-            ``None`` explicitly if a value is undefined).
+        ValueError: a float is NaN or infinite and ``nan_as_none`` is False (JSON cannot
+            represent it; store ``None`` explicitly if a value is undefined).
         TypeError: a mapping key is not a string, or a value has another type.
 
     Both messages name where the value sits, e.g. ``value['cosmology']['Om0']``.
@@ -221,29 +224,33 @@ def to_jsonable(obj: Any, *, where: str = "value") -> Any:
     if obj is None or isinstance(obj, bool | str):
         return obj
     if isinstance(obj, np.generic | np.ndarray):
-        return to_jsonable(obj.tolist(), where=where)
+        return to_jsonable(obj.tolist(), where=where, nan_as_none=nan_as_none)
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
         if not math.isfinite(obj):
+            if nan_as_none:
+                return None
             raise ValueError(f"{where} is {obj}: JSON cannot store NaN or infinity")
         return float(obj)
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, Mapping):
-        return _mapping_to_jsonable(obj, where)
+        return _mapping_to_jsonable(obj, where, nan_as_none)
     if isinstance(obj, list | tuple):
-        return [to_jsonable(item, where=f"{where}[{i}]") for i, item in enumerate(obj)]
+        return [to_jsonable(item, where=f"{where}[{i}]", nan_as_none=nan_as_none)
+                for i, item in enumerate(obj)]
     raise TypeError(f"{where} has type {type(obj).__name__}, which JSON cannot store")
 
 
-def _mapping_to_jsonable(obj: Mapping[Any, Any], where: str) -> dict[str, Any]:
+def _mapping_to_jsonable(obj: Mapping[Any, Any], where: str, nan_as_none: bool,
+                         ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in obj.items():
         if not isinstance(key, str):
             raise TypeError(f"{where} has key {key!r} of type {type(key).__name__}; "
                             "JSON keys must be strings")
-        out[key] = to_jsonable(value, where=f"{where}[{key!r}]")
+        out[key] = to_jsonable(value, where=f"{where}[{key!r}]", nan_as_none=nan_as_none)
     return out
 
 

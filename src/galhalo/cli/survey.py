@@ -21,7 +21,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ModelError, PhotometryError, one_line
-from ..files import atomic_path, check_writable, dumps_json
+from ..files import atomic_path, check_writable, dumps_json, to_jsonable
 from ._common import Seed, Stages, command_errors, output
 from .training import _parse_settings
 
@@ -330,7 +330,6 @@ def survey_evaluate(
     from ..photometry.survey_evaluation import (
         PUBLISHED_F1,
         PUBLISHED_REFERENCE,
-        finite,
         survey_scores,
     )
     from ..photometry.survey_metrics import R_BINS
@@ -340,7 +339,7 @@ def survey_evaluate(
     classifier = load_classifier(model_dir)
     frame, meta = _read_sources(catalog_path, "observed catalog")
     _filter_names(frame, meta, catalog_path, observed=True)
-    scores = finite(survey_scores(classifier, frame))
+    scores = to_jsonable(survey_scores(classifier, frame), nan_as_none=True)
     metrics = {"model": str(model_dir), "family": classifier.family,
                "catalog": str(catalog_path), "n_sources": len(frame),
                "classes": list(CLASSES), "r_bins": [list(b) for b in R_BINS],

@@ -47,8 +47,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import erf
 
+from ..catalog.messages import first_row
 from ..errors import PhotometryError
 from ..files import atomic_path, check_writable
+from .sources import numeric_values
 
 __all__ = [
     "JPAS_NARROW_CENTRES",
@@ -107,7 +109,7 @@ class Filter:
         if (wave <= 0).any():
             raise PhotometryError(f"{label}: non-positive wavelength {wave.min():g} Å")
         if (np.diff(wave) <= 0).any():
-            row = int(np.flatnonzero(np.diff(wave) <= 0)[0]) + 1
+            row = first_row(np.diff(wave) <= 0) + 1
             raise PhotometryError(f"{label}: wavelengths not strictly increasing "
                                   f"(sample {row}: {wave[row]:g} Å)")
         if (trans < 0).any():
@@ -240,15 +242,14 @@ def read_filters(path: str | os.PathLike[str]) -> FilterSet:
         raise PhotometryError(f"{source}: no filter rows")
     names = frame["filter"]
     if names.isna().any():
-        row = int(np.flatnonzero(names.isna().to_numpy())[0])
+        row = first_row(names.isna().to_numpy())
         raise PhotometryError(f"{source}: empty filter name at data row {row + 1}")
     names = names.astype(str).str.strip().to_numpy()
     values = {}
     for column in ("wavelength", "transmission"):
-        numbers = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(numbers)
+        numbers, bad = numeric_values(frame[column])
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+            row = first_row(bad)
             raise PhotometryError(f"{source}: filter '{names[row]}': NaN or non-numeric "
                                   f"{column} at data row {row + 1}")
         values[column] = numbers

@@ -13,24 +13,15 @@ on either side of ``z_p = 2.2`` (slopes and k's differ across it): PD16's PLE fi
 ``M*(z) = M*(0) - 2.5 (k1 z + k2 z²)`` with fixed Φ*(0), α, β; above z_p the density,
 break and bright-end slope evolve linearly, ``log Φ*(z) = log Φ*(z_p) + c1a Δz +
 c1b Δz²``, ``M*(z) = M*(z_p) + c2 Δz``, ``α(z) = α + c3 Δz`` (Δz = z - z_p; continuous
-at z_p). Sources: the PLE values (-26.71, -6.01, -4.31, -3.04, -1.54, -1.38, -0.08,
--0.25, -0.40, -0.05) and the PLE+LEDE values (M*(0) = -22.25, log Φ*(0) = -5.93, α =
--3.89, β = -1.47, k1 = 1.59, k2 = -0.36, c1a = -0.46, c1b = -0.06, c2 = -0.14, c3 =
-0.32) are those of the public HorizonGRound code (M. S. Wang, files
-``eBOSS_QSO_LF_PLE_model_fits.txt`` and ``eBOSS_QSO_LF_PLE+LEDE_model_fits.txt``,
-citing PD16), found with the search tool; PD16's own table was not reachable (the
-stored ar5iv/A&A pages hold only their opening). The PLE+LEDE values and the sign
-``M*(z) = M*(z_p) + c2 Δz`` are those of two further public implementations citing
-PD16 (one its Table 4 and Eqs. 6-10), and the sign is settled by PD16's Table 7 (predicted
-counts per r bin and Δz = 1 bin, as transcribed in a public script): the ratio
-PLE+LEDE / PLE of our two LFs matches the table's with an rms of 0.009 (0.022) in
-its logarithm at z = 2-3 (3-4), the opposite sign 0.028 (0.36); and the table's own
-totals put PLE+LEDE 2.8 % (4.8 %) below PLE at r < 22.5 (23), ours 2.8 % (4.4 %) at
-g < 22.5 (23): PD16's abstract figures (0.3 %, 1.1 %) are not the tabulated ones.
-The LF is fitted for 0.68 < z < 4; draws outside extrapolate it. Cosmology: flat
-ΛCDM, Ω_m = 0.3, H0 = 70 km/s/Mpc (:data:`LF_COSMOLOGY`), **unverified** as PD16's
-(one third-party implementation uses H0 = 67.9, Ω_m = 0.3065 instead; Table 7 does
-not tell the two apart within our K-corrections).
+at z_p). Sources (:data:`PD16_PLE`, :data:`PD16_PLE_LEDE`, :data:`LF_COSMOLOGY`; the
+table "Sources of the constants" in docs/photometry_sources.md): the public
+HorizonGRound code (M. S. Wang, ``eBOSS_QSO_LF_PLE*_model_fits.txt``) and a second
+implementation citing PD16's Table 4 (same PLE+LEDE values, the sign ``+ c2 Δz``, and
+flat ΛCDM H0 = 67.9, Ω_m = 0.3065); PD16's own text was not readable. With them our
+draws give back PD16's Table 7 (predicted counts in r, as transcribed in a public
+script): 104.8 and 61.5 quasars per deg² at r < 22.5 for 1 < z < 2 and 2 < z < 3
+against 104.55 and 61.50 (tested); with H0 = 70, Ω_m = 0.3: 4 % and 3 % short. The LF
+is fitted for 0.68 < z < 4; draws outside extrapolate it.
 
 **Spectra.** A rest-frame model linear in a few components, so that photometry is a
 :class:`~galhalo.photometry.synthetic.ComponentTable` lookup:
@@ -41,33 +32,28 @@ not tell the two apart within our K-corrections).
   5000 Å is host light, modelled here explicitly (below). A quasar's α is represented
   by the two nearest of :data:`ALPHA_GRID` (linear weights; the error at 1 and 5000 Å
   from the 1500 Å pivot is < 1 %);
-* broad and narrow emission lines (:data:`LINES`): Gaussians of the listed FWHM and rest
-  equivalent widths of the VB01 composite (rounded; N V split off the Lyα blend), plus
-  one very broad Gaussian (σ ≈ 450 Å at 3000 Å, EW 250 Å) for the "small blue bump" of
-  UV Fe II and Balmer continuum that lifts VB01's composite above its power law between
-  ~2200 and 4000 Å; each
-  quasar's EWs scattered log-normally (a common factor, σ_ln = 0.35, times one per line,
-  σ_ln = 0.25); a line's amplitude is its EW times the quasar's continuum at the line;
+* broad and narrow emission lines (:data:`LINES`): Gaussians with VB01's rest EWs,
+  plus one very broad Gaussian (σ ≈ 450 Å at 3000 Å, EW 250 Å) for the UV Fe II and
+  Balmer continuum "small blue bump" at ~2200-4000 Å; each quasar's EWs scattered
+  log-normally (a common factor, σ_ln = 0.35, times one per line, σ_ln = 0.25); a
+  line's amplitude is its EW times the quasar's continuum at the line;
 * host-galaxy light: one kcorrect template mix (:func:`host_spectrum`, rest g - i = 1.0,
   log sSFR = -10.5) scaled to a host-to-quasar ratio at 5100 Å from the quasar's
   luminosity with the Shen et al. (2011) relation and 0.2 dex scatter
-  (:func:`host_ratio`; ``with_host=False`` leaves it out). It matters at z < 1 (a
-  M_g = -22 quasar has about as much host as quasar light at 5100 Å) and reddens the
-  faint low-z quasars' r - i;
+  (:func:`shen_host_ratio`, :func:`host_ratio`; ``with_host=False`` leaves it out).
+  It matters at z < 1 and reddens the faint low-z quasars' r - i;
 * the mean intergalactic transmission of :mod:`.igm` (Inoue et al. 2014) applied in
   the observed frame by the table.
 
-Dust reddening, broad absorption lines, the
-Baldwin effect and the Fe II multiplet structure are not modelled.
+Dust reddening, broad absorption lines, the Baldwin effect and the Fe II multiplet
+structure are not modelled.
 
-**Provenance of the spectral numbers** (checked with the search tool on 2026-12-07):
-VB01's mean slope α = -0.44 and the line EWs of :data:`LINES` (VB01 Table 2, Lyα + N V
-blend split 85 + 8 Å) are **unverified**: typed from memory, VB01's table was not
-reachable (the stored ar5iv page holds only its opening, checked again the same day);
-the FWHMs are typical widths, not VB01's. Shen et al.
-(2011, ApJS 194, 45, Eq. 1; :data:`HOST_POLYNOMIAL`, its validity range) is
-**unverified** likewise. The slope scatter (0.30), EW scatters and the host template
-are choices of this model, not fits.
+**Provenance** (search tool, 2026-12-07): VB01's α_ν = -0.44 (-2.45 redward of ~5000
+Å: host light here) and the EWs of :data:`LINES` are VB01's Table 2 as transcribed in
+the public repository ivanosaccheo/my_functions (``tables/various/
+vanden_berk_2001_tab2.dat``; its ``library.py`` uses α_λ = -1.56 and +0.45); Shen et
+al. (2011, Eq. 1) as that ``library.py`` applies it (x of the total light, x < 1.053).
+The FWHMs, the scatters, the host template and its lower hold are this model's choices.
 """
 
 from __future__ import annotations
@@ -102,12 +88,13 @@ __all__ = [
     "quasar_components",
     "quasar_sources",
     "quasar_table",
+    "shen_host_ratio",
     "spectrum_coefficients",
     "volume_element",
 ]
 
-#: Flat ΛCDM of the LF fit.
-LF_COSMOLOGY = {"Om0": 0.3, "H0": 70.0}
+#: Flat ΛCDM of the LF fit (see the module doc).
+LF_COSMOLOGY = {"Om0": 0.3065, "H0": 67.9}
 #: Rest wavelengths of the component spectra, Å (Δ ln λ = 0.001, 300 km/s).
 REST_WAVELENGTH = np.exp(np.arange(np.log(300.0), np.log(12000.0), 1e-3))
 #: Continuum slopes α (f_ν ∝ ν^α) of the basis spectra.
@@ -117,33 +104,36 @@ ALPHA_MEAN, ALPHA_SIGMA = -0.44, 0.30
 #: Breaks (Å) and the fixed slopes beyond them.
 BLUE_BREAK, ALPHA_EUV = 1100.0, -1.7
 #: Host galaxy: rest g - i and log sSFR (yr⁻¹) of its kcorrect template mix, the
-#: host-to-quasar ratio at 5100 Å of Shen et al. (2011, Eq. 1; polynomial in
-#: x = log10(λL_λ(5100) / 1e44 erg/s), valid for -1.3 < x < 0.76, held at the ends) and
-#: its log-normal scatter (dex).
+#: host-to-quasar ratio at 5100 Å of Shen et al. (2011, Eq. 1): a cubic in
+#: x = log10(λL_λ(5100) / 1e44 erg/s) of the *total* (quasar + host) light, for
+#: x < 1.053 (the cubic's root; no host above), held at x = -1.3 below (this model's
+#: choice), and its log-normal scatter (dex, this model's choice).
 HOST_COLOUR, HOST_LOG_SSFR = 1.0, -10.5
 HOST_POLYNOMIAL = (0.8052, -1.5502, 0.9121, -0.1577)
-HOST_X_RANGE, HOST_SCATTER_DEX = (-1.3, 0.76), 0.2
+HOST_X_RANGE, HOST_SCATTER_DEX = (-1.3, 1.053), 0.2
 #: 4π (10 pc)² in cm², and the speed of light in Å/s.
 _FOUR_PI_10PC2 = 4.0 * np.pi * 3.0856776e19**2
 _C_ANGSTROM = 2.99792458e18
 #: Continuum pivot, Å: every basis spectrum has f_λ = 1 there.
 PIVOT = 1500.0
-#: Emission lines: name, rest wavelength (Å), rest EW (Å), FWHM (km/s); after VB01.
+#: Emission lines: name, rest wavelength (Å), rest EW (Å), FWHM (km/s). EWs: VB01's
+#: Table 2 (module doc), its Lyα EW 92.91 (1160-1290 Å, N V in it) split 84.91 + 8 (N V)
+#: here; the "FeII+BaC" bump and every FWHM are this model's.
 LINES: tuple[tuple[str, float, float, float], ...] = (
-    ("Lyb+OVI", 1030.0, 10.0, 5000.0),
-    ("Lya", 1215.67, 85.0, 5500.0),
+    ("Lyb+OVI", 1030.0, 9.77, 5000.0),
+    ("Lya", 1215.67, 84.91, 5500.0),
     ("NV", 1240.14, 8.0, 4000.0),
-    ("SiIV+OIV]", 1399.8, 8.1, 5000.0),
-    ("CIV", 1549.06, 23.8, 4500.0),
-    ("HeII", 1640.42, 1.0, 3000.0),
-    ("CIII]", 1908.73, 21.2, 5500.0),
-    ("MgII", 2798.75, 32.3, 4000.0),
+    ("SiIV+OIV]", 1399.8, 8.13, 5000.0),
+    ("CIV", 1549.06, 23.78, 4500.0),
+    ("HeII", 1640.42, 0.51, 3000.0),
+    ("CIII]", 1908.73, 21.19, 5500.0),
+    ("MgII", 2798.75, 32.28, 4000.0),
     ("FeII+BaC", 3000.0, 250.0, 106000.0),
-    ("[OII]", 3727.09, 1.6, 1000.0),
-    ("Hg", 4341.68, 12.6, 3500.0),
-    ("Hb", 4862.68, 46.2, 3500.0),
-    ("[OIII]", 5008.24, 13.2, 1000.0),
-    ("Ha", 6564.61, 194.5, 3000.0),
+    ("[OII]", 3727.09, 1.56, 1000.0),
+    ("Hg", 4341.68, 12.62, 3500.0),
+    ("Hb", 4862.68, 46.21, 3500.0),
+    ("[OIII]", 5008.24, 13.23, 1000.0),
+    ("Ha", 6564.61, 194.52, 3000.0),
 )
 #: Log-normal scatter of the EWs: common to a quasar's lines, and per line.
 EW_COMMON_SIGMA, EW_LINE_SIGMA = 0.35, 0.25
@@ -262,9 +252,31 @@ def host_spectrum() -> np.ndarray:
     return spectrum / np.interp(5100.0, REST_WAVELENGTH, spectrum)
 
 
+def shen_host_ratio(x_quasar: np.ndarray) -> np.ndarray:
+    """Mean host-to-quasar λL_λ ratio at rest 5100 Å for quasars whose *own* continuum
+    has x_quasar = log10(λL_λ(5100) / 1e44 erg/s) (shape kept).
+
+    Shen et al. (2011, Eq. 1) give the ratio r as a cubic (:data:`HOST_POLYNOMIAL`) in
+    the total x = x_quasar + log10(1 + r); that implicit equation is solved by
+    fixed-point iteration (a contraction: |d log10(1 + r)/dx| < 0.4 on the range). r = 0
+    at x >= 1.053 (the cubic's root, Shen et al.'s limit); below x = -1.3 the cubic is
+    held at its value there (:data:`HOST_X_RANGE`)."""
+    xq = np.asarray(x_quasar, dtype=float)
+    low, high = HOST_X_RANGE
+
+    def cubic(x):
+        ratio = np.polyval(HOST_POLYNOMIAL[::-1], np.maximum(x, low))
+        return np.where(x < high, np.clip(ratio, 0.0, None), 0.0)
+
+    x = xq
+    for _ in range(60):
+        x = xq + np.log10(1.0 + cubic(x))
+    return cubic(x)
+
+
 def host_ratio(magnitude: np.ndarray, alpha: np.ndarray, seed) -> np.ndarray:
     """Host-to-quasar f_λ ratio at rest 5100 Å (n,) of quasars with M_g(z=2)
-    ``magnitude`` and slope ``alpha``: Shen et al. (2011) in the quasar's continuum
+    ``magnitude`` and slope ``alpha``: :func:`shen_host_ratio` of the quasar's continuum
     λL_λ(5100) (from M_g(z=2), the 1570 Å rest of g at z = 2, and α), scattered by
     :data:`HOST_SCATTER_DEX`."""
     mag = np.asarray(magnitude, dtype=float)
@@ -273,10 +285,9 @@ def host_ratio(magnitude: np.ndarray, alpha: np.ndarray, seed) -> np.ndarray:
     l_nu = _FOUR_PI_10PC2 * 1e-29 * 10.0 ** (-0.4 * (mag - 23.9)) / 3.0
     nu_l_nu = _C_ANGSTROM / 1570.0 * l_nu
     l5100 = nu_l_nu * (5100.0 / 1570.0) ** (-1.0 - a)
-    x = np.clip(np.log10(l5100 / 1e44), *HOST_X_RANGE)
-    ratio = np.polyval(HOST_POLYNOMIAL[::-1], x)
+    ratio = shen_host_ratio(np.log10(l5100 / 1e44))
     scatter = _rng(seed).normal(0.0, HOST_SCATTER_DEX, mag.shape)
-    return np.clip(ratio, 0.0, None) * 10.0**scatter
+    return ratio * 10.0**scatter
 
 
 def quasar_components() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..catalog.messages import first_row
 from ..errors import PhotometryError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "check_sources",
     "error_columns",
     "flux_columns",
+    "numeric_values",
     "quasar_class",
 ]
 
@@ -48,6 +50,15 @@ def flux_columns(names: Iterable[str]) -> list[str]:
 def error_columns(names: Iterable[str]) -> list[str]:
     """``flux_err_<name>`` for each filter name, in order."""
     return [f"flux_err_{name}" for name in names]
+
+
+def numeric_values(values: pd.Series | np.ndarray | Sequence[object],
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(values as floats (n,), mask (n,) of the entries that are NaN, infinite or not
+    numbers): the check behind the one-line "first bad row" errors of a source catalog
+    and of a filter file (the row: :func:`galhalo.catalog.messages.first_row`)."""
+    numbers = np.asarray(pd.to_numeric(values, errors="coerce"), dtype=float)
+    return numbers, ~np.isfinite(numbers)
 
 
 def quasar_class(redshift: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -74,19 +85,18 @@ def check_sources(frame: pd.DataFrame, filter_names: Iterable[str]) -> pd.DataFr
     classes = frame["source_class"].astype(str).to_numpy()
     bad = ~np.isin(classes, CLASSES)
     if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+        first = first_row(bad)
         raise PhotometryError(
             f"source catalog: column 'source_class' has {int(bad.sum())} rows not in "
             f"{CLASSES} (first: row {first}, {classes[first]!r})")
     for name in ("redshift", *fluxes):
-        values = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(values)
+        _, bad = numeric_values(frame[name])
         if bad.any():
-            first = int(np.flatnonzero(bad)[0])
+            first = first_row(bad)
             raise PhotometryError(f"source catalog: column '{name}' has {int(bad.sum())} "
                                   f"NaN/infinite values (first: row {first})")
     redshift = frame["redshift"].to_numpy(dtype=float)
     if (redshift < 0).any():
-        first = int(np.flatnonzero(redshift < 0)[0])
+        first = first_row(redshift < 0)
         raise PhotometryError(f"source catalog: column 'redshift' is negative at row {first}")
     return frame

@@ -8,8 +8,9 @@ purity-completeness curve of the high-z quasars (threshold scan of p(qso_high)) 
 best-F1 point, quasar redshift σ_NMAD / outliers / bias overall and per r bin, and the
 reliability curve with the expected calibration error. :data:`PUBLISHED_F1` holds the
 published J-PAS mock figures drawn beside ours (Martínez-Solaeche et al. 2023,
-arXiv:2303.12684, ANN1; /work/shared/REFERENCES.md). :func:`finite` turns the result into
-strict JSON (an undefined score, NaN, becomes ``None``).
+arXiv:2303.12684, ANN1; /work/shared/REFERENCES.md). ``galhalo.files.to_jsonable(scores,
+nan_as_none=True)`` turns the result into strict JSON (an undefined score, NaN, becomes
+``None``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..files import to_jsonable
 from .classifiers import QUASARS, SurveyClassifier, class_index
 from .sources import CLASSES
 from .survey_metrics import (
@@ -58,7 +60,8 @@ def survey_scores(model: SurveyClassifier, frame: pd.DataFrame,
         None where empty), ``ece``, ``reliability`` (``confidence``, ``accuracy``,
         ``count`` per probability bin), ``qso_high_curve`` (``threshold``, ``purity``,
         ``completeness``, ``f1``, ``selected``), ``qso_high_best`` (the point of best
-        F1; None without a defined F1). NaN marks an undefined score (:func:`finite`).
+        F1; None without a defined F1). NaN marks an undefined score
+        (``to_jsonable(..., nan_as_none=True)`` writes it as None).
     """
     truth = frame["source_class"].to_numpy().astype(str)
     probabilities = model.predict_proba(frame, priors)
@@ -96,12 +99,7 @@ def survey_scores(model: SurveyClassifier, frame: pd.DataFrame,
 
 
 def finite(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float (an undefined score) replaced by None,
-    numpy arrays and tuples as lists: strict JSON."""
-    if isinstance(obj, dict):
-        return {key: finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [finite(value) for value in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj.item() if isinstance(obj, np.generic) else obj
+    """Kept only for ``benchmarks/survey_classification.py`` (owned elsewhere; to go once
+    it calls :func:`galhalo.files.to_jsonable` itself): ``to_jsonable(obj,
+    nan_as_none=True)``."""
+    return to_jsonable(obj, nan_as_none=True)
