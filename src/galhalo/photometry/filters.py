@@ -24,7 +24,8 @@ Built-in systems:
   (centre 3497 Å, FWHM 509 Å) and ``J1007`` (centre 10069 Å, FWHM 1500 Å; in reality a
   long-pass cut by the CCD) are smooth top-hats with wider edges: these four numbers are
   **unverified** (typed from memory; the J-PAS and miniJPAS papers' filter tables were
-  not reachable with the search tool): replace them by the real curves. The
+  not reachable with the search tool, rechecked 2026-12-07: public code quotes only
+  J-PLUS's uJAVA, ~3480 Å on another camera): replace them by the real curves. The
   broad bands ``uJPAS``, ``gSDSS``, ``rSDSS``, ``iSDSS`` are the SDSS 2.5 m curves
   (``sdss_[ugri]0.dat`` of ``kcorrect``, 1.3 airmass), standing in for J-PAS's own
   broad filters.
