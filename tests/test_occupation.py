@@ -144,6 +144,32 @@ def test_bad_counts_and_tables_are_refused(universe):
         OccupationModel(target_noise=0.1)
 
 
+def test_balance_step_balances_the_mean_and_lowers_the_fit_nll(universe, fitted):
+    """The balance step (Wüthrich 2020) refits the output layer's log-mean row on every
+    fit row: its bias's score sum (n - mu) / (1 + alpha mu) vanishes there (Poisson:
+    sum n = sum mu), which the early-stopped network alone does not reach, and the fit
+    rows' NLL is at most the unbalanced network's (the refit starts from its weights)."""
+    train, _, _ = universe
+    unbalanced = OccupationModel(**SETTINGS, balance=False).fit(
+        train, CONDITION, "N_sat", seed=0, progress=False)
+    counts = train["N_sat"].to_numpy(float)
+
+    def relative_score(model):
+        mean, alpha = model.parameters_of(train)
+        return abs(((counts - mean) / (1 + alpha * mean)).sum()) / counts.sum()
+
+    for poisson, model in fitted.items():
+        record = model.metrics["balance"]
+        assert record["applied"] and record["nll_after"] < record["nll_before"]
+        assert relative_score(model) < 1e-4, poisson
+    assert relative_score(unbalanced) > 10 * relative_score(fitted[False])
+    assert "balance" not in unbalanced.metrics
+    assert (-fitted[False].log_prob(train, train).mean()
+            <= -unbalanced.log_prob(train, train).mean() + 1e-6)
+    with pytest.raises(ModelError, match="balance must be true or false, got 'yes'"):
+        OccupationModel(balance="yes")
+
+
 def test_log_prob_refuses_non_counts(universe, fitted):
     _, test, _ = universe
     rows = test.iloc[:3]

@@ -73,6 +73,7 @@ class NeuralModel(ScaledModel):
         self.history = train(self.network, problem.loss, problem.train, problem.valid,
                              self.training_config, seed, progress,
                              valid_loss=problem.valid_loss)
+        self._after_training(data)
         valid_nll = -float(np.mean(self.log_prob(
             dict(zip(self.condition, data.x_valid.T, strict=True)),
             dict(zip(self.target, data.y_valid.T, strict=True)))))
@@ -89,6 +90,11 @@ class NeuralModel(ScaledModel):
         train_scaled = self._scaled(data.x, data.y_model)
         valid_scaled = self._scaled(data.x_valid, data.y_valid_model)
         return TrainingProblem(self.scaled_log_prob_loss, train_scaled[:2], valid_scaled[:2])
+
+    def _after_training(self, data) -> None:
+        """Runs once the training loop has restored the best weights, before the fit's
+        metrics are computed; ``data`` is :meth:`_prepare_fit`'s split (nothing by
+        default)."""
 
     def _fit_metrics(self) -> dict:
         """Family-specific entries of :attr:`metrics` after a fit (none by default)."""
