@@ -21,8 +21,10 @@ Sources (``--source``): ``mixture`` (default) is the mixed sample of
 (``galhalo.simulate`` with satellites, 1e5 hosts in 205 Mpc/h: benchmarks/photometry.py's
 ``simulate_mock``), seen on a light-cone to z = 1.9 and photometered
 (``cone_galaxies``: ``photometry.galaxies.mock_galaxies``), PD16 quasars and stars.
-Training takes at most ``--train / 4`` sources of each class from a cone of ``--area``
-deg² (the high-z quasars are ~1e-2 of the sources, so they are enriched); the test is
+Training takes at most ``--train / 4`` sources of each class (20,000 by default), the
+stars and galaxies from a cone of ``--area`` deg², the quasars (~4 % of the sources,
+the high-z ones ~1 %) from ``--quasar-area`` deg² of PD16 quasars, so they are enriched
+(``training_pool``, ``balanced``); the test is
 every source of another ``--test-area`` deg² cone along another line of sight
 (``TEST_AXIS``) at the survey's fractions, and the predictions are shifted to those
 fractions (``predict_proba(..., priors)``). The two cones see different galaxies of the
@@ -32,14 +34,26 @@ properties, not their redshifts or fluxes) recur in both samples. ``toy`` uses
 fractions in training and test). Neither is J-PAS's own mock: the comparison is of the
 method, not of a tuned number.
 
-Usage::
+Learning curve (``--curve N1,N2,...``, instead of the above): the CNN and LightGBM (errors
+as inputs) trained on at most N sources per class for each N (nested draws from the
+same pool), scored on the same held-out cone (``sky``): F1 of both quasar classes per r
+bin with the test's bootstrap σ, macro F1, fit seconds, epochs / rounds run; at the
+largest N also with the faint bin drawn ``--faint-weight`` times as often, and with LONG
+times the training length. Writes benchmarks/results/survey_learning_curve.json, the
+block ``survey_learning_curve`` and docs/figures/survey_learning_curve.png.
 
-    python benchmarks/survey_classification.py               # mixture, 8k train, 2 deg² test
+Usage (``--threads``: of torch and LightGBM, 1 by default)::
+
+    python benchmarks/survey_classification.py               # mixture, 80k train, 2 deg² test
     python benchmarks/survey_classification.py --quick       # 3k train, 1 deg² test
     python benchmarks/survey_classification.py --source toy  # the parametric toy survey
+    python benchmarks/survey_classification.py --curve 500,2000,8000,20000
 
 Prints the tables, writes JSON (benchmarks/results/survey_classification.json) and the
 block ``survey_classification`` of docs/survey_classification.md.
+
+Long file: the benchmark and its learning curve share the survey, the training pool,
+the models and the tables, so they stay in one script.
 """
 
 from __future__ import annotations
@@ -268,7 +282,7 @@ def f1_table(result: dict[str, Any]) -> str:
                              _f(s["all"][name]["f1"])])
             rows.append([name, "Martínez-Solaeche+23 ANN1", *map(_f, PUBLISHED[name]), "–"])
     return markdown_table(header, rows) + (
-        "\n\n¹ The same models on the test without its galaxies, none predicted (as if a "
+        "\n¹ The same models on the test without its galaxies, none predicted (as if a "
         "morphology cut removed every galaxy and nothing else: the paper's point-like "
         "sample).\n")
 
@@ -409,7 +423,7 @@ def curve_table(curve: dict[str, Any]) -> str:
             f"CNN at most {curve['epochs']} epochs (long: ×{LONG}, patience ×2; LightGBM "
             f"rounds ×{LONG}). Fit seconds are wall-clock on one core of a shared "
             "2-core machine.")
-    return markdown_table(header, rows) + "\n\n" + note
+    return markdown_table(header, rows) + "\n" + note
 
 
 def curve_figure(curve: dict[str, Any], path: Path) -> Path:
@@ -432,7 +446,7 @@ def curve_figure(curve: dict[str, Any], path: Path) -> Path:
         axis.set(xscale="log", xlabel="training sources per class",
                  title=f"r {lo:g}–{hi:g}", ylim=(0, 1.02))
     axes[0].set_ylabel("F1")
-    axes[-1].legend(fontsize="x-small", loc="lower right")
+    axes[0].legend(fontsize="x-small", loc="lower right")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=110, format="png")
