@@ -70,14 +70,14 @@ import torch
 from _docs import DOCS, markdown_table, rewrite_block
 
 from galhalo.catalog import Catalog
-from galhalo.files import atomic_path, write_json
+from galhalo.files import atomic_path, to_jsonable, write_json
 from galhalo.photometry import CLASSES, jpas_like
 from galhalo.photometry.boosting import BoostedClassifier
 from galhalo.photometry.classifiers import QUASARS, feature_spec, toy_survey
 from galhalo.photometry.cnn import CNNClassifier
 from galhalo.photometry.observation import jpas_depths, observe
 from galhalo.photometry.quasars import quasar_sources
-from galhalo.photometry.survey_evaluation import PUBLISHED_F1, finite, survey_scores
+from galhalo.photometry.survey_evaluation import PUBLISHED_F1, survey_scores
 from galhalo.photometry.survey_metrics import R_BINS, class_scores
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "survey_classification.json"
@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         curve = learning_curve(args)
         text = curve_table(curve)
         print(text)
-        write_json(args.out or CURVE_OUT, finite(curve))
+        write_json(args.out or CURVE_OUT, to_jsonable(curve, nan_as_none=True))
         if not args.no_docs:
             curve_figure(curve, FIGURE)
             rewrite_block(DOCUMENT, CURVE_BLOCK, text + "\n\n![F1 against the training "
@@ -507,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([f1_table(result), shift_table(result), redshift_table(result),
                       confusion_table(result), summary(result)])
     print(text)
-    write_json(args.out or DEFAULT_OUT, finite(result))
+    write_json(args.out or DEFAULT_OUT, to_jsonable(result, nan_as_none=True))
     if not args.no_docs:
         rewrite_block(DOCUMENT, BLOCK, text, command=command.strip())
     return 0

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..files import to_jsonable
 from .classifiers import QUASARS, SurveyClassifier, class_index
 from .sources import CLASSES
 from .survey_metrics import (
@@ -33,7 +32,7 @@ from .survey_metrics import (
     reliability,
 )
 
-__all__ = ["PUBLISHED_F1", "PUBLISHED_REFERENCE", "finite", "survey_scores"]
+__all__ = ["PUBLISHED_F1", "PUBLISHED_REFERENCE", "survey_scores"]
 
 #: Martínez-Solaeche et al. 2023 (arXiv:2303.12684), ANN1 on J-PAS mocks: F1 per r bin
 #: 17-20, 20-22.5, 22.5-23.6 (the bins of :data:`~.survey_metrics.R_BINS`).
@@ -96,10 +95,3 @@ def survey_scores(model: SurveyClassifier, frame: pd.DataFrame,
         "qso_high_curve": {k: curve[k] for k in ("threshold", "purity", "completeness", "f1",
                                                  "selected")},
         "qso_high_best": best}
-
-
-def finite(obj: Any) -> Any:
-    """Kept only for ``benchmarks/survey_classification.py`` (owned elsewhere; to go once
-    it calls :func:`galhalo.files.to_jsonable` itself): ``to_jsonable(obj,
-    nan_as_none=True)``."""
-    return to_jsonable(obj, nan_as_none=True)
