@@ -50,7 +50,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                "declared sSFR floor −15 and colour ceiling 1.19 as softplus supports"),
     "wide": ("flow", {"transforms": 6, "bins": 12, "hidden": [192, 192]},
              "more capacity: 6 transforms, 12 bins, 2 × 192 hidden"),
-    "decay": ("flow", {"weight_decay": 1e-4}, "weight decay 1e-4 (default 1e-5)"),
+    "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),
 }
 
 
