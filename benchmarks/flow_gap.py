@@ -57,6 +57,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                          "deep ensemble of 3 flows with the declared bounds"),
     "wide": ("flow", {"transforms": 6, "bins": 12, "hidden": [192, 192]},
              "more capacity: 6 transforms, 12 bins, 2 × 192 hidden"),
+    "deep": ("flow", {"hidden": [219, 219, 219], "bins": 12},
+             "the published network size in the default flow: 3 × 219 hidden, 12 bins"),
+    "noise": ("flow", {"condition_noise": 0.05},
+              "noise regularisation: N(0, 0.05²) on the standardised conditions"),
     "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),
 }
 
