@@ -43,6 +43,8 @@ TARGET_OVERALL, TARGET_REGION = 0.03, 0.06
 #: The declared bounds of the ``bounds`` variants: where TNG-like data put the sSFR floor
 #: and the colour ceiling (the location a user declares, not the truth's shape).
 BOUNDS = {"sSFR": [-15.0, None], "color": [None, 1.19]}
+#: The published network size (3 x 219 hidden units, 12 bins) in the default flow.
+DEEP = {"hidden": [219, 219, 219], "bins": 12}
 #: The variants: name -> (family, hyperparameters, what it tests).
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "default": ("flow", {}, "the flow's defaults"),
@@ -57,8 +59,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                          "deep ensemble of 3 flows with the declared bounds"),
     "wide": ("flow", {"transforms": 6, "bins": 12, "hidden": [192, 192]},
              "more capacity: 6 transforms, 12 bins, 2 × 192 hidden"),
-    "deep": ("flow", {"hidden": [219, 219, 219], "bins": 12},
+    "deep": ("flow", DEEP,
              "the published network size in the default flow: 3 × 219 hidden, 12 bins"),
+    "deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS}, "`deep` with the declared bounds"),
+    "ensemble2_deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS, "members": 2},
+                              "deep ensemble of 2 `deep_bounds` flows"),
     "noise": ("flow", {"condition_noise": 0.05},
               "noise regularisation: N(0, 0.05²) on the standardised conditions"),
     "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),
