@@ -101,8 +101,10 @@ def calibration_summary(table: pd.DataFrame) -> dict[str, Any]:
     return {"mean_abs_diff": summary, **cal.to_json(results)}
 
 
-def fit_gap(catalog, seed: int, threads: int) -> dict[str, Any]:
-    """Fit the default flow on 80% and score the held-out 20% against the truth."""
+def fit_gap(catalog, seed: int, threads: int, family: str = "flow",
+            hyperparameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit a model (by default the default flow) on 80% and score the held-out 20%
+    against the truth; ``family`` and ``hyperparameters`` choose the model."""
     import torch
 
     from galhalo.models import model_family
@@ -113,7 +115,7 @@ def fit_gap(catalog, seed: int, threads: int) -> dict[str, Any]:
     train, test = catalog.select(~held_out), catalog.select(held_out)
     truth = TruthModel.from_dict(catalog.meta.truth)
     truth_nll = -truth.log_prob(test.table, test.table)
-    model = model_family("flow")()
+    model = model_family(family)(**(hyperparameters or {}))
     start = time.perf_counter()
     model.fit(train, CONDITION, TARGET, seed=0, progress=True)
     fit_seconds = time.perf_counter() - start

@@ -15,10 +15,11 @@ from .transforms import SMASS_CUT_WIDTH
 #: deviations (standardised units) added to the conditions and targets of each training
 #: batch, which smooths the learned density against overfitting small samples; and
 #: ``smass_cut_width``, the bend width (dex) of the stellar-mass-cut support
-#: (transforms.default_supports).
+#: (transforms.default_supports); ``bounds``, declared one-sided bounds of target
+#: columns (None: none; transforms.declared_supports).
 TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
                      "condition_noise": 0.0, "target_noise": 0.0,
-                     "smass_cut_width": SMASS_CUT_WIDTH}
+                     "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

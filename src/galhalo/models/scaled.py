@@ -8,7 +8,10 @@ targets (a lattice rule over the grid cells) and the common ``config.json`` keys
 Two hyperparameters choose how columns are scaled: ``scaling`` ("standard", the
 default: mean 0 and sd 1 after the support maps; "minmax": the training range onto
 [-1, 1]) and ``supports`` ("default": the support maps of ``transforms.default_supports``;
-"none": every column as given, as in the published models).
+"none": every column as given, as in the published models). A third, ``bounds``
+(``transforms.declared_supports``; neural families), declares a lower or upper bound of
+target columns, which then get a softplus support in place of their usual map, so the
+density is exactly zero beyond the bound (an sSFR floor, a colour ceiling).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .transforms import (
     SMASS_CUT_WIDTH,
     ColumnScaler,
     Support,
+    declared_supports,
     default_supports,
     detect_grid,
     stellar_mass_cut_of,
@@ -136,15 +140,21 @@ class ScaledModel(ConditionalModel):
         if self.hyperparameters.get("supports", "default") not in SUPPORT_CHOICES:
             raise ModelError(f"supports must be one of {', '.join(SUPPORT_CHOICES)}, got "
                              f"{self.hyperparameters['supports']!r}")
+        declared_supports(self.hyperparameters.get("bounds"))  # ModelError if malformed
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
 
-    def _supports(self, names: tuple[str, ...], cut: float | None,
-                  width: float) -> list[Support]:
-        """The support maps of ``names`` by the ``supports`` hyperparameter."""
+    def _supports(self, names: tuple[str, ...], cut: float | None, width: float,
+                  declared: dict[str, Support] | None = None) -> list[Support]:
+        """The support maps of ``names`` by the ``supports`` hyperparameter, with the
+        ``declared`` ones (column -> Support) in place of theirs."""
         if self.hyperparameters.get("supports", "default") == "none":
-            return [Support() for _ in names]
-        return default_supports(names, cut, width)
+            supports = [Support() for _ in names]
+        else:
+            supports = default_supports(names, cut, width)
+        if declared:
+            supports = [declared.get(name, s) for name, s in zip(names, supports, strict=True)]
+        return supports
 
     def _prepare_fit(self, catalog, condition, target, valid, seed: int) -> FitData:
         """Set the columns and fit the scalers on the training split; the split is a
@@ -167,13 +177,17 @@ class ScaledModel(ConditionalModel):
         cut = stellar_mass_cut_of(truth, smass)
         width = float(self.hyperparameters.get("smass_cut_width", SMASS_CUT_WIDTH))
         scaling = self.hyperparameters.get("scaling", "standard")
+        declared = declared_supports(self.hyperparameters.get("bounds"))
+        if set(declared) - set(self.target):
+            raise ModelError(f"bounds name {sorted(set(declared) - set(self.target))}, which "
+                             f"are not targets ({', '.join(self.target)})")
         try:
             self.condition_scaler = ColumnScaler.fit(
                 self.condition, x, self._supports(self.condition, cut, width),
                 scaling=scaling)
-            self.target_scaler = ColumnScaler.fit(self.target, y,
-                                                  self._supports(self.target, cut, width),
-                                                  self._target_grids(y), scaling)
+            self.target_scaler = ColumnScaler.fit(
+                self.target, y, self._supports(self.target, cut, width, declared),
+                self._target_grids(y), scaling)
             # Discrete targets are spread over their grid cells once, with the fit's seed.
             rng = np.random.default_rng(seed)
             y_model = self.target_scaler.dequantise(y, rng)

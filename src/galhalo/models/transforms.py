@@ -14,6 +14,10 @@ stays defined there because the map is affine on the whole line):
   the identity (x - lower) far from it. A small width ``w`` keeps the transformed
   variable compact: its left tail decays as exp(u / w) instead of exp(u).
 
+Each non-identity map has ONE bound: a ``lower`` one as above, or an ``upper`` one
+(``Support("softplus", upper=1.19)``), the mirror image: u = -f(upper - x) with f the
+lower-bound map of the distance, so u still increases with x (a red colour ceiling).
+
 So a model's density in x is the density in z = (u - mean) / scale times
 ``|dz/dx| = |du/dx| / scale`` (``forward`` returns its log). Values outside the support
 have zero density (``log_prob`` gives -inf for them).
@@ -47,43 +51,63 @@ _EPSILON = 1e-9
 
 @dataclass(frozen=True)
 class Support:
-    """Support map of one column: ``kind``, its ``lower`` bound (None for identity) and,
-    for ``softplus``, the ``width`` (x units) over which it bends from log to identity."""
+    """Support map of one column: ``kind``, its bound (none for identity, else exactly
+    one of ``lower`` and ``upper``) and, for ``softplus``, the ``width`` (x units) over
+    which it bends from log to identity."""
 
     kind: str = "identity"
     lower: float | None = None
     width: float = 1.0
+    upper: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ModelError(f"unknown support kind {self.kind!r}; known: {', '.join(KINDS)}")
-        if (self.kind == "identity") != (self.lower is None):
-            raise ModelError(f"support {self.kind!r} needs a lower bound exactly when not "
-                             "identity")
+        bounds = (self.lower is not None) + (self.upper is not None)
+        if bounds != (0 if self.kind == "identity" else 1):
+            raise ModelError(f"support {self.kind!r} needs a lower bound or an upper bound "
+                             "(exactly one) when not identity, none when identity")
+        if not all(np.isfinite(b) for b in (self.lower, self.upper) if b is not None):
+            raise ModelError(f"support bound must be finite, got lower={self.lower} "
+                             f"upper={self.upper}")
         if not self.width > 0:
             raise ModelError(f"support width must be > 0, got {self.width}")
 
     def inside(self, x: np.ndarray) -> np.ndarray:
+        if self.upper is not None:
+            return x < self.upper
         return np.ones(x.shape, dtype=bool) if self.lower is None else x > self.lower
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(u, ln|du/dx|) for values inside the support (others are clipped to it)."""
         if self.kind == "identity":
             return x.copy(), np.zeros_like(x)
-        distance = np.maximum(x - self.lower, _EPSILON)
+        # Distance inside the bound; an upper bound mirrors the map: u = -f(upper - x),
+        # whose derivative f'(upper - x) is the lower-bound map's at that distance.
+        sign = 1.0 if self.upper is None else -1.0
+        distance = np.maximum(x - self.lower if self.upper is None else self.upper - x,
+                              _EPSILON)
         if self.kind == "log":
-            return np.log(distance), -np.log(distance)
+            return sign * np.log(distance), -np.log(distance)
         # softplus inverse: u = w ln(expm1(d / w)) = d + w ln(-expm1(-d / w));
         # du/dx = 1 / (1 - exp(-d / w))
         log_term = np.log(-np.expm1(-distance / self.width))
-        return distance + self.width * log_term, -log_term
+        return sign * (distance + self.width * log_term), -log_term
 
     def inverse(self, u: np.ndarray) -> np.ndarray:
         if self.kind == "identity":
             return u.copy()
+        if self.upper is not None:
+            return self.upper - Support(self.kind, 0.0, self.width).inverse(-u)
         if self.kind == "log":
             return self.lower + np.exp(u)
         return self.lower + self.width * np.logaddexp(0.0, u / self.width)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form; ``upper`` only when set (so lower-bounded supports are saved as
+        before the upper bound existed)."""
+        data = {"kind": self.kind, "lower": self.lower, "width": self.width}
+        return data if self.upper is None else {**data, "upper": self.upper}
 
 
 #: Default support of columns when they are modelled (targets) or used as conditions:
@@ -116,6 +140,44 @@ def default_supports(names: tuple[str, ...], stellar_mass_cut: float | None,
                                     float(smass_cut_width)))
         else:
             supports.append(Support())
+    return supports
+
+
+#: Default bend width (units of the column) of a declared bound's softplus support.
+BOUND_WIDTH = 0.2
+
+
+def declared_supports(bounds: dict[str, Any] | None) -> dict[str, Support]:
+    """Softplus supports of the hyperparameter ``bounds``: a mapping column -> ``[lower,
+    upper]`` or ``[lower, upper, width]`` (units of the column) with exactly one of
+    lower and upper a number, the other None, e.g. ``{"sSFR": [-15, None], "color":
+    [None, 1.19]}`` for a sample whose sSFR was set to a floor and whose colours
+    saturate; the width (default :data:`BOUND_WIDTH`) is where the map bends from log
+    to identity. Raises ModelError for anything else."""
+    if bounds is None:
+        return {}
+    if not isinstance(bounds, dict):
+        raise ModelError(f"bounds must map column names to [lower, upper] (or [lower, "
+                         f"upper, width]), got {bounds!r}")
+    supports = {}
+    for name, value in bounds.items():
+        if not isinstance(value, list | tuple) or len(value) not in (2, 3):
+            raise ModelError(f"bounds of {name!r} must be [lower, upper] or [lower, upper, "
+                             f"width], got {value!r}")
+        lower, upper = value[0], value[1]
+        width = value[2] if len(value) == 3 else BOUND_WIDTH
+        numbers = [v for v in (lower, upper, width) if v is not None]
+        if any(isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
+               for v in numbers):
+            raise ModelError(f"bounds of {name!r} must be finite numbers or null, got "
+                             f"{value!r}")
+        if (lower is None) == (upper is None):
+            raise ModelError(f"bounds of {name!r} must declare exactly one of lower and "
+                             f"upper (the other null), got {value!r}")
+        if width is None or not width > 0:
+            raise ModelError(f"bounds of {name!r}: the width must be > 0, got {width!r}")
+        supports[str(name)] = Support("softplus", None if lower is None else float(lower),
+                                      float(width), None if upper is None else float(upper))
     return supports
 
 
@@ -152,6 +214,8 @@ def grid_edges(grid: np.ndarray, support: Support) -> np.ndarray:
     edges = np.concatenate([[2 * grid[0] - middle[0]], middle, [2 * grid[-1] - middle[-1]]])
     if support.lower is not None:
         edges[0] = max(edges[0], support.lower + 1e-6 * (grid[-1] - grid[0]))
+    if support.upper is not None:
+        edges[-1] = min(edges[-1], support.upper - 1e-6 * (grid[-1] - grid[0]))
     return edges
 
 
@@ -195,9 +259,11 @@ class ColumnScaler:
         for name, support, column in zip(names, supports, values.T, strict=True):
             outside = ~support.inside(column)
             if outside.any():
+                side = ("below", support.lower) if support.upper is None else (
+                    "above", support.upper)
                 raise ModelError(
-                    f"column {name!r}: {outside.sum()} training rows are at or below the "
-                    f"{support.kind} support bound {support.lower}")
+                    f"column {name!r}: {outside.sum()} training rows are at or {side[0]} "
+                    f"the {support.kind} support bound {side[1]}")
         u = np.column_stack([s.forward(c)[0] for s, c in zip(supports, values.T, strict=True)])
         if scaling == "minmax":
             low, high = u.min(axis=0), u.max(axis=0)
@@ -261,8 +327,7 @@ class ColumnScaler:
 
     def to_dict(self) -> dict[str, Any]:
         return {"names": list(self.names),
-                "supports": [{"kind": s.kind, "lower": s.lower, "width": s.width}
-                             for s in self.supports],
+                "supports": [s.to_dict() for s in self.supports],
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "grids": [None if g is None else g.tolist() for g in self.grids],
                 "scaling": self.scaling}
