@@ -24,9 +24,11 @@ on ``sys.path``)::
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,39 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *,
             raise BlockError(f"row {number} has {len(row)} cells, the header {width}")
         lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def add_docs_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-docs`` (measure, but leave docs/ alone) and ``--from-json FILE`` (measure
+    nothing: rewrite the block from a saved result; read it with :func:`saved_result`)."""
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="measure nothing: rewrite the docs block from this JSON")
+
+
+def rewrote_saved(args: argparse.Namespace, path: str | os.PathLike[str], name: str,
+                  docs_block: Callable[[dict[str, Any]], str]) -> bool:
+    """With ``--from-json FILE``: rewrite block ``name`` of ``path`` with
+    ``docs_block(result)`` of the result saved in FILE (its ``command`` as the block's
+    command) and return True; without it return False (measure)."""
+    if args.from_json is None:
+        return False
+    saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+    rewrite_block(path, name, docs_block(saved), command=saved["command"])
+    return True
+
+
+def publish(args: argparse.Namespace, result: dict[str, Any], path: str | os.PathLike[str],
+            name: str, docs_block: Callable[[dict[str, Any]], str], command: str) -> None:
+    """Write ``result`` to ``args.out`` (JSON, atomic), print its block, and rewrite
+    block ``name`` of ``path`` with it unless ``--no-docs``."""
+    from galhalo.files import write_json
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, result)
+    block = docs_block(result)
+    print(block)
+    print(f"wrote {args.out}")
+    if not args.no_docs:
+        rewrite_block(path, name, block, command=command)
+

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _docs import markdown_table, rewrite_block
+from _docs import add_docs_options, markdown_table, publish, rewrote_saved
 from hard_universe import DOC, REGION_LABELS, ROOT, fit_gap
 from simulate import machine_info
 
@@ -163,20 +163,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON result; variants measured before are kept in it")
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="measure nothing: rewrite the docs block from this JSON")
+    add_docs_options(parser)
     args = parser.parse_args()
-    if args.from_json is not None:
-        result = json.loads(args.from_json.read_text(encoding="utf-8"))
-        rewrite_block(DOC, "flow_gap", docs_block(result), command=result["command"])
+    if rewrote_saved(args, DOC, "flow_gap", docs_block):
         return
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown or not names:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
 
-    from galhalo.files import write_json
 
     previous = (json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists()
                 else None)
@@ -185,13 +180,7 @@ def main() -> None:
     new = measure(names, args.n_halos, args.seed, args.threads)
     result = merged(previous, new, args.n_halos, args.seed)
     result["seconds_last_run"] = time.perf_counter() - start
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
-    block = docs_block(result)
-    print(block)
-    print(f"wrote {args.out}")
-    if not args.no_docs:
-        rewrite_block(DOC, "flow_gap", block, command=result["command"])
+    publish(args, result, DOC, "flow_gap", docs_block, result["command"])
 
 
 if __name__ == "__main__":

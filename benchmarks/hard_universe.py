@@ -23,7 +23,6 @@ Writes ``benchmarks/results/hard_universe.json`` and rewrites the block
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from typing import Any
 import calibration as cal
 import numpy as np
 import pandas as pd
-from _docs import DOCS, markdown_table, rewrite_block
+from _docs import DOCS, add_docs_options, markdown_table, publish, rewrote_saved
 from simulate import machine_info
 
 CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
@@ -199,17 +198,12 @@ def main() -> None:
     parser.add_argument("--calibration-only", action="store_true",
                         help="simulate and compare with TNG300; fit nothing")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="measure nothing: rewrite the docs block from this JSON")
+    add_docs_options(parser)
     args = parser.parse_args()
-    if args.from_json is not None:
-        result = json.loads(args.from_json.read_text(encoding="utf-8"))
-        rewrite_block(DOC, "hard_universe", docs_block(result), command=result["command"])
+    if rewrote_saved(args, DOC, "hard_universe", docs_block):
         return
 
     import galhalo
-    from galhalo.files import write_json
 
     load_before, start = os.getloadavg()[0], time.perf_counter()
     result: dict[str, Any] = {}
@@ -236,13 +230,7 @@ def main() -> None:
         "machine_line": "2 cores shared with other jobs, load average "
                         f"{load[0]:.1f} → {load[1]:.1f}, "
                         f"{datetime.now(UTC).strftime('%Y-%m-%d')}."})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, result)
-    block = docs_block(result)
-    print(block)
-    print(f"wrote {args.out}")
-    if not args.no_docs:
-        rewrite_block(DOC, "hard_universe", block, command=command)
+    publish(args, result, DOC, "hard_universe", docs_block, command)
 
 
 if __name__ == "__main__":
