@@ -82,7 +82,9 @@ class SinhArcsinh:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """Soft saturation from below at ``top`` over a width ``width`` (support x < top)."""
+    """Soft saturation from below at ``top`` over a width ``width`` (support x < top):
+    the mirror image of :class:`Floor`, ``forward(y) = -Floor(-top, width).forward(-y)``
+    (negation is exact, so the two share one set of formulas bit for bit)."""
 
     top: float | np.ndarray
     width: float | np.ndarray
@@ -90,16 +92,15 @@ class Ceiling:
     def repeat(self, n: int) -> Ceiling:
         return Ceiling(_tile(self.top, n), _tile(self.width, n))
 
+    def _mirror(self) -> Floor:
+        return Floor(-self.top, self.width)
+
     def forward(self, y: np.ndarray) -> np.ndarray:
-        return self.top - self.width * np.logaddexp(0.0, (self.top - y) / self.width)
+        return -self._mirror().forward(-np.asarray(y))
 
     def inverse(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        b = (self.top - x) / self.width
-        inside = b > 0
-        b = np.where(inside, b, 1.0)
-        log_det = _log_softplus_slope(b)
-        y = self.top - self.width * (b - log_det)
-        return np.where(inside, y, _FAR), log_det, inside
+        y, log_det, inside = self._mirror().inverse(-np.asarray(x))
+        return -y, log_det, inside
 
 
 @dataclass(frozen=True)
