@@ -61,6 +61,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS}, "`deep` with the declared bounds"),
     "ensemble2_deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS, "members": 2},
                               "deep ensemble of 2 `deep_bounds` flows"),
+    "mixture4": ("flow", {"components": 4},
+                 "a conditional mixture of 4 Gaussians as the base (models/mixture_base.py)"),
+    "deep_bounds_mixture4": ("flow", {**DEEP, "bounds": BOUNDS, "components": 4},
+                             "`deep_bounds` on a base mixture of 4 Gaussians"),
     "noise": ("flow", {"condition_noise": 0.05},
               "noise regularisation: N(0, 0.05²) on the standardised conditions"),
     "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),
@@ -178,6 +182,9 @@ def main() -> None:
     merged(previous, {}, args.n_halos, args.seed)  # refuse another universe's cache now
     start = time.perf_counter()
     new = measure(names, args.n_halos, args.seed, args.threads)
+    # read the cache again: another run may have added variants meanwhile
+    previous = (json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists()
+                else None)
     result = merged(previous, new, args.n_halos, args.seed)
     result["seconds_last_run"] = time.perf_counter() - start
     publish(args, result, DOC, "flow_gap", docs_block, result["command"])

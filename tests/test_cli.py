@@ -156,6 +156,11 @@ def test_inverse_direction_on_the_command_line(small_universe, tmp_path):
     (["--model", "gauss", "--hidden", "32,x"], "--hidden"),
     (["--model", "gauss", "--set", "passes"], "key=value"),
     (["--model", "gauss", "--set", "leaves=3"], "unknown gauss hyperparameters ['leaves']"),
+    (["--model", "flow", "--set", 'search={"leaves": [3, 4]}'],
+     "unknown flow hyperparameters ['leaves']"),
+    (["--model", "flow", "--set", 'search={"bins": []}'], "'bins' needs a non-empty list"),
+    (["--model", "flow", "--bins", "6", "--set", 'search={"bins": [4, 8]}'],
+     "search: bins set both in the grid and outside it"),
 ])
 def test_bad_training_requests_fail_before_training(small_universe, tmp_path, args, message):
     result = run("train", "--catalog", small_universe, "--out", tmp_path / "m", *args)
@@ -163,6 +168,19 @@ def test_bad_training_requests_fail_before_training(small_universe, tmp_path, ar
     assert message in result.output
     assert "training" not in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_search_keeps_the_lowest_validation_nll(small_universe, tmp_path):
+    result = run("train", "--model", "gauss", "--catalog", small_universe, "--out",
+                 tmp_path / "best", "--epochs", "3", "--set", 'search={"hidden": [[8], [32, 32]]}')
+    assert result.exit_code == 0, result.output
+    model = load_model(tmp_path / "best")
+    rows = model.metrics["search"]
+    assert [row["hyperparameters"]["hidden"] for row in rows] == [[8], [32, 32]]
+    best = min(rows, key=lambda row: row["valid_nll"])
+    assert list(model.hyperparameters["hidden"]) == best["hyperparameters"]["hidden"]
+    assert model.metrics["valid_nll"] == pytest.approx(best["valid_nll"])
+    assert "kept" in result.output and "search 2/2" in result.output
 
 
 def test_sampling_needs_the_condition_columns(small_universe, tmp_path):

@@ -57,10 +57,35 @@ def _hyperparameters(settings: list[str] | None = None, **given) -> dict:
 def _train_model(family: str, catalog, condition: str, target: str, seed: int, valid,
                  hyperparameters: dict):
     from ..models import model_family
+    from ..models.search import grid_search
 
-    model = model_family(family)(**hyperparameters)
+    grid = hyperparameters.get("search")
+    fixed = {key: value for key, value in hyperparameters.items() if key != "search"}
     say(f"training {family}: {condition} -> {target} on {len(catalog):,} rows")
-    return model.fit(catalog, condition, target, valid=valid, seed=seed)
+    if grid is None:
+        return model_family(family)(**fixed).fit(catalog, condition, target, valid=valid,
+                                                 seed=seed)
+
+    def report(index: int, total: int, candidate: dict) -> None:
+        say(f"search {index + 1}/{total}: {json.dumps(candidate)}")
+
+    best = grid_search(family, catalog, condition, target, grid, fixed=fixed, valid=valid,
+                       seed=seed, report=report)
+    _print_search(best.metrics["search"])
+    return best
+
+
+def _print_search(rows: list[dict]) -> None:
+    """The candidates of a grid search, the chosen one marked."""
+    chosen = min(range(len(rows)), key=lambda i: rows[i]["valid_nll"])
+    table = Table(title="search: validation NLL per candidate (lowest kept)")
+    for name in ("candidate", "validation NLL", "epochs", "fit s", ""):
+        table.add_column(name)
+    for i, row in enumerate(rows):
+        table.add_row(json.dumps(row["hyperparameters"]), f"{row['valid_nll']:.4f}",
+                      str(row["epochs"]), f"{row['fit_seconds']:.0f}",
+                      "kept" if i == chosen else "")
+    output.print(table)
 
 
 @command_errors
@@ -96,7 +121,9 @@ def train(
     bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 8].")] = None,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Any other hyperparameter as key=value, repeatable, e.g. --set "
-                      "weight_decay=1e-4 --set passes=2 (see docs/models.md).")] = None,
+                      "weight_decay=1e-4 --set passes=2 (see docs/models.md); --set "
+                      "search='{\"bins\": [8, 12]}' fits every combination and keeps "
+                      "the lowest validation NLL.")] = None,
     galaxies: Galaxies = "centrals",
 ) -> None:
     """Learn p(target | condition) from a catalog and save the model directory.
@@ -110,7 +137,11 @@ def train(
     hyper = _hyperparameters(settings, epochs=epochs, batch_size=batch_size,
                              learning_rate=learning_rate, patience=patience, hidden=hidden,
                              transforms=transforms, bins=bins)
-    model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
+    if "search" in hyper:  # a bad grid or unknown value: fail before reading
+        from ..models.search import check_grid
+        check_grid(model, hyper["search"], {k: v for k, v in hyper.items() if k != "search"})
+    else:
+        model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
     columns = tuple(name for names in check_columns(condition, target) for name in names)
     check_writable(out, directory=True)
     catalog = load_galaxies(catalog_path, galaxies, columns)

@@ -27,6 +27,9 @@ stopping and ``log_prob`` use the mixture. Averaging densities removes part of t
 members' estimation variance, which dominates the single flow's excess over the truth.
 Sampling draws a member per galaxy, so it costs what one flow costs; fitting costs M.
 
+``components=K > 1`` replaces the standard-normal base by a conditional mixture of K
+Gaussians (models/mixture_base.py), so bimodal populations get their own latent modes.
+
 Sampling inverts the transforms with the level-by-level sampler of
 ``models/flow_sampling.py`` (exact, same draws as zuko's, ~5x faster here).
 """
@@ -42,6 +45,7 @@ from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 
 from .base import ModelError, NeuralModel, register
 from .flow_sampling import sample_flow
+from .mixture_base import ConditionalGaussianMixture
 from .networks import TRAINING_DEFAULTS
 
 
@@ -86,7 +90,7 @@ class FlowModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
         "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1,
-        "affine": True}
+        "affine": True, "components": 1}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"
@@ -96,24 +100,31 @@ class FlowModel(NeuralModel):
         members = int(hp["members"])
         if members < 1:
             raise ModelError(f"members must be >= 1, got {hp['members']}")
+        if int(hp["components"]) < 1:
+            raise ModelError(f"components must be >= 1, got {hp['components']}")
         flows = [self._single_flow(n_condition, n_target) for _ in range(members)]
         return flows[0] if members == 1 else FlowEnsemble(flows)
 
     def _single_flow(self, n_condition: int, n_target: int) -> torch.nn.Module:
         """One spline flow; with ``affine`` a conditional location-scale transform first
         standardises each target per condition row (one network pass), so narrow
-        conditional distributions do not have to be carved out by the splines."""
+        conditional distributions do not have to be carved out by the splines; with
+        ``components`` > 1 the base is a conditional Gaussian mixture
+        (models/mixture_base.py) instead of a standard normal."""
         hp = self.hyperparameters
         hidden = tuple(int(h) for h in hp["hidden"])
         options = {} if hp["passes"] is None else {"passes": int(hp["passes"])}
         flow = zuko.flows.NSF(features=n_target, context=n_condition,
                               transforms=int(hp["transforms"]), bins=int(hp["bins"]),
                               hidden_features=hidden, randperm=n_target > 1, **options)
-        if not hp["affine"]:
-            return flow
-        location_scale = MaskedAutoregressiveTransform(
-            features=n_target, context=n_condition, passes=1, hidden_features=hidden)
-        return zuko.flows.Flow([location_scale, *flow.transform.transforms], flow.base)
+        transforms = list(flow.transform.transforms)
+        if hp["affine"]:
+            transforms.insert(0, MaskedAutoregressiveTransform(
+                features=n_target, context=n_condition, passes=1, hidden_features=hidden))
+        components = int(hp["components"])
+        base = flow.base if components == 1 else ConditionalGaussianMixture(
+            n_target, n_condition, components, hidden)
+        return zuko.flows.Flow(transforms, base)
 
     def scaled_log_prob(self, x, y):
         if isinstance(self.network, FlowEnsemble):

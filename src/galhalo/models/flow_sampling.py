@@ -244,7 +244,8 @@ class FastSampler:
 
     def sample(self, context: torch.Tensor, n: int) -> torch.Tensor:
         """(n, B, d) draws given context (B, C); same generator use as zuko's."""
-        z = self.flow.base(context).expand(context.shape[:-1]).rsample((n,))
+        base = self.flow.base(context).expand(context.shape[:-1])
+        z = base.rsample((n,)) if base.has_rsample else base.sample((n,))
         for transform in reversed(self.transforms):
             z = _invert(transform, context, z)
         return z
