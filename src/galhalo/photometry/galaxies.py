@@ -179,8 +179,9 @@ def _photometry(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet,
     if cut is not None:
         # galaxies that no mixture of their colour and mass could make brighter than the
         # faint end are skipped before their SED is built (most of a deep cone's are)
-        bright = BrightestR.of(table_z).could_reach(inputs.values[:, 1], inputs.mass,
-                                                 inputs.copy_of, z_obs, scale, cut[1])
+        brightest = BrightestR.of(table_z)
+        bright = brightest.reaches(brightest.bound(inputs.values[:, 1], inputs.mass,
+                                                   inputs.copy_of, z_obs, scale), cut[1])
         if not bright.all():
             placed = np.flatnonzero(bright)
             inputs = inputs.take(placed)
@@ -282,8 +283,8 @@ def _cone_galaxies(catalog: Catalog, copies: _ConeCopies, filters: FilterSet,
     """``galaxy_sources(catalog, light_cone(...), filters, r_range=r_range)`` (the same
     rows, numbers and attrs) from the cone's copies, with the copies that no mixture of
     their colour and mass could make brighter than the faint end
-    (:meth:`~.r_bound.BrightestR.at_distance`, by distance alone) dropped before they
-    are placed (sight lines, sky coordinates, the sort by distance)."""
+    (:meth:`.templates.BrightestR.bound_at_distance`, by distance alone) dropped before
+    they are placed (sight lines, sky coordinates, the sort by distance)."""
     _check_catalog(catalog)
     cut = _r_cut(r_range, filters)
     inputs = _sed_inputs(catalog, copies.rows)
@@ -304,9 +305,10 @@ def _cone_galaxies(catalog: Catalog, copies: _ConeCopies, filters: FilterSet,
     z_top = float(np.maximum(lines.observed, 0.0).max())
     z_cos_max = float(lines.cosmological.max())
     table_z = _component_table(_bands(filters), z_top, redshift_step)
-    bright = BrightestR.of(table_z).at_distance(inputs.values[:, 1], inputs.mass,
-                                             inputs.copy_of, copies.distance,
-                                             catalog.meta.cosmology, speed, cut[1])
+    brightest = BrightestR.of(table_z)
+    bright = brightest.reaches(brightest.bound_at_distance(
+        inputs.values[:, 1], inputs.mass, inputs.copy_of, copies.distance,
+        catalog.meta.cosmology, speed), cut[1])
     placed = copies.take(bright)
     placement = placed.placement(placed.sightlines(catalog, velocities))
     return _photometry(catalog, placement, filters, table_z, cut,

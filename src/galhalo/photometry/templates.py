@@ -304,34 +304,37 @@ class BrightestR:
         index = np.floor((clipped - self.edges[0]) / (self.edges[-1] - self.edges[0]) * n)
         return np.clip(index.astype(np.int64), 0, n - 1)
 
-    def could_reach(self, colour: np.ndarray, mass: np.ndarray, copy_of: np.ndarray,
-                    redshift: np.ndarray, scale: np.ndarray, faint: float) -> np.ndarray:
-        """(n,) bool: the galaxy copies whose bound is as bright as r = ``faint`` or
-        brighter (the others are fainter than ``faint`` whatever their mixture).
+    @staticmethod
+    def reaches(bound: np.ndarray, faint: float) -> np.ndarray:
+        """(n,) bool: the bounds (µJy) as bright as r = ``faint`` (AB) or brighter; where
+        false the galaxy is fainter than ``faint`` whatever its mixture."""
+        return bound >= flux_from_ab(faint) * (1.0 - MARGIN)
+
+    def bound(self, colour: np.ndarray, mass: np.ndarray, copy_of: np.ndarray,
+              redshift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """(n,) µJy: at least the r flux of each galaxy copy, whatever its mixture.
 
         Args:
             colour, mass: (u,) rest g - i (AB) and stellar mass (Msun) of the galaxies.
             copy_of: (n,) each copy's galaxy (index into ``colour``).
             redshift: (n,) observed, inside the table's grid.
-            scale: (n,) 10^(-0.4 μ), μ the distance modulus.
-            faint: AB magnitude.
+            scale: (n,) 10^(-0.4 μ), μ the distance modulus (inf at z = 0: no bound).
         """
         upper = self.table.upper_index(redshift)
         bound = self.per_mass.ravel()[self.cells(colour)[copy_of] * self.per_mass.shape[1]
                                       + upper - 1]
         bound *= mass[copy_of]
         with np.errstate(invalid="ignore"):
-            bound = np.where(np.isfinite(scale), bound * scale, np.inf)
-        return bound >= flux_from_ab(faint) * (1.0 - MARGIN)
+            return np.where(np.isfinite(scale), bound * scale, np.inf)
 
-    def at_distance(self, colour: np.ndarray, mass: np.ndarray, copy_of: np.ndarray,
-                    distance: np.ndarray, cosmology: Mapping[str, Any], speed: float,
-                    faint: float) -> np.ndarray:
-        """:meth:`could_reach` from the copies' comoving distances (n,; Mpc/h) alone:
-        their observed redshifts may be anywhere the peculiar velocity (at most
-        ``speed`` km/s along the line of sight; 0 without velocities) takes the
-        cosmological one, clipped to 0 below (as the photometry clips them); the
-        distance modulus is at least that of the distance bin's near end."""
+    def bound_at_distance(self, colour: np.ndarray, mass: np.ndarray, copy_of: np.ndarray,
+                          distance: np.ndarray, cosmology: Mapping[str, Any],
+                          speed: float) -> np.ndarray:
+        """:meth:`bound` from the copies' comoving distances (n,; Mpc/h) alone: their
+        observed redshifts may be anywhere the peculiar velocity (at most ``speed`` km/s
+        along the line of sight; 0 without velocities) takes the cosmological one,
+        clipped to 0 below (as the photometry clips them); the distance modulus is at
+        least that of the distance bin's near end."""
         farthest = float(distance.max())
         width = max(farthest, 1e-6) / DISTANCE_BINS
         edges = np.arange(DISTANCE_BINS + 2) * width
@@ -355,7 +358,7 @@ class BrightestR:
         bins = np.minimum((distance / width).astype(np.int64), DISTANCE_BINS)
         reach = bound.ravel()[self.cells(colour)[copy_of] * bound.shape[1] + bins]
         reach *= mass[copy_of]
-        return reach >= flux_from_ab(faint) * (1.0 - MARGIN)
+        return reach
 
 
 def _window_max(values: np.ndarray, width: int) -> np.ndarray:
