@@ -134,8 +134,10 @@ def test_the_distance_bound_is_above_every_light_cone_copy_s_r_flux(mock, veloci
     inside = (mag >= 17.0) & (mag < 21.0)
     pd.testing.assert_frame_equal(via_mock, full[inside].reset_index(drop=True),
                                   check_exact=True)
-    assert via_mock.attrs["r_cut"] == {"r_range": [17.0, 21.0], "placed": len(cone),
-                                       "kept": int(inside.sum())}
+    counts = via_mock.attrs["r_cut"]
+    assert counts == {"r_range": [17.0, 21.0], "placed": len(cone),
+                      "photometered": counts["photometered"], "kept": int(inside.sum())}
+    assert inside.sum() <= counts["photometered"] < 0.7 * len(cone)
 
 
 def test_the_distance_bound_covers_every_observed_redshift_the_velocity_allows():

@@ -10,11 +10,18 @@ crossing the 10 Å filter edges included) times 10^(-0.4 μ) with μ the distanc
 modulus at the cosmological redshift; the SED is redshifted to the observed redshift
 (peculiar velocity included). Stellar masses are the catalog's ``smass`` (log10
 Msun/h) divided by h. **No evolution**: the galaxy properties are those of the box's
-snapshot at every redshift. With an r range (``r_range``) every galaxy's r flux is
-computed first and the other bands only for the galaxies in the range, as
-:func:`~galhalo.photometry.quasars.quasar_sources` does. Nothing is random here: the
-SED is a deterministic function of (colour, sSFR, mass); no dust or emission lines
-beyond what the templates contain.
+snapshot at every redshift. Nothing is random here: the SED is a deterministic
+function of (colour, sSFR, mass); no dust or emission lines beyond what the templates
+contain.
+
+**An r range** (``r_range``). Most galaxies of a deep light-cone are far fainter than a
+survey's limit. Those that no template mixture of their colour and stellar mass could
+make as bright as the faint end (:class:`.templates.BrightestR`, a provable bound) are
+skipped before their mixture is solved; the others get their r flux, and the galaxies
+in the range every band, as :func:`~galhalo.photometry.quasars.quasar_sources` does.
+:func:`mock_galaxies` skips a light-cone's faint copies by their comoving distance
+alone, before placing them on the sky. The rows and numbers are those of photometering
+every galaxy and cutting afterwards, bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -69,11 +76,12 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
         redshift_step: grid step of the :class:`ComponentTable` in ln(1+z).
         r_range: (bright, faint) true AB ``rSDSS`` magnitudes: keep only the galaxies with
             bright <= ``mag_r`` < faint (the cut of
-            :func:`~galhalo.photometry.mixture.mixed_sample`). Every galaxy's SED mixture
-            and r flux are computed, the other bands only for the galaxies kept: the same
-            rows and numbers as photometering all and cutting afterwards, at a fraction of
-            the cost when most galaxies are fainter. ``filters`` must then contain
-            ``rSDSS`` (PhotometryError naming it otherwise). None: no cut.
+            :func:`~galhalo.photometry.mixture.mixed_sample`). The galaxies the r bound
+            (module docstring) puts fainter are skipped, the others get their SED mixture
+            and r flux, the galaxies kept every band: the same rows and numbers as
+            photometering all and cutting afterwards, at a fraction of the cost when
+            most galaxies are fainter. ``filters`` must then contain ``rSDSS``
+            (PhotometryError naming it otherwise). None: no cut.
 
     Returns:
         DataFrame: ``source_class``, ``redshift``, ``mag_r``, ``flux_<filter>`` (µJy) in
@@ -82,7 +90,8 @@ def galaxy_sources(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet
         the placement's order; with ``r_range`` the kept ones). ``attrs["sed"]`` counts
         the returned galaxies whose colour was clipped, whose sSFR was not matched or
         whose negative redshift was clipped to 0; with ``r_range``, ``attrs["r_cut"]``
-        holds the range, the galaxies placed and the galaxies kept.
+        holds the range, the galaxies placed, those photometered in r (the others are
+        fainter by the bound) and those kept.
     """
     filters = filters or jpas_like()
     _check_catalog(catalog)
@@ -186,6 +195,7 @@ def _photometry(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet,
             placed = np.flatnonzero(bright)
             inputs = inputs.take(placed)
             z_obs, z_cos, scale = z_obs[placed], z_cos[placed], scale[placed]
+    photometered = z_obs.size
     mix = template_coefficients(inputs.values[:, 1], inputs.values[:, 2], inputs.mass)
     copy_of = inputs.copy_of
     coefficients = mix.coefficients[copy_of]
@@ -219,7 +229,7 @@ def _photometry(catalog: Catalog, placement: pd.DataFrame, filters: FilterSet,
         out.attrs["r_cut"] = {"r_range": list(cut),
                               "placed": int(rows.size if placed_count is None
                                             else placed_count),
-                              "kept": int(keep.size)}
+                              "photometered": int(photometered), "kept": int(keep.size)}
     return out
 
 
@@ -260,7 +270,9 @@ def mock_galaxies(catalog: Catalog, filters: FilterSet | None = None, *,
                   r_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """Galaxy source catalog of a mock: a light-cone (``z_max`` and ``area`` deg²) or the
     box placed at ``redshift`` (exactly one of the two), with ``r_range`` only the
-    galaxies of true r in it. See :func:`galaxy_sources`."""
+    galaxies of true r in it. See :func:`galaxy_sources` (the same catalog as
+    ``galaxy_sources(catalog, light_cone(...), ...)``; with ``r_range`` the cone's faint
+    copies are dropped before they are placed on the sky)."""
     if (redshift is None) == (z_max is None or area is None):
         raise PhotometryError("give either z_max and area (a light-cone) or redshift "
                               "(the box placed at a redshift)")

@@ -195,32 +195,26 @@ def template_coefficients(colour: np.ndarray, log_ssfr: np.ndarray,
     colour_cols, ssfr_cols = colour_row.T.copy(), ssfr_row.T.copy()
     total = np.zeros((k, n))
     count = np.zeros(n)
-    direction = np.empty((n, 3))
     for triple in itertools.combinations(range(k), 3):
         idx = list(triple)
         # the colour and sSFR rows are orthogonal to the solution: x ∝ r1 × r2,
         # normalised by the mass row (Cramer's rule with right-hand side (0, 0, 1));
         # the cross product's terms in np.cross's order
-        a0, a1, a2 = colour_cols[idx]
-        b0, b1, b2 = ssfr_cols[idx]
-        np.subtract(a1 * b2, a2 * b1, out=direction[:, 0])
-        np.subtract(a2 * b0, a0 * b2, out=direction[:, 1])
-        np.subtract(a0 * b1, a1 * b0, out=direction[:, 2])
-        d0, d1, d2 = direction[:, 0].copy(), direction[:, 1].copy(), direction[:, 2].copy()
+        a0, a1, a2 = (colour_cols[i] for i in idx)
+        b0, b1, b2 = (ssfr_cols[i] for i in idx)
+        d0, d1, d2 = a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0
         mass_row = tpl.mremain[idx]
-        denom = direction @ mass_row
+        denom = np.stack([d0, d1, d2], axis=1) @ mass_row
         length = d0 * d0
         length += d1 * d1
         length += d2 * d2
         good = np.abs(denom) > 1e-12 * np.sqrt(length) * np.linalg.norm(mass_row)
         denom = np.where(good, denom, 1.0)
         feasible = good
-        parts = []
         for part in (d0, d1, d2):
             part /= denom
             feasible &= part >= -1e-12
-            parts.append(part)
-        for at, part in zip(idx, parts, strict=True):
+        for at, part in zip(idx, (d0, d1, d2), strict=True):
             np.maximum(part, 0.0, out=part)
             part *= feasible
             total[at] += part
