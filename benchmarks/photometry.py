@@ -8,9 +8,10 @@ Measures, with numpy only (no torch):
 * **speed**: CPU seconds (``time.process_time``, all threads: "per core") of
 
   - the galaxies: the light-cone of ``--area`` deg² to ``--z-max`` through the mock,
-    the SED mixture and r flux of every galaxy in it, and the 60 J-PAS-like bands of
-    those with true r 17-23.6 (:func:`galhalo.photometry.galaxies.mock_galaxies` with
-    ``r_range``: r first, as the quasars do);
+    the SED mixture and r flux of its galaxies that could be as bright as r = 23.6 (a
+    provable bound on r from colour and stellar mass skips the others, before they are
+    placed on the sky), and the 60 J-PAS-like bands of those with true r 17-23.6
+    (:func:`galhalo.photometry.galaxies.mock_galaxies` with ``r_range``);
   - the quasars (:func:`galhalo.photometry.quasars.quasar_sources`) and the stars
     (:func:`galhalo.photometry.stars.star_sources`) alone, for the same area;
   - the mixed sample: the galaxies' cost plus :func:`galhalo.photometry.mixture.
@@ -125,7 +126,8 @@ def measure(area: float, seed: int, n_halos: int = N_HALOS, box: float = BOX,
     galaxies, cpu_galaxies = timed(cone_galaxies, catalog, filters, area, z_max,
                                    r_range=R_RANGE)
     in_cone = galaxies.attrs["r_cut"]["placed"]
-    _, cpu_cone = timed(light_cone, catalog, z_max, area)  # its share of the galaxies'
+    # every copy placed on the sky (mock_galaxies places only those the bound keeps)
+    _, cpu_cone = timed(light_cone, catalog, z_max, area)
     mixed, cpu_mixed = timed(mixed_sample, galaxies, area, filters, seed, r_range=R_RANGE)
     others = int(np.count_nonzero(mixed["source_class"].to_numpy() != "galaxy"))
     cpu_all = cpu_galaxies + cpu_mixed
@@ -147,7 +149,9 @@ def measure(area: float, seed: int, n_halos: int = N_HALOS, box: float = BOX,
         "mock": {"n_hosts": n_halos, "box_mpc_h": box, "rows": len(table),
                  "satellites": int(np.count_nonzero(~table["is_central"].to_numpy())),
                  "cpu_seconds": cpu_mock, "z_max": z_max,
-                 "galaxies_in_cone": in_cone, "galaxies_kept": len(galaxies),
+                 "galaxies_in_cone": in_cone,
+                 "galaxies_photometered": galaxies.attrs["r_cut"]["photometered"],
+                 "galaxies_kept": len(galaxies),
                  "light_cone_cpu_seconds": cpu_cone,
                  "sed": galaxies.attrs.get("sed", {})},
         "beyond_z_max": {"z_max_check": DEEP_Z, "area_deg2": DEEP_AREA,
@@ -211,10 +215,13 @@ def notes(result: dict[str, Any]) -> str:
         f"{result['seed']}, satellites=True)`, {mock['rows']:,} galaxies of which "
         f"{mock['satellites']:,} satellites, {mock['cpu_seconds']:.1f} CPU s (the mock's "
         f"cost, not in the rates above). Its light-cone of {result['area_deg2']:g} deg² to "
-        f"z = {mock['z_max']:g} holds {mock['galaxies_in_cone']:,} galaxies: each gets its "
-        f"SED mixture and r flux, and the {mock['galaxies_kept']:,} with r 17-23.6 the "
-        f"other bands and the mix ('galaxies alone': the light-cone takes "
-        f"{mock['light_cone_cpu_seconds']:.2f} CPU s of it). The cut at "
+        f"z = {mock['z_max']:g} holds {mock['galaxies_in_cone']:,} galaxies: the "
+        f"{mock['galaxies_photometered']:,} that could be as bright as r = 23.6 (the bound "
+        f"on r from colour and stellar mass) get their SED mixture and r flux, the "
+        f"{mock['galaxies_kept']:,} with r 17-23.6 the other bands and the mix (placing "
+        f"every galaxy of the cone on the sky, `light_cone`, would take "
+        f"{mock['light_cone_cpu_seconds']:.2f} CPU s; `mock_galaxies` places only those "
+        f"the bound keeps). The cut at "
         f"z = {mock['z_max']:g} loses {beyond['beyond']:,} of the {beyond['r_17_23.6']:,} "
         f"galaxies with r 17-23.6 in a {beyond['area_deg2']:g} deg² cone to "
         f"z = {beyond['z_max_check']:g} ({100 * beyond['fraction']:.1f} %). "

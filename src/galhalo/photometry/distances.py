@@ -70,25 +70,34 @@ def _redshifts(redshift: np.ndarray | float) -> np.ndarray:
 
 
 def comoving_distance(redshift: np.ndarray | float,
-                      cosmology: Mapping[str, Any] | None) -> np.ndarray:
-    """Line-of-sight comoving distance (Mpc), shape of ``redshift``."""
+                      cosmology: Mapping[str, Any] | None, *,
+                      table_max: float = 0.0) -> np.ndarray:
+    """Line-of-sight comoving distance (Mpc), shape of ``redshift``.
+
+    The interpolation table reaches the largest of ``redshift`` and ``table_max``: give
+    ``table_max`` to get, for a part of an array, the numbers of the whole array."""
     z = _redshifts(redshift)
     omega, hubble = flat_lcdm(cosmology)
-    grid, integral = _table(max(float(z.max(initial=0.0)), 1e-3) * 1.0001, omega)
+    top = max(float(z.max(initial=0.0)), float(table_max))
+    grid, integral = _table(max(top, 1e-3) * 1.0001, omega)
     return SPEED_OF_LIGHT_KM_S / hubble * np.interp(z, grid, integral)
 
 
 def luminosity_distance(redshift: np.ndarray | float,
-                        cosmology: Mapping[str, Any] | None) -> np.ndarray:
-    """Luminosity distance (Mpc) = (1 + z) × comoving distance (flat), shape of input."""
+                        cosmology: Mapping[str, Any] | None, *,
+                        table_max: float = 0.0) -> np.ndarray:
+    """Luminosity distance (Mpc) = (1 + z) × comoving distance (flat), shape of input
+    (``table_max``: as for :func:`comoving_distance`)."""
     z = _redshifts(redshift)
-    return (1.0 + z) * comoving_distance(z, cosmology)
+    return (1.0 + z) * comoving_distance(z, cosmology, table_max=table_max)
 
 
 def distance_modulus(redshift: np.ndarray | float,
-                     cosmology: Mapping[str, Any] | None) -> np.ndarray:
-    """μ = 5 log10(d_L / 10 pc) (mag); -inf at z = 0."""
-    distance = luminosity_distance(redshift, cosmology)
+                     cosmology: Mapping[str, Any] | None, *,
+                     table_max: float = 0.0) -> np.ndarray:
+    """μ = 5 log10(d_L / 10 pc) (mag); -inf at z = 0 (``table_max``: as for
+    :func:`comoving_distance`)."""
+    distance = luminosity_distance(redshift, cosmology, table_max=table_max)
     with np.errstate(divide="ignore"):
         return 5.0 * np.log10(distance) + 25.0
 

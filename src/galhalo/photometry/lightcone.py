@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ from .distances import (
 __all__ = ["box_at_redshift", "cone_half_angle", "light_cone", "sky_positions"]
 
 _MAX_REPLICAS = 200_000
+#: Cells per box side at most, and (replica, cell) pairs tested at most.
+_CELLS_PER_SIDE = 16
+_CELL_TESTS = 1_000_000
 _AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -87,28 +91,175 @@ def _box_inputs(catalog: Catalog) -> tuple[np.ndarray, float, np.ndarray | None]
     if box is None:
         raise PhotometryError("catalog metadata has no box_size: not a periodic box")
     positions = table[["x", "y", "z"]].to_numpy(dtype=float)
+    bad = ~np.isfinite(positions).all(axis=1)
+    if bad.any():
+        raise PhotometryError(f"catalog row {int(np.flatnonzero(bad)[0])}: galaxy position "
+                              f"(x, y, z) is NaN or infinite")
     velocities = None
     if all(name in table.columns for name in ("vx", "vy", "vz")):
         velocities = table[["vx", "vy", "vz"]].to_numpy(dtype=float)
     return positions, float(box), velocities
 
 
-def _observed(rows: np.ndarray, offsets: np.ndarray, velocities: np.ndarray | None,
-              frame: np.ndarray, catalog: Catalog, use_velocities: bool) -> pd.DataFrame:
-    """Sky coordinates and redshifts of galaxy copies at ``offsets`` from the observer."""
-    distance = np.linalg.norm(offsets, axis=1)
+@dataclass(frozen=True)
+class _Sightlines:
+    """Per galaxy copy: the unit vector from the observer (n, 3), the cosmological
+    redshift (n,) and the observed one (n,; with the peculiar velocity if used)."""
+
+    direction: np.ndarray
+    cosmological: np.ndarray
+    observed: np.ndarray
+
+    def take(self, index: np.ndarray) -> _Sightlines:
+        return _Sightlines(np.take(self.direction, index, axis=0),
+                           self.cosmological[index], self.observed[index])
+
+
+def _sightlines(rows: np.ndarray, offsets: np.ndarray, distance: np.ndarray,
+                velocities: np.ndarray | None, catalog: Catalog, use_velocities: bool,
+                ) -> _Sightlines:
+    """Directions and redshifts of galaxy copies (catalog ``rows``) at ``offsets`` (n, 3)
+    from the observer, ``distance`` (n,) away (Mpc/h)."""
     direction = offsets / np.where(distance > 0, distance, 1.0)[:, None]
-    local = direction @ frame.T
-    ra = np.degrees(np.arctan2(local[:, 1], local[:, 0])) % 360.0
-    dec = np.degrees(np.arcsin(np.clip(local[:, 2], -1.0, 1.0)))
     z_cos = redshift_at_comoving_distance(distance, catalog.meta.cosmology)
     redshift = z_cos
     if use_velocities and velocities is not None:
-        v_los = np.einsum("ij,ij->i", velocities[rows], direction)
+        v_los = np.einsum("ij,ij->i", np.take(velocities, rows, axis=0), direction)
         redshift = (1.0 + z_cos) * (1.0 + v_los / SPEED_OF_LIGHT_KM_S) - 1.0
-    return pd.DataFrame({"row": rows, "ra": ra, "dec": dec, "redshift": redshift,
-                         "redshift_cosmological": z_cos, "distance": distance})
+    return _Sightlines(direction, z_cos, redshift)
 
+
+def _observed(rows: np.ndarray, distance: np.ndarray, lines: _Sightlines,
+              frame: np.ndarray) -> pd.DataFrame:
+    """The placement table of galaxy copies: their sky coordinates in ``frame``."""
+    local = lines.direction @ frame.T
+    ra = np.degrees(np.arctan2(local[:, 1], local[:, 0])) % 360.0
+    dec = np.degrees(np.arcsin(np.clip(local[:, 2], -1.0, 1.0)))
+    return pd.DataFrame({"row": rows, "ra": ra, "dec": dec, "redshift": lines.observed,
+                         "redshift_cosmological": lines.cosmological, "distance": distance})
+
+
+@dataclass(frozen=True)
+class _ConeCopies:
+    """The galaxy copies inside a light-cone, not yet sorted by distance.
+
+    Attributes:
+        rows: (n,) catalog rows.
+        offsets: (n, 3) from the observer, Mpc/h; ``distance`` (n,) their norms.
+        replica: (n,) each copy's box replica, an index into ``labels`` (the replicas
+            holding a copy, ``"i,j,k"``, in the order of :func:`light_cone`'s search).
+        frame: the patch's frame (:func:`_frame`); ``velocities`` the catalog's (or None).
+    """
+
+    rows: np.ndarray
+    offsets: np.ndarray
+    distance: np.ndarray
+    replica: np.ndarray
+    labels: tuple[str, ...]
+    frame: np.ndarray
+    velocities: np.ndarray | None
+
+    def take(self, select: np.ndarray) -> _ConeCopies:
+        """The copies where ``select`` (n, bool) holds, in the same order and labels."""
+        at = np.flatnonzero(select)
+        return replace(self, rows=self.rows[at], offsets=np.take(self.offsets, at, axis=0),
+                       distance=self.distance[at], replica=self.replica[at])
+
+    def cosmological_redshift(self, catalog: Catalog) -> np.ndarray:
+        """(n,) the copies' cosmological redshifts (as :meth:`sightlines` has them)."""
+        return redshift_at_comoving_distance(self.distance, catalog.meta.cosmology)
+
+    def sightlines(self, catalog: Catalog, use_velocities: bool) -> _Sightlines:
+        return _sightlines(self.rows, self.offsets, self.distance, self.velocities, catalog,
+                           use_velocities)
+
+    def placement(self, lines: _Sightlines) -> pd.DataFrame:
+        """The table of :func:`light_cone` (``lines``: :meth:`sightlines`), sorted by
+        distance; copies at equal distances by replica, then row (the order of a stable
+        sort of the copies listed replica by replica, rows ascending)."""
+        keys = np.einsum("ij,ij->i", self.offsets, self.offsets)
+        order = np.argsort(keys)
+        ranked = keys[order]
+        if (ranked[1:] == ranked[:-1]).any():
+            order = np.lexsort((self.rows, self.replica, keys))
+        table = _observed(self.rows[order], self.distance[order], lines.take(order),
+                          self.frame)
+        table["replica"] = pd.Categorical.from_codes(self.replica[order],
+                                                    categories=list(self.labels))
+        return table
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """The box cut into ``per_side``³ cubic cells, each with the galaxies in it (rows in
+    ascending order) and the radius of the sphere about the cell centre that holds them."""
+
+    per_side: int
+    side: float
+    members: np.ndarray  # (N,) rows sorted by cell, ascending within a cell
+    positions: np.ndarray  # (N, 3) Mpc/h, the members' positions (in that order)
+    starts: np.ndarray  # (C + 1,) each cell's slice of ``members``
+    centres: np.ndarray  # (C, 3) Mpc/h
+    radii: np.ndarray  # (C,) Mpc/h, 0 for an empty cell
+
+    @classmethod
+    def of(cls, positions: np.ndarray, box: float, replicas: int) -> _Cells:
+        """Cells of about 13 Mpc/h for a 205 Mpc/h box: at most 16 per side, ~8
+        galaxies per cell or more, and at most ~1e6 (replica, cell) pairs to test."""
+        n = positions.shape[0]
+        per_side = int(max(1, min(_CELLS_PER_SIDE, round((n / 8) ** (1 / 3)),
+                                  round((_CELL_TESTS / max(replicas, 1)) ** (1 / 3)))))
+        side = box / per_side
+        index = np.clip(np.floor(positions / side), 0, per_side - 1).astype(np.int64)
+        cell = (index[:, 0] * per_side + index[:, 1]) * per_side + index[:, 2]
+        members = np.argsort(cell.astype(np.int16), kind="stable")  # < 2^15 cells: radix
+        counts = np.bincount(cell, minlength=per_side**3)
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        grid = np.stack(np.meshgrid(*[np.arange(per_side)] * 3, indexing="ij"),
+                        axis=-1).reshape(-1, 3)
+        centres = (grid + 0.5) * side
+        # the spheres hold every member: the cube's half-diagonal, or where galaxies lie
+        # outside [0, box] (a catalog may hold some a rounding outside), the farthest
+        # member; a margin for the rounding of the tests in near_cone
+        if ((positions >= 0.0) & (positions <= box)).all():
+            radii = np.where(counts > 0, math.sqrt(3.0) * side / 2, 0.0)
+        else:
+            reach = np.linalg.norm(positions[members] - centres[cell[members]], axis=1)
+            radii = np.zeros(per_side**3)
+            filled = np.flatnonzero(counts)
+            radii[filled] = np.maximum.reduceat(reach, starts[filled])
+        radii = radii * (1.0 + 1e-9) + 1e-9 * box
+        return cls(per_side, side, members, positions[members], starts, centres, radii)
+
+    def near_cone(self, shifts: np.ndarray, box: float, origin: np.ndarray,
+                  axis: np.ndarray, theta: float, d_lo: float, d_hi: float,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The galaxies of the cells whose sphere reaches the cone (half-angle ``theta``
+        about the unit ``axis``, distances ``d_lo``-``d_hi``) in each box replica
+        (``shifts`` (S, 3)): (their slots in ``members``, replica index into ``shifts``),
+        a superset of the galaxy copies in the cone, replica by replica.
+
+        A sphere (centre c, radius r) misses the cone when its centre is farther than r
+        from it: c at distance a along the axis and b off it is b cos θ - a sin θ from
+        the cone's surface (or farther, from its apex), and |c| ± r bounds its points'
+        distances."""
+        filled = np.flatnonzero(self.starts[1:] > self.starts[:-1])
+        centres = (shifts * box - origin)[:, None, :] + self.centres[filled][None, :, :]
+        along = centres @ axis
+        length2 = np.einsum("scj,scj->sc", centres, centres)
+        length = np.sqrt(length2)
+        off = np.sqrt(np.maximum(length2 - along * along, 0.0))
+        radius = self.radii[filled]
+        near = (off * math.cos(theta) - along * math.sin(theta) <= radius) | (
+            length <= radius)
+        near &= (length - radius <= d_hi) & (length + radius >= d_lo)
+        replica, cell = np.nonzero(near)
+        first = self.starts[filled[cell]]
+        sizes = self.starts[filled[cell] + 1] - first
+        # the members of each chosen cell, one contiguous slice of `members` each
+        at = np.arange(int(sizes.sum())) + np.repeat(first - (np.cumsum(sizes) - sizes),
+                                                     sizes)
+        return at, np.repeat(replica, sizes)
 
 def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.0,
                observer: Sequence[float] | None = None,
@@ -131,6 +282,16 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
         ``distance`` (comoving, Mpc/h), ``replica`` (the copy's integer shift, as
         ``"i,j,k"``; categorical), sorted by distance.
     """
+    copies = _cone_copies(catalog, z_max, area, z_min=z_min, observer=observer, axis=axis)
+    return copies.placement(copies.sightlines(catalog, velocities))
+
+
+def _cone_copies(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.0,
+                 observer: Sequence[float] | None = None,
+                 axis: Sequence[float] = (1.0, 2.0, 3.0)) -> _ConeCopies:
+    """The galaxy copies of :func:`light_cone` (same arguments), before their sight lines
+    and sorting. Replicas near the cone (their bounding sphere), then cells of them near
+    it (:class:`_Cells`), then the galaxies of those cells tested one by one."""
     if not (math.isfinite(z_max) and 0 <= z_min < z_max <= 20):
         raise PhotometryError(f"light cone: need 0 <= z_min < z_max <= 20, got z_min="
                               f"{z_min}, z_max={z_max}")
@@ -161,29 +322,27 @@ def light_cone(catalog: Catalog, z_max: float, area: float, *, z_min: float = 0.
     if shifts.shape[0] > _MAX_REPLICAS:
         raise PhotometryError(f"light cone: {shifts.shape[0]} box replicas needed "
                               f"(limit {_MAX_REPLICAS}); lower the area or z_max")
-    cos_theta = math.cos(theta)
-    rows, offsets, codes, labels = [], [], [], []
-    for shift in shifts:
-        offset = positions + shift * box - origin
-        distance = np.linalg.norm(offset, axis=1)
-        inside = (distance >= d_lo) & (distance <= d_hi) & (
-            offset @ frame[0] >= cos_theta * distance) & (distance > 0)
-        if inside.any():
-            rows.append(np.flatnonzero(inside))
-            offsets.append(offset[inside])
-            codes.append(np.full(rows[-1].size, len(labels), dtype=np.int32))
-            labels.append(f"{shift[0]},{shift[1]},{shift[2]}")
-    if not rows:
+    cells = _Cells.of(positions, box, shifts.shape[0])
+    slots, replica = cells.near_cone(shifts, box, origin, frame[0], theta, d_lo, d_hi)
+    # the same operations, copy by copy, as positions[rows] + shift * box - origin and
+    # np.linalg.norm(offset, axis=1) (x² + y² + z², summed in that order)
+    offset = np.take(cells.positions, slots, axis=0)  # (take: faster than [slots])
+    offset += np.take(shifts * box, replica, axis=0)
+    offset -= origin
+    distance = np.sqrt(offset[:, 0] * offset[:, 0] + offset[:, 1] * offset[:, 1]
+                       + offset[:, 2] * offset[:, 2])
+    inside = (distance >= d_lo) & (distance <= d_hi) & (
+        offset @ frame[0] >= math.cos(theta) * distance) & (distance > 0)
+    if not inside.any():
         raise PhotometryError(f"light cone: no galaxy within {area:g} deg² and "
                               f"z = {z_min:g}-{z_max:g}")
-    offset = np.concatenate(offsets)
-    # sorted by distance once, in numpy, before the table is built (a stable order)
-    order = np.argsort(np.einsum("ij,ij->i", offset, offset), kind="stable")
-    cone = _observed(np.concatenate(rows)[order], offset[order], vel, frame, catalog,
-                     velocities)
-    cone["replica"] = pd.Categorical.from_codes(np.concatenate(codes)[order],
-                                                categories=labels)
-    return cone
+    inside_at = np.flatnonzero(inside)
+    replica = replica[inside_at]
+    present = np.flatnonzero(np.bincount(replica, minlength=shifts.shape[0]))
+    labels = tuple(f"{i},{j},{k}" for i, j, k in shifts[present])
+    return _ConeCopies(cells.members[slots[inside_at]], np.take(offset, inside_at, axis=0),
+                       distance[inside_at], np.searchsorted(present, replica).astype(np.int32),
+                       labels, frame, vel)
 
 
 def box_at_redshift(catalog: Catalog, redshift: float, *, los: str = "x",
@@ -208,6 +367,9 @@ def box_at_redshift(catalog: Catalog, redshift: float, *, los: str = "x",
     origin = np.full(3, box / 2) - centre_distance * axis
     frame = _frame(axis)
     rows = np.arange(positions.shape[0])
-    part = _observed(rows, positions - origin, vel, frame, catalog, velocities)
+    offsets = positions - origin
+    distance = np.linalg.norm(offsets, axis=1)
+    part = _observed(rows, distance, _sightlines(rows, offsets, distance, vel, catalog,
+                                                 velocities), frame)
     part["replica"] = "0,0,0"
     return part

@@ -68,10 +68,10 @@ from ..errors import PhotometryError
 from . import igm
 from .distances import SPEED_OF_LIGHT_KM_S, comoving_distance, distance_modulus, flat_lcdm
 from .filters import FilterSet, sdss
-from .galaxies import kcorrect_templates, template_coefficients
 from .lightcone import sky_positions
 from .sources import flux_columns, quasar_class
 from .synthetic import ComponentTable, ab_magnitude
+from .templates import kcorrect_templates, template_coefficients
 
 __all__ = [
     "ALPHA_GRID",

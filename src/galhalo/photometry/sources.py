@@ -30,6 +30,7 @@ __all__ = [
     "flux_columns",
     "numeric_values",
     "quasar_class",
+    "text_column",
 ]
 
 #: The source classes, in the order classifiers use.
@@ -61,6 +62,14 @@ def numeric_values(values: pd.Series | np.ndarray | Sequence[object],
     return numbers, ~np.isfinite(numbers)
 
 
+def text_column(values: Sequence[str], index: np.ndarray,
+                ) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """``values[index]`` (n,) as pandas stores a column of Python strings (its ``str``
+    dtype, or object), without building n Python strings."""
+    return pd.Series(np.array(list(values), dtype=object)).array.take(
+        np.asarray(index, dtype=np.intp))
+
+
 def quasar_class(redshift: np.ndarray | Sequence[float]) -> np.ndarray:
     """``"qso_high"`` where z > :data:`HIGH_Z_QUASAR`, else ``"qso_low"``; shape of input."""
     z = np.asarray(redshift, dtype=float)
@@ -82,15 +91,22 @@ def check_sources(frame: pd.DataFrame, filter_names: Iterable[str]) -> pd.DataFr
     if missing:
         raise PhotometryError(f"source catalog: missing column '{missing[0]}'"
                               f" ({len(missing)} missing in all)")
-    classes = frame["source_class"].astype(str).to_numpy()
-    bad = ~np.isin(classes, CLASSES)
+    # a shallow copy without attrs: pandas deep-copies a frame's attrs into every column
+    # it hands out
+    view = frame.copy(deep=False)
+    view.attrs = {}
+    bad = ~view["source_class"].isin(CLASSES).to_numpy(dtype=bool)
     if bad.any():
+        classes = view["source_class"].astype(str).to_numpy()
         first = first_row(bad)
         raise PhotometryError(
             f"source catalog: column 'source_class' has {int(bad.sum())} rows not in "
             f"{CLASSES} (first: row {first}, {classes[first]!r})")
     for name in ("redshift", *fluxes):
-        _, bad = numeric_values(frame[name])
+        column = view[name]
+        if column.dtype == np.float64 and np.isfinite(column.to_numpy()).all():
+            continue
+        _, bad = numeric_values(column)
         if bad.any():
             first = first_row(bad)
             raise PhotometryError(f"source catalog: column '{name}' has {int(bad.sum())} "

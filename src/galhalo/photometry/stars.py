@@ -34,7 +34,7 @@ import pandas as pd
 from ..errors import PhotometryError
 from .filters import FilterSet, kcorrect_data
 from .lightcone import sky_positions
-from .sources import flux_columns
+from .sources import flux_columns, text_column
 from .synthetic import band_fluxes, flux_from_ab
 
 __all__ = [
@@ -156,7 +156,7 @@ def star_counts(magnitude: np.ndarray, latitude: float = 60.0) -> np.ndarray:
     return scale * COUNT_AMPLITUDE * 10.0 ** (COUNT_SLOPE * (mag - 20.0))
 
 
-def _draw_population(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+def _draw_population(rng: np.random.Generator, n: int) -> tuple[object, np.ndarray, np.ndarray]:
     names = list(POPULATIONS)
     fractions = np.array([POPULATIONS[name][0] for name in names])
     which = rng.choice(len(names), size=n, p=fractions / fractions.sum())
@@ -167,7 +167,7 @@ def _draw_population(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]
         rows = np.flatnonzero(which == index)
         teff[rows] = np.clip(rng.normal(mean, sigma, rows.size), low, high)
         eta[rows] = rng.uniform(eta_low, eta_high, rows.size)
-    return np.array(names, dtype=object)[which], teff, eta
+    return text_column(names, which), teff, eta
 
 
 def star_sources(area_deg2: float, filters: FilterSet, seed,
@@ -211,7 +211,7 @@ def star_sources(area_deg2: float, filters: FilterSet, seed,
     frame = pd.DataFrame(fluxes, columns=flux_columns(filters.names))
     frame.insert(0, "mag_r", mag)
     frame.insert(0, "redshift", 0.0)
-    frame.insert(0, "source_class", np.full(n, "star", dtype=object))
+    frame.insert(0, "source_class", text_column(["star"], np.zeros(n, dtype=int)))
     frame["teff"] = teff
     frame["eta"] = eta
     frame["population"] = population

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -204,6 +204,7 @@ class ComponentTable:
     redshift: np.ndarray
     table: np.ndarray
     filter_names: tuple[str, ...]
+    _log_grid: tuple[float, float] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         z = np.asarray(self.redshift, dtype=float)
@@ -219,6 +220,13 @@ class ComponentTable:
         object.__setattr__(self, "redshift", z)
         object.__setattr__(self, "table", np.ascontiguousarray(table))
         object.__setattr__(self, "filter_names", tuple(self.filter_names))
+        # the grid's step in ln(1+z) if uniform there (as built): a first guess of
+        # upper_index without a binary search
+        log_grid = np.log1p(z)
+        steps = np.diff(log_grid)
+        uniform = bool(np.all(np.abs(steps - steps.mean()) <= 1e-6 * steps.mean()))
+        object.__setattr__(self, "_log_grid", (float(log_grid[0]), float(steps.mean()))
+                           if uniform else None)
 
     @property
     def n_components(self) -> int:
@@ -311,6 +319,33 @@ class ComponentTable:
                 table += _transmission_term(spectra, curves, lags, *nodes)
         return cls(redshift, table * scale[:, None, :], filters.names)
 
+    def upper_index(self, redshift: np.ndarray) -> np.ndarray:
+        """(n,) index i of the grid node above each redshift, 1 <= i < n_z, with
+        ``redshift[i-1] <= z <= redshift[i]``: ``clip(searchsorted(self.redshift, z,
+        side="right"), 1, n_z - 1)``, where the grid is uniform in ln(1+z) found
+        from ln(1+z) and checked (the same indices). :class:`PhotometryError` if a
+        redshift is outside the grid."""
+        z = np.asarray(redshift, dtype=float).reshape(-1)
+        grid = self.redshift
+        outside = ~((z >= grid[0]) & (z <= grid[-1]))
+        if outside.any():
+            first = int(np.flatnonzero(outside)[0])
+            raise PhotometryError(f"redshift {z[first]:g} (row {first}) is outside the "
+                                  f"table's grid [{grid[0]:g}, {grid[-1]:g}]")
+        if self._log_grid is None:
+            return np.clip(np.searchsorted(grid, z, side="right"), 1, grid.size - 1)
+        start, step = self._log_grid
+        guess = np.floor((np.log1p(z) - start) / step).astype(np.intp) + 1
+        np.clip(guess, 1, grid.size - 1, out=guess)
+        # one step either way where the guess is off by a rounding; then check
+        guess -= grid[guess - 1] > z
+        guess += (grid[guess] <= z) & (guess < grid.size - 1)
+        wrong = (grid[guess - 1] > z) | ((grid[guess] <= z) & (guess < grid.size - 1))
+        if wrong.any():
+            guess[wrong] = np.clip(np.searchsorted(grid, z[wrong], side="right"), 1,
+                                   grid.size - 1)
+        return guess
+
     def fluxes(self, redshift: np.ndarray, coefficients: np.ndarray,
                bands: Sequence[str] | None = None, chunk: int = 65536) -> np.ndarray:
         """Band fluxes (µJy at 10 pc) of n sources.
@@ -334,20 +369,18 @@ class ComponentTable:
                 raise PhotometryError(f"ComponentTable has no filter '{missing[0]}'")
             table = table[:, :, [self.filter_names.index(name) for name in bands]]
         z = np.asarray(redshift, dtype=float).reshape(-1)
-        coeffs = np.asarray(coefficients, dtype=float).reshape(z.size, -1)
+        coeffs = np.asarray(coefficients, dtype=float)
+        coeffs = coeffs.reshape(z.size, -1 if z.size else coeffs.shape[-1])
         if coeffs.shape[1] != self.n_components:
             raise PhotometryError(f"coefficients have {coeffs.shape[1]} components, the "
                                   f"table {self.n_components}")
         grid = self.redshift
-        outside = ~((z >= grid[0]) & (z <= grid[-1]))
-        if outside.any():
-            first = int(np.flatnonzero(outside)[0])
-            raise PhotometryError(f"redshift {z[first]:g} (row {first}) is outside the "
-                                  f"table's grid [{grid[0]:g}, {grid[-1]:g}]")
-        upper = np.clip(np.searchsorted(grid, z, side="right"), 1, grid.size - 1)
+        upper = self.upper_index(z)
         frac = ((z - grid[upper - 1]) / (grid[upper] - grid[upper - 1]))[:, None]
         n_z, k, n_filters = table.shape
         flat = table.reshape(n_z * k, n_filters)
+        if n_filters == 1:
+            return self._one_band(flat[:, 0], upper, frac[:, 0], coeffs)[:, None]
         out = np.empty((z.size, n_filters))
         for start in range(0, z.size, chunk):
             part = slice(start, start + chunk)
@@ -361,6 +394,20 @@ class ComponentTable:
                                  np.arange(0, 2 * k * rows + 1, 2 * k)),
                                 shape=(rows, n_z * k))
             out[part] = matrix @ flat
+        return out
+
+
+    @staticmethod
+    def _one_band(column: np.ndarray, upper: np.ndarray, frac: np.ndarray,
+                  coeffs: np.ndarray) -> np.ndarray:
+        """(n,) :meth:`fluxes` of one band (``column``: its (n_z K,) flattened table),
+        without the sparse matrix: the same products, summed from 0 in the same order
+        as the sparse product sums a row's entries."""
+        k = coeffs.shape[1]
+        out = np.zeros(upper.size)
+        for weight, node in ((1.0 - frac, (upper - 1) * k), (frac, upper * k)):
+            for j in range(k):
+                out += (coeffs[:, j] * weight) * column[node + j]
         return out
 
 
