@@ -65,6 +65,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                  "a conditional mixture of 4 Gaussians as the base (models/mixture_base.py)"),
     "deep_bounds_mixture4": ("flow", {**DEEP, "bounds": BOUNDS, "components": 4},
                              "`deep_bounds` on a base mixture of 4 Gaussians"),
+    "experts2": ("flow", {"experts": 2},
+                 "a mixture of 2 default flows with halo-dependent weights (experts)"),
+    "deep_bounds_experts2": ("flow", {**DEEP, "bounds": BOUNDS, "experts": 2},
+                             "a mixture of 2 `deep_bounds` flows with halo-dependent "
+                             "weights"),
     "noise": ("flow", {"condition_noise": 0.05},
               "noise regularisation: N(0, 0.05²) on the standardised conditions"),
     "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),

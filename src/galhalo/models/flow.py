@@ -27,6 +27,11 @@ stopping and ``log_prob`` use the mixture. Averaging densities removes part of t
 members' estimation variance, which dominates the single flow's excess over the truth.
 Sampling draws a member per galaxy, so it costs what one flow costs; fitting costs M.
 
+``experts=K > 1`` makes it a mixture of K flows whose weights are a function of the
+condition, p(y | x) = sum_k w_k(x) p_k(y | x) (a mixture of experts, Jacobs et al.
+1991), trained on the mixture's likelihood, so the members can specialise (one on the
+star-forming, one on the quenched sequence) instead of each fitting everything.
+
 ``components=K > 1`` replaces the standard-normal base by a conditional mixture of K
 Gaussians (models/mixture_base.py), so bimodal populations get their own latent modes.
 
@@ -46,30 +51,41 @@ from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from .base import ModelError, NeuralModel, register
 from .flow_sampling import sample_flow
 from .mixture_base import ConditionalGaussianMixture
-from .networks import TRAINING_DEFAULTS
+from .networks import TRAINING_DEFAULTS, mlp
 
 
 class FlowEnsemble(torch.nn.Module):
-    """An equal-weight mixture of conditional flows (``members`` in ``FlowModel``)."""
+    """A mixture of conditional flows: equal weights (``members`` in ``FlowModel``, a
+    deep ensemble) or, with a ``gate`` network, weights that are a function of the
+    condition (``experts``, a mixture of experts)."""
 
-    def __init__(self, members: list[torch.nn.Module]):
+    def __init__(self, members: list[torch.nn.Module], gate: torch.nn.Module | None = None):
         super().__init__()
         self.members = torch.nn.ModuleList(members)
+        self.gate = gate
 
     def member_log_probs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """log p_k(y | x) of every member, shape (members, batch)."""
         return torch.stack([member(x).log_prob(y) for member in self.members])
 
+    def log_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """log w_k(x) of every member, shape (members, batch) (or (members, 1): equal)."""
+        if self.gate is None:
+            return torch.full((len(self.members), 1), -math.log(len(self.members)))
+        return torch.log_softmax(self.gate(x), dim=-1).T
+
     def log_prob(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """log of the mixture density, (batch,)."""
-        return (torch.logsumexp(self.member_log_probs(x, y), dim=0)
-                - math.log(len(self.members)))
+        return torch.logsumexp(self.member_log_probs(x, y) + self.log_weights(x), dim=0)
 
     def sample(self, x: torch.Tensor, n: int, reference: bool = False) -> torch.Tensor:
-        """(n, batch, d) draws: each from a member chosen uniformly (global generator);
-        ``reference``: zuko's own sampler instead of the fast one (same draws)."""
+        """(n, batch, d) draws: each from a member drawn by its weight (global
+        generator); ``reference``: zuko's own sampler instead of the fast one."""
         contexts = x.repeat(n, 1)
-        choice = torch.randint(len(self.members), (len(contexts),))
+        if self.gate is None:
+            choice = torch.randint(len(self.members), (len(contexts),))
+        else:
+            choice = torch.multinomial(self.log_weights(contexts).T.exp(), 1).squeeze(1)
         draws = None
         for k, member in enumerate(self.members):
             rows = torch.nonzero(choice == k).squeeze(1)
@@ -90,7 +106,7 @@ class FlowModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
         "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1,
-        "affine": True, "components": 1}
+        "affine": True, "components": 1, "experts": 1}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"
@@ -102,7 +118,14 @@ class FlowModel(NeuralModel):
             raise ModelError(f"members must be >= 1, got {hp['members']}")
         if int(hp["components"]) < 1:
             raise ModelError(f"components must be >= 1, got {hp['components']}")
-        flows = [self._single_flow(n_condition, n_target) for _ in range(members)]
+        experts = int(hp["experts"])
+        if experts < 1 or (experts > 1 and members > 1):
+            raise ModelError(f"experts must be >= 1 and cannot be combined with members > "
+                             f"1; got experts={hp['experts']}, members={hp['members']}")
+        flows = [self._single_flow(n_condition, n_target) for _ in range(max(members, experts))]
+        if experts > 1:
+            hidden = tuple(int(h) for h in hp["hidden"])
+            return FlowEnsemble(flows, gate=mlp(n_condition, hidden, experts))
         return flows[0] if members == 1 else FlowEnsemble(flows)
 
     def _single_flow(self, n_condition: int, n_target: int) -> torch.nn.Module:
@@ -132,9 +155,9 @@ class FlowModel(NeuralModel):
         return self.network(x).log_prob(y)
 
     def training_log_prob(self, x, y):
-        if isinstance(self.network, FlowEnsemble):
+        if isinstance(self.network, FlowEnsemble) and self.network.gate is None:
             return self.network.member_log_probs(x, y).mean(dim=0)
-        return self.network(x).log_prob(y)
+        return self.scaled_log_prob(x, y)
 
     def scaled_sample(self, x, n):
         if self.sampler not in ("fast", "zuko"):
