@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import zuko
+from test_mixture_base import two_populations
 from zuko.distributions import DiagNormal
 from zuko.transforms import IdentityTransform
 
@@ -56,21 +56,11 @@ def test_draws_pick_the_members_by_their_weights():
         assert torch.equal(draws, mixture.sample(torch.zeros(n, 2), 1))
 
 
-def _bimodal(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    mass = rng.uniform(11, 14, n)
-    quenched = rng.random(n) < (mass - 11) / 3
-    return pd.DataFrame({
-        "M_h": mass, "C_h": rng.normal(8, 2, n),
-        "color": np.where(quenched, rng.normal(1.0, 0.03, n), rng.normal(0.5, 0.1, n)),
-        "sSFR": np.where(quenched, rng.normal(-12, 0.2, n), rng.normal(-10, 0.3, n))})
-
-
 @pytest.fixture(scope="module")
 def experts():
     model = model_family("flow")(epochs=4, batch_size=256, hidden=(32, 32), transforms=2,
                                  experts=2)
-    return model.fit(_bimodal(1500, 1), "M_h,C_h", "color,sSFR", seed=0, progress=False)
+    return model.fit(two_populations(1500, 1), "M_h,C_h", "color,sSFR", seed=0, progress=False)
 
 
 def test_training_maximises_the_mixture_likelihood(experts):
@@ -87,7 +77,7 @@ def test_training_maximises_the_mixture_likelihood(experts):
 
 
 def test_saved_experts_give_the_same_density_and_draws(experts, tmp_path):
-    table = _bimodal(200, 3)
+    table = two_populations(200, 3)
     experts.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     np.testing.assert_array_equal(loaded.log_prob(table, table),
@@ -105,5 +95,5 @@ def test_saved_experts_give_the_same_density_and_draws(experts, tmp_path):
 @pytest.mark.parametrize("settings", [{"experts": 0}, {"experts": 2, "members": 2}])
 def test_bad_expert_settings_are_refused(settings):
     with pytest.raises(ModelError, match="experts must be >= 1"):
-        model_family("flow")(**settings).fit(_bimodal(300, 6), "M_h,C_h", "color,sSFR",
+        model_family("flow")(**settings).fit(two_populations(300, 6), "M_h,C_h", "color,sSFR",
                                              seed=0, progress=False)

@@ -74,7 +74,9 @@ def test_draws_follow_the_component_weights_and_moments():
     assert torch.all((draws.mean(dim=0) - mean).abs() < 5 * spread / math.sqrt(n))
 
 
-def _bimodal(n: int, seed: int) -> pd.DataFrame:
+def two_populations(n: int, seed: int) -> pd.DataFrame:
+    """Halo mass and concentration; stellar mass, colour and sSFR of a star-forming and a
+    narrow quenched population whose shares follow the halo mass."""
     rng = np.random.default_rng(seed)
     mass = rng.uniform(11, 14, n)
     quenched = rng.random(n) < (mass - 11) / 3
@@ -89,13 +91,13 @@ def _bimodal(n: int, seed: int) -> pd.DataFrame:
 def fitted():
     model = model_family("flow")(epochs=4, batch_size=256, hidden=(32, 32), transforms=2,
                                  components=3)
-    model.fit(_bimodal(2000, 1), "M_h,C_h", "smass,color,sSFR", seed=0, progress=False)
+    model.fit(two_populations(2000, 1), "M_h,C_h", "smass,color,sSFR", seed=0, progress=False)
     return model
 
 
 def test_fast_sampler_draws_what_zuko_draws_on_a_mixture_base(fitted):
     assert FastSampler.build(fitted.network) is not None
-    table = _bimodal(300, 2)
+    table = two_populations(300, 2)
     fast = fitted.sample(table, 3, seed=5)
     fitted.sampler = "zuko"
     try:
@@ -107,7 +109,7 @@ def test_fast_sampler_draws_what_zuko_draws_on_a_mixture_base(fitted):
 
 
 def test_saved_mixture_flow_gives_the_same_density_and_draws(fitted, tmp_path):
-    table = _bimodal(200, 3)
+    table = two_populations(200, 3)
     fitted.save(tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert loaded.hyperparameters["components"] == 3
@@ -120,7 +122,7 @@ def test_saved_mixture_flow_gives_the_same_density_and_draws(fitted, tmp_path):
 def test_a_mixture_base_fits_a_bimodal_law_better_than_one_gaussian():
     """Same flow, same seed and epochs: on two narrow, well separated populations whose
     shares follow the halo, the mixture base's held-out NLL is lower."""
-    train, test = _bimodal(4000, 4), _bimodal(2000, 5)
+    train, test = two_populations(4000, 4), two_populations(2000, 5)
     nll = {}
     for components in (1, 3):
         model = model_family("flow")(epochs=12, batch_size=256, hidden=(32, 32),
@@ -135,4 +137,4 @@ def test_a_mixture_base_fits_a_bimodal_law_better_than_one_gaussian():
 def test_bad_component_counts_are_refused(components):
     with pytest.raises(ModelError, match="components must be >= 1"):
         model_family("flow")(components=components).fit(
-            _bimodal(300, 6), "M_h,C_h", "smass,color", seed=0, progress=False)
+            two_populations(300, 6), "M_h,C_h", "smass,color", seed=0, progress=False)

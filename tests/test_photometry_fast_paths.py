@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_photometry_galaxies import BOX, PLANCK15
 
 import galhalo
 from galhalo.catalog import Catalog
@@ -35,10 +36,6 @@ from galhalo.photometry.mixture import mixed_sample
 from galhalo.photometry.sources import REQUIRED_COLUMNS, check_sources, flux_columns
 from galhalo.photometry.synthetic import ComponentTable
 from galhalo.photometry.templates import BrightestR, kcorrect_templates, template_coefficients
-
-PLANCK15 = {"name": "planck15", "Om0": 0.3089, "Ob0": 0.0486, "H0": 67.74,
-            "sigma8": 0.8159, "ns": 0.9667}
-BOX = 100.0
 
 
 @pytest.fixture(scope="module")
