@@ -67,8 +67,6 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                              "`deep_bounds` on a base mixture of 4 Gaussians"),
     "experts2": ("flow", {"experts": 2},
                  "a mixture of 2 default flows with halo-dependent weights (experts)"),
-    "deep_experts2": ("flow", {**DEEP, "experts": 2},
-                      "a mixture of 2 `deep` flows with halo-dependent weights"),
     "deep_bounds_experts2": ("flow", {**DEEP, "bounds": BOUNDS, "experts": 2},
                              "a mixture of 2 `deep_bounds` flows with halo-dependent "
                              "weights"),
