@@ -37,6 +37,8 @@ Usage::
 
     python benchmarks/satellite_properties.py            # 2e5 hosts
     python benchmarks/satellite_properties.py --quick    # 2e4 hosts, < 3 min
+    python benchmarks/satellite_properties.py --experts 2 --no-docs --out F.json
+                                                         # flows of two experts
 """
 
 from __future__ import annotations
@@ -221,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=float, default=HOSTS,
                         help=f"number of hosts (default {HOSTS:.0e})")
     parser.add_argument("--epochs", type=int, default=None, help="maximum epochs")
+    parser.add_argument("--experts", type=int, default=1,
+                        help="flows as mixtures of this many experts (docs/models.md; "
+                             "default 1: one flow)")
     parser.add_argument("--draws", type=int, default=10,
                         help="draws per held-out satellite for the conformity (default 10)")
     parser.add_argument("--threads", type=int, default=1,
@@ -232,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     n_hosts, box = universe_size(args)
     settings = {} if args.epochs is None else {"epochs": args.epochs}
+    if args.experts != 1:
+        settings["experts"] = args.experts
     result = measure(n_hosts, box, args.seed, settings, args.draws)
     table = markdown_table(*nll_table(result))
     print(table)
     print(summary(result))
     extra = (f" --epochs {args.epochs}" if args.epochs is not None else "") + (
+        f" --experts {args.experts}" if args.experts != 1 else "") + (
         f" --draws {args.draws}" if args.draws != 10 else "")
     report(args, "satellite_properties", result, DOCUMENT, BLOCK,
            table + "\n\n" + summary(result) + "\n\n" + NOTE, extra)
