@@ -55,22 +55,22 @@ def _hyperparameters(settings: list[str] | None = None, **given) -> dict:
 
 
 def _train_model(family: str, catalog, condition: str, target: str, seed: int, valid,
-                 hyperparameters: dict):
+                 hyperparameters: dict, grid=None):
+    """Fit ``family`` with ``hyperparameters``; with a search ``grid``, every
+    combination of it on top of them, keeping the lowest validation NLL."""
     from ..models import model_family
     from ..models.search import grid_search
 
-    grid = hyperparameters.get("search")
-    fixed = {key: value for key, value in hyperparameters.items() if key != "search"}
     say(f"training {family}: {condition} -> {target} on {len(catalog):,} rows")
     if grid is None:
-        return model_family(family)(**fixed).fit(catalog, condition, target, valid=valid,
-                                                 seed=seed)
+        return model_family(family)(**hyperparameters).fit(catalog, condition, target,
+                                                           valid=valid, seed=seed)
 
     def report(index: int, total: int, candidate: dict) -> None:
         say(f"search {index + 1}/{total}: {json.dumps(candidate)}")
 
-    best = grid_search(family, catalog, condition, target, grid, fixed=fixed, valid=valid,
-                       seed=seed, report=report)
+    best = grid_search(family, catalog, condition, target, grid, fixed=hyperparameters,
+                       valid=valid, seed=seed, report=report)
     _print_search(best.metrics["search"])
     return best
 
@@ -137,15 +137,16 @@ def train(
     hyper = _hyperparameters(settings, epochs=epochs, batch_size=batch_size,
                              learning_rate=learning_rate, patience=patience, hidden=hidden,
                              transforms=transforms, bins=bins)
-    if "search" in hyper:  # a bad grid or unknown value: fail before reading
+    grid = hyper.pop("search", None)
+    if grid is not None:  # a bad grid or unknown name: fail before reading
         from ..models.search import check_grid
-        check_grid(model, hyper["search"], {k: v for k, v in hyper.items() if k != "search"})
+        check_grid(model, grid, hyper)
     else:
         model_family(model)(**hyper)  # unknown family or hyperparameter: fail before reading
     columns = tuple(name for names in check_columns(condition, target) for name in names)
     check_writable(out, directory=True)
     catalog = load_galaxies(catalog_path, galaxies, columns)
-    fitted = _train_model(model, catalog, condition, target, seed, valid, hyper)
+    fitted = _train_model(model, catalog, condition, target, seed, valid, hyper, grid)
     fitted.save(out)
     metrics = fitted.metrics
     tail = (f" after {metrics['epochs']} epochs (best {metrics['best_epoch']})"

@@ -124,9 +124,12 @@ class FlowModel(NeuralModel):
                              f"1; got experts={hp['experts']}, members={hp['members']}")
         flows = [self._single_flow(n_condition, n_target) for _ in range(max(members, experts))]
         if experts > 1:
-            hidden = tuple(int(h) for h in hp["hidden"])
-            return FlowEnsemble(flows, gate=mlp(n_condition, hidden, experts))
+            return FlowEnsemble(flows, gate=mlp(n_condition, self._hidden(), experts))
         return flows[0] if members == 1 else FlowEnsemble(flows)
+
+    def _hidden(self) -> tuple[int, ...]:
+        """The conditioners' hidden layer widths (every network of the flow)."""
+        return tuple(int(h) for h in self.hyperparameters["hidden"])
 
     def _single_flow(self, n_condition: int, n_target: int) -> torch.nn.Module:
         """One spline flow; with ``affine`` a conditional location-scale transform first
@@ -135,7 +138,7 @@ class FlowModel(NeuralModel):
         ``components`` > 1 the base is a conditional Gaussian mixture
         (models/mixture_base.py) instead of a standard normal."""
         hp = self.hyperparameters
-        hidden = tuple(int(h) for h in hp["hidden"])
+        hidden = self._hidden()
         options = {} if hp["passes"] is None else {"passes": int(hp["passes"])}
         flow = zuko.flows.NSF(features=n_target, context=n_condition,
                               transforms=int(hp["transforms"]), bins=int(hp["bins"]),

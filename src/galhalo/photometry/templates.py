@@ -314,10 +314,8 @@ class BrightestR:
             redshift: (n,) observed, inside the table's grid.
             scale: (n,) 10^(-0.4 μ), μ the distance modulus (inf at z = 0: no bound).
         """
-        upper = self.table.upper_index(redshift)
-        bound = self.per_mass.ravel()[self.cells(colour)[copy_of] * self.per_mass.shape[1]
-                                      + upper - 1]
-        bound *= mass[copy_of]
+        bound = self._per_copy(self.per_mass, colour, mass, copy_of,
+                               self.table.upper_index(redshift) - 1)
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(scale), bound * scale, np.inf)
 
@@ -350,9 +348,15 @@ class BrightestR:
         # (C, bins); no bound in the first bin (z = 0: μ = -inf)
         bound = np.where(np.isfinite(scale), window[:, first] * scale, np.inf)
         bins = np.minimum((distance / width).astype(np.int64), DISTANCE_BINS)
-        reach = bound.ravel()[self.cells(colour)[copy_of] * bound.shape[1] + bins]
-        reach *= mass[copy_of]
-        return reach
+        return self._per_copy(bound, colour, mass, copy_of, bins)
+
+    def _per_copy(self, per_mass: np.ndarray, colour: np.ndarray, mass: np.ndarray,
+                  copy_of: np.ndarray, column: np.ndarray) -> np.ndarray:
+        """(n,) ``per_mass[cell of the copy's colour, column] * its mass``; per_mass
+        (C, m) per colour cell, column (n,) an index into its second axis."""
+        values = per_mass.ravel()[self.cells(colour)[copy_of] * per_mass.shape[1] + column]
+        values *= mass[copy_of]
+        return values
 
 
 def _window_max(values: np.ndarray, width: int) -> np.ndarray:
