@@ -36,6 +36,8 @@ from _docs import add_docs_options, markdown_table, publish, rewrote_saved
 from hard_universe import DOC, REGION_LABELS, ROOT, fit_gap
 from simulate import machine_info
 
+from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE
+
 PRESET = "tng_hard"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "flow_gap.json"
 #: What the issue asks of the default flow: overall, and in every region.
@@ -43,36 +45,64 @@ TARGET_OVERALL, TARGET_REGION = 0.03, 0.06
 #: The declared bounds of the ``bounds`` variants: where TNG-like data put the sSFR floor
 #: and the colour ceiling (the location a user declares, not the truth's shape).
 BOUNDS = {"sSFR": [-15.0, None], "color": [None, 1.19]}
-#: The published network size (3 x 219 hidden units, 12 bins) in the default flow.
-DEEP = {"hidden": [219, 219, 219], "bins": 12}
+#: The flow's defaults until 2026-12-07 (four coupling transforms of 2 x 128, 8 bins):
+#: the ``previous_*`` variants pin it, so their cached rows stay reproducible.
+PREVIOUS = {key: list(value) if isinstance(value, tuple) else value
+            for key, value in PREVIOUS_DEFAULT_SHAPE.items()}
+#: The published network size (3 x 219 hidden units, 12 bins) in the previous shape.
+PREVIOUS_DEEP = {**PREVIOUS, "hidden": [219, 219, 219], "bins": 12}
 #: The variants: name -> (family, hyperparameters, what it tests).
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "default": ("flow", {}, "the flow's defaults"),
-    "rodrigues25": ("flow_rodrigues25", {}, "the published architecture (Rodrigues+2025)"),
-    "ensemble3": ("flow", {"members": 3}, "deep ensemble of 3 default flows"),
+    "default": ("flow", {}, "the flow's defaults (one fully autoregressive transform, "
+                "3 × 219, 12 bins, since 2026-12-07)"),
     "bounds": ("flow", {"bounds": BOUNDS},
                "declared sSFR floor −15 and colour ceiling 1.19 as softplus supports"),
+    "two": ("flow", {"transforms": 2}, "2 transforms instead of 1"),
+    "two_bounds": ("flow", {"transforms": 2, "bounds": BOUNDS},
+                   "2 transforms with the declared bounds"),
+    "ensemble2": ("flow", {"members": 2}, "deep ensemble of 2 default flows"),
+    "ensemble2_bounds": ("flow", {"members": 2, "bounds": BOUNDS},
+                         "deep ensemble of 2 flows with the declared bounds"),
+    "rodrigues25": ("flow_rodrigues25", {}, "the published architecture (Rodrigues+2025)"),
     "rodrigues25_bounds": ("flow_rodrigues25", {"bounds": BOUNDS},
                            "the published architecture with the declared bounds"),
-    "ensemble3_bounds": ("flow", {"members": 3, "bounds": BOUNDS},
-                         "deep ensemble of 3 flows with the declared bounds"),
-    "deep": ("flow", DEEP,
-             "the published network size in the default flow: 3 × 219 hidden, 12 bins"),
-    "deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS}, "`deep` with the declared bounds"),
-    "ensemble2_deep_bounds": ("flow", {**DEEP, "bounds": BOUNDS, "members": 2},
-                              "deep ensemble of 2 `deep_bounds` flows"),
-    "mixture4": ("flow", {"components": 4},
-                 "a conditional mixture of 4 Gaussians as the base (models/mixture_base.py)"),
-    "deep_bounds_mixture4": ("flow", {**DEEP, "bounds": BOUNDS, "components": 4},
-                             "`deep_bounds` on a base mixture of 4 Gaussians"),
-    "experts2": ("flow", {"experts": 2},
-                 "a mixture of 2 default flows with halo-dependent weights (experts)"),
-    "deep_bounds_experts2": ("flow", {**DEEP, "bounds": BOUNDS, "experts": 2},
-                             "a mixture of 2 `deep_bounds` flows with halo-dependent "
-                             "weights"),
-    "noise": ("flow", {"condition_noise": 0.05},
-              "noise regularisation: N(0, 0.05²) on the standardised conditions"),
-    "decay": ("flow", {"weight_decay": 1e-2}, "AdamW weight decay 1e-2 (default 1e-5)"),
+    "previous_default": ("flow", PREVIOUS,
+                         "the defaults until 2026-12-07: 4 coupling transforms, 2 × 128, "
+                         "8 bins"),
+    "previous_bounds": ("flow", {**PREVIOUS, "bounds": BOUNDS},
+                        "`previous_default` with the declared bounds"),
+    "previous_ensemble3": ("flow", {**PREVIOUS, "members": 3},
+                           "deep ensemble of 3 `previous_default` flows"),
+    "previous_ensemble3_bounds": ("flow", {**PREVIOUS, "members": 3, "bounds": BOUNDS},
+                                  "deep ensemble of 3 `previous_bounds` flows"),
+    "previous_deep": ("flow", PREVIOUS_DEEP,
+                      "the published network size in the previous shape: 3 × 219, 12 bins"),
+    "previous_deep_bounds": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS},
+                             "`previous_deep` with the declared bounds"),
+    "previous_deep_bounds_autoregressive": (
+        "flow", {**PREVIOUS_DEEP, "passes": None, "bounds": BOUNDS},
+        "`previous_deep_bounds` with fully autoregressive transforms"),
+    "previous_ensemble2_deep_bounds": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+                                                "members": 2},
+                                       "deep ensemble of 2 `previous_deep_bounds` flows"),
+    "previous_mixture4": ("flow", {**PREVIOUS, "components": 4},
+                          "a conditional mixture of 4 Gaussians as the base "
+                          "(models/mixture_base.py)"),
+    "previous_deep_bounds_mixture4": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+                                               "components": 4},
+                                      "`previous_deep_bounds` on a base mixture of 4 "
+                                      "Gaussians"),
+    "previous_experts2": ("flow", {**PREVIOUS, "experts": 2},
+                          "a mixture of 2 `previous_default` flows with halo-dependent "
+                          "weights (experts)"),
+    "previous_deep_bounds_experts2": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+                                               "experts": 2},
+                                      "a mixture of 2 `previous_deep_bounds` flows with "
+                                      "halo-dependent weights"),
+    "previous_noise": ("flow", {**PREVIOUS, "condition_noise": 0.05},
+                       "noise regularisation: N(0, 0.05²) on the standardised conditions"),
+    "previous_decay": ("flow", {**PREVIOUS, "weight_decay": 1e-2},
+                       "AdamW weight decay 1e-2 (default 1e-5)"),
 }
 
 

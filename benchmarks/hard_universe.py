@@ -122,6 +122,9 @@ def fit_gap(catalog, seed: int, threads: int, family: str = "flow",
     order = np.sort(excess)[::-1]
     worst = order[: max(1, len(order) // 100)].sum() / excess.sum()
     return {"train_rows": len(train), "test_rows": len(test), "fit_seconds": fit_seconds,
+            # every hyperparameter, defaults included: the row stays readable when the
+            # defaults change
+            "resolved_hyperparameters": model.hyperparameters,
             "epochs": model.metrics["epochs"], "truth_nll": float(truth_nll.mean()),
             "worst_1pct_share": float(worst), "regions": gap_by_region(excess, test.table)}
 

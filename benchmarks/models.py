@@ -40,6 +40,7 @@ from simulate import machine_info
 import galhalo
 from galhalo.files import write_json
 from galhalo.models import load_model, model_family
+from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE
 from galhalo.sim.truth import TruthModel
 
 CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
@@ -56,22 +57,28 @@ VARIANTS_DOC = DOCS / "models.md"
 LABELS = {"gauss": "NNgauss", "flow": "flow"}
 
 #: The flow's design history: (label, hyperparameters that differ from the defaults).
-#: Each step adds to the one before unless its label says otherwise.
+#: Each step adds to the one before unless its label says otherwise; every step but the
+#: last pins the network shape of its time (``PREVIOUS_DEFAULT_SHAPE``).
+_PREVIOUS = dict(PREVIOUS_DEFAULT_SHAPE)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("autoregressive, 4 × (128, 128)",
-     {"passes": None, "average": 0.0, "affine": False}),
+     {**_PREVIOUS, "passes": None, "average": 0.0, "affine": False}),
     ("+ weight decay 1e-3, batch 1024",
-     {"passes": None, "average": 0.0, "affine": False, "weight_decay": 1e-3,
+     {**_PREVIOUS, "passes": None, "average": 0.0, "affine": False, "weight_decay": 1e-3,
       "batch_size": 1024}),
-    ("coupling (`passes=2`)", {"average": 0.0, "affine": False}),
+    ("coupling (`passes=2`)", {**_PREVIOUS, "average": 0.0, "affine": False}),
     ("coupling + condition noise 0.1",
-     {"average": 0.0, "affine": False, "condition_noise": 0.1}),
+     {**_PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.1}),
     ("coupling + condition noise 0.05, target noise 0.03",
-     {"average": 0.0, "affine": False, "condition_noise": 0.05, "target_noise": 0.03}),
-    ("coupling, (64, 64)", {"average": 0.0, "affine": False, "hidden": [64, 64]}),
-    ("coupling + weight average (`average=4`)", {"affine": False}),
-    ("+ `members=2` (mixture of two flows)", {"affine": False, "members": 2}),
-    ("+ conditional affine first (`affine=True`): the default", {}),
+     {**_PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.05,
+      "target_noise": 0.03}),
+    ("coupling, (64, 64)",
+     {**_PREVIOUS, "average": 0.0, "affine": False, "hidden": [64, 64]}),
+    ("coupling + weight average (`average=4`)", {**_PREVIOUS, "affine": False}),
+    ("+ `members=2` (mixture of two flows)", {**_PREVIOUS, "affine": False, "members": 2}),
+    ("+ conditional affine first (`affine=True`): the default until 2026-12-07",
+     _PREVIOUS),
+    ("one autoregressive transform, 3 × 219, 12 bins: the default", {}),
 )
 
 

@@ -115,10 +115,10 @@ def train(
     patience: Annotated[int | None, typer.Option(
         help="Epochs without validation improvement before stopping [default 20].")] = None,
     hidden: Annotated[str | None, typer.Option(
-        help="Hidden layer widths, e.g. 128,128 [gauss 256,256,256; flow 128,128].")] = None,
+        help="Hidden layer widths, e.g. 128,128 [gauss 256,256,256; flow 219,219,219].")] = None,
     transforms: Annotated[int | None, typer.Option(
-        help="Flow: number of spline transforms [default 4].")] = None,
-    bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 8].")] = None,
+        help="Flow: number of spline transforms [default 1].")] = None,
+    bins: Annotated[int | None, typer.Option(help="Flow: spline bins [default 12].")] = None,
     settings: Annotated[list[str] | None, typer.Option(
         "--set", help="Any other hyperparameter as key=value, repeatable, e.g. --set "
                       "weight_decay=1e-4 --set passes=2 (see docs/models.md); --set "

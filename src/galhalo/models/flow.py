@@ -6,18 +6,23 @@ through the shared scaler, whose support maps make the density honest at boundar
 the stellar-mass cut of a selected sample is a ``softplus`` support, so no probability
 leaks below the cut, and ``log_prob`` includes the scaler's exact Jacobian.
 
-Rodrigues et al. (2025) used one spline transform with 12 bins and 3 hidden layers of
-219 units; the defaults here use several transforms with random permutations, which fit
-the bimodal colour-sSFR plane better at a similar cost. What the design history showed
-on the default universe (the flow-variant table of docs/models.md, rerun with
-``python benchmarks/models.py --variants``): coupling transforms (``passes=2``) are as
-accurate as fully autoregressive ones and sample several times faster (2 network passes
-per transform instead of one per target); an exponential moving average of the weights
-(``average`` epochs) lowers the excess over the truth; noise regularisation and weight
-decay did not help. Most of the excess sat in massive, quenched halos, whose conditional
-distributions are narrow: a conditional location-scale transform in front of the
-splines (``affine=True``, the default) standardises every target per halo and removes
-most of it at the same cost. Current figures: ``python benchmarks/models.py``.
+The default network is the shape Rodrigues et al. (2025) used for TNG300: one fully
+autoregressive spline transform with 12 bins and conditioners of 3 hidden layers of 219
+units. It is kept behind this module's own pieces, which the published model lacks: a
+conditional location-scale transform in front of the splines (``affine=True``), which
+standardises every target per halo so the narrow conditional distributions of massive,
+quenched halos need not be carved out by the splines; the standard scaler with the
+stellar-mass cut as a support; and an exponential moving average of the weights
+(``average`` epochs). Until 2026-12-07 the default was four coupling transforms
+(``passes=2``) of 2 x 128 units and 8 bins (:data:`PREVIOUS_DEFAULT_SHAPE`): on the
+``tng_hard`` universe (~84k training rows) the one-transform shape is markedly closer to
+the exact truth, fits no slower and samples as fast (the ``default``
+and ``previous_default`` rows of ``python benchmarks/flow_gap.py``, in
+docs/truth_model.md). More transforms
+(``transforms=2``) lower the gap a little more at twice the sampling cost; coupling
+transforms (``passes=2``) sample faster at a higher gap. Noise regularisation and weight
+decay did not help. Current figures on the classic universe: ``python
+benchmarks/models.py``.
 
 ``members=M > 1`` makes the model an equal-weight mixture of M flows (a deep ensemble):
 p(y | x) = (1/M) sum_k p_k(y | x). The members start from different initial weights and
@@ -52,6 +57,13 @@ from .base import ModelError, NeuralModel, register
 from .flow_sampling import sample_flow
 from .mixture_base import ConditionalGaussianMixture
 from .networks import TRAINING_DEFAULTS, mlp
+
+#: The flow's network shape before 2026-12-07: four coupling transforms of 2 x 128 units
+#: with 8 bins. Every figure measured before then used it, and
+#: ``FlowModel(**PREVIOUS_DEFAULT_SHAPE)`` reproduces it (on the command line:
+#: ``--transforms 4 --hidden 128,128 --bins 8 --set passes=2``).
+PREVIOUS_DEFAULT_SHAPE: dict[str, Any] = {"transforms": 4, "passes": 2,
+                                          "hidden": (128, 128), "bins": 8}
 
 
 class FlowEnsemble(torch.nn.Module):
@@ -105,8 +117,8 @@ class FlowModel(NeuralModel):
     family = "flow"
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
-        "transforms": 4, "bins": 8, "hidden": (128, 128), "passes": 2, "members": 1,
-        "affine": True, "components": 1, "experts": 1}
+        "transforms": 1, "bins": 12, "hidden": (219, 219, 219), "passes": None,
+        "members": 1, "affine": True, "components": 1, "experts": 1}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"
