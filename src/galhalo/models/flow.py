@@ -16,9 +16,10 @@ stellar-mass cut as a support; and an exponential moving average of the weights
 (``average`` epochs). Until 2026-12-07 the default was four coupling transforms
 (``passes=2``) of 2 x 128 units and 8 bins (:data:`PREVIOUS_DEFAULT_SHAPE`): on the
 ``tng_hard`` universe (~84k training rows) the one-transform shape is markedly closer to
-the exact truth, fits no slower and samples as fast (the ``default``
-and ``previous_default`` rows of ``python benchmarks/flow_gap.py``, in
-docs/truth_model.md). More transforms
+the exact truth and fits no slower (the ``default`` and ``previous_default`` rows of
+``python benchmarks/flow_gap.py``, in docs/truth_model.md); it samples more slowly (one
+network pass per target through wider layers), still above 1e5 galaxies/s on 2 cores
+(``python benchmarks/models.py``). More transforms
 (``transforms=2``) lower the gap a little more at twice the sampling cost; coupling
 transforms (``passes=2``) sample faster at a higher gap. Noise regularisation and weight
 decay did not help. Current figures on the classic universe: ``python
