@@ -6,10 +6,10 @@ through the shared scaler, whose support maps make the density honest at boundar
 the stellar-mass cut of a selected sample is a ``softplus`` support, so no probability
 leaks below the cut, and ``log_prob`` includes the scaler's exact Jacobian.
 
-The default network has the size Rodrigues et al. (2025) used for TNG300 (their
-``flow_rodrigues25``, with linear-rational splines): one fully autoregressive spline
-transform with 12 bins and conditioners of 3 hidden layers of 219 units. It is kept
-behind this module's own pieces, which the published model lacks: a
+The default network has the size Rodrigues et al. (2025) used for TNG300 (galhalo's
+``flow_rodrigues25`` family, whose splines are linear-rational): one fully
+autoregressive spline transform with 12 bins and conditioners of 3 hidden layers of 219
+units. It is kept behind this module's own pieces, which the published model lacks: a
 conditional location-scale transform in front of the splines (``affine=True``), which
 standardises every target per halo so the narrow conditional distributions of massive,
 quenched halos need not be carved out by the splines; the standard scaler with the
