@@ -17,7 +17,7 @@ by one. The block ``<!-- benchmark:flow_gap -->`` of docs/truth_model.md is rewr
 from all cached variants (``--no-docs``: leave it; ``--from-json FILE``: measure
 nothing, rewrite the block from a saved result).
 
-    python benchmarks/flow_gap.py --variants default          # ~15 min on one thread
+    python benchmarks/flow_gap.py --variants default          # a few minutes on one thread
     python benchmarks/flow_gap.py --variants rodrigues25      # merges into the JSON
     python benchmarks/flow_gap.py --from-json benchmarks/results/flow_gap.json
 """
@@ -63,6 +63,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ensemble2": ("flow", {"members": 2}, "deep ensemble of 2 default flows"),
     "ensemble2_bounds": ("flow", {"members": 2, "bounds": BOUNDS},
                          "deep ensemble of 2 flows with the declared bounds"),
+    "two_bounds_ensemble2": ("flow", {"transforms": 2, "members": 2, "bounds": BOUNDS},
+                             "deep ensemble of 2 `two_bounds` flows"),
     "rodrigues25": ("flow_rodrigues25", {}, "the published architecture (Rodrigues+2025)"),
     "rodrigues25_bounds": ("flow_rodrigues25", {"bounds": BOUNDS},
                            "the published architecture with the declared bounds"),
