@@ -36,7 +36,7 @@ from _docs import add_docs_options, markdown_table, publish, rewrote_saved
 from hard_universe import DOC, REGION_LABELS, ROOT, fit_gap
 from simulate import machine_info
 
-from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE
+from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE as PREVIOUS
 
 PRESET = "tng_hard"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "flow_gap.json"
@@ -45,11 +45,9 @@ TARGET_OVERALL, TARGET_REGION = 0.03, 0.06
 #: The declared bounds of the ``bounds`` variants: where TNG-like data put the sSFR floor
 #: and the colour ceiling (the location a user declares, not the truth's shape).
 BOUNDS = {"sSFR": [-15.0, None], "color": [None, 1.19]}
-#: The flow's defaults until 2026-12-07 (four coupling transforms of 2 x 128, 8 bins):
-#: the ``previous_*`` variants pin it, so their cached rows stay reproducible.
-PREVIOUS = {key: list(value) if isinstance(value, tuple) else value
-            for key, value in PREVIOUS_DEFAULT_SHAPE.items()}
-#: The published network size (3 x 219 hidden units, 12 bins) in the previous shape.
+#: The published network size (3 x 219 hidden units, 12 bins) in ``PREVIOUS``, the
+#: flow's shape until 2026-12-07, which the ``previous_*`` variants pin so their cached
+#: rows stay reproducible.
 PREVIOUS_DEEP = {**PREVIOUS, "hidden": [219, 219, 219], "bins": 12}
 #: The variants: name -> (family, hyperparameters, what it tests).
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {

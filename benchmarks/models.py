@@ -40,7 +40,7 @@ from simulate import machine_info
 import galhalo
 from galhalo.files import write_json
 from galhalo.models import load_model, model_family
-from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE
+from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE as PREVIOUS
 from galhalo.sim.truth import TruthModel
 
 CONDITION = "M_h,C_h,S_h,z_h,Delta3_h"
@@ -59,25 +59,24 @@ LABELS = {"gauss": "NNgauss", "flow": "flow"}
 #: The flow's design history: (label, hyperparameters that differ from the defaults).
 #: Each step adds to the one before unless its label says otherwise; every step but the
 #: last pins the network shape of its time (``PREVIOUS_DEFAULT_SHAPE``).
-_PREVIOUS = dict(PREVIOUS_DEFAULT_SHAPE)
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("autoregressive, 4 × (128, 128)",
-     {**_PREVIOUS, "passes": None, "average": 0.0, "affine": False}),
+     {**PREVIOUS, "passes": None, "average": 0.0, "affine": False}),
     ("+ weight decay 1e-3, batch 1024",
-     {**_PREVIOUS, "passes": None, "average": 0.0, "affine": False, "weight_decay": 1e-3,
+     {**PREVIOUS, "passes": None, "average": 0.0, "affine": False, "weight_decay": 1e-3,
       "batch_size": 1024}),
-    ("coupling (`passes=2`)", {**_PREVIOUS, "average": 0.0, "affine": False}),
+    ("coupling (`passes=2`)", {**PREVIOUS, "average": 0.0, "affine": False}),
     ("coupling + condition noise 0.1",
-     {**_PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.1}),
+     {**PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.1}),
     ("coupling + condition noise 0.05, target noise 0.03",
-     {**_PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.05,
+     {**PREVIOUS, "average": 0.0, "affine": False, "condition_noise": 0.05,
       "target_noise": 0.03}),
     ("coupling, (64, 64)",
-     {**_PREVIOUS, "average": 0.0, "affine": False, "hidden": [64, 64]}),
-    ("coupling + weight average (`average=4`)", {**_PREVIOUS, "affine": False}),
-    ("+ `members=2` (mixture of two flows)", {**_PREVIOUS, "affine": False, "members": 2}),
+     {**PREVIOUS, "average": 0.0, "affine": False, "hidden": [64, 64]}),
+    ("coupling + weight average (`average=4`)", {**PREVIOUS, "affine": False}),
+    ("+ `members=2` (mixture of two flows)", {**PREVIOUS, "affine": False, "members": 2}),
     ("+ conditional affine first (`affine=True`): the default until 2026-12-07",
-     _PREVIOUS),
+     PREVIOUS),
     ("one autoregressive transform, 3 × 219, 12 bins: the default", {}),
 )
 
