@@ -15,6 +15,7 @@ design history of the default flow, about 3 minutes each on 2 quiet cores) and r
 the block ``<!-- benchmark:flow-variants -->`` of ``docs/models.md``.
 
     python benchmarks/models.py                      # default universe, gauss and flow
+    python benchmarks/models.py --preset classic     # the universe of before 2026-12-07
     python benchmarks/models.py --families flow --epochs 100 --out results/flow.json
     python benchmarks/models.py --save-dir DIR          # keep the fitted models, then
     python benchmarks/models.py --load-dir DIR          # re-score them without fitting
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 from _docs import DOCS, markdown_table, rewrite_block
+from _preset import add_preset_option, result_preset, universe_label
 from simulate import machine_info
 
 import galhalo
@@ -154,8 +156,9 @@ def _conditions(result: dict[str, Any]) -> str:
     """One sentence: the sample, the machine and its load, the commit."""
     machine = result["machine"]
     load = result["load_average"]
-    return (f"Held-out {result['test_rows']:,} galaxies of the synthetic universe "
-            f"({result['n_halos']:,} centrals, seed {result['seed']}; "
+    return (f"Held-out {result['test_rows']:,} galaxies of "
+            f"{universe_label(result_preset(result))} ({result['n_halos']:,} centrals, "
+            f"seed {result['seed']}; "
             f"{result['train_rows']:,} rows to train and validate, truth NLL "
             f"{result['truth_nll']:.3f} nats); {result['torch_threads']} torch threads on "
             f"{machine['cpu_count']} cores, 1-minute load average {load[0]:.1f} before and "
@@ -206,8 +209,8 @@ def command_line(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
     """The command that reproduces this run: the script and every option that differs
     from its default (output and documentation switches left out)."""
     parts = ["python benchmarks/models.py"]
-    for option in ("variants", "families", "n_halos", "seed", "epochs", "set", "threads",
-                   "load_dir"):
+    for option in ("variants", "preset", "families", "n_halos", "seed", "epochs", "set",
+                   "threads", "load_dir"):
         value = getattr(args, option)
         if value == parser.get_default(option):
             continue
@@ -225,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line options of this script."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--families", default="gauss,flow")
+    add_preset_option(parser)
     parser.add_argument("--n-halos", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=None, help="override the default")
@@ -258,7 +262,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     load_before, start = os.getloadavg()[0], time.perf_counter()
 
-    catalog = galhalo.simulate(n_halos=args.n_halos, seed=args.seed)
+    catalog = galhalo.simulate(n_halos=args.n_halos, seed=args.seed, preset=args.preset)
     train, test = split(catalog, 0.2, args.seed)
     truth = TruthModel.from_dict(catalog.meta.truth)
     truth_nll = -truth.log_prob(test.table, test.table)
@@ -280,6 +284,7 @@ def main() -> None:
 
     result = {
         "command": command_line(args, parser), "variants": args.variants,
+        "preset": args.preset,
         "n_halos": args.n_halos, "seed": args.seed, "torch_threads": args.threads,
         "machine": machine_info(), "date": datetime.now(UTC).strftime(
             "%Y-%m-%d %H:%M UTC"),

@@ -20,7 +20,7 @@ from galhalo.errors import SimulationError
 from galhalo.evaluate.truth import catalog_truth
 from galhalo.sim.bijections import Ceiling, Floor, SinhArcsinh
 from galhalo.sim.hard_truth import HardTruthModel
-from galhalo.sim.presets import GALAXY_PRESETS, preset_class, preset_truth
+from galhalo.sim.presets import DEFAULT_PRESET, GALAXY_PRESETS, preset_class, preset_truth
 from galhalo.sim.truth import TruthModel
 from galhalo.sim.universe import UniverseConfig, simulate
 
@@ -151,12 +151,16 @@ def _digest(catalog) -> str:
 
 
 def test_classic_preset_is_the_catalog_of_before():
-    catalog = simulate(n_halos=800, box=60.0, seed=5, grid=16)
+    # The classic preset gives the numbers of the default universe of before the switch
+    # to tng_hard (2026-12-07); the default (no preset named) is now tng_hard.
+    catalog = simulate(n_halos=800, box=60.0, seed=5, grid=16, preset="classic")
     assert _digest(catalog) == CLASSIC_DIGEST
     assert catalog.meta.truth == json.loads(json.dumps(TruthModel().to_dict()))
     assert "preset" not in catalog.meta.truth
-    named = simulate(n_halos=800, box=60.0, seed=5, grid=16, preset="classic")
-    pd.testing.assert_frame_equal(named.table, catalog.table)
+    default = simulate(n_halos=800, box=60.0, seed=5, grid=16)
+    assert default.meta.truth["preset"] == DEFAULT_PRESET == "tng_hard"
+    assert _digest(default) != CLASSIC_DIGEST
+    assert TruthModel.from_dict(default.meta.truth) == HardTruthModel()
 
 
 def test_bad_or_contradicting_preset_names_raise():

@@ -13,6 +13,7 @@ from galhalo.columns import GALAXY, HALO, POSITION, VELOCITY
 from galhalo.evaluate.clustering import Correlation, xi
 from galhalo.sim.cosmology import Cosmology
 from galhalo.sim.halos import HaloModel
+from galhalo.sim.presets import preset_truth
 from galhalo.sim.truth import TruthModel
 from galhalo.sim.universe import UniverseConfig, simulate, simulate_halos
 
@@ -52,7 +53,7 @@ def test_catalog_has_exactly_the_requested_rows_columns_and_metadata(small_catal
     assert list(catalog.table.columns) == ["halo_id", *HALO, *GALAXY, *POSITION, *VELOCITY]
     assert catalog.meta.box_size == SMALL["box"]
     assert catalog.meta.seed == 1
-    assert TruthModel.from_dict(catalog.meta.truth) == TruthModel()
+    assert TruthModel.from_dict(catalog.meta.truth) == preset_truth()  # the default preset
     assert 0 < catalog.meta.extra["selected_fraction"] < 1
     assert catalog.table["halo_id"].is_unique
 
@@ -148,7 +149,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
     assert [sha256(p) for p in first] == [sha256(p) for p in second]
     assert sha256(first[0]) != sha256(other[0])
     reread = read_catalog(first[0])
-    assert TruthModel.from_dict(reread.meta.truth) == TruthModel()
+    assert TruthModel.from_dict(reread.meta.truth) == preset_truth()
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

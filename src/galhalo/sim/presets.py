@@ -25,7 +25,7 @@ GALAXY_PRESETS: dict[str, str] = {
 }
 #: The preset of ``galhalo simulate`` / ``UniverseConfig`` when none is named: switch the
 #: default universe here (one line).
-DEFAULT_PRESET = CLASSIC
+DEFAULT_PRESET = "tng_hard"
 
 
 def preset_class(name: str) -> type:
