@@ -18,6 +18,7 @@ Usage::
 
     .venv/bin/python benchmarks/evaluation.py                     # ~5 min on 2 cores
     .venv/bin/python benchmarks/evaluation.py --rows 20000 --families truth,gauss
+    .venv/bin/python benchmarks/evaluation.py --preset classic    # the earlier universe
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 import torch
 from _docs import markdown_table, rewrite_block
+from _preset import DEFAULT_PRESET, add_preset_option, universe_label
 
 import galhalo
 from galhalo.evaluate.run import evaluate_model
@@ -84,13 +86,14 @@ def main() -> None:
     parser.add_argument("--families", default="truth,gauss,flow")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
+    add_preset_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
-    train = galhalo.simulate(n_halos=int(args.train_rows), seed=1)
-    catalog = galhalo.simulate(n_halos=int(args.rows), seed=2)
+    train = galhalo.simulate(n_halos=int(args.train_rows), seed=1, preset=args.preset)
+    catalog = galhalo.simulate(n_halos=int(args.rows), seed=2, preset=args.preset)
     rows = []
     for family in args.families.split(","):
         rows.append(measure(family, train, catalog, args.epochs, args.seed))
@@ -102,17 +105,20 @@ def main() -> None:
     command = "python benchmarks/evaluation.py" + (
         "" if (args.rows, args.train_rows, args.epochs, args.threads) == (1e4, 2e4, 5, 2)
         else f" --rows {int(args.rows)} --train-rows {int(args.train_rows)} "
-             f"--epochs {args.epochs} --threads {args.threads}")
+             f"--epochs {args.epochs} --threads {args.threads}") + (
+        "" if args.preset == DEFAULT_PRESET else f" --preset {args.preset}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
-        "command": command, "rows": rows, "train_rows": int(args.train_rows),
+        "command": command, "preset": args.preset, "rows": rows,
+        "train_rows": int(args.train_rows),
         "epochs": args.epochs, "threads": args.threads,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "torch": torch.__version__, "galhalo": galhalo.__version__},
         "load_average": [load_before, load_after]})
     print(table(rows))
     if not args.no_docs:
-        text = (f"{table(rows)}\n{int(args.rows):,}-row evaluation catalog (seed 2), "
+        text = (f"{table(rows)}\n{int(args.rows):,}-row evaluation catalog of "
+                f"{universe_label(args.preset)} (seed 2), "
                 f"NNgauss and flow fitted for {args.epochs} epochs on {int(args.train_rows):,} "
                 f"rows of another universe; {args.threads} torch threads; 1-minute load "
                 f"average {load_before:.1f} before and {load_after:.1f} after "

@@ -9,6 +9,7 @@ import typer
 
 from ..catalog import check_output_path, read_catalog, write_catalog
 from ..files import check_writable
+from ..sim.presets import DEFAULT_PRESET
 from ._common import Box, NHalos, Seed, Stages, command_errors, output, print_summary
 
 __all__ = ["demo", "info", "ingest", "simulate", "validate"]
@@ -51,8 +52,10 @@ def simulate(
     figure: Annotated[Path | None, typer.Option(
         help="Also write an overview figure (.png, .pdf or .svg).")] = None,
     preset: Annotated[str | None, typer.Option(
-        help="Galaxy-truth preset: classic or tng_hard (harder, TNG300-like shapes; "
-             "docs/truth_model.md §7). Default: galhalo.sim.presets.DEFAULT_PRESET.")] = None,
+        help=f"Galaxy-truth preset: tng_hard (TNG300-like where TNG300 is hard: quenched "
+             f"tail, red ceiling, shapes changing with mass; docs/truth_model.md §7) or "
+             f"classic (the default universe until 2026-12-07). Default: "
+             f"{DEFAULT_PRESET}.")] = None,
 ) -> None:
     """Simulate the synthetic TNG300-like universe with a known-truth galaxy model.
 
