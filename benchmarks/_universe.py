@@ -1,6 +1,9 @@
 """Shared by the benchmarks on the synthetic universe with satellites (``hod.py``,
-``occupation.py``, ``satellites.py``, ``simulate_satellites.py``): its size at the
-default density, the held-out hosts, the command-line options and the report.
+``occupation.py``, ``satellites.py``, ``satellite_properties.py``, ``satellite_mock.py``;
+``simulate_satellites.py`` takes :func:`box_for`): its size at the default density, its
+galaxy truth (``--preset``, default :data:`_preset.NOT_RERUN`: their figures in the
+documents were measured on the ``classic`` universe), the held-out hosts, the
+command-line options and the report.
 
 Usage from a benchmark script (run from the repository root; the scripts' directory is
 on ``sys.path``)::
@@ -11,6 +14,7 @@ on ``sys.path``)::
     add_universe_options(parser, DEFAULT_OUT, "docs/models.md")
     args = parser.parse_args()
     n_hosts, box = universe_size(args)
+    data = HeldOut(n_hosts, box, args.seed, preset=args.preset)
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from _docs import rewrite_block
+from _preset import NOT_RERUN, add_preset_option
 from simulate import git_commit, machine_info
 
 __all__ = ["QUICK_HOSTS", "REFERENCE_BOX", "REFERENCE_HOSTS", "HeldOut",
@@ -45,14 +50,16 @@ def box_for(n_hosts: int) -> float:
 
 def add_universe_options(parser: argparse.ArgumentParser, default_out: Path,
                          document: str) -> None:
-    """``--hosts --box --quick --seed --out --no-docs`` (``document``: the file whose
-    block the run rewrites, for the help)."""
+    """``--hosts --box --quick --seed --preset --out --no-docs`` (``document``: the file
+    whose block the run rewrites, for the help; ``--preset`` defaults to
+    :data:`_preset.NOT_RERUN`)."""
     parser.add_argument("--hosts", type=float, default=REFERENCE_HOSTS,
                         help="number of hosts (default 1e5)")
     parser.add_argument("--box", type=float, default=None,
                         help="box side in Mpc/h (default: 205 (hosts / 1e5)^(1/3))")
     parser.add_argument("--quick", action="store_true", help="2e4 hosts, box at the density")
     parser.add_argument("--seed", type=int, default=42)
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--no-docs", action="store_true",
                         help=f"do not rewrite the block in {document}")
@@ -65,16 +72,18 @@ def universe_size(args: argparse.Namespace) -> tuple[int, float]:
 
 
 class HeldOut:
-    """A universe with satellites and its hosts split, seeded, 80/20 into training and
+    """A universe with satellites (``n_hosts`` hosts in a box of side ``box`` Mpc/h,
+    galaxy truth ``preset``) and its hosts split, seeded, 80/20 into training and
     held-out hosts (one row per host, index reset), with the satellite truth (its count
     law): every benchmark scores its models on the same held-out hosts."""
 
-    def __init__(self, n_hosts: int, box: float, seed: int):
+    def __init__(self, n_hosts: int, box: float, seed: int, *, preset: str):
         import galhalo
         from galhalo.sim.truth import TruthModel
 
         start = time.perf_counter()
-        self.universe = galhalo.simulate(n_hosts, box, seed, satellites=True)
+        self.universe = galhalo.simulate(n_hosts, box, seed, satellites=True,
+                                         preset=preset)
         self.simulate_seconds = time.perf_counter() - start
         hosts = self.universe.centrals().table
         order = np.random.default_rng(seed).permutation(len(hosts))
@@ -94,18 +103,21 @@ def paired_difference(log_prob: np.ndarray, reference: np.ndarray) -> tuple[floa
 
 def report(args: argparse.Namespace, name: str, result: dict[str, Any], document: Path,
            block: str, text: str, extra_options: str = "") -> None:
-    """Write the JSON (``args.out``) and, unless ``--no-docs``, the block ``block`` of
-    ``document`` with ``text``, the commit and the command that reproduces it."""
+    """Write the JSON (``args.out``: ``result`` with the benchmark, machine, commit and
+    ``preset``) and, unless ``--no-docs``, the block ``block`` of ``document`` with
+    ``text``, the commit and the command that reproduces it (``--preset`` when not the
+    default)."""
     from galhalo.files import write_json
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {"benchmark": name, "machine": machine_info(),
-                          "commit": git_commit(), **result})
+                          "commit": git_commit(), "preset": args.preset, **result})
     print(f"wrote {args.out}", file=sys.stderr)
     if args.no_docs:
         return
     n_hosts, _ = universe_size(args)
     size = (" --quick" if args.quick else "" if n_hosts == REFERENCE_HOSTS
             and args.box is None else f" --hosts {n_hosts}")
+    preset = "" if args.preset == NOT_RERUN else f" --preset {args.preset}"
     rewrite_block(document, block, text + f" Commit {git_commit()}.",
-                  command=f"python benchmarks/{name}.py{size}{extra_options}")
+                  command=f"python benchmarks/{name}.py{size}{preset}{extra_options}")

@@ -7,10 +7,14 @@ the large-scale bias (10-40 Mpc/h, relative to all halos) of colour-quartile pop
 with that of the universe's true galaxies. The reference is the truth model itself
 resampled on the same halos: its ratio to the truth shows the scatter that galaxy
 stochasticity alone produces (the noise floor of the comparison). Target: the flow
-within 2 % of the truth in every quartile; NNgauss shows by how much it misses.
+within 2 % of the truth in every quartile; NNgauss shows by how much it misses. Both
+universes draw the galaxy truth ``--preset`` (default ``classic``: the universe the
+documented figures were measured on); models loaded with ``--models`` must have been
+trained on the same preset (``models.py --preset classic``: its default is ``tng_hard``).
 
     .venv/bin/python benchmarks/bias.py --models /tmp/bench/models42   # saved by models.py
     .venv/bin/python benchmarks/bias.py --quick                          # 2e4 halos, 3 epochs
+    .venv/bin/python benchmarks/bias.py --preset tng_hard        # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from _preset import NOT_RERUN, add_preset_option
 from models import CONDITION, TARGET, split
 from rich.console import Console
 from rich.table import Table
@@ -40,12 +45,13 @@ TARGET_FRACTION = 0.02
 
 
 def fitted(family: str, models: Path | None, train_seed: int, n_halos: int,
-           epochs: int | None, say) -> tuple[object, dict]:
-    """A saved model ``models / family`` or one trained now on the training universe."""
+           epochs: int | None, say, *, preset: str) -> tuple[object, dict]:
+    """A saved model ``models / family`` or one trained now on the training universe
+    (``n_halos`` centrals of galaxy-truth preset ``preset``, seed ``train_seed``)."""
     if models is not None and (models / family).is_dir():
         say(f"loading {models / family}")
         return load_model(models / family), {"loaded": str(models / family)}
-    catalog = galhalo.simulate(n_halos=n_halos, seed=train_seed)
+    catalog = galhalo.simulate(n_halos=n_halos, seed=train_seed, preset=preset)
     train, _ = split(catalog, 0.2, train_seed)
     hyper = {} if epochs is None else {"epochs": epochs}
     start = time.perf_counter()
@@ -65,6 +71,7 @@ def main() -> None:
                         help="directory with <family>/ model dirs (trained and saved there "
                              "when missing)")
     parser.add_argument("--n-halos", type=int, default=100_000)
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--train-seed", type=int, default=42)
     parser.add_argument("--test-seed", type=int, default=7)
     parser.add_argument("--realizations", type=int, default=4,
@@ -81,14 +88,16 @@ def main() -> None:
     def say(message: str) -> None:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")
 
-    say(f"test universe: {args.n_halos:,} centrals, seed {args.test_seed}")
-    truth_catalog = galhalo.simulate(n_halos=args.n_halos, seed=args.test_seed)
+    say(f"test universe: {args.n_halos:,} centrals, seed {args.test_seed}, "
+        f"preset {args.preset}")
+    truth_catalog = galhalo.simulate(n_halos=args.n_halos, seed=args.test_seed,
+                                     preset=args.preset)
     mocks, info = {}, {}
     truth = TruthConditional(TruthModel.from_dict(truth_catalog.meta.truth))
     mocks["truth resampled"] = make_mock(truth, truth_catalog, args.realizations, seed=1)
     for family in args.families.split(","):
         model, info[family] = fitted(family, args.models, args.train_seed, args.n_halos,
-                                     args.epochs, say)
+                                     args.epochs, say, preset=args.preset)
         start = time.perf_counter()
         mocks[family] = make_mock(model, truth_catalog, args.realizations, seed=1)
         info[family]["sampling_seconds"] = time.perf_counter() - start
@@ -129,6 +138,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "platform": platform.platform(),
                     "load_average": os.getloadavg()[0]},
+        "preset": args.preset,
         "settings": vars(args) | {"models": str(args.models), "out": str(args.out)},
         "models": info, "clustering_seconds": seconds,
         "largest_miss": [{"reference": r, "model": m, "value": float(v)}

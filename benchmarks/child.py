@@ -41,10 +41,12 @@ def run_child_json(command: list[str], timeout: float | None) -> dict[str, Any]:
 
 
 def load_pool(catalog: str | os.PathLike[str] | None, n_halos: int,
-              columns: tuple[str, ...]) -> tuple[np.ndarray, dict[str, Any]]:
+              columns: tuple[str, ...], *, preset: str
+              ) -> tuple[np.ndarray, dict[str, Any]]:
     """The (rows, len(columns)) float64 pool of a benchmark: ``columns`` of a catalog
-    file, or of the default universe with ``n_halos`` rows (seed 42); and where it came
-    from (source, seconds, rows)."""
+    file, or of the universe of galaxy-truth preset ``preset`` (``galhalo.sim.presets``;
+    unused with a catalog) with ``n_halos`` rows (seed 42); and where it came from
+    (source, seconds, rows)."""
     from galhalo.catalog import read_catalog
     from galhalo.sim.universe import simulate
 
@@ -53,8 +55,8 @@ def load_pool(catalog: str | os.PathLike[str] | None, n_halos: int,
         table = read_catalog(catalog, required=columns).table
         origin: dict[str, Any] = {"catalog": str(catalog)}
     else:
-        table = simulate(n_halos, seed=42).table
-        origin = {"simulate": {"n_halos": n_halos, "seed": 42}}
+        table = simulate(n_halos, seed=42, preset=preset).table
+        origin = {"simulate": {"n_halos": n_halos, "seed": 42, "preset": preset}}
     origin["seconds"] = time.perf_counter() - start
     origin["rows"] = len(table)
     return table[list(columns)].to_numpy(dtype=np.float64), origin

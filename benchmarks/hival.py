@@ -12,9 +12,10 @@
    memberships per level, oracle PCC, singletons. Yardstick: the exact rule against
    itself on the same points jittered by 1e-3 of each column's range.
 
-Points come from the synthetic universe (``galhalo.simulate``, seed 42) or ``--catalog``;
-sizes beyond the pool are a smoothed bootstrap (Scott's bandwidth, i.e. draws from the
-pool's Gaussian kernel density estimate).
+Points come from the synthetic universe (``galhalo.simulate``, seed 42, galaxy truth
+``--preset``, default ``classic``: the universe the documented figures were measured on)
+or ``--catalog``; sizes beyond the pool are a smoothed bootstrap (Scott's bandwidth, i.e.
+draws from the pool's Gaussian kernel density estimate).
 
 Writes ``benchmarks/results/hival.json`` and, unless ``--quick`` or ``--no-docs``, the
 blocks ``hival-counts``, ``hival-speed`` and ``hival-reference`` of docs/hival.md.
@@ -24,6 +25,7 @@ Usage::
     .venv/bin/python benchmarks/hival.py            # 1e4, 1e5, 1e6 + reference
     .venv/bin/python benchmarks/hival.py --sizes 1e4,1e5   # without the 1e6 run
     .venv/bin/python benchmarks/hival.py --quick    # smoke run: 1e4, small reference
+    .venv/bin/python benchmarks/hival.py --preset tng_hard  # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 
 import numpy as np
 from _docs import DOCS, markdown_table, rewrite_block
+from _preset import NOT_RERUN, add_preset_option
 from child import load_pool, run_child_json
 from simulate import machine_info, parse_sizes
 
@@ -292,9 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-sizes", type=parse_sizes, default=[2000],
                         help="points of the exact-vs-raycast comparison (default 2e3)")
     parser.add_argument("--catalog", type=Path, help="catalog to draw points from "
-                        "(default: simulate --n-halos rows of the default universe)")
+                        "(default: simulate --n-halos rows of the --preset universe)")
     parser.add_argument("--n-halos", type=int, default=100_000,
                         help="rows of the simulated pool (default 1e5)")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--seed", type=int, default=0, help="subsampling seed (default 0)")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds after which one child run is abandoned")
@@ -316,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     from galhalo.files import write_json
 
     print("preparing data ...", file=sys.stderr, flush=True)
-    pool, origin = load_pool(args.catalog, args.n_halos, COLUMNS)
+    pool, origin = load_pool(args.catalog, args.n_halos, COLUMNS, preset=args.preset)
     speed, published = [], []
     with tempfile.TemporaryDirectory(prefix="galhalo-hival-") as tmp:
         for n in args.sizes:
@@ -341,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "benchmark": "hival", "machine": machine_info(), "data": origin,
+        "preset": None if args.catalog is not None else args.preset,
         "options": {"sizes": args.sizes, "reference_sizes": args.reference_sizes,
                     "seed": args.seed, "columns": list(COLUMNS), "quick": args.quick},
         "target": {"points": TARGET_POINTS, "seconds": TARGET_SECONDS,

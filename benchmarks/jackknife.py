@@ -13,9 +13,10 @@ realisations is uncertain by about 1 / sqrt(2 (m - 1)) (16% for 20, 24% for 10).
 - ``Thomas``: a Thomas process, 375 Poisson parents with Poisson(8) children offset by a
   2 Mpc/h Gaussian (about 3,000 points), same number of sets;
 - ``universe``: the synthetic universe (``galhalo.simulate``, ``--universe-rows``
-  centrals, default 20,000, box 100 Mpc/h, ``--universes`` seeds, default 10): its
-  spread includes cosmic variance. Also the large-scale bias b_LS (fit 10-31.7 Mpc/h)
-  of its colour quartiles relative to all centrals.
+  centrals, default 20,000, box 100 Mpc/h, ``--universes`` seeds, default 10, galaxy
+  truth ``--preset``, default ``classic``: the universe the documented figures were
+  measured on): its spread includes cosmic variance. Also the large-scale bias b_LS
+  (fit 10-31.7 Mpc/h) of its colour quartiles relative to all centrals.
 
 Writes ``benchmarks/results/jackknife.json`` and rewrites the block
 ``<!-- benchmark:jackknife -->`` of ``docs/clustering.md`` (``--no-docs``: leave the
@@ -26,6 +27,7 @@ Usage::
 
     .venv/bin/python benchmarks/jackknife.py                 # ~3 min on 2 cores
     .venv/bin/python benchmarks/jackknife.py --universes 4 --realisations 10
+    .venv/bin/python benchmarks/jackknife.py --preset tng_hard   # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from _docs import markdown_table, rewrite_block
+from _preset import NOT_RERUN, add_preset_option, result_preset, universe_label
 
 import galhalo
 from galhalo.clustering import xi
@@ -86,13 +89,16 @@ def point_sets(make, realisations: int, threads: int) -> dict[str, Any]:
             "mean_points": float(np.mean([m.n_points[0] for m in measured]))}
 
 
-def universes(count: int, rows: int, threads: int) -> dict[str, Any]:
+def universes(count: int, rows: int, threads: int, *, preset: str) -> dict[str, Any]:
+    """``count`` universes (seeds 0..count-1) of ``rows`` centrals in the BOX-side box,
+    galaxy truth ``preset``: the sd / jackknife-error ratio of xi of all centrals per bin,
+    and that of the large-scale bias of each colour quartile (``SPLIT``)."""
     settings = BiasSettings(edges=tuple(float(e) for e in EDGES),
                             fit_range=(10.0, float(EDGES[-1])), jackknife=JACKKNIFE,
                             nthreads=threads)
     xi_values, xi_errors, bias_values, bias_errors = [], [], [], []
     for seed in range(count):
-        catalog = galhalo.simulate(n_halos=rows, box=BOX, seed=seed)
+        catalog = galhalo.simulate(n_halos=rows, box=BOX, seed=seed, preset=preset)
         measured = measure_populations(catalog, SPLIT, settings=settings)
         xi_values.append(measured.reference.value)
         xi_errors.append(measured.reference.error)
@@ -131,8 +137,8 @@ def block(result: dict[str, Any]) -> str:
             f"from a/3 to a between {large.min():.2f} and {large.max():.2f}: there the "
             f"jackknife overestimates the standard deviation by a factor "
             f"{1 / large.max():.1f} to {1 / large.min():.1f}. "
-            f"Large-scale bias b_LS (10–{EDGES[-1]:.1f} Mpc/h) of the universe's colour "
-            f"quartiles: ratio {low:.2f}–{high:.2f} "
+            f"Large-scale bias b_LS (10–{EDGES[-1]:.1f} Mpc/h) of the colour quartiles of "
+            f"{universe_label(result_preset(result))}: ratio {low:.2f}–{high:.2f} "
             f"({', '.join(f'{k}: {v:.2f}' for k, v in bias.items())}). Each ratio is "
             f"uncertain by about {1 / math.sqrt(2 * (m_sets - 1)):.0%} ({m_sets} sets) to "
             f"{1 / math.sqrt(2 * (m_universes - 1)):.0%} ({m_universes} universes).")
@@ -143,6 +149,7 @@ def main() -> None:
     parser.add_argument("--realisations", type=int, default=20)
     parser.add_argument("--universes", type=int, default=10)
     parser.add_argument("--universe-rows", type=int, default=20_000)
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--threads", type=int, default=1, help="Corrfunc threads")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
@@ -158,12 +165,15 @@ def main() -> None:
         "box": BOX, "jackknife": JACKKNIFE, "edges": EDGES.tolist(),
         "poisson": point_sets(poisson, args.realisations, args.threads),
         "thomas": point_sets(thomas, args.realisations, args.threads),
-        "universe": universes(args.universes, args.universe_rows, args.threads),
+        "universe": universes(args.universes, args.universe_rows, args.threads,
+                              preset=args.preset),
+        "preset": args.preset,
     }
     defaults = (args.realisations, args.universes, args.universe_rows) == (20, 10, 20_000)
     result["command"] = "python benchmarks/jackknife.py" + ("" if defaults else (
         f" --realisations {args.realisations} --universes {args.universes} "
-        f"--universe-rows {args.universe_rows}"))
+        f"--universe-rows {args.universe_rows}")) + (
+        "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
     result["seconds"] = time.perf_counter() - start
     result["load_average"] = [load_before, os.getloadavg()[0]]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,13 @@ count, but the geometry changes the classes themselves).
 Writes ``benchmarks/results/nnclass.json`` and the block ``nnclass-early-stopping`` of
 docs/hival.md.
 
+The universe is the ``classic`` one unless ``--preset`` names another (the figures in the
+documents were measured on it); the default ``--base``'s galhalo predates the presets and
+draws only that one, so ``--preset tng_hard`` needs a later ``--base``.
+
     .venv/bin/python benchmarks/nnclass.py                 # 20000 halos, <= 80 epochs
     .venv/bin/python benchmarks/nnclass.py --n-halos 5000 --classes 100   # smaller
+    .venv/bin/python benchmarks/nnclass.py --preset tng_hard --base COMMIT  # galhalo's default
 """
 
 from __future__ import annotations
@@ -43,13 +48,18 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "nnclass.json"
 
 
 def run_child(options: dict[str, Any]) -> dict[str, Any]:
-    """Fit and score NNclass with the galhalo found on this process's path."""
+    """Fit and score NNclass with the galhalo found on this process's path.
+
+    ``options["preset"]``: the galaxy truth passed to ``galhalo.simulate``, or None for a
+    galhalo from before the presets (it takes no ``preset`` and draws the classic
+    universe)."""
     import galhalo
     from galhalo.models import model_family
     from galhalo.models.hival import hival
     from galhalo.sim.truth import TruthModel
 
-    catalog = galhalo.simulate(n_halos=options["n_halos"], seed=options["seed"])
+    universe = {} if options["preset"] is None else {"preset": options["preset"]}
+    catalog = galhalo.simulate(n_halos=options["n_halos"], seed=options["seed"], **universe)
     held_out = np.random.default_rng(options["seed"]).random(len(catalog)) < 0.2
     train, test = catalog.select(~held_out), catalog.select(held_out)
     truth = TruthModel.from_dict(catalog.meta.truth)
@@ -88,6 +98,12 @@ def base_source(directory: Path, commit: str) -> Path:
     return directory / "src"
 
 
+def has_presets(source: Path) -> bool:
+    """Whether the galhalo of ``source`` (a ``src`` tree) has the galaxy-truth presets
+    (``galhalo.simulate(..., preset=...)``); without them it draws the classic universe."""
+    return (source / "galhalo" / "sim" / "presets.py").is_file()
+
+
 def document(result: dict[str, Any], command: str) -> str:
     """The docs/hival.md block: one row per run."""
     options = result["options"]
@@ -121,6 +137,14 @@ def document(result: dict[str, Any], command: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:  # run under the base commit's galhalo too: no _preset
+        print(json.dumps(run_child(json.loads(argv[1]))))
+        return 0
+    from _preset import NOT_RERUN, add_preset_option
+
+    from galhalo.sim.presets import CLASSIC
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-halos", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=80)
@@ -129,27 +153,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classes", type=int, default=300)
     parser.add_argument("--hidden", type=int, nargs="+", default=[128, 128])
     parser.add_argument("--seed", type=int, default=0)
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--base", default=BASE_COMMIT, help="commit of the 'before' run")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/hival.md")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child is not None:
-        print(json.dumps(run_child(json.loads(args.child))))
-        return 0
     options = {"n_halos": args.n_halos, "epochs": args.epochs, "patience": args.patience,
                "classes": args.classes, "hidden": args.hidden, "seed": args.seed,
                "learning_rate": args.learning_rate,
-               "base": args.base}
+               "base": args.base, "preset": args.preset}
     result: dict[str, Any] = {"benchmark": "nnclass", "machine": machine_info(),
-                              "options": options}
+                              "preset": args.preset, "options": options}
     with tempfile.TemporaryDirectory(prefix="galhalo-nnclass-") as tmp:
         sources = {"before": base_source(Path(tmp), args.base), "after": ROOT / "src"}
+        if not has_presets(sources["before"]) and args.preset != CLASSIC:
+            parser.error(f"the galhalo of --base {args.base} predates the presets and "
+                         f"draws only the {CLASSIC} universe: use --preset {CLASSIC} or "
+                         "a later --base")
         for name, source in sources.items():
             print(f"{name}: fitting NNclass with {source} ...", file=sys.stderr, flush=True)
+            run = {**options, "preset": args.preset if has_presets(source) else None}
             command = ["env", f"PYTHONPATH={source}", sys.executable,
-                       str(Path(__file__).resolve()), "--child", json.dumps(options)]
+                       str(Path(__file__).resolve()), "--child", json.dumps(run)]
             result[name] = run_child_json(command, args.timeout)
             print(json.dumps({k: v for k, v in result[name].items()
                               if k not in ("valid_history", "excess")}), file=sys.stderr)
@@ -163,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
-    command = " ".join(["python benchmarks/nnclass.py", *(sys.argv[1:] if argv is None
-                                                          else argv)])
+    command = " ".join(["python benchmarks/nnclass.py", *argv])
     if not args.no_docs:
         rewrite_block(DOCS / "hival.md", "nnclass-early-stopping", document(result, command))
     print(f"wrote {args.out}", file=sys.stderr)

@@ -30,6 +30,7 @@ Usage::
 
     python benchmarks/occupation.py            # 1e5 hosts
     python benchmarks/occupation.py --quick    # 2e4 hosts
+    python benchmarks/occupation.py --preset tng_hard   # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -89,13 +90,15 @@ def expected_excess(hosts, truth, model) -> tuple[np.ndarray, np.ndarray]:
     return per_host(model_lp), per_host(poisson_lp)
 
 
-def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
-    """Everything of the module docstring, JSON-able."""
+def measure(n_hosts: int, box: float, seed: int, settings: dict[str, Any], *,
+            preset: str) -> dict[str, Any]:
+    """Everything of the module docstring on the universe of galaxy truth ``preset``,
+    JSON-able."""
     from scipy import stats
 
     from galhalo.models.occupation import OccupationModel
 
-    data = HeldOut(n_hosts, box, seed)
+    data = HeldOut(n_hosts, box, seed, preset=preset)
     train, test, truth = data.train, data.test, data.truth
 
     start = time.perf_counter()
@@ -224,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n_hosts, box = universe_size(args)
     settings = {} if args.epochs is None else {"epochs": args.epochs}
-    result = measure(n_hosts, box, args.seed, settings)
+    result = measure(n_hosts, box, args.seed, settings, preset=args.preset)
     tables = [markdown_table(*nll_table(result)), markdown_table(*bin_table(result))]
     print("\n\n".join(tables))
     print(summary(result))

@@ -3,8 +3,9 @@
 Measures, with numpy only (no torch):
 
 * **the mock**: one galhalo mock per run, ``galhalo.simulate(--n-halos, --box, --seed,
-  satellites=True)`` (centrals and satellites; 1e5 hosts in 205 Mpc/h, TNG300-like, by
-  default), timed on its own: its cost is the mock's, not the photometry's;
+  satellites=True, preset=--preset)`` (centrals and satellites; 1e5 hosts in 205 Mpc/h,
+  TNG300-like, of the ``classic`` universe by default: the figures in the documents were
+  measured on it), timed on its own: its cost is the mock's, not the photometry's;
 * **speed**: CPU seconds (``time.process_time``, all threads: "per core") of
 
   - the galaxies: the light-cone of ``--area`` deg² to ``--z-max`` through the mock,
@@ -38,6 +39,7 @@ Usage::
 
     python benchmarks/photometry.py              # 10 deg², seed 1, 1e5 hosts
     python benchmarks/photometry.py --area 2     # quicker
+    python benchmarks/photometry.py --preset tng_hard   # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _docs import DOCS, markdown_table, rewrite_block
+from _preset import NOT_RERUN, add_preset_option
 
 import galhalo
 from galhalo.catalog import Catalog
@@ -81,10 +84,13 @@ DEEP_Z, DEEP_AREA = 3.0, 1.0
 JPAS_OBJECTS, JPAS_GALAXIES = 5e4, 1e4
 
 
-def simulate_mock(n_halos: int = N_HALOS, box: float = BOX, seed: int = 1) -> Catalog:
+def simulate_mock(n_halos: int = N_HALOS, box: float = BOX, seed: int = 1, *,
+                  preset: str = NOT_RERUN) -> Catalog:
     """The galhalo mock the survey galaxies come from: ``galhalo.simulate`` with
-    satellites (centrals and satellites above the stellar-mass cut, z = 0 snapshot)."""
-    return galhalo.simulate(n_halos, box, seed, satellites=True)
+    satellites (centrals and satellites above the stellar-mass cut, z = 0 snapshot) of
+    the galaxy truth ``preset`` (default ``classic``, the universe the documents' figures
+    were measured on)."""
+    return galhalo.simulate(n_halos, box, seed, satellites=True, preset=preset)
 
 
 def cone_galaxies(catalog: Catalog, filters: FilterSet, area: float, z_max: float = Z_MAX,
@@ -112,9 +118,12 @@ def rate(sources: int, cpu: float) -> dict[str, float]:
 
 
 def measure(area: float, seed: int, n_halos: int = N_HALOS, box: float = BOX,
-            z_max: float = Z_MAX) -> dict[str, Any]:
+            z_max: float = Z_MAX, *, preset: str = NOT_RERUN) -> dict[str, Any]:
+    """Every figure of the benchmark (module docstring) for a cone of ``area`` deg² to
+    ``z_max`` through the mock of ``n_halos`` hosts in ``box`` Mpc/h of galaxy truth
+    ``preset``."""
     filters = jpas_like()
-    catalog, cpu_mock = timed(simulate_mock, n_halos, box, seed)
+    catalog, cpu_mock = timed(simulate_mock, n_halos, box, seed, preset=preset)
     _, setup_quasars = timed(quasar_sources, 0.01, filters, seed)
     _, setup_stars = timed(star_sources, 0.01, filters, seed)
     # the galaxies' template table (built once per filter set, cached): a 0.05 deg² cone
@@ -145,7 +154,7 @@ def measure(area: float, seed: int, n_halos: int = N_HALOS, box: float = BOX,
     beyond = bright["redshift_cosmological"] > z_max
     table = catalog.table
     return {
-        "area_deg2": area, "seed": seed, "filters": len(filters),
+        "area_deg2": area, "seed": seed, "preset": preset, "filters": len(filters),
         "mock": {"n_hosts": n_halos, "box_mpc_h": box, "rows": len(table),
                  "satellites": int(np.count_nonzero(~table["is_central"].to_numpy())),
                  "cpu_seconds": cpu_mock, "z_max": z_max,
@@ -239,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--area", type=float, default=10.0, help="deg² (default 10)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the mock and sources")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--n-halos", type=int, default=N_HALOS,
                         help=f"hosts of the mock (default {N_HALOS:,})")
     parser.add_argument("--box", type=float, default=BOX,
@@ -249,14 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    result = measure(args.area, args.seed, args.n_halos, args.box, args.z_max)
+    result = measure(args.area, args.seed, args.n_halos, args.box, args.z_max,
+                     preset=args.preset)
     result["load_average"] = [load_before, os.getloadavg()[0]]
     options = {"--area": (args.area, 10.0), "--seed": (args.seed, 1),
+               "--preset": (args.preset, parser.get_default("preset")),
                "--n-halos": (args.n_halos, N_HALOS), "--box": (args.box, BOX),
                "--z-max": (args.z_max, Z_MAX)}
     result["command"] = "python benchmarks/photometry.py" + "".join(
-        f" {flag} {value:g}" for flag, (value, default) in options.items()
-        if value != default)
+        f" {flag} {value if isinstance(value, str) else format(value, 'g')}"
+        for flag, (value, default) in options.items() if value != default)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, result)
     text = "\n".join(tables(result)) + notes(result)

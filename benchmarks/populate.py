@@ -25,6 +25,10 @@ Targets: >= 1e5 halos/s per core; peak memory < 2 GiB at 1e8 halos, estimated (u
     .venv/bin/python benchmarks/populate.py              # 1e6 and 1e7, 1 and 2 workers
     .venv/bin/python benchmarks/populate.py --quick      # 1e5 only
     .venv/bin/python benchmarks/populate.py --huge       # adds 1e8 (~7 GB of input files)
+    .venv/bin/python benchmarks/populate.py --preset tng_hard   # galhalo's default universe
+
+Every simulated catalog here is of the ``classic`` universe unless ``--preset`` names
+another (the figures in the documents were measured on it).
 
 ``--satellites`` measures the same for a composite model (centrals and satellites,
 ``galhalo.models.composite``) on hosts alone: central = the flow above on the five host
@@ -58,6 +62,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _preset import NOT_RERUN, add_preset_option
 from child import run_child_json
 
 DEFAULT_SIZES = (1_000_000, 10_000_000)
@@ -195,8 +200,9 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parent
 
 
-def train_flow(directory: Path) -> dict[str, Any]:
-    """Train and save the benchmark flow; its fit time and the reference rate."""
+def train_flow(directory: Path, *, preset: str = NOT_RERUN) -> dict[str, Any]:
+    """Train and save the benchmark flow on the universe of galaxy truth ``preset``; its
+    fit time and the reference rate."""
     import numpy as np
     import torch
 
@@ -205,7 +211,7 @@ def train_flow(directory: Path) -> dict[str, Any]:
     from galhalo.models import model_family
 
     torch.set_num_threads(1)
-    catalog = galhalo.simulate(n_halos=20_000, seed=0)
+    catalog = galhalo.simulate(n_halos=20_000, seed=0, preset=preset)
     start = time.perf_counter()
     model = model_family("flow")(**FLOW).fit(catalog, ",".join(CONDITION), ",".join(TARGET),
                                              seed=0, progress=False)
@@ -232,9 +238,10 @@ def reference_rate(model: Any, halos: Any) -> dict[str, float]:
             "reference_halos_per_cpu_second": len(halos) / cpu}
 
 
-def train_composite(directory: Path) -> dict[str, Any]:
-    """Train and save the benchmark composite (module docstring); fit times, validation
-    NLLs and the in-memory reference rate on 2e5 hosts."""
+def train_composite(directory: Path, *, preset: str = NOT_RERUN) -> dict[str, Any]:
+    """Train and save the benchmark composite (module docstring) on the universe of
+    galaxy truth ``preset``; fit times, validation NLLs and the in-memory reference rate
+    on 2e5 hosts."""
     import numpy as np
     import torch
 
@@ -244,7 +251,7 @@ def train_composite(directory: Path) -> dict[str, Any]:
     from galhalo.models.composite import CompositeModel
 
     torch.set_num_threads(1)
-    universe = galhalo.simulate(n_halos=20_000, seed=0, satellites=True)
+    universe = galhalo.simulate(n_halos=20_000, seed=0, satellites=True, preset=preset)
     centrals, satellites = universe.centrals(), universe.satellites()
     recipes = {"central": ("flow", FLOW, centrals, CONDITION, TARGET),
                "occupation": ("occupation", OCCUPATION, centrals, CONDITION, ("N_sat",)),
@@ -287,9 +294,10 @@ def file_rows(n_halos: int) -> int:
 
 
 def write_halos(directory: Path, n_halos: int, seed: int = 0, *,
-                hosts: bool = False) -> int:
+                hosts: bool = False, preset: str = NOT_RERUN) -> int:
     """``n_halos`` synthetic halos in files of ``file_rows(n_halos)``; returns the count.
 
+    The rows are resampled from a simulated universe of galaxy truth ``preset``;
     ``hosts``: the rows (condition columns and ``vx, vy, vz`` in km/s) are resampled
     from the centrals of the satellite universe (hosts alone for a composite model)."""
     import numpy as np
@@ -299,8 +307,9 @@ def write_halos(directory: Path, n_halos: int, seed: int = 0, *,
     import galhalo
 
     names = (*CONDITION, *VELOCITY) if hosts else CONDITION
-    universe = (galhalo.simulate(n_halos=20_000, seed=0, satellites=True).centrals() if hosts
-                else galhalo.simulate(n_halos=20_000, seed=0))
+    universe = galhalo.simulate(n_halos=20_000, seed=0, satellites=hosts, preset=preset)
+    if hosts:
+        universe = universe.centrals()
     source = universe.table[list(names)].to_numpy()
     directory.mkdir(parents=True, exist_ok=True)
     files = -(-n_halos // file_rows(n_halos))
@@ -493,10 +502,11 @@ PROFILE_HOSTS = 200_000
 PROFILE_BATCHES = (8192, 32768)
 
 
-def profile_part(work: Path) -> dict[str, Any]:
+def profile_part(work: Path, *, preset: str = NOT_RERUN) -> dict[str, Any]:
     """cProfile of ``populate_part`` in this process on ``PROFILE_HOSTS`` hosts (4 parts,
     after painting the first once to load the model) with the default batch size;
-    then, without the profiler, hosts per CPU second at each of ``PROFILE_BATCHES``."""
+    then, without the profiler, hosts per CPU second at each of ``PROFILE_BATCHES``.
+    The composite and the hosts come from the universe of galaxy truth ``preset``."""
     import cProfile
     import pstats
 
@@ -506,8 +516,8 @@ def profile_part(work: Path) -> dict[str, Any]:
     from galhalo.populate.worker import populate_part
 
     torch.set_num_threads(1)
-    model = train_composite(work / "composite")
-    write_halos(work / "halos", PROFILE_HOSTS, hosts=True)
+    model = train_composite(work / "composite", preset=preset)
+    write_halos(work / "halos", PROFILE_HOSTS, hosts=True, preset=preset)
 
     def plan(batch_rows: int | None, name: str) -> tuple[list[dict], dict]:
         plan = plan_populate(work / "composite", str(work / "halos" / "*.parquet"),
@@ -549,9 +559,9 @@ def profile_part(work: Path) -> dict[str, Any]:
             "reference_halos_per_cpu_second": model["reference_halos_per_cpu_second"]}
 
 
-def report_profile(profile: dict[str, Any], write: bool) -> None:
+def report_profile(profile: dict[str, Any], write: bool, command: str) -> None:
     """Print the profile; with ``write``, also into docs/populate.md (block
-    ``populate_satellites_profile``)."""
+    ``populate_satellites_profile``, beside ``command``, the one that reproduces it)."""
     from _docs import DOCS, markdown_table, rewrite_block
 
     total = profile["profiled_seconds"]
@@ -570,7 +580,7 @@ def report_profile(profile: dict[str, Any], write: bool) -> None:
     print(text)
     if write:
         rewrite_block(DOCS / "populate.md", "populate_satellites_profile", text,
-                      command="python benchmarks/populate.py --satellites --profile")
+                      command=command)
 
 
 def parse_list(text: str) -> list[int]:
@@ -580,6 +590,7 @@ def parse_list(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="1e5 halos only")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--huge", action="store_true", help="also 1e8 halos (~7 GB input)")
     parser.add_argument("--sizes", type=parse_list, default=None,
                         help="comma-separated halo counts (default 1e6,1e7)")
@@ -622,14 +633,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--profile needs --satellites")
         work = Path(tempfile.mkdtemp(prefix="galhalo-populate-profile-", dir=args.workdir))
         try:
-            profile = profile_part(work)
+            profile = profile_part(work, preset=args.preset)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        report_profile(profile, not args.no_docs)
+        command = "python benchmarks/populate.py --satellites --profile" + (
+            "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
+        report_profile(profile, not args.no_docs, command)
         out = args.out or SATELLITES_OUT.with_name("populate_satellites_profile.json")
         write_json(out, {"benchmark": "populate_satellites_profile",
-                         "machine": machine_info(), "load_average_end": os.getloadavg()[0],
-                         **profile})
+                         "machine": machine_info(), "preset": args.preset,
+                         "load_average_end": os.getloadavg()[0], **profile})
         print(f"wrote {out}", file=sys.stderr)
         return 0
     args.out = args.out or (SATELLITES_OUT if args.satellites else DEFAULT_OUT)
@@ -642,10 +655,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     try:
         print(f"training the {model_dir} ...", file=sys.stderr, flush=True)
-        flow = (train_composite if args.satellites else train_flow)(work / model_dir)
+        flow = (train_composite if args.satellites else train_flow)(work / model_dir,
+                                                                    preset=args.preset)
         for n_halos in sizes:
             halos = work / f"halos_{n_halos}"
-            files = write_halos(halos, n_halos, hosts=args.satellites)
+            files = write_halos(halos, n_halos, hosts=args.satellites, preset=args.preset)
             print(f"{n_halos:,} halos in {files} files", file=sys.stderr, flush=True)
             digests = []
             for workers in args.workers:
@@ -693,7 +707,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "benchmark": "populate_satellites" if args.satellites else "populate",
-        "machine": machine_info(), ("composite" if args.satellites else "flow"): flow,
+        "machine": machine_info(), "preset": args.preset,
+        ("composite" if args.satellites else "flow"): flow,
         "load_average_end": load[0],
         "options": {"sizes": sizes, "workers": args.workers, "file_rows": FILE_ROWS,
                     "torch_threads": args.torch_threads,

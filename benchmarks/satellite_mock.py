@@ -36,8 +36,10 @@ of the test: the same statistic between two realisations of the learned mock (fo
 perfect model, the mock's mean over K = 2 realisations against the truth's one would
 deviate about sqrt(3/4) = 0.87 times as much). Default: 1e5
 hosts in 205 Mpc/h (TNG300-like, to train and in each held-out universe), seed 42 to
-train and 43-58 held out; ``--quick``: 2e4 hosts at the same density; ``--models DIR``
-keeps the trained composites and reuses them on the next run.
+train and 43-58 held out, galaxy truth ``--preset`` (default ``classic``, the universe
+of the figures in the documents); ``--quick``: 2e4 hosts at the same density;
+``--models DIR`` keeps the trained composites (under ``DIR/PRESET``) and reuses them on
+the next run.
 Prints the tables, writes JSON (benchmarks/results/satellite_mock.json), the figure
 docs/figures/satellite_wp.png and the block ``satellite_mock`` of docs/satellites.md.
 
@@ -46,6 +48,7 @@ Usage::
     .venv/bin/python benchmarks/satellite_mock.py            # 1e5 hosts, 16 held out
     .venv/bin/python benchmarks/satellite_mock.py --universes 1 --models /tmp/m   # one
     .venv/bin/python benchmarks/satellite_mock.py --quick    # 2e4 hosts
+    .venv/bin/python benchmarks/satellite_mock.py --preset tng_hard   # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -141,11 +144,14 @@ def pi_max_for(box: float) -> float:
 
 
 def trained_models(training, seed: int, seconds: dict[str, float],
-                   directory: Path | None) -> dict[str, Any]:
-    """:func:`train_models`, or the composites saved in ``directory`` by an earlier run
-    (``--models``: the same training universe and seed make the same models)."""
+                   directory: Path | None, *, preset: str) -> dict[str, Any]:
+    """:func:`train_models`, or the composites saved in ``directory / preset`` by an
+    earlier run (``--models``: the same training universe and seed make the same models;
+    ``preset``, the training universe's galaxy truth, keeps each truth's models apart)."""
     from galhalo.models.composite import load_any
 
+    if directory is not None:
+        directory = directory / preset
     if directory is not None and all((directory / label).is_dir() for label in MODELS):
         print(f"models from {directory}", file=sys.stderr)
         return {label: load_any(directory / label) for label in MODELS}
@@ -161,9 +167,10 @@ MODELS = ("learned", "HOD")
 
 
 def compare_universe(models: dict[str, Any], n_hosts: int, box: float, seed: int,
-                     samples: int, settings, seconds: dict[str, float]):
-    """One held-out universe (``seed``): its truth and both mocks compared, and the noise
-    floor (two realisations of the learned mock); also the counts per realisation."""
+                     samples: int, settings, seconds: dict[str, float], *, preset: str):
+    """One held-out universe (``seed``, galaxy truth ``preset``): its truth and both mocks
+    compared, and the noise floor (two realisations of the learned mock); also the counts
+    per realisation."""
     import galhalo
     from galhalo.catalog import Catalog
     from galhalo.evaluate.satellite_comparison import compare_satellites
@@ -176,7 +183,7 @@ def compare_universe(models: dict[str, Any], n_hosts: int, box: float, seed: int
         return value
 
     held_out = add("simulate held-out universes", galhalo.simulate, n_hosts, box, seed,
-                   satellites=True)
+                   satellites=True, preset=preset)
     hosts = held_out.centrals()
     hosts = Catalog(hosts.table[list(HOST_TABLE)].reset_index(drop=True), hosts.meta)
     catalogs = {"truth": held_out}
@@ -262,11 +269,12 @@ def occupation_table(rows: list[dict[str, Any]]) -> str:
 
 
 def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
-            universes: int = 1, models_dir: Path | None = None
+            universes: int = 1, models_dir: Path | None = None, *, preset: str
             ) -> tuple[dict[str, Any], Any]:
     """Everything of the module docstring, JSON-able, and the comparison (for the figure).
 
-    With ``universes`` > 1 the held-out universes are seeds ``seed + 1`` ...
+    Every universe, training and held out, has the galaxy truth ``preset``. With
+    ``universes`` > 1 the held-out universes are seeds ``seed + 1`` ...
     ``seed + universes``, each painted and compared alone, then pooled
     (:func:`~galhalo.evaluate.satellite_comparison.combine_universes`)."""
     import galhalo
@@ -275,8 +283,8 @@ def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
 
     seconds: dict[str, float] = {}
     training = _timed(seconds, "simulate training universe", galhalo.simulate, n_hosts, box,
-                      seed, satellites=True)
-    models = trained_models(training, seed, seconds, models_dir)
+                      seed, satellites=True, preset=preset)
+    models = trained_models(training, seed, seconds, models_dir, preset=preset)
     settings = SmallScaleSettings(rp_min=RP_RANGE[0], rp_max=RP_RANGE[1],
                                   per_decade=PER_DECADE, pi_max=pi_max_for(box),
                                   jackknife=JACKKNIFE,
@@ -286,7 +294,7 @@ def measure(n_hosts: int, box: float, seed: int, samples: int, nthreads: int,
         print(f"held-out universe {u + 1}/{universes} (seed {seed + 1 + u}) ...",
               file=sys.stderr, flush=True)
         comparison, floor, counts, occupation = compare_universe(
-            models, n_hosts, box, seed + 1 + u, samples, settings, seconds)
+            models, n_hosts, box, seed + 1 + u, samples, settings, seconds, preset=preset)
         occupations.append(occupation)
         comparisons.append(comparison)
         floors.append(floor)
@@ -347,11 +355,12 @@ def main() -> None:
     parser.add_argument("--universes", type=int, default=UNIVERSES,
                         help="held-out universes pooled (seeds seed+1 ...)")
     parser.add_argument("--models", type=Path, default=None,
-                        help="directory to keep the trained composites in and reuse")
+                        help="directory to keep the trained composites in and reuse "
+                             "(in its subdirectory named after the preset)")
     args = parser.parse_args()
     n_hosts, box = universe_size(args)
     result, comparison = measure(n_hosts, box, args.seed, args.samples, args.threads,
-                                 args.universes, args.models)
+                                 args.universes, args.models, preset=args.preset)
     text = tables(result) + (
         "\n\nMean satellite count per host by host mass, pooled over the held-out "
         "universes: realised, the exact law's mean, and each model's occupation mean "

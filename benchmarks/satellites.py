@@ -31,6 +31,7 @@ Usage::
 
     .venv/bin/python benchmarks/satellites.py            # 1e5 hosts
     .venv/bin/python benchmarks/satellites.py --quick    # 2e4 hosts
+    .venv/bin/python benchmarks/satellites.py --preset tng_hard   # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ ONE_HALO_RANGE = (0.1, 1.0)
 
 
 def measure(n_hosts: int, box: float, seed: int, pi_max: float, samples: int,
-            jackknife: int, nthreads: int) -> dict[str, Any]:
-    """Everything of the module docstring, JSON-able (per-bin lists)."""
+            jackknife: int, nthreads: int, *, preset: str) -> dict[str, Any]:
+    """Everything of the module docstring on the universe of galaxy truth ``preset``,
+    JSON-able (per-bin lists)."""
     import galhalo
     from galhalo.clustering import (
         expected_one_halo_pairs,
@@ -78,9 +80,10 @@ def measure(n_hosts: int, box: float, seed: int, pi_max: float, samples: int,
         seconds[name] = time.perf_counter() - start
         return value
 
-    off = timed("simulate centrals only", galhalo.simulate, n_hosts, box, seed)
+    off = timed("simulate centrals only", galhalo.simulate, n_hosts, box, seed,
+                preset=preset)
     on = timed("simulate with satellites", galhalo.simulate, n_hosts, box, seed,
-               satellites=True)
+               satellites=True, preset=preset)
     table = on.table
     central = table["is_central"].to_numpy()
     on_xyz, off_xyz = table[["x", "y", "z"]].to_numpy(), off.table[["x", "y", "z"]].to_numpy()
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     pi_max = args.pi_max if args.pi_max is not None else min(PI_MAX, float(
         np.floor(box / args.jackknife)))
     result = measure(n_hosts, box, args.seed, pi_max, args.samples, args.jackknife,
-                     args.nthreads)
+                     args.nthreads, preset=args.preset)
     header, rows = table_rows(result)
     print(markdown_table(header, rows))
     print(summary(result))

@@ -8,11 +8,14 @@ document on its last stdout line.
 
 There is no reference implementation of ``simulate``: the reference is the target of
 the design, 1e5 halos in under 60 s on 2 cores ("vs target" = 60 s / measured).
+``--preset`` names the galaxy truth (default ``classic``, the universe of the figures in
+the documents).
 
 Usage::
 
     .venv/bin/python benchmarks/simulate.py                      # 1e4, 1e5, 1e6
     .venv/bin/python benchmarks/simulate.py --sizes 1e4,1e5 --repeat 3
+    .venv/bin/python benchmarks/simulate.py --preset tng_hard    # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _preset import NOT_RERUN, add_preset_option
 from child import run_child_json
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -41,8 +45,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate.json"
 # --------------------------------------------------------------------------- child
 
 
-def run_child(n_halos: int) -> dict[str, Any]:
-    """One measurement, in this (fresh) process: simulate ``n_halos``, write Parquet.
+def run_child(n_halos: int, *, preset: str) -> dict[str, Any]:
+    """One measurement, in this (fresh) process: simulate ``n_halos`` (galaxy truth
+    ``preset``), write Parquet.
 
     Returns:
         ``n_halos``, ``halos_drawn``, ``import_seconds``, ``simulate_seconds``,
@@ -59,7 +64,7 @@ def run_child(n_halos: int) -> dict[str, Any]:
 
     imported = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_SELF)
-    catalog = simulate(n_halos)
+    catalog = simulate(n_halos, preset=preset)
     simulated = time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_SELF)
     rss_after_simulate = after.ru_maxrss
@@ -103,14 +108,16 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def measure(n_halos: int, timeout: float | None) -> dict[str, Any]:
-    """Run :func:`run_child` for ``n_halos`` in a fresh interpreter; its JSON result.
+def measure(n_halos: int, timeout: float | None, *, preset: str) -> dict[str, Any]:
+    """Run :func:`run_child` for ``n_halos`` (galaxy truth ``preset``, passed on as
+    ``--preset``) in a fresh interpreter; its JSON result.
 
     Adds ``process_seconds`` (wall time of the whole child, interpreter start included)
     and the 1-minute load average before and after (``load_before``, ``load_after``).
     A failed child gives ``{"n_halos": ..., "error": ...}`` instead of raising.
     """
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_halos)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_halos),
+               "--preset", preset]
     return {"n_halos": n_halos, **run_child_json(command, timeout)}
 
 
@@ -236,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON output (default benchmarks/results/simulate.json)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds after which one child run is abandoned (default none)")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        print(json.dumps(run_child(args.child)))
+        print(json.dumps(run_child(args.child, preset=args.preset)))
         return 0
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
@@ -253,12 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         for attempt in range(args.repeat):
             print(f"simulate n_halos={n_halos:,} (run {attempt + 1}/{args.repeat}) ...",
                   file=sys.stderr, flush=True)
-            runs.append(measure(n_halos, args.timeout))
+            runs.append(measure(n_halos, args.timeout, preset=args.preset))
         rows.append(summarise(n_halos, runs))
     print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
-        "benchmark": "simulate", "machine": machine_info(),
+        "benchmark": "simulate", "machine": machine_info(), "preset": args.preset,
         "target": {"n_halos": TARGET_HALOS, "seconds": TARGET_SECONDS,
                    "note": "no reference implementation; the design target is the reference"},
         "options": {"sizes": args.sizes, "repeat": args.repeat, "box": 205.0, "seed": 42},

@@ -12,12 +12,15 @@ The child of the largest run with satellites also measures the satellite statist
 satellite fraction per stellar-mass bin, mean N_sat per host-mass bin against the
 truth's exact mean, quenched fraction (sSFR < -11) of satellites per host-mass bin,
 and conformity (f_Q of satellites of quenched versus star-forming centrals).
+``--preset`` names the galaxy truth (default ``classic``, the universe of the figures in
+the documents).
 
 Usage::
 
     .venv/bin/python benchmarks/simulate_satellites.py            # 1e4, 1e5, 1e6
     .venv/bin/python benchmarks/simulate_satellites.py --quick    # 1e4 only
     .venv/bin/python benchmarks/simulate_satellites.py --sizes 1e4,1e5
+    .venv/bin/python benchmarks/simulate_satellites.py --preset tng_hard  # default universe
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, markdown_table, rewrite_block
+from _preset import NOT_RERUN, add_preset_option
 from _universe import box_for
 from child import run_child_json
 from simulate import git_commit, machine_info, parse_sizes
@@ -110,8 +114,10 @@ def satellite_statistics(catalog) -> dict[str, Any]:
     }
 
 
-def run_child(n_hosts: int, satellites: bool, statistics: bool) -> dict[str, Any]:
-    """One measurement in this (fresh) process: ``simulate`` at the scaled box."""
+def run_child(n_hosts: int, satellites: bool, statistics: bool, *,
+              preset: str) -> dict[str, Any]:
+    """One measurement in this (fresh) process: ``simulate`` at the scaled box, galaxy
+    truth ``preset``."""
     import resource
 
     start = time.perf_counter()
@@ -125,7 +131,7 @@ def run_child(n_hosts: int, satellites: bool, statistics: bool) -> dict[str, Any
         stages.setdefault(message.split(":")[0], time.perf_counter())
 
     catalog = simulate(n_hosts, box=box_for(n_hosts), seed=42, satellites=satellites,
-                       progress=progress)
+                       progress=progress, preset=preset)
     done = time.perf_counter()
     after = resource.getrusage(resource.RUSAGE_SELF)
     result = {
@@ -150,10 +156,11 @@ def run_child(n_hosts: int, satellites: bool, statistics: bool) -> dict[str, Any
 
 
 def measure(n_hosts: int, satellites: bool, statistics: bool,
-            timeout: float | None) -> dict[str, Any]:
+            timeout: float | None, *, preset: str) -> dict[str, Any]:
+    """:func:`run_child` in a fresh interpreter (``preset`` passed on as ``--preset``)."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n_hosts),
                "--child-satellites", str(int(satellites)),
-               "--child-statistics", str(int(statistics))]
+               "--child-statistics", str(int(statistics)), "--preset", preset]
     return {"n_hosts": n_hosts, "satellites": satellites,
             **run_child_json(command, timeout)}
 
@@ -239,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
                         help="comma-separated host counts (default 1e4,1e5,1e6)")
     parser.add_argument("--quick", action="store_true", help="1e4 hosts only")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON output (default benchmarks/results/simulate_satellites.json)")
     parser.add_argument("--timeout", type=float, default=None,
@@ -251,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(run_child(args.child, bool(args.child_satellites),
-                                   bool(args.child_statistics))))
+                                   bool(args.child_statistics), preset=args.preset)))
         return 0
     sizes = [10_000] if args.quick else args.sizes
     from galhalo.files import write_json
@@ -264,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"simulate {n_hosts:,} hosts, satellites={satellites} ...", file=sys.stderr,
                   flush=True)
             row["with" if satellites else "without"] = measure(
-                n_hosts, satellites, satellites and n_hosts == largest, args.timeout)
+                n_hosts, satellites, satellites and n_hosts == largest, args.timeout,
+                preset=args.preset)
         rows.append(row)
     header, cells = timing_table(rows)
     print(markdown_table(header, cells))
@@ -273,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         print(statistics_text(stats, largest))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {"benchmark": "simulate_satellites", "machine": machine_info(),
+                          "preset": args.preset,
                           "target": {"n_hosts": TARGET_HOSTS, "seconds": TARGET_SECONDS,
                                      "peak_mib": TARGET_MIB},
                           "rows": rows, "statistics": stats})
@@ -280,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         command = "python benchmarks/simulate_satellites.py" + (
             " --quick" if args.quick else "" if tuple(sizes) == DEFAULT_SIZES
-            else f" --sizes {','.join(str(s) for s in sizes)}")
+            else f" --sizes {','.join(str(s) for s in sizes)}") + (
+            "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
         note = (f"\nCommit {git_commit()}; seconds are wall time of the `simulate` call on a "
                 f"shared 2-core machine (expect +-30 % noise between the two runs of a "
                 f"size; the satellite stage is timed within the run with satellites). "

@@ -1,10 +1,11 @@
 """Benchmark: galhalo's vectorised SMOGN against the reference ``smogn`` package.
 
 Data: halo features (M_h, C_h, S_h, z_h, Delta3_h) and one galaxy target (default sSFR)
-of the default synthetic universe (``galhalo.simulate``, seed 42), or of ``--catalog``.
-A table of n rows is a seeded subsample of that pool without replacement; a size above
-the pool is drawn with replacement and every column jittered by N(0, (0.01 sd)^2) so
-that rows stay distinct.
+of the synthetic universe (``galhalo.simulate``, seed 42, galaxy truth ``--preset``,
+default ``classic``: the universe the documented figures were measured on), or of
+``--catalog``. A table of n rows is a seeded subsample of that pool without replacement;
+a size above the pool is drawn with replacement and every column jittered by
+N(0, (0.01 sd)^2) so that rows stay distinct.
 
 Every run happens in a fresh subprocess (timing of the SMOGN call alone, imports
 excluded, and the child's peak RSS): ours in this interpreter, the reference in the
@@ -24,6 +25,7 @@ Usage::
     .venv/bin/python benchmarks/smogn.py                       # 1e3..1e4 both, 1e5, 1e6 ours
     .venv/bin/python benchmarks/smogn.py --quick               # small smoke run
     .venv/bin/python benchmarks/smogn.py --target color --repeat 3
+    .venv/bin/python benchmarks/smogn.py --preset tng_hard     # galhalo's default universe
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _preset import NOT_RERUN, add_preset_option
 from child import load_pool, run_child_json
 from simulate import machine_info, parse_sizes
 
@@ -294,9 +297,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows run by ours alone (default 1e5,1e6)")
     parser.add_argument("--target", default="sSFR", help="target column (default sSFR)")
     parser.add_argument("--catalog", type=Path, help="catalog to draw rows from (default: "
-                        "simulate --n-halos rows of the default universe)")
+                        "simulate --n-halos rows of the --preset universe)")
     parser.add_argument("--n-halos", type=int, default=100_000,
                         help="rows of the simulated pool (default 1e5)")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--reference-python", type=Path, default=DEFAULT_REFERENCE,
                         help="interpreter of a venv with the smogn package "
                              f"(default {DEFAULT_REFERENCE})")
@@ -327,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
               "package (create it with: python3.11 -m venv /tmp/smogn-ref && "
               "/tmp/smogn-ref/bin/pip install numpy==2.3.5 smogn pandas)", file=sys.stderr)
     print("preparing data ...", file=sys.stderr, flush=True)
-    pool, origin = load_pool(args.catalog, args.n_halos, (*FEATURES, args.target))
+    pool, origin = load_pool(args.catalog, args.n_halos, (*FEATURES, args.target),
+                             preset=args.preset)
     columns = [*FEATURES, args.target]
     rows = []
     with tempfile.TemporaryDirectory(prefix="galhalo-smogn-") as tmp:
@@ -371,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "benchmark": "smogn", "machine": machine_info(), "data": origin,
+        "preset": None if args.catalog is not None else args.preset,
         "options": {"target": args.target, "features": list(FEATURES), "seed": args.seed,
                     "sizes": args.sizes, "ours_only": args.ours_only, "repeat": args.repeat,
                     "settings": SETTINGS, "reference_python": str(args.reference_python),

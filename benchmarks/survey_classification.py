@@ -19,7 +19,8 @@ LightGBM, each with and without the errors as inputs. On held-out sources it rep
 Sources (``--source``): ``mixture`` (default) is the mixed sample of
 ``galhalo.photometry.mixture``: the galaxies of a galhalo mock, simulated once per run
 (``galhalo.simulate`` with satellites, 1e5 hosts in 205 Mpc/h: benchmarks/photometry.py's
-``simulate_mock``), seen on a light-cone to z = 1.9 and photometered
+``simulate_mock``; the ``classic`` universe unless ``--preset`` names another, the figures
+in the documents were measured on it), seen on a light-cone to z = 1.9 and photometered
 (``cone_galaxies``: ``photometry.galaxies.mock_galaxies``), PD16 quasars and stars.
 Training takes at most ``--train / 4`` sources of each class (20,000 by default), the
 stars and galaxies from a cone of ``--area`` deg², the quasars (~4 % of the sources,
@@ -48,6 +49,7 @@ Usage (``--threads``: of torch and LightGBM, 1 by default)::
     python benchmarks/survey_classification.py --quick       # 3k train, 1 deg² test
     python benchmarks/survey_classification.py --source toy  # the parametric toy survey
     python benchmarks/survey_classification.py --curve 500,2000,8000,20000
+    python benchmarks/survey_classification.py --preset tng_hard   # galhalo's default universe
 
 Prints the tables, writes JSON (benchmarks/results/survey_classification.json) and the
 block ``survey_classification`` of docs/survey_classification.md.
@@ -68,6 +70,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _docs import DOCS, markdown_table, rewrite_block
+from _preset import NOT_RERUN, add_preset_option
 
 from galhalo.catalog import Catalog
 from galhalo.files import atomic_path, to_jsonable, write_json
@@ -159,7 +162,7 @@ def survey(args) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str, np.ndarray
         from photometry import BOX, N_HALOS, Z_MAX, simulate_mock  # benchmarks/photometry.py
 
         start = time.process_time()
-        catalog = simulate_mock(N_HALOS, BOX, args.seed)
+        catalog = simulate_mock(N_HALOS, BOX, args.seed, preset=args.preset)
         print(f"mock: {len(catalog):,} galaxies, {time.process_time() - start:.0f} CPU s",
               flush=True)
         pool, priors = training_pool(catalog, args)
@@ -183,6 +186,12 @@ def survey(args) -> tuple[pd.DataFrame, pd.DataFrame, list[str], str, np.ndarray
     test = toy_survey(args.test, args.seed + 1, wavelengths, r_range=(17.0, 23.6))
     return train, test, names, ("toy_survey (parametric shapes at the filter pivots, equal "
                                 "class fractions)"), None
+
+
+def mock_preset(args) -> str | None:
+    """The galaxy truth (preset) of the mock the sources come from; None for the toy
+    survey, which simulates no universe."""
+    return args.preset if args.source == "mixture" else None
 
 
 def observed(sources: pd.DataFrame, names: list[str], seed: int, shift: str,
@@ -237,7 +246,8 @@ def measure(args) -> dict[str, Any]:
         "source": description, "n_train": len(train), "n_test": len(test_sources),
         "train_classes": train["source_class"].value_counts().to_dict(),
         "test_classes": test_sources["source_class"].value_counts().to_dict(),
-        "seed": seed, "shifts": SHIFTS, "depth_scatter": scatter, "models": {}}
+        "seed": seed, "preset": mock_preset(args), "shifts": SHIFTS,
+        "depth_scatter": scatter, "models": {}}
     for errors in (True, False):
         spec = feature_spec(names, use_errors=errors)
         for label, model in classifiers(spec, args).items():
@@ -392,6 +402,7 @@ def learning_curve(args) -> dict[str, Any]:
                   f"macro F1 {s['macro_f1']:.3f}, faint qso_high "
                   f"{rows[-1]['f1']['qso_high'][-1]:.3f}", flush=True)
     return {"source": description, "n_test": len(test), "seed": args.seed,
+            "preset": mock_preset(args),
             "threads": args.threads, "epochs": args.epochs, "rows": rows}
 
 
@@ -461,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=60, help="CNN maximum epochs")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--source", choices=("toy", "mixture"), default="mixture")
+    add_preset_option(parser, NOT_RERUN)
     parser.add_argument("--area", type=float, default=16.0,
                         help="deg² of the mixture the training rows are drawn from")
     parser.add_argument("--test-area", type=float, default=2.0,
