@@ -8,14 +8,15 @@ document on its last stdout line.
 
 There is no reference implementation of ``simulate``: the reference is the target of
 the design, 1e5 halos in under 60 s on 2 cores ("vs target" = 60 s / measured).
-``--preset`` names the galaxy truth (default ``classic``, the universe of the figures in
-the documents).
+``--preset`` names the galaxy truth (default: galhalo's, ``tng_hard``). Writes
+``benchmarks/results/simulate.json`` and rewrites the block ``<!-- benchmark:simulate -->``
+of ``benchmarks/README.md`` (``--no-docs``: leave it alone).
 
 Usage::
 
     .venv/bin/python benchmarks/simulate.py                      # 1e4, 1e5, 1e6
     .venv/bin/python benchmarks/simulate.py --sizes 1e4,1e5 --repeat 3
-    .venv/bin/python benchmarks/simulate.py --preset tng_hard    # galhalo's default universe
+    .venv/bin/python benchmarks/simulate.py --preset classic     # the universe until 2026-12-07
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _preset import NOT_RERUN, add_preset_option
+from _docs import rewrite_block
+from _preset import DEFAULT_PRESET, add_preset_option
 from child import run_child_json
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
@@ -40,6 +43,8 @@ TARGET_HALOS = 100_000
 #: ... in at most this many seconds of ``simulate`` on 2 cores.
 TARGET_SECONDS = 60.0
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "simulate.json"
+#: The document whose block ``simulate`` a run rewrites.
+README = Path(__file__).resolve().parent / "README.md"
 
 
 # --------------------------------------------------------------------------- child
@@ -206,30 +211,56 @@ def load_note(rows: list[dict[str, Any]]) -> str:
         for row in rows if "error" not in row)
 
 
+def plain_table(rows: list[dict[str, Any]]) -> str:
+    """The results as plain text: the title, the aligned table and :func:`load_note`."""
+    cells = table_rows(rows)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
+    lines = [TITLE, "  ".join(h.rjust(w) for h, w in zip(HEADERS, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+              for row in cells]
+    return "\n".join([*lines, load_note(rows)])
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Print the results with rich if it is installed, else as plain text."""
-    cells = table_rows(rows)
-    note = load_note(rows)
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADERS)]
-        print(TITLE)
-        print("  ".join(h.rjust(w) for h, w in zip(HEADERS, widths, strict=True)))
-        for row in cells:
-            print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
-        print(note)
+        print(plain_table(rows))
         return
     console = Console(width=max(100, len(TITLE)))
     console.print(TITLE, style="bold", highlight=False)
     table = Table()
     for header in HEADERS:
         table.add_column(header, justify="right")
-    for row in cells:
+    for row in table_rows(rows):
         table.add_row(*row)
     console.print(table)
-    console.print(note, highlight=False)
+    console.print(load_note(rows), highlight=False)
+
+
+def docs_block(result: dict[str, Any]) -> str:
+    """The block ``simulate`` of benchmarks/README.md: the plain table of ``result`` (the
+    JSON this script writes) and where and when it was measured."""
+    machine = result["machine"]
+    return (f"```\n{plain_table(result['rows'])}\n```\n\n"
+            f"Galaxy truth `{result['preset']}`; {machine['cpu_count']} cores "
+            f"({machine['processor']}, Python {machine['python']}, numpy "
+            f"{machine['numpy']}); commit {machine['commit']}, {result['date']}. Other jobs "
+            f"may share the cores: the load averages above say how busy they were.")
+
+
+def command_line(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The command that reproduces this run (options that differ from their default;
+    output switches left out)."""
+    parts = ["python benchmarks/simulate.py"]
+    if args.sizes != parser.get_default("sizes"):
+        parts.append("--sizes " + ",".join(f"{n:g}" for n in args.sizes))
+    for option in ("repeat", "preset"):
+        if getattr(args, option) != parser.get_default(option):
+            parts.append(f"--{option} {getattr(args, option)}")
+    return " ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="JSON output (default benchmarks/results/simulate.json)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds after which one child run is abandoned (default none)")
-    add_preset_option(parser, NOT_RERUN)
+    add_preset_option(parser, DEFAULT_PRESET)
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not rewrite the block in benchmarks/README.md")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -265,14 +298,19 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(summarise(n_halos, runs))
     print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {
+    result = {
         "benchmark": "simulate", "machine": machine_info(), "preset": args.preset,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "target": {"n_halos": TARGET_HALOS, "seconds": TARGET_SECONDS,
                    "note": "no reference implementation; the design target is the reference"},
         "options": {"sizes": args.sizes, "repeat": args.repeat, "box": 205.0, "seed": 42},
         "rows": rows,
-    })
+    }
+    write_json(args.out, result)
     print(f"wrote {args.out}", file=sys.stderr)
+    if not args.no_docs:
+        rewrite_block(README, "simulate", docs_block(result),
+                      command=command_line(args, parser))
     return 0 if all("error" not in row for row in rows) else 1
 
 
