@@ -49,16 +49,24 @@ BOUNDS = {"sSFR": [-15.0, None], "color": [None, 1.19]}
 #: flow's shape until 2026-12-07, which the ``previous_*`` variants pin so their cached
 #: rows stay reproducible.
 PREVIOUS_DEEP = {**PREVIOUS, "hidden": [219, 219, 219], "bins": 12}
+#: The flow's defaults before edge detection (``edges="auto"``, 2026-12-07): the variants
+#: fitted before it pin it, so their cached rows stay reproducible.
+NO_EDGES = {"edges": "none"}
 #: The variants: name -> (family, hyperparameters, what it tests).
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "default": ("flow", {}, "the flow's defaults (one fully autoregressive transform, "
-                "3 × 219, 12 bins, since 2026-12-07)"),
+                "3 × 219, 12 bins; supports at the edges the data pile up against, "
+                "`edges=auto`; both since 2026-12-07)"),
+    "no_edges": ("flow", NO_EDGES, "the defaults without edge detection"),
     "bounds": ("flow", {"bounds": BOUNDS},
                "declared sSFR floor −15 and colour ceiling 1.19 as softplus supports"),
-    "two": ("flow", {"transforms": 2}, "2 transforms instead of 1"),
+    "two": ("flow", {"transforms": 2, **NO_EDGES}, "`no_edges` with 2 transforms"),
+    "two_ensemble2": ("flow", {"transforms": 2, "members": 2},
+                      "deep ensemble of 2 default flows of 2 transforms each"),
     "two_bounds": ("flow", {"transforms": 2, "bounds": BOUNDS},
                    "2 transforms with the declared bounds"),
-    "ensemble2": ("flow", {"members": 2}, "deep ensemble of 2 default flows"),
+    "ensemble2": ("flow", {"members": 2, **NO_EDGES},
+                  "deep ensemble of 2 `no_edges` flows"),
     "ensemble2_bounds": ("flow", {"members": 2, "bounds": BOUNDS},
                          "deep ensemble of 2 flows with the declared bounds"),
     "two_bounds_ensemble2": ("flow", {"transforms": 2, "members": 2, "bounds": BOUNDS},
@@ -66,42 +74,42 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "rodrigues25": ("flow_rodrigues25", {}, "the published architecture (Rodrigues+2025)"),
     "rodrigues25_bounds": ("flow_rodrigues25", {"bounds": BOUNDS},
                            "the published architecture with the declared bounds"),
-    "previous_default": ("flow", PREVIOUS,
+    "previous_default": ("flow", {**PREVIOUS, **NO_EDGES},
                          "the defaults until 2026-12-07: 4 coupling transforms, 2 × 128, "
                          "8 bins"),
-    "previous_bounds": ("flow", {**PREVIOUS, "bounds": BOUNDS},
+    "previous_bounds": ("flow", {**PREVIOUS, **NO_EDGES, "bounds": BOUNDS},
                         "`previous_default` with the declared bounds"),
-    "previous_ensemble3": ("flow", {**PREVIOUS, "members": 3},
+    "previous_ensemble3": ("flow", {**PREVIOUS, **NO_EDGES, "members": 3},
                            "deep ensemble of 3 `previous_default` flows"),
-    "previous_ensemble3_bounds": ("flow", {**PREVIOUS, "members": 3, "bounds": BOUNDS},
+    "previous_ensemble3_bounds": ("flow", {**PREVIOUS, **NO_EDGES, "members": 3, "bounds": BOUNDS},
                                   "deep ensemble of 3 `previous_bounds` flows"),
-    "previous_deep": ("flow", PREVIOUS_DEEP,
+    "previous_deep": ("flow", {**PREVIOUS_DEEP, **NO_EDGES},
                       "the published network size in the previous shape: 3 × 219, 12 bins"),
-    "previous_deep_bounds": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS},
+    "previous_deep_bounds": ("flow", {**PREVIOUS_DEEP, **NO_EDGES, "bounds": BOUNDS},
                              "`previous_deep` with the declared bounds"),
     "previous_deep_bounds_autoregressive": (
-        "flow", {**PREVIOUS_DEEP, "passes": None, "bounds": BOUNDS},
+        "flow", {**PREVIOUS_DEEP, **NO_EDGES, "passes": None, "bounds": BOUNDS},
         "`previous_deep_bounds` with fully autoregressive transforms"),
-    "previous_ensemble2_deep_bounds": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+    "previous_ensemble2_deep_bounds": ("flow", {**PREVIOUS_DEEP, **NO_EDGES, "bounds": BOUNDS,
                                                 "members": 2},
                                        "deep ensemble of 2 `previous_deep_bounds` flows"),
-    "previous_mixture4": ("flow", {**PREVIOUS, "components": 4},
+    "previous_mixture4": ("flow", {**PREVIOUS, **NO_EDGES, "components": 4},
                           "a conditional mixture of 4 Gaussians as the base "
                           "(models/mixture_base.py)"),
-    "previous_deep_bounds_mixture4": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+    "previous_deep_bounds_mixture4": ("flow", {**PREVIOUS_DEEP, **NO_EDGES, "bounds": BOUNDS,
                                                "components": 4},
                                       "`previous_deep_bounds` on a base mixture of 4 "
                                       "Gaussians"),
-    "previous_experts2": ("flow", {**PREVIOUS, "experts": 2},
+    "previous_experts2": ("flow", {**PREVIOUS, **NO_EDGES, "experts": 2},
                           "a mixture of 2 `previous_default` flows with halo-dependent "
                           "weights (experts)"),
-    "previous_deep_bounds_experts2": ("flow", {**PREVIOUS_DEEP, "bounds": BOUNDS,
+    "previous_deep_bounds_experts2": ("flow", {**PREVIOUS_DEEP, **NO_EDGES, "bounds": BOUNDS,
                                                "experts": 2},
                                       "a mixture of 2 `previous_deep_bounds` flows with "
                                       "halo-dependent weights"),
-    "previous_noise": ("flow", {**PREVIOUS, "condition_noise": 0.05},
+    "previous_noise": ("flow", {**PREVIOUS, **NO_EDGES, "condition_noise": 0.05},
                        "noise regularisation: N(0, 0.05²) on the standardised conditions"),
-    "previous_decay": ("flow", {**PREVIOUS, "weight_decay": 1e-2},
+    "previous_decay": ("flow", {**PREVIOUS, **NO_EDGES, "weight_decay": 1e-2},
                        "AdamW weight decay 1e-2 (default 1e-5)"),
 }
 

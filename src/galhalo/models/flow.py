@@ -120,7 +120,7 @@ class FlowModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
         "transforms": 1, "bins": 12, "hidden": (219, 219, 219), "passes": None,
-        "members": 1, "affine": True, "components": 1, "experts": 1}
+        "members": 1, "affine": True, "components": 1, "experts": 1, "edges": "auto"}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"

@@ -19,7 +19,7 @@ from .transforms import SMASS_CUT_WIDTH
 #: columns (None: none; transforms.declared_supports).
 TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
                      "condition_noise": 0.0, "target_noise": 0.0,
-                     "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None}
+                     "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None, "edges": "none"}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

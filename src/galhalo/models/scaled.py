@@ -38,11 +38,15 @@ from .transforms import (
     declared_supports,
     default_supports,
     detect_grid,
+    edge_supports,
     stellar_mass_cut_of,
 )
 
 #: Values of the ``supports`` hyperparameter: galhalo's support maps, or none.
 SUPPORT_CHOICES = ("default", "none")
+#: The hyperparameter ``edges``: "auto" puts a support at every target edge the training
+#: sample piles up against (``transforms.edge_supports``), "none" assumes none.
+EDGE_CHOICES = ("auto", "none")
 #: Fewest points of the lattice rule that integrates a model's density over the grid
 #: cells of discrete targets (one model evaluation per point).
 LATTICE_MIN_POINTS = 11
@@ -140,6 +144,9 @@ class ScaledModel(ConditionalModel):
         if self.hyperparameters.get("supports", "default") not in SUPPORT_CHOICES:
             raise ModelError(f"supports must be one of {', '.join(SUPPORT_CHOICES)}, got "
                              f"{self.hyperparameters['supports']!r}")
+        if self.hyperparameters.get("edges", "none") not in EDGE_CHOICES:
+            raise ModelError(f"edges must be one of {', '.join(EDGE_CHOICES)}, got "
+                             f"{self.hyperparameters['edges']!r}")
         declared_supports(self.hyperparameters.get("bounds"))  # ModelError if malformed
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
@@ -185,9 +192,12 @@ class ScaledModel(ConditionalModel):
             self.condition_scaler = ColumnScaler.fit(
                 self.condition, x, self._supports(self.condition, cut, width),
                 scaling=scaling)
-            self.target_scaler = ColumnScaler.fit(
-                self.target, y, self._supports(self.target, cut, width, declared),
-                self._target_grids(y), scaling)
+            grids = self._target_grids(y)
+            supports = self._supports(self.target, cut, width, declared)
+            if self.hyperparameters.get("edges", "none") == "auto":
+                # every row the fit sees, so no validation row falls outside a support
+                supports = edge_supports(np.concatenate([y, y_valid]), supports, grids)
+            self.target_scaler = ColumnScaler.fit(self.target, y, supports, grids, scaling)
             # Discrete targets are spread over their grid cells once, with the fit's seed.
             rng = np.random.default_rng(seed)
             y_model = self.target_scaler.dequantise(y, rng)

@@ -191,6 +191,49 @@ def stellar_mass_cut_of(meta_truth: dict | None, smass: np.ndarray | None) -> fl
     return None
 
 
+#: An edge: at least ``EDGE_MIN_ROWS`` rows, and ``EDGE_MIN_SHARE`` of them, lie within
+#: ``EDGE_WINDOW`` of the column's 1-99 % range from its minimum (or maximum). A smooth
+#: tail puts one or two rows there (at 1e5 rows: the sample extreme and maybe one more);
+#: a sample piled up against a floor or a ceiling hundreds (tng_hard's sSFR floor and
+#: colour ceiling; ``tests/test_edges.py``).
+EDGE_WINDOW = 0.01
+EDGE_MIN_SHARE = 1e-3
+EDGE_MIN_ROWS = 20
+#: The support of a detected edge lies this share of the 1-99 % range beyond the sample
+#: extreme, so held-out values a little past the training extreme keep a density.
+EDGE_MARGIN = 0.005
+
+
+def edge_supports(y: np.ndarray, supports: list[Support],
+                  grids: list[np.ndarray | None]) -> list[Support]:
+    """``supports`` with a softplus support (bend width :data:`BOUND_WIDTH`) for every
+    column of ``y`` (rows, columns; one support and one grid per column) that piles up
+    against an edge (:data:`EDGE_WINDOW`) and has neither a support nor a grid yet: a
+    bound :data:`EDGE_MARGIN` of its 1-99 % range below its minimum (a floor) or above
+    its maximum (a ceiling; the larger pile if both). What the hyperparameter
+    ``edges="auto"`` adds to the declared ``bounds``."""
+    result = list(supports)
+    for j, (support, grid) in enumerate(zip(supports, grids, strict=True)):
+        column = y[:, j]
+        if support.kind != "identity" or grid is not None or len(column) == 0:
+            continue
+        low, high = np.quantile(column, [0.01, 0.99])
+        spread = high - low
+        if not spread > 0:
+            continue
+        need = max(EDGE_MIN_ROWS, EDGE_MIN_SHARE * len(column))
+        floor_rows = int(np.sum(column <= column.min() + EDGE_WINDOW * spread))
+        ceiling_rows = int(np.sum(column >= column.max() - EDGE_WINDOW * spread))
+        if max(floor_rows, ceiling_rows) < need:
+            continue
+        margin = EDGE_MARGIN * spread
+        if floor_rows >= ceiling_rows:
+            result[j] = Support("softplus", float(column.min() - margin), BOUND_WIDTH)
+        else:
+            result[j] = Support("softplus", None, BOUND_WIDTH, float(column.max() + margin))
+    return result
+
+
 #: A column is discrete when it has at most this many distinct values ...
 GRID_MAX_LEVELS = 256
 #: ... each repeated this many times on average (continuous data never are).
