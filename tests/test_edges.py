@@ -104,3 +104,25 @@ def test_edges_is_auto_or_none_and_other_families_keep_none():
         model_family("flow")(edges="yes")
     assert model_family("gauss")().hyperparameters["edges"] == "none"
     assert model_family("flow_rodrigues25")().hyperparameters["edges"] == "none"
+
+
+@pytest.mark.slow
+def test_the_synthetic_universes_edges():
+    """tng_hard's sSFR floor and colour ceiling are found (its 20,000 galaxies put tens
+    of rows in each window), and the classic universe has none: its flows are unchanged."""
+    import galhalo
+    from galhalo.models.transforms import default_supports
+
+    names = ("smass", "color", "sSFR", "radius")
+    found = {}
+    for preset in ("classic", "tng_hard"):
+        catalog = galhalo.simulate(20_000, 164.0, 4, preset=preset)
+        y = catalog.table[list(names)].to_numpy()
+        given = default_supports(names, 8.75)
+        found[preset] = edge_supports(y, given, [None] * 4)
+        assert found[preset][0] == given[0]  # the stellar-mass cut is kept
+    assert found["classic"] == default_supports(names, 8.75)
+    color, ssfr = found["tng_hard"][1], found["tng_hard"][2]
+    assert color.upper is not None and 1.19 < color.upper < 1.20
+    assert ssfr.lower is not None and -15.05 < ssfr.lower < -15.0
+    assert found["tng_hard"][3] == Support()
