@@ -79,6 +79,7 @@ def test_the_flow_learns_its_edges_and_keeps_them_on_disk(tmp_path):
     support = flow.target_scaler.supports[0]
     assert flow.hyperparameters["edges"] == "auto"
     assert support.kind == "softplus" and support.upper is None
+    assert flow.metrics["edges"] == {"sSFR": {"lower": support.lower}}
     assert support.lower < table["sSFR"].min()
     assert flow.target_scaler.supports[1] == Support()  # radius: no edge
     held_out = _table(2_000, 2)
@@ -126,3 +127,26 @@ def test_the_synthetic_universes_edges():
     assert color.upper is not None and 1.19 < color.upper < 1.20
     assert ssfr.lower is not None and -15.05 < ssfr.lower < -15.0
     assert found["tng_hard"][3] == Support()
+
+
+def test_train_says_which_edges_it_found(tmp_path):
+    """``galhalo train`` names the found edges (the output is compared with its line
+    breaks undone: rich wraps to the terminal width)."""
+    import galhalo
+    from typer.testing import CliRunner
+
+    from galhalo.catalog import write_catalog
+    from galhalo.cli import app
+
+    catalog = galhalo.simulate(1_500, 70.0, 5)
+    catalog.table["sSFR"] = _floored(np.random.default_rng(5), len(catalog))
+    path = tmp_path / "floored.parquet"
+    write_catalog(catalog, path)
+    result = CliRunner().invoke(app, [
+        "train", "--model", "flow", "--catalog", str(path), "--out", str(tmp_path / "m"),
+        "--epochs", "2", "--hidden", "16,16", "--bins", "4"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    lower = load_model(tmp_path / "m").metrics["edges"]["sSFR"]["lower"]
+    assert f"edges found in the training rows: sSFR > {lower:.4g}" in text
+    assert "color" not in text.split("edges found")[1]  # 1,500 rows: too few to tell

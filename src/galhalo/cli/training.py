@@ -156,6 +156,12 @@ def train(
         tail += (f"; {zero:,} validation rows have probability 0 under the model (e.g. "
                  "satellites in hosts below an HOD's fitted M_0), hence the infinite NLL")
     output.print(f"wrote {out}: validation NLL {metrics['valid_nll']:.4f} nats per row{tail}")
+    if metrics.get("edges"):
+        found = ", ".join(f"{name} > {edge['lower']:.4g}" if "lower" in edge
+                          else f"{name} < {edge['upper']:.4g}"
+                          for name, edge in metrics["edges"].items())
+        output.print(f"edges found in the training rows: {found} (the density is zero "
+                     "beyond them; --set edges=none to fit without)")
 
 
 

@@ -80,6 +80,7 @@ class NeuralModel(ScaledModel):
         self.metrics = {"valid_nll": valid_nll, "epochs": len(self.history),
                         "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
                         "train_rows": len(data.x), "valid_rows": len(data.x_valid),
+                        **({"edges": self.found_edges} if self.found_edges else {}),
                         **self._fit_metrics()}
         return self
 

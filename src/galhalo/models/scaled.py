@@ -150,6 +150,9 @@ class ScaledModel(ConditionalModel):
         declared_supports(self.hyperparameters.get("bounds"))  # ModelError if malformed
         self.condition_scaler: ColumnScaler | None = None
         self.target_scaler: ColumnScaler | None = None
+        #: The edges the last fit found (``edges="auto"``): target -> {"lower": x} or
+        #: {"upper": x}, physical units; also in ``metrics["edges"]`` of neural families.
+        self.found_edges: dict[str, dict[str, float]] = {}
 
     def _supports(self, names: tuple[str, ...], cut: float | None, width: float,
                   declared: dict[str, Support] | None = None) -> list[Support]:
@@ -194,9 +197,16 @@ class ScaledModel(ConditionalModel):
                 scaling=scaling)
             grids = self._target_grids(y)
             supports = self._supports(self.target, cut, width, declared)
+            self.found_edges = {}
             if self.hyperparameters.get("edges", "none") == "auto":
                 # every row the fit sees, so no validation row falls outside a support
-                supports = edge_supports(np.concatenate([y, y_valid]), supports, grids)
+                found = edge_supports(np.concatenate([y, y_valid]), supports, grids)
+                self.found_edges = {
+                    name: ({"lower": new.lower} if new.lower is not None
+                           else {"upper": new.upper})
+                    for name, new, old in zip(self.target, found, supports, strict=True)
+                    if new != old}
+                supports = found
             self.target_scaler = ColumnScaler.fit(self.target, y, supports, grids, scaling)
             # Discrete targets are spread over their grid cells once, with the fit's seed.
             rng = np.random.default_rng(seed)
