@@ -132,9 +132,9 @@ def test_the_synthetic_universes_edges():
 def test_train_says_which_edges_it_found(tmp_path):
     """``galhalo train`` names the found edges (the output is compared with its line
     breaks undone: rich wraps to the terminal width)."""
-    import galhalo
     from typer.testing import CliRunner
 
+    import galhalo
     from galhalo.catalog import write_catalog
     from galhalo.cli import app
 
