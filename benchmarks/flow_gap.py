@@ -67,6 +67,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                    "2 transforms with the declared bounds"),
     "ensemble2": ("flow", {"members": 2, **NO_EDGES},
                   "deep ensemble of 2 `no_edges` flows"),
+    "ensemble2_edges": ("flow", {"members": 2}, "deep ensemble of 2 default flows"),
     "ensemble2_bounds": ("flow", {"members": 2, "bounds": BOUNDS},
                          "deep ensemble of 2 flows with the declared bounds"),
     "two_bounds_ensemble2": ("flow", {"transforms": 2, "members": 2, "bounds": BOUNDS},
