@@ -14,8 +14,8 @@ realisations is uncertain by about 1 / sqrt(2 (m - 1)) (16% for 20, 24% for 10).
   2 Mpc/h Gaussian (about 3,000 points), same number of sets;
 - ``universe``: the synthetic universe (``galhalo.simulate``, ``--universe-rows``
   centrals, default 20,000, box 100 Mpc/h, ``--universes`` seeds, default 10, galaxy
-  truth ``--preset``, default ``classic``: the universe the documented figures were
-  measured on): its spread includes cosmic variance. Also the large-scale bias b_LS
+  truth ``--preset``, default galhalo's, ``tng_hard``): its spread includes cosmic
+  variance. Also the large-scale bias b_LS
   (fit 10-31.7 Mpc/h) of its colour quartiles relative to all centrals.
 
 Writes ``benchmarks/results/jackknife.json`` and rewrites the block
@@ -27,7 +27,7 @@ Usage::
 
     .venv/bin/python benchmarks/jackknife.py                 # ~3 min on 2 cores
     .venv/bin/python benchmarks/jackknife.py --universes 4 --realisations 10
-    .venv/bin/python benchmarks/jackknife.py --preset tng_hard   # galhalo's default universe
+    .venv/bin/python benchmarks/jackknife.py --preset classic    # the universe until 2026-12-07
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 from _docs import markdown_table, rewrite_block
-from _preset import NOT_RERUN, add_preset_option, result_preset, universe_label
+from _preset import DEFAULT_PRESET, add_preset_option, result_preset, universe_label
 
 import galhalo
 from galhalo.clustering import xi
@@ -149,7 +149,7 @@ def main() -> None:
     parser.add_argument("--realisations", type=int, default=20)
     parser.add_argument("--universes", type=int, default=10)
     parser.add_argument("--universe-rows", type=int, default=20_000)
-    add_preset_option(parser, NOT_RERUN)
+    add_preset_option(parser, DEFAULT_PRESET)
     parser.add_argument("--threads", type=int, default=1, help="Corrfunc threads")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
