@@ -8,18 +8,22 @@ with that of the universe's true galaxies. The reference is the truth model itse
 resampled on the same halos: its ratio to the truth shows the scatter that galaxy
 stochasticity alone produces (the noise floor of the comparison). Target: the flow
 within 2 % of the truth in every quartile; NNgauss shows by how much it misses. Both
-universes draw the galaxy truth ``--preset`` (default ``classic``: the universe the
-documented figures were measured on); models loaded with ``--models`` must have been
-trained on the same preset (``models.py --preset classic``: its default is ``tng_hard``).
+universes draw the galaxy truth ``--preset`` (default galhalo's, ``tng_hard``); models
+loaded with ``--models`` must have been trained on the same preset (``models.py``, whose
+default is the same). Writes ``benchmarks/results/bias.json`` and rewrites the block
+``<!-- benchmark:bias -->`` of docs/clustering.md (``--no-docs``: leave it alone;
+``--from-json FILE``: measure nothing, rewrite the block from a saved result).
 
     .venv/bin/python benchmarks/bias.py --models /tmp/bench/models42   # saved by models.py
     .venv/bin/python benchmarks/bias.py --quick                          # 2e4 halos, 3 epochs
-    .venv/bin/python benchmarks/bias.py --preset tng_hard        # galhalo's default universe
+    .venv/bin/python benchmarks/bias.py                          # ~10 min on 2 cores
+    .venv/bin/python benchmarks/bias.py --preset classic         # the universe until 2026-12-07
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -27,10 +31,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _preset import NOT_RERUN, add_preset_option
+from _docs import DOCS, markdown_table, rewrite_block
+from _preset import DEFAULT_PRESET, add_preset_option, result_preset, universe_label
 from models import CONDITION, TARGET, split
 from rich.console import Console
 from rich.table import Table
+from simulate import git_commit
 
 import galhalo
 from galhalo.evaluate.clustering_comparison import compare_clustering
@@ -42,6 +48,39 @@ from galhalo.models import load_model, model_family
 from galhalo.sim.truth import TruthModel
 
 TARGET_FRACTION = 0.02
+#: Labels of the mocks in the docs table.
+LABELS = {"truth resampled": "truth model redrawn", "flow": "flow", "gauss": "NNgauss"}
+
+
+def docs_block(result: dict) -> str:
+    """The block ``bias`` of docs/clustering.md: b_mock / b_reference per colour quartile
+    for every (reference, model) pair of ``result`` (the JSON this script writes), the
+    largest miss, and how it was measured."""
+    groups: dict[tuple[str, str], dict[str, dict]] = {}
+    for row in result["comparison"]:
+        groups.setdefault((row["reference"], row["model"]), {})[row["population"]] = row
+    populations = sorted({row["population"] for row in result["comparison"]})
+    rows = []
+    for (reference, model), by_population in groups.items():
+        cells = [f"{by_population[p]['ratio']:.3f} ± {by_population[p]['ratio_error']:.3f}"
+                 for p in populations]
+        worst = max(by_population.values(), key=lambda r: abs(r["ratio"] - 1))
+        miss = f"{abs(worst['ratio'] - 1):.1%} ({abs(worst['deviation_sigma']):.1f} σ)"
+        if model == "flow" and abs(worst["ratio"] - 1) <= TARGET_FRACTION:
+            miss = f"**{miss}**"
+        rows.append([reference, LABELS.get(model, model), *cells, miss])
+    settings = result["settings"]
+    header = ["reference", "model", *[p.replace("color ", "") for p in populations],
+              "largest miss"]
+    return (markdown_table(header, rows).strip() + "\n\n"
+            f"b_mock / b_reference of the large-scale bias (10–40 Mpc/h, relative to all "
+            f"halos) with paired jackknife errors (27 sub-volumes); "
+            f"{universe_label(result_preset(result))}: models trained with their defaults "
+            f"on 80% of seed {settings['train_seed']}, painted with K = "
+            f"{settings['realizations']} realisations onto every halo of seed "
+            f"{settings['test_seed']} ({settings['n_halos']:,} centrals); bold: the flow "
+            f"within {TARGET_FRACTION:.0%} (the target). Commit {result.get('commit')}, "
+            f"{result.get('date')}.")
 
 
 def fitted(family: str, models: Path | None, train_seed: int, n_halos: int,
@@ -71,7 +110,7 @@ def main() -> None:
                         help="directory with <family>/ model dirs (trained and saved there "
                              "when missing)")
     parser.add_argument("--n-halos", type=int, default=100_000)
-    add_preset_option(parser, NOT_RERUN)
+    add_preset_option(parser, DEFAULT_PRESET)
     parser.add_argument("--train-seed", type=int, default=42)
     parser.add_argument("--test-seed", type=int, default=7)
     parser.add_argument("--realizations", type=int, default=4,
@@ -80,7 +119,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override when training")
     parser.add_argument("--quick", action="store_true", help="2e4 halos, 3 epochs, K = 2")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bias.json"))
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not rewrite the block in docs/clustering.md")
+    parser.add_argument("--from-json", type=Path, default=None,
+                        help="measure nothing: rewrite the docs block from this JSON")
     args = parser.parse_args()
+    if args.from_json is not None:
+        result = json.loads(args.from_json.read_text(encoding="utf-8"))
+        rewrite_block(DOCS / "clustering.md", "bias", docs_block(result),
+                      command=result["command"])
+        return
     if args.quick:
         args.n_halos, args.epochs, args.realizations = 20_000, 3, 2
     console = Console(width=150)
@@ -133,8 +181,10 @@ def main() -> None:
     worst = table.groupby(["reference", "model"])["miss"].max()
     for (reference, model_name), value in worst.items():
         console.print(f"{model_name} vs {reference}: largest |ratio - 1| = {value:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {
+    command = "python benchmarks/bias.py" + (" --quick" if args.quick else "") + (
+        "" if args.preset == DEFAULT_PRESET else f" --preset {args.preset}") + (
+        "" if args.models is None else f" --models {args.models}")
+    result = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "platform": platform.platform(),
                     "load_average": os.getloadavg()[0]},
@@ -143,8 +193,14 @@ def main() -> None:
         "models": info, "clustering_seconds": seconds,
         "largest_miss": [{"reference": r, "model": m, "value": float(v)}
                          for (r, m), v in worst.items()],
-        "comparison": single.to_dict()["table"] + averaged.to_dict()["table"]})
+        "comparison": single.to_dict()["table"] + averaged.to_dict()["table"],
+        "command": command, "commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.out, result)
     print(f"wrote {args.out}")
+    if not args.no_docs:
+        rewrite_block(DOCS / "clustering.md", "bias", docs_block(result), command=command)
 
 
 if __name__ == "__main__":
