@@ -25,8 +25,8 @@ from typing import Any
 
 from galhalo.sim.presets import CLASSIC, DEFAULT_PRESET, GALAXY_PRESETS
 
-__all__ = ["DEFAULT_PRESET", "NOT_RERUN", "add_preset_option", "result_preset",
-           "universe_label"]
+__all__ = ["DEFAULT_PRESET", "NOT_RERUN", "add_preset_option", "preset_flag",
+           "result_preset", "universe_label"]
 
 #: The default of a benchmark not yet re-run on the default universe.
 NOT_RERUN = CLASSIC
@@ -41,6 +41,12 @@ def add_preset_option(parser: argparse.ArgumentParser, default: str = DEFAULT_PR
              + ("" if default == DEFAULT_PRESET else
                 f": the figures in the documents were measured on it; galhalo's own "
                 f"default is {DEFAULT_PRESET}") + ")")
+
+
+def preset_flag(preset: str, default: str) -> str:
+    """The ``--preset`` part of a reproducing command line: `` --preset NAME``, or
+    nothing when ``preset`` is the script's ``default``."""
+    return "" if preset == default else f" --preset {preset}"
 
 
 def result_preset(result: dict[str, Any]) -> str:

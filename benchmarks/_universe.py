@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from _docs import rewrite_block
-from _preset import NOT_RERUN, add_preset_option
+from _preset import NOT_RERUN, add_preset_option, preset_flag
 from simulate import git_commit, machine_info
 
 __all__ = ["QUICK_HOSTS", "REFERENCE_BOX", "REFERENCE_HOSTS", "HeldOut",
@@ -118,6 +118,6 @@ def report(args: argparse.Namespace, name: str, result: dict[str, Any], document
     n_hosts, _ = universe_size(args)
     size = (" --quick" if args.quick else "" if n_hosts == REFERENCE_HOSTS
             and args.box is None else f" --hosts {n_hosts}")
-    preset = "" if args.preset == NOT_RERUN else f" --preset {args.preset}"
+    preset = preset_flag(args.preset, NOT_RERUN)
     rewrite_block(document, block, text + f" Commit {git_commit()}.",
                   command=f"python benchmarks/{name}.py{size}{preset}{extra_options}")

@@ -32,7 +32,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 from _docs import DOCS, markdown_table, rewrite_block
-from _preset import DEFAULT_PRESET, add_preset_option, result_preset, universe_label
+from _preset import (
+    DEFAULT_PRESET,
+    add_preset_option,
+    preset_flag,
+    result_preset,
+    universe_label,
+)
 from models import CONDITION, TARGET, split
 from rich.console import Console
 from rich.table import Table
@@ -181,9 +187,9 @@ def main() -> None:
     worst = table.groupby(["reference", "model"])["miss"].max()
     for (reference, model_name), value in worst.items():
         console.print(f"{model_name} vs {reference}: largest |ratio - 1| = {value:.3f}")
-    command = "python benchmarks/bias.py" + (" --quick" if args.quick else "") + (
-        "" if args.preset == DEFAULT_PRESET else f" --preset {args.preset}") + (
-        "" if args.models is None else f" --models {args.models}")
+    command = ("python benchmarks/bias.py" + (" --quick" if args.quick else "")
+               + preset_flag(args.preset, DEFAULT_PRESET)
+               + ("" if args.models is None else f" --models {args.models}"))
     result = {
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version(), "platform": platform.platform(),

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 from _docs import markdown_table, rewrite_block
-from _preset import DEFAULT_PRESET, add_preset_option, universe_label
+from _preset import DEFAULT_PRESET, add_preset_option, preset_flag, universe_label
 
 import galhalo
 from galhalo.evaluate.run import evaluate_model
@@ -105,8 +105,8 @@ def main() -> None:
     command = "python benchmarks/evaluation.py" + (
         "" if (args.rows, args.train_rows, args.epochs, args.threads) == (1e4, 2e4, 5, 2)
         else f" --rows {int(args.rows)} --train-rows {int(args.train_rows)} "
-             f"--epochs {args.epochs} --threads {args.threads}") + (
-        "" if args.preset == DEFAULT_PRESET else f" --preset {args.preset}")
+             f"--epochs {args.epochs} --threads {args.threads}") + preset_flag(
+        args.preset, DEFAULT_PRESET)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, {
         "command": command, "preset": args.preset, "rows": rows,

@@ -42,7 +42,13 @@ from typing import Any
 
 import numpy as np
 from _docs import markdown_table, rewrite_block
-from _preset import DEFAULT_PRESET, add_preset_option, result_preset, universe_label
+from _preset import (
+    DEFAULT_PRESET,
+    add_preset_option,
+    preset_flag,
+    result_preset,
+    universe_label,
+)
 
 import galhalo
 from galhalo.clustering import xi
@@ -172,8 +178,7 @@ def main() -> None:
     defaults = (args.realisations, args.universes, args.universe_rows) == (20, 10, 20_000)
     result["command"] = "python benchmarks/jackknife.py" + ("" if defaults else (
         f" --realisations {args.realisations} --universes {args.universes} "
-        f"--universe-rows {args.universe_rows}")) + (
-        "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
+        f"--universe-rows {args.universe_rows}")) + preset_flag(args.preset, DEFAULT_PRESET)
     result["seconds"] = time.perf_counter() - start
     result["load_average"] = [load_before, os.getloadavg()[0]]
     args.out.parent.mkdir(parents=True, exist_ok=True)

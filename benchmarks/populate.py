@@ -62,7 +62,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _preset import NOT_RERUN, add_preset_option
+from _preset import NOT_RERUN, add_preset_option, preset_flag
 from child import run_child_json
 
 DEFAULT_SIZES = (1_000_000, 10_000_000)
@@ -636,8 +636,8 @@ def main(argv: list[str] | None = None) -> int:
             profile = profile_part(work, preset=args.preset)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        command = "python benchmarks/populate.py --satellites --profile" + (
-            "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
+        command = ("python benchmarks/populate.py --satellites --profile"
+                   + preset_flag(args.preset, NOT_RERUN))
         report_profile(profile, not args.no_docs, command)
         out = args.out or SATELLITES_OUT.with_name("populate_satellites_profile.json")
         write_json(out, {"benchmark": "populate_satellites_profile",

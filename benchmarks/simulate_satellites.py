@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _docs import DOCS, markdown_table, rewrite_block
-from _preset import NOT_RERUN, add_preset_option
+from _preset import NOT_RERUN, add_preset_option, preset_flag
 from _universe import box_for
 from child import run_child_json
 from simulate import git_commit, machine_info, parse_sizes
@@ -290,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         command = "python benchmarks/simulate_satellites.py" + (
             " --quick" if args.quick else "" if tuple(sizes) == DEFAULT_SIZES
-            else f" --sizes {','.join(str(s) for s in sizes)}") + (
-            "" if args.preset == parser.get_default("preset") else f" --preset {args.preset}")
+            else f" --sizes {','.join(str(s) for s in sizes)}") + preset_flag(
+            args.preset, NOT_RERUN)
         note = (f"\nCommit {git_commit()}; seconds are wall time of the `simulate` call on a "
                 f"shared 2-core machine (expect +-30 % noise between the two runs of a "
                 f"size; the satellite stage is timed within the run with satellites). "

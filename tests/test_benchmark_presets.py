@@ -73,4 +73,6 @@ def test_results_without_a_preset_come_from_the_classic_universe():
     assert preset.result_preset({}) == "classic"
     assert preset.result_preset({"preset": "tng_hard"}) == "tng_hard"
     assert preset.universe_label("tng_hard") == "the `tng_hard` universe"
+    assert preset.preset_flag("classic", "classic") == ""
+    assert preset.preset_flag("tng_hard", "classic") == " --preset tng_hard"
     assert "benchmark_preset" not in sys.modules  # loaded from its file, not imported
