@@ -63,6 +63,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "two": ("flow", {"transforms": 2, **NO_EDGES}, "`no_edges` with 2 transforms"),
     "two_ensemble2": ("flow", {"transforms": 2, "members": 2},
                       "deep ensemble of 2 default flows of 2 transforms each"),
+    "two_ensemble2_affine64": ("flow", {"transforms": 2, "members": 2,
+                                        "affine_hidden": [64, 64]},
+                               "`two_ensemble2` with a 2 × 64 location-scale conditioner "
+                               "(a quarter of the sampling cost of 3 × 219)"),
+    "affine64": ("flow", {"affine_hidden": [64, 64]},
+                 "the defaults with a 2 × 64 location-scale conditioner"),
     "two_bounds": ("flow", {"transforms": 2, "bounds": BOUNDS},
                    "2 transforms with the declared bounds"),
     "ensemble2": ("flow", {"members": 2, **NO_EDGES},

@@ -120,7 +120,8 @@ class FlowModel(NeuralModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
         "transforms": 1, "bins": 12, "hidden": (219, 219, 219), "passes": None,
-        "members": 1, "affine": True, "components": 1, "experts": 1, "edges": "auto"}
+        "members": 1, "affine": True, "affine_hidden": None, "components": 1,
+        "experts": 1, "edges": "auto"}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"
@@ -141,9 +142,21 @@ class FlowModel(NeuralModel):
             return FlowEnsemble(flows, gate=mlp(n_condition, self._hidden(), experts))
         return flows[0] if members == 1 else FlowEnsemble(flows)
 
-    def _hidden(self) -> tuple[int, ...]:
-        """The conditioners' hidden layer widths (every network of the flow)."""
-        return tuple(int(h) for h in self.hyperparameters["hidden"])
+    def _hidden(self, key: str = "hidden") -> tuple[int, ...]:
+        """Hidden layer widths of the conditioners: ``hidden`` for the splines, the base
+        and the gate; ``affine_hidden`` (``None``: the same) for the location-scale
+        transform."""
+        widths = self.hyperparameters[key]
+        if widths is None and key != "hidden":
+            return self._hidden()
+        widths = (widths,) if isinstance(widths, int) else widths
+        try:
+            sizes = tuple(int(h) for h in widths)
+        except (TypeError, ValueError):
+            sizes = ()
+        if not sizes or any(h < 1 or h != w for h, w in zip(sizes, widths, strict=True)):
+            raise ModelError(f"{key} must be positive integers (layer widths), got {widths!r}")
+        return sizes
 
     def _single_flow(self, n_condition: int, n_target: int) -> torch.nn.Module:
         """One spline flow; with ``affine`` a conditional location-scale transform first
@@ -160,7 +173,8 @@ class FlowModel(NeuralModel):
         transforms = list(flow.transform.transforms)
         if hp["affine"]:
             transforms.insert(0, MaskedAutoregressiveTransform(
-                features=n_target, context=n_condition, passes=1, hidden_features=hidden))
+                features=n_target, context=n_condition, passes=1,
+                hidden_features=self._hidden("affine_hidden")))
         components = int(hp["components"])
         base = flow.base if components == 1 else ConditionalGaussianMixture(
             n_target, n_condition, components, hidden)
