@@ -11,7 +11,7 @@ import zuko
 from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 
 from galhalo.models import ModelError, model_family
-from galhalo.models.flow_sampling import FastSampler, sample_flow
+from galhalo.models.flow_sampling import FastSampler, fast_sampler, sample_flow
 
 CONTEXT = 3
 # float32 inversion of 4-5 spline layers: zuko's own round trip is good to ~3e-6 on
@@ -103,3 +103,28 @@ def test_flow_model_samples_the_same_with_either_sampler(members):
     model.sampler = "fastest"
     with pytest.raises(ModelError, match="sampler must be"):
         model.sample(table.iloc[:10], 1)
+
+
+def test_the_kept_sampler_follows_the_flows_weights():
+    flow = random_flow(4, None, True)
+    context = torch.randn(50, CONTEXT)
+    first = fast_sampler(flow)
+    assert first is not None and fast_sampler(flow) is first  # kept while unchanged
+
+    def draws() -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            torch.manual_seed(2)
+            reference = flow(context).sample((1,))
+            torch.manual_seed(2)
+            return sample_flow(flow, context, 1), reference
+
+    with torch.no_grad():  # an in-place update, as an optimiser step makes
+        for parameter in flow.parameters():
+            parameter.mul_(1.1)
+    assert fast_sampler(flow) is not first
+    fast, reference = draws()
+    assert torch.allclose(fast, reference, atol=TOLERANCE, rtol=0)
+    flow.load_state_dict(random_flow(4, None, True, seed=1).state_dict())
+    fast, after_load = draws()
+    assert not torch.allclose(after_load, reference, atol=0.01)
+    assert torch.allclose(fast, after_load, atol=TOLERANCE, rtol=0)

@@ -23,6 +23,11 @@ from .store import (
 from .training import TrainingConfig, TrainingProblem, train
 from .transforms import ColumnScaler
 
+#: Galaxies per network call in ``log_prob`` and ``sample``: enough rows for efficient
+#: matrix products, few enough that a layer's activations (16,384 x 219 floats, 14 MB)
+#: stay in cache (4x more rows sampled the flow ~1.5x slower on 2 cores).
+CHUNK = 16_384
+
 
 class NeuralModel(ScaledModel):
     """Shared machinery of the torch families: scaling, training, persistence.
@@ -128,9 +133,9 @@ class NeuralModel(ScaledModel):
         x_scaled, y_scaled, log_jacobian, inside = self._scaled(x, y)
         with torch.no_grad():
             scaled = np.concatenate([
-                self.scaled_log_prob(torch.as_tensor(x_scaled[i:i + 65536]),
-                                     torch.as_tensor(y_scaled[i:i + 65536])).double().numpy()
-                for i in range(0, len(x), 65536)])
+                self.scaled_log_prob(torch.as_tensor(x_scaled[i:i + CHUNK]),
+                                     torch.as_tensor(y_scaled[i:i + CHUNK])).double().numpy()
+                for i in range(0, len(x), CHUNK)])
         result = scaled + log_jacobian
         result[~inside] = -np.inf
         return result
@@ -139,7 +144,7 @@ class NeuralModel(ScaledModel):
         if isinstance(n_per_row, bool) or int(n_per_row) != n_per_row or n_per_row < 1:
             raise ModelError(f"n_per_row must be a positive integer, got {n_per_row}")
         x = self._condition_tensor(condition_table)
-        chunk = max(1, 65536 // int(n_per_row))
+        chunk = max(1, CHUNK // int(n_per_row))
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
             draws = torch.cat([self.scaled_sample(x[i:i + chunk], int(n_per_row))
