@@ -37,6 +37,7 @@ from hard_universe import DOC, REGION_LABELS, ROOT, fit_gap
 from simulate import machine_info
 
 from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE as PREVIOUS
+from galhalo.models.flow import SINGLE_FLOW_SHAPE as SINGLE
 
 PRESET = "tng_hard"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "flow_gap.json"
@@ -52,31 +53,32 @@ PREVIOUS_DEEP = {**PREVIOUS, "hidden": [219, 219, 219], "bins": 12}
 #: The flow's defaults before edge detection (``edges="auto"``, 2026-12-07): the variants
 #: fitted before it pin it, so their cached rows stay reproducible.
 NO_EDGES = {"edges": "none"}
-#: The variants: name -> (family, hyperparameters, what it tests).
+#: The variants: name -> (family, hyperparameters, what it tests). Those fitted while the
+#: default was one flow of one transform pin ``SINGLE`` (``SINGLE_FLOW_SHAPE``).
 VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "default": ("flow", {}, "the flow's defaults (one fully autoregressive transform, "
-                "3 × 219, 12 bins; supports at the edges the data pile up against, "
-                "`edges=auto`; both since 2026-12-07)"),
-    "no_edges": ("flow", NO_EDGES, "the defaults without edge detection"),
-    "bounds": ("flow", {"bounds": BOUNDS},
-               "declared sSFR floor −15 and colour ceiling 1.19 as softplus supports"),
-    "two": ("flow", {"transforms": 2, **NO_EDGES}, "`no_edges` with 2 transforms"),
-    "two_ensemble2": ("flow", {"transforms": 2, "members": 2},
-                      "deep ensemble of 2 default flows of 2 transforms each"),
-    "two_ensemble2_affine64": ("flow", {"transforms": 2, "members": 2,
-                                        "affine_hidden": [64, 64]},
-                               "`two_ensemble2` with a 2 × 64 location-scale conditioner "
-                               "(a quarter of the sampling cost of 3 × 219)"),
-    "affine64": ("flow", {"affine_hidden": [64, 64]},
-                 "the defaults with a 2 × 64 location-scale conditioner"),
-    "two_bounds": ("flow", {"transforms": 2, "bounds": BOUNDS},
+    "default": ("flow", {}, "the flow's defaults (a deep ensemble of 2 flows of 2 fully "
+                "autoregressive transforms, 3 × 219, 12 bins, a 2 × 64 location-scale "
+                "conditioner, supports at the edges the data pile up against; since "
+                "2026-12-07)"),
+    "single": ("flow", SINGLE, "the defaults during 2026-12-07: one flow of one "
+               "transform, a 3 × 219 location-scale conditioner"),
+    "no_edges": ("flow", {**SINGLE, **NO_EDGES}, "`single` without edge detection"),
+    "bounds": ("flow", {**SINGLE, "bounds": BOUNDS},
+               "`single` with the declared sSFR floor −15 and colour ceiling 1.19 as "
+               "softplus supports"),
+    "two": ("flow", {**SINGLE, "transforms": 2, **NO_EDGES}, "`no_edges` with 2 transforms"),
+    "two_ensemble2": ("flow", {**SINGLE, "transforms": 2, "members": 2},
+                      "deep ensemble of 2 `single` flows of 2 transforms each (the "
+                      "defaults with a 3 × 219 location-scale conditioner)"),
+    "two_bounds": ("flow", {**SINGLE, "transforms": 2, "bounds": BOUNDS},
                    "2 transforms with the declared bounds"),
-    "ensemble2": ("flow", {"members": 2, **NO_EDGES},
+    "ensemble2": ("flow", {**SINGLE, "members": 2, **NO_EDGES},
                   "deep ensemble of 2 `no_edges` flows"),
-    "ensemble2_edges": ("flow", {"members": 2}, "deep ensemble of 2 default flows"),
-    "ensemble2_bounds": ("flow", {"members": 2, "bounds": BOUNDS},
-                         "deep ensemble of 2 flows with the declared bounds"),
-    "two_bounds_ensemble2": ("flow", {"transforms": 2, "members": 2, "bounds": BOUNDS},
+    "ensemble2_edges": ("flow", {**SINGLE, "members": 2}, "deep ensemble of 2 `single` flows"),
+    "ensemble2_bounds": ("flow", {**SINGLE, "members": 2, "bounds": BOUNDS},
+                         "deep ensemble of 2 `bounds` flows"),
+    "two_bounds_ensemble2": ("flow", {**SINGLE, "transforms": 2, "members": 2,
+                                      "bounds": BOUNDS},
                              "deep ensemble of 2 `two_bounds` flows"),
     "rodrigues25": ("flow_rodrigues25", {}, "the published architecture (Rodrigues+2025)"),
     "rodrigues25_bounds": ("flow_rodrigues25", {"bounds": BOUNDS},

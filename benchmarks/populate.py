@@ -81,8 +81,10 @@ OCCUPATION = {"hidden": (32, 32), "epochs": 5}
 #: The satellite flow's condition: the host columns and the orbit radius.
 SATELLITE_CONDITION = (*CONDITION, "r_host")
 ORBIT = ("r_host", "v_r", "v_t")
-#: The flow: coupling transforms (passes=2) sample in two network passes per transform.
-FLOW = {"passes": 2, "transforms": 2, "hidden": (64, 64), "bins": 8, "epochs": 5}
+#: The flow: coupling transforms (passes=2) sample in two network passes per transform;
+#: one member, the location-scale conditioner as wide as the splines'.
+FLOW = {"passes": 2, "transforms": 2, "hidden": (64, 64), "bins": 8, "epochs": 5,
+        "members": 1, "affine_hidden": None}
 TARGET_RATE = 1e5
 DASK_WORKER_CONFIG = """distributed:
   nanny:

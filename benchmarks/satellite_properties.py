@@ -55,6 +55,8 @@ import pandas as pd
 from _docs import DOCS, markdown_table
 from _universe import HeldOut, add_universe_options, paired_difference, report, universe_size
 
+from galhalo.models.flow import SINGLE_FLOW_SHAPE
+
 #: Issue #19's target for flow − truth, nats per satellite galaxy.
 TARGET_NATS = 0.05
 #: Quenched: sSFR below this (log10 1/yr).
@@ -238,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     n_hosts, box = universe_size(args)
-    settings = {} if args.epochs is None else {"epochs": args.epochs}
+    # the flow shape of the documented run (one flow of one transform)
+    settings = {**SINGLE_FLOW_SHAPE, **({} if args.epochs is None else {"epochs": args.epochs})}
     if args.experts != 1:
         settings["experts"] = args.experts
     result = measure(n_hosts, box, args.seed, settings, args.draws, preset=args.preset)

@@ -1,6 +1,8 @@
-"""The flow family's network shape: the default (one fully autoregressive transform of
-3 x 219 units, 12 bins, behind the conditional affine front) and the shape it replaced
-(``PREVIOUS_DEFAULT_SHAPE``: four coupling transforms of 2 x 128 units, 8 bins)."""
+"""The flow family's network shape: the default (a deep ensemble of two flows of two fully
+autoregressive transforms of 3 x 219 units, 12 bins, behind a conditional affine front of
+2 x 64 units) and the shapes it replaced (``SINGLE_FLOW_SHAPE``: one flow of one
+transform; ``PREVIOUS_DEFAULT_SHAPE``: four coupling transforms of 2 x 128 units, 8
+bins)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,15 @@ import torch
 from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.nn import MaskedLinear
 
-from galhalo.models import model_family
-from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE
+from galhalo.models import ModelError, model_family
+from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE, SINGLE_FLOW_SHAPE, FlowEnsemble
 
 N_CONDITION, N_TARGET = 5, 4
 
 
-def _splines(network: torch.nn.Module) -> list[MaskedAutoregressiveTransform]:
-    """The spline transforms of a built flow, the affine front (first) left out."""
-    transforms = [t for t in network.transform.transforms
-                  if isinstance(t, MaskedAutoregressiveTransform)]
-    return transforms[1:]
+def _flows(network: torch.nn.Module) -> list[torch.nn.Module]:
+    """The member flows of a built network (one unless it is an ensemble)."""
+    return list(network.members) if isinstance(network, FlowEnsemble) else [network]
 
 
 def _widths(transform: MaskedAutoregressiveTransform) -> list[int]:
@@ -27,25 +27,45 @@ def _widths(transform: MaskedAutoregressiveTransform) -> list[int]:
     return [layer.out_features for layer in linear[:-1]]
 
 
-@pytest.mark.parametrize(("settings", "transforms", "passes", "widths", "bins"), [
-    ({}, 1, N_TARGET, [219, 219, 219], 12),
-    (PREVIOUS_DEFAULT_SHAPE, 4, 2, [128, 128], 8),
-])
-def test_the_network_has_the_declared_shape(settings, transforms, passes, widths, bins):
-    model = model_family("flow")(**settings)
-    network = model.build(N_CONDITION, N_TARGET)
-    front = network.transform.transforms[0]
-    assert isinstance(front, MaskedAutoregressiveTransform) and front.passes == 1
-    splines = _splines(network)
-    assert len(splines) == transforms
-    for spline in splines:
-        assert spline.passes == passes  # N_TARGET: fully autoregressive; 2: coupling
-        assert _widths(spline) == widths
-        # a rational-quadratic spline of K bins has K widths, K heights, K - 1 slopes
-        assert [tuple(s) for s in spline.shapes] == [(bins,), (bins,), (bins - 1,)]
+@pytest.mark.parametrize(
+    ("settings", "members", "transforms", "passes", "widths", "front", "bins"), [
+        ({}, 2, 2, N_TARGET, [219, 219, 219], [64, 64], 12),
+        (SINGLE_FLOW_SHAPE, 1, 1, N_TARGET, [219, 219, 219], [219, 219, 219], 12),
+        (PREVIOUS_DEFAULT_SHAPE, 1, 4, 2, [128, 128], [128, 128], 8),
+    ])
+def test_the_network_has_the_declared_shape(settings, members, transforms, passes, widths,
+                                            front, bins):
+    network = model_family("flow")(**settings).build(N_CONDITION, N_TARGET)
+    flows = _flows(network)
+    assert len(flows) == members
+    assert getattr(network, "gate", None) is None  # equal weights: a deep ensemble
+    for flow in flows:
+        first, *splines = flow.transform.transforms
+        assert isinstance(first, MaskedAutoregressiveTransform) and first.passes == 1
+        assert _widths(first) == front
+        assert len(splines) == transforms
+        for spline in splines:
+            assert spline.passes == passes  # N_TARGET: fully autoregressive; 2: coupling
+            assert _widths(spline) == widths
+            # a rational-quadratic spline of K bins has K widths, K heights, K - 1 slopes
+            assert [tuple(s) for s in spline.shapes] == [(bins,), (bins,), (bins - 1,)]
 
 
-def test_the_previous_shape_differs_from_the_defaults_in_every_key():
+@pytest.mark.parametrize("shape", [PREVIOUS_DEFAULT_SHAPE, SINGLE_FLOW_SHAPE])
+def test_the_earlier_shapes_differ_from_the_defaults_in_every_key(shape):
     defaults = model_family("flow")().hyperparameters
-    for key, value in PREVIOUS_DEFAULT_SHAPE.items():
+    for key, value in shape.items():
         assert defaults[key] != value, key
+
+
+def test_experts_replace_the_default_ensemble_and_refuse_an_explicit_one():
+    network = model_family("flow")(experts=3).build(N_CONDITION, N_TARGET)
+    assert network.gate is not None and len(network.members) == 3
+    with pytest.raises(ModelError, match="experts"):
+        model_family("flow")(experts=3, members=2).build(N_CONDITION, N_TARGET)
+
+
+@pytest.mark.parametrize("widths", [(), (0, 8), (8.5,), "wide", ("8",)])
+def test_bad_affine_widths_are_refused(widths):
+    with pytest.raises(ModelError, match="affine_hidden"):
+        model_family("flow")(affine_hidden=widths).build(N_CONDITION, N_TARGET)

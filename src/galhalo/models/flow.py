@@ -6,25 +6,27 @@ through the shared scaler, whose support maps make the density honest at boundar
 the stellar-mass cut of a selected sample is a ``softplus`` support, so no probability
 leaks below the cut, and ``log_prob`` includes the scaler's exact Jacobian.
 
-The default network has the size Rodrigues et al. (2025) used for TNG300 (galhalo's
-``flow_rodrigues25`` family, whose splines are linear-rational): one fully
-autoregressive spline transform with 12 bins and conditioners of 3 hidden layers of 219
-units. It is kept behind this module's own pieces, which the published model lacks: a
-conditional location-scale transform in front of the splines (``affine=True``), which
+The default is a deep ensemble (below) of two flows, each of two fully autoregressive
+spline transforms with 12 bins and conditioners of 3 hidden layers of 219 units, the size
+Rodrigues et al. (2025) used for TNG300 (galhalo's ``flow_rodrigues25`` family, whose
+splines are linear-rational, has one such transform). It is kept behind this module's
+own pieces, which the published model lacks: a conditional location-scale transform in
+front of the splines (``affine=True``, conditioner ``affine_hidden`` = 2 x 64), which
 standardises every target per halo so the narrow conditional distributions of massive,
 quenched halos need not be carved out by the splines; the standard scaler with the
-stellar-mass cut as a support; and an exponential moving average of the weights
-(``average`` epochs). Until 2026-12-07 the default was four coupling transforms
-(``passes=2``) of 2 x 128 units and 8 bins (:data:`PREVIOUS_DEFAULT_SHAPE`): on the
-``tng_hard`` universe (~84k training rows) the one-transform shape is markedly closer to
-the exact truth and fits no slower (the ``default`` and ``previous_default`` rows of
-``python benchmarks/flow_gap.py``, in docs/truth_model.md); it samples more slowly (one
-network pass per target through wider layers), still above 1e5 galaxies/s on 2 cores
-(``python benchmarks/models.py``). More transforms
-(``transforms=2``) lower the gap a little more at twice the sampling cost; coupling
-transforms (``passes=2``) sample faster at a higher gap. Noise regularisation and weight
-decay did not help. Current figures on the classic universe: ``python
-benchmarks/models.py``.
+stellar-mass cut as a support and supports at the edges the data pile up against
+(``edges``); and an exponential moving average of the weights (``average`` epochs).
+
+The default shape is chosen on the ``tng_hard`` universe (~84k training rows; the rows of
+``python benchmarks/flow_gap.py`` in docs/truth_model.md). Until 2026-12-07 it was four
+coupling transforms (``passes=2``) of 2 x 128 units and 8 bins
+(:data:`PREVIOUS_DEFAULT_SHAPE`); then, for a day, one transform and one member with a 3 x
+219 location-scale conditioner (:data:`SINGLE_FLOW_SHAPE`). Two members of two transforms
+lower the gap to the exact truth from 0.031 to 0.024 nats/galaxy and above 10^13 from
+0.084 to 0.066; the small location-scale conditioner is what keeps sampling above 1e5
+galaxies/s on 2 cores (a galaxy passes through one member; ``python
+benchmarks/models.py``). Coupling transforms (``passes=2``) sample faster at a higher
+gap. Noise regularisation and weight decay did not help.
 
 ``members=M > 1`` makes the model an equal-weight mixture of M flows (a deep ensemble):
 p(y | x) = (1/M) sum_k p_k(y | x). The members start from different initial weights and
@@ -63,9 +65,16 @@ from .networks import TRAINING_DEFAULTS, mlp
 #: The flow's network shape before 2026-12-07: four coupling transforms of 2 x 128 units
 #: with 8 bins. Every figure measured before then used it, and
 #: ``FlowModel(**PREVIOUS_DEFAULT_SHAPE)`` reproduces it (on the command line:
-#: ``--transforms 4 --hidden 128,128 --bins 8 --set passes=2``).
+#: ``--transforms 4 --hidden 128,128 --bins 8 --set passes=2 --set members=1 --set
+#: affine_hidden=null``).
 PREVIOUS_DEFAULT_SHAPE: dict[str, Any] = {"transforms": 4, "passes": 2,
-                                          "hidden": (128, 128), "bins": 8}
+                                          "hidden": (128, 128), "bins": 8, "members": 1,
+                                          "affine_hidden": None}
+#: The flow's shape during 2026-12-07: one spline transform, one member, the
+#: location-scale conditioner as wide as the splines' (3 x 219). The figures measured
+#: that day used it; ``FlowModel(**SINGLE_FLOW_SHAPE)`` reproduces it (on the command
+#: line: ``--transforms 1 --set members=1 --set affine_hidden=219,219,219``).
+SINGLE_FLOW_SHAPE: dict[str, Any] = {"transforms": 1, "members": 1, "affine_hidden": None}
 
 
 class FlowEnsemble(torch.nn.Module):
@@ -119,16 +128,23 @@ class FlowModel(NeuralModel):
     family = "flow"
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "average": 4.0,
-        "transforms": 1, "bins": 12, "hidden": (219, 219, 219), "passes": None,
-        "members": 1, "affine": True, "affine_hidden": None, "components": 1,
+        "transforms": 2, "bins": 12, "hidden": (219, 219, 219), "passes": None,
+        "members": None, "affine": True, "affine_hidden": (64, 64), "components": 1,
         "experts": 1, "edges": "auto"}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"
 
+    def member_count(self) -> int:
+        """Flows in the deep ensemble: ``members``, or by default 2 (1 with experts)."""
+        hp = self.hyperparameters
+        if hp["members"] is None:
+            return 2 if int(hp["experts"]) == 1 else 1
+        return int(hp["members"])
+
     def build(self, n_condition, n_target):
         hp = self.hyperparameters
-        members = int(hp["members"])
+        members = self.member_count()
         if members < 1:
             raise ModelError(f"members must be >= 1, got {hp['members']}")
         if int(hp["components"]) < 1:
