@@ -6,12 +6,16 @@ bins)."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.nn import MaskedLinear
 
-from galhalo.models import ModelError, model_family
+from galhalo.models import ModelError, load_model, model_family
 from galhalo.models.flow import PREVIOUS_DEFAULT_SHAPE, SINGLE_FLOW_SHAPE, FlowEnsemble
 
 N_CONDITION, N_TARGET = 5, 4
@@ -69,3 +73,18 @@ def test_experts_replace_the_default_ensemble_and_refuse_an_explicit_one():
 def test_bad_affine_widths_are_refused(widths):
     with pytest.raises(ModelError, match="affine_hidden"):
         model_family("flow")(affine_hidden=widths).build(N_CONDITION, N_TARGET)
+
+
+def test_a_model_saved_before_affine_hidden_existed_loads_with_its_shape(tmp_path):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"M_h": rng.uniform(11, 14, 400), "smass": rng.normal(10, 0.3, 400)})
+    model = model_family("flow")(epochs=1, hidden=(8, 8), members=1, affine_hidden=None)
+    model.fit(table, "M_h", "smass", seed=0, progress=False)
+    model.save(tmp_path / "old")
+    config_path = tmp_path / "old" / "config.json"
+    config = json.loads(config_path.read_text())
+    del config["hyperparameters"]["affine_hidden"]  # as written before the key existed
+    config_path.write_text(json.dumps(config))
+    loaded = load_model(tmp_path / "old")
+    assert loaded.hyperparameters["affine_hidden"] is None
+    np.testing.assert_array_equal(loaded.log_prob(table, table), model.log_prob(table, table))

@@ -131,6 +131,8 @@ class FlowModel(NeuralModel):
         "transforms": 2, "bins": 12, "hidden": (219, 219, 219), "passes": None,
         "members": None, "affine": True, "affine_hidden": (64, 64), "components": 1,
         "experts": 1, "edges": "auto"}
+    #: Models saved before ``affine_hidden`` existed (2026-12-07) used ``hidden`` there.
+    legacy_values: ClassVar[dict[str, Any]] = {"affine_hidden": None}
     #: ``"fast"`` (models/flow_sampling.py) or ``"zuko"``, zuko's own inverse: the
     #: reference the fast sampler is checked and benchmarked against (same draws).
     sampler: str = "fast"

@@ -37,6 +37,10 @@ class NeuralModel(ScaledModel):
     """
 
     training_keys: ClassVar[tuple[str, ...]] = tuple(TrainingConfig.__dataclass_fields__)
+    #: What a saved ``config.json`` without a hyperparameter meant: the value it had
+    #: before the key existed (not today's default), so older models rebuild the
+    #: network their weights were saved from.
+    legacy_values: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **hyperparameters: Any):
         super().__init__(**hyperparameters)
@@ -185,7 +189,7 @@ class NeuralModel(ScaledModel):
         stored = read_model_directory(directory, cls.family)
         config = stored.config
         try:
-            model = cls(**config["hyperparameters"])
+            model = cls(**{**cls.legacy_values, **config["hyperparameters"]})
             model._set_columns(config["condition"], config["target"])
             model.condition_scaler = ColumnScaler.from_dict(config["condition_scaler"])
             model.target_scaler = ColumnScaler.from_dict(config["target_scaler"])

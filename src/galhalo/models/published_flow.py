@@ -124,6 +124,7 @@ class PublishedFlowModel(FlowModel):
     defaults: ClassVar[dict[str, Any]] = {
         **TRAINING_DEFAULTS, "bins": 12, "hidden": (219, 219, 219), "base_scale": 0.2,
         "bound": 3.0, "scaling": "minmax", "supports": "none"}
+    legacy_values: ClassVar[dict[str, Any]] = {}
 
     def build(self, n_condition: int, n_target: int) -> torch.nn.Module:
         hp = self.hyperparameters
