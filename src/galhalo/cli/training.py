@@ -162,6 +162,11 @@ def train(
                           for name, edge in metrics["edges"].items())
         output.print(f"edges found in the training rows: {found} (the density is zero "
                      "beyond them; --set edges=none to fit without)")
+    if metrics.get("atoms"):
+        found = ", ".join(f"{name} = {atom['value']:.4g} ({atom['share']:.1%} of rows)"
+                          for name, atom in metrics["atoms"].items())
+        output.print(f"point masses found in the training rows: {found} (modelled as "
+                     "atoms, drawn exactly; --set dequantise=none to fit without)")
 
 
 

@@ -90,6 +90,7 @@ class NeuralModel(ScaledModel):
                         "best_epoch": int(np.argmin([h["valid"] for h in self.history])) + 1,
                         "train_rows": len(data.x), "valid_rows": len(data.x_valid),
                         **({"edges": self.found_edges} if self.found_edges else {}),
+                        **({"atoms": self.found_atoms} if self.found_atoms else {}),
                         **self._fit_metrics()}
         return self
 

@@ -17,6 +17,7 @@ density is exactly zero beyond the bound (an sSFR floor, a colour ceiling).
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -31,12 +32,15 @@ from ..catalog.schema import parse_column_list
 from ..errors import ModelError
 from .interface import ConditionalModel, column_matrix, split_rows, table_of
 from .transforms import (
+    ATOM_PARTS,
     SCALINGS,
     SMASS_CUT_WIDTH,
+    Atom,
     ColumnScaler,
     Support,
     declared_supports,
     default_supports,
+    detect_atom,
     detect_grid,
     edge_supports,
     stellar_mass_cut_of,
@@ -50,6 +54,8 @@ EDGE_CHOICES = ("auto", "none")
 #: Fewest points of the lattice rule that integrates a model's density over the grid
 #: cells of discrete targets (one model evaluation per point).
 LATTICE_MIN_POINTS = 11
+#: ... and with an atom (a point mass at a target's edge, integrated over a half line).
+ATOM_LATTICE_MIN_POINTS = 41
 #: Smallest singular value of the rule's standardised, centred coordinate matrix it
 #: accepts (1 for orthogonal columns, 0 for affinely dependent ones).
 LATTICE_MIN_SINGULAR_VALUE = 0.5
@@ -78,12 +84,12 @@ def worst_case_error(points: np.ndarray) -> float:
 
 
 @functools.cache
-def lattice_rule(dimensions: int) -> np.ndarray:
+def lattice_rule(dimensions: int, min_points: int = LATTICE_MIN_POINTS) -> np.ndarray:
     """Points (n, dimensions) in (0, 1)^dimensions of a rank-1 Korobov lattice rule.
 
     Point k has coordinates ((k z_i mod n) + 1/2) / n with z_i = g^i mod n, n prime:
     every column is a permutation of the n-point midpoint rule (exact 1-D projections).
-    n is the smallest prime >= ``LATTICE_MIN_POINTS`` and 2 * dimensions + 1, and g
+    n is the smallest prime >= ``min_points`` and 2 * dimensions + 1, and g
     the generator with z_i distinct up to sign mod n (no column equal or mirrored to
     another) of least :func:`worst_case_error`; n grows to the next prime until the
     standardised centred columns have a smallest singular value >=
@@ -93,7 +99,7 @@ def lattice_rule(dimensions: int) -> np.ndarray:
     """
     if dimensions < 1:
         raise ValueError(f"a lattice rule needs >= 1 dimension, got {dimensions}")
-    for points in _primes_from(max(LATTICE_MIN_POINTS, 2 * dimensions + 1)):
+    for points in _primes_from(max(min_points, 2 * dimensions + 1)):
         best = None
         for generator in range(1, points):
             vector = [pow(generator, i, points) for i in range(dimensions)]
@@ -153,6 +159,9 @@ class ScaledModel(ConditionalModel):
         #: The edges the last fit found (``edges="auto"``): target -> {"lower": x} or
         #: {"upper": x}, physical units; also in ``metrics["edges"]`` of neural families.
         self.found_edges: dict[str, dict[str, float]] = {}
+        #: The atoms the last fit found (``dequantise="auto"``): target -> {"value": x,
+        #: "share": fraction of the fit's rows holding it}; in ``metrics["atoms"]``.
+        self.found_atoms: dict[str, dict[str, float]] = {}
 
     def _supports(self, names: tuple[str, ...], cut: float | None, width: float,
                   declared: dict[str, Support] | None = None) -> list[Support]:
@@ -197,17 +206,20 @@ class ScaledModel(ConditionalModel):
                 scaling=scaling)
             grids = self._target_grids(y)
             supports = self._supports(self.target, cut, width, declared)
+            # every row the fit sees, so no validation row holds an atom the scaler lacks
+            atoms = self._target_atoms(np.concatenate([y, y_valid]), supports, grids)
             self.found_edges = {}
             if self.hyperparameters.get("edges", "none") == "auto":
                 # every row the fit sees, so no validation row falls outside a support
-                found = edge_supports(np.concatenate([y, y_valid]), supports, grids)
+                found = edge_supports(np.concatenate([y, y_valid]), supports, grids, atoms)
                 self.found_edges = {
                     name: ({"lower": new.lower} if new.lower is not None
                            else {"upper": new.upper})
                     for name, new, old in zip(self.target, found, supports, strict=True)
                     if new != old}
                 supports = found
-            self.target_scaler = ColumnScaler.fit(self.target, y, supports, grids, scaling)
+            self.target_scaler = ColumnScaler.fit(self.target, y, supports, grids, scaling,
+                                                  atoms)
             # Discrete targets are spread over their grid cells once, with the fit's seed.
             rng = np.random.default_rng(seed)
             y_model = self.target_scaler.dequantise(y, rng)
@@ -215,6 +227,22 @@ class ScaledModel(ConditionalModel):
         except ValueError as err:
             raise ModelError(str(err)) from None
         return FitData(x, y, y_model, x_valid, y_valid, y_valid_model)
+
+    def _target_atoms(self, y: np.ndarray, supports: list[Support],
+                      grids: list[np.ndarray | None]) -> list[Atom | None]:
+        """Atoms (point masses at an edge, transforms.detect_atom) of the target columns
+        that have neither a grid nor a support, when ``dequantise`` is "auto"; recorded
+        in :attr:`found_atoms`."""
+        self.found_atoms = {}
+        if self.hyperparameters.get("dequantise", "auto") != "auto":
+            return [None] * len(self.target)
+        atoms = [detect_atom(column) if grid is None and support.kind == "identity"
+                 else None for column, support, grid in zip(y.T, supports, grids, strict=True)]
+        for name, atom, column in zip(self.target, atoms, y.T, strict=True):
+            if atom is not None:
+                self.found_atoms[name] = {"value": atom.value,
+                                          "share": float(np.mean(atom.held(column)))}
+        return atoms
 
     def _target_grids(self, y: np.ndarray) -> list[np.ndarray | None]:
         """Grids of the discrete target columns, by the ``dequantise`` hyperparameter:
@@ -255,22 +283,45 @@ class ScaledModel(ConditionalModel):
         y = column_matrix(target_table, self.target, "target")
         if len(x) != len(y):
             raise ModelError(f"condition has {len(x)} rows but target has {len(y)}")
-        discrete = self.target_scaler.discrete
-        if not discrete:
+        celled = self.target_scaler.celled
+        if not celled:
             return self._continuous_log_prob(x, y)
-        # A discrete column has a probability per grid value: the integral of the model's
-        # density over the value's cell, by a rank-1 lattice rule over the cells.
+        # A grid value has a probability: the integral of the model's density over its
+        # cell; an atom the integral over everything beyond it (its cell and further, by
+        # the substitution of Atom.point). Both by a rank-1 lattice rule. Rows without a
+        # cell (off an atom, and no grid) keep their density.
         try:
             cells = self.target_scaler.cells(y)
         except ValueError as err:
             raise ModelError(str(err)) from None
-        rule = lattice_rule(len(discrete))
-        terms = []
-        for point in rule:
-            y_k = y.copy()
-            for fraction, j in zip(point, discrete, strict=True):
-                low, width = cells[j]
-                y_k[:, j] = low + fraction * width
-            terms.append(self._continuous_log_prob(x, y_k))
-        log_width = sum(np.log(cells[j][1]) for j in discrete)
-        return np.logaddexp.reduce(terms, axis=0) - np.log(len(rule)) + log_width
+        rows = np.any([cells[j][1] > 0 for j in celled], axis=0)
+        result = np.empty(len(y))
+        if not rows.all():
+            result[~rows] = self._continuous_log_prob(x[~rows], y[~rows])
+        if rows.any():
+            atoms = self.target_scaler.atoms
+            atom_columns = [j for j in celled if atoms[j] is not None]
+            rule = lattice_rule(len(celled), ATOM_LATTICE_MIN_POINTS if atom_columns
+                                else LATTICE_MIN_POINTS)
+            terms = []
+            # an atom's integral in two parts (its cell, and the rest beyond), each with
+            # the rule: every combination of parts over the atom columns
+            for parts in itertools.product(ATOM_PARTS, repeat=len(atom_columns)):
+                part_of = dict(zip(atom_columns, parts, strict=True))
+                for point in rule:
+                    y_k, log_weight = y[rows].copy(), np.zeros(int(rows.sum()))
+                    for fraction, j in zip(point, celled, strict=True):
+                        low, width = cells[j][0][rows], cells[j][1][rows]
+                        if atoms[j] is None:
+                            y_k[:, j] = low + fraction * width
+                            log_weight += np.log(width)
+                            continue
+                        held = width > 0
+                        y_k[held, j] = atoms[j].point(fraction, part_of[j])
+                        log_weight[held] += atoms[j].log_weight(fraction, part_of[j])
+                        if part_of[j] != ATOM_PARTS[0]:
+                            log_weight[~held] = -np.inf  # off the atom: counted once
+                    terms.append(self._continuous_log_prob(x[rows], y_k) + log_weight)
+            result[rows] = np.logaddexp.reduce(terms, axis=0) - np.log(len(rule))
+        result[self.target_scaler.beyond_atoms(y)] = -np.inf
+        return result

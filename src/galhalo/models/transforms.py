@@ -29,6 +29,14 @@ between the midpoints to its neighbours, training data are *dequantised* (spread
 over their cell), the model's density is then that of the dequantised variable, and draws
 are snapped back onto the grid (:meth:`ColumnScaler.snap`). ``detect_grid`` recognises
 such columns.
+
+A continuous column can also hold a point mass at its edge, an *atom*: an sSFR floor that
+every galaxy with SFR = 0 is set to, for instance. The atom owns a cell just beyond it
+(below a floor, above a ceiling), which no other row reaches. Atom rows are dequantised
+over the cell like grid values, so the model learns to put the atom's probability there;
+the model's probability of the atom is its whole mass beyond the atom (the cell and any
+that leaked further), and its draws beyond the atom are the atom. ``detect_atom``
+recognises such columns.
 """
 
 from __future__ import annotations
@@ -204,18 +212,20 @@ EDGE_MIN_ROWS = 20
 EDGE_MARGIN = 0.005
 
 
-def edge_supports(y: np.ndarray, supports: list[Support],
-                  grids: list[np.ndarray | None]) -> list[Support]:
+def edge_supports(y: np.ndarray, supports: list[Support], grids: list[np.ndarray | None],
+                  atoms: list[Atom | None] | None = None) -> list[Support]:
     """``supports`` with a softplus support (bend width :data:`BOUND_WIDTH`) for every
     column of ``y`` (rows, columns; one support and one grid per column) that piles up
-    against an edge (:data:`EDGE_WINDOW`) and has neither a support nor a grid yet: a
+    against an edge (:data:`EDGE_WINDOW`) and has no support, grid or atom yet: a
     bound :data:`EDGE_MARGIN` of its 1-99 % range below its minimum (a floor) or above
     its maximum (a ceiling; the larger pile if both). What the hyperparameter
     ``edges="auto"`` adds to the declared ``bounds``."""
     result = list(supports)
-    for j, (support, grid) in enumerate(zip(supports, grids, strict=True)):
+    atoms = atoms or [None] * len(supports)
+    for j, (support, grid, atom) in enumerate(zip(supports, grids, atoms, strict=True)):
         column = y[:, j]
-        if support.kind != "identity" or grid is not None or len(column) == 0:
+        if support.kind != "identity" or grid is not None or atom is not None \
+                or len(column) == 0:
             continue
         low, high = np.quantile(column, [0.01, 0.99])
         spread = high - low
@@ -262,6 +272,85 @@ def grid_edges(grid: np.ndarray, support: Support) -> np.ndarray:
     return edges
 
 
+#: A column has an atom when at least this share of its rows (and ``ATOM_MIN_ROWS``) hold
+#: exactly its minimum or maximum value ...
+ATOM_MIN_SHARE = 0.01
+ATOM_MIN_ROWS = 20
+#: The two parts of the integral over everything beyond an atom (:meth:`Atom.point`).
+ATOM_PARTS = ("cell", "tail")
+#: ... and the atom's cell is this share of the 1-99 % range of the other rows wide.
+ATOM_CELL = 0.05
+#: Beyond the cell, a model's leaked mass is integrated on this many cell widths' scale
+#: (about the spread of the other rows).
+ATOM_TAIL = 10.0
+
+
+@dataclass(frozen=True)
+class Atom:
+    """A point mass at ``value``, the edge of a column: rows holding it own the cell
+    between ``value`` and ``beyond`` (below it for a floor, above for a ceiling)."""
+
+    value: float
+    beyond: float
+
+    @property
+    def low(self) -> float:
+        return min(self.value, self.beyond)
+
+    @property
+    def width(self) -> float:
+        return abs(self.value - self.beyond)
+
+    def held(self, values: np.ndarray) -> np.ndarray:
+        """Which ``values`` are the atom (bool, same shape)."""
+        return np.isclose(values, self.value, rtol=1e-12, atol=1e-12)
+
+    def point(self, fraction: float, part: str) -> float:
+        """The value at ``fraction`` in (0, 1) of one part of everything from the atom
+        outwards, for integrating over it: ``"cell"`` evenly from the atom (1) to the
+        cell's far end (0); ``"tail"`` from the cell's far end (1) ever further beyond
+        towards 0, on the scale of :data:`ATOM_TAIL` cells."""
+        direction = np.sign(self.beyond - self.value)
+        if part == "cell":
+            return self.value + direction * self.width * (1.0 - fraction)
+        return self.beyond + direction * ATOM_TAIL * self.width * (1.0 / fraction - 1.0)
+
+    def log_weight(self, fraction: float, part: str) -> float:
+        """log |dx / d fraction| of :meth:`point`."""
+        if part == "cell":
+            return float(np.log(self.width))
+        return float(np.log(ATOM_TAIL * self.width / fraction**2))
+
+    def beyond_it(self, values: np.ndarray) -> np.ndarray:
+        """Which ``values`` lie beyond the atom (where the model has no mass: its draws
+        there are the atom), the atom itself excluded (bool, same shape)."""
+        side = values < self.value if self.beyond < self.value else values > self.value
+        return side & ~self.held(values)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"value": self.value, "beyond": self.beyond}
+
+
+def detect_atom(values: np.ndarray) -> Atom | None:
+    """The atom of a 1-D column (see :data:`ATOM_MIN_SHARE`), or None; when both edges
+    qualify, the one more rows hold."""
+    if len(values) == 0:
+        return None
+    need = max(ATOM_MIN_ROWS, ATOM_MIN_SHARE * len(values))
+    best: tuple[int, float, float] | None = None
+    for edge, side in ((values.min(), -1.0), (values.max(), 1.0)):
+        held = int(np.sum(values == edge))
+        rest = values[values != edge]
+        if held < need or len(rest) < 2:
+            continue
+        low, high = np.quantile(rest, [0.01, 0.99])
+        if not high > low:
+            continue
+        if best is None or held > best[0]:
+            best = (held, float(edge), float(edge + side * ATOM_CELL * (high - low)))
+    return None if best is None else Atom(best[1], best[2])
+
+
 @dataclass
 class ColumnScaler:
     """Support maps plus standardisation for named columns (fit on the training split);
@@ -275,30 +364,43 @@ class ColumnScaler:
     scale: np.ndarray
     grids: list[np.ndarray | None] | None = None
     scaling: str = "standard"
+    atoms: list[Atom | None] | None = None
 
     def __post_init__(self) -> None:
         if self.grids is None:
             self.grids = [None] * len(self.names)
+        if self.atoms is None:
+            self.atoms = [None] * len(self.names)
 
     @property
     def discrete(self) -> list[int]:
         """Indices of the discrete columns."""
         return [j for j, grid in enumerate(self.grids) if grid is not None]
 
+    @property
+    def celled(self) -> list[int]:
+        """Indices of the columns with cells: discrete ones and those with an atom."""
+        return [j for j, (grid, atom) in enumerate(zip(self.grids, self.atoms, strict=True))
+                if grid is not None or atom is not None]
+
     @classmethod
     def fit(cls, names: tuple[str, ...], values: np.ndarray, supports: list[Support],
             grids: list[np.ndarray | None] | None = None,
-            scaling: str = "standard") -> ColumnScaler:
+            scaling: str = "standard", atoms: list[Atom | None] | None = None
+            ) -> ColumnScaler:
         """Fit on ``values`` of shape (rows, len(names)), physical units. Discrete
-        columns (``grids``) are standardised after dequantisation, as the model sees them.
-        ``scaling``: "standard" (mean 0, sd 1) or "minmax" (training range onto [-1, 1])."""
+        columns (``grids``) and columns with an atom (``atoms``) are standardised after
+        dequantisation, as the model sees them. ``scaling``: "standard" (mean 0, sd 1)
+        or "minmax" (training range onto [-1, 1])."""
         if values.shape[1] != len(names) or len(supports) != len(names):
             raise ValueError("values, names and supports disagree in the number of columns")
         if scaling not in SCALINGS:
             raise ModelError(f"unknown scaling {scaling!r}; known: {', '.join(SCALINGS)}")
-        if grids is not None:
+        if grids is not None or atoms is not None:
             values = cls(tuple(names), supports, np.zeros(len(names)), np.ones(len(names)),
-                         list(grids)).dequantise(values, np.random.default_rng(0))
+                         None if grids is None else list(grids), scaling,
+                         None if atoms is None else list(atoms)
+                         ).dequantise(values, np.random.default_rng(0))
         for name, support, column in zip(names, supports, values.T, strict=True):
             outside = ~support.inside(column)
             if outside.any():
@@ -317,12 +419,20 @@ class ColumnScaler:
             constant = [n for n, s in zip(names, scale, strict=True) if s == 0]
             raise ModelError(f"columns {constant} are constant in the training data")
         return cls(tuple(names), list(supports), centre, scale,
-                   None if grids is None else list(grids), scaling)
+                   None if grids is None else list(grids), scaling,
+                   None if atoms is None else list(atoms))
 
     def cells(self, values: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """For each discrete column j: (lower edge, width) of every row's grid cell, each
-        (rows,); raises ModelError for a value that is not on the grid."""
+        """For each column with cells (:attr:`celled`): (lower edge, width) of every
+        row's cell, each (rows,): a discrete column's grid cells (ModelError for a value
+        not on the grid); for a column with an atom, the atom's cell on the rows holding
+        it and (value, 0) on the others, which keep their value."""
         cells = {}
+        for j, atom in enumerate(self.atoms):
+            if atom is not None:
+                held = atom.held(values[:, j])
+                cells[j] = (np.where(held, atom.low, values[:, j]),
+                            np.where(held, atom.width, 0.0))
         for j in self.discrete:
             grid, edges = self.grids[j], grid_edges(self.grids[j], self.supports[j])
             cell = np.clip(np.searchsorted(grid, values[:, j]), 0, len(grid) - 1)
@@ -334,17 +444,31 @@ class ColumnScaler:
             cells[j] = (edges[cell], edges[cell + 1] - edges[cell])
         return cells
 
+    def beyond_atoms(self, values: np.ndarray) -> np.ndarray:
+        """Rows (bool, (rows,)) with a value beyond its column's atom: zero probability."""
+        beyond = np.zeros(len(values), dtype=bool)
+        for j, atom in enumerate(self.atoms):
+            if atom is not None:
+                beyond |= atom.beyond_it(values[:, j])
+        return beyond
+
     def dequantise(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Physical (rows, d) with each discrete column spread uniformly over the cell of
-        its grid value; raises ModelError for a value that is not on the grid."""
+        its grid value, and each atom over its cell; raises ModelError for a value that
+        is not on the grid."""
         values = np.array(values, dtype=float)
         for j, (low, width) in self.cells(values).items():
             values[:, j] = low + width * rng.random(len(values))
         return values
 
     def snap(self, values: np.ndarray) -> np.ndarray:
-        """Physical (..., d) with each discrete column moved to the grid value of its cell."""
+        """Physical (..., d) with each discrete column moved to the grid value of its cell
+        and each value beyond an atom moved onto it."""
         values = np.array(values, dtype=float)
+        for j, atom in enumerate(self.atoms):
+            if atom is not None:
+                values[..., j] = np.where(atom.beyond_it(values[..., j]), atom.value,
+                                          values[..., j])
         for j in self.discrete:
             grid, edges = self.grids[j], grid_edges(self.grids[j], self.supports[j])
             cell = np.clip(np.searchsorted(edges, values[..., j]) - 1, 0, len(grid) - 1)
@@ -373,12 +497,17 @@ class ColumnScaler:
                 "supports": [s.to_dict() for s in self.supports],
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(),
                 "grids": [None if g is None else g.tolist() for g in self.grids],
-                "scaling": self.scaling}
+                "scaling": self.scaling,
+                **({"atoms": [None if a is None else a.to_dict() for a in self.atoms]}
+                   if any(a is not None for a in self.atoms) else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ColumnScaler:
         grids = data.get("grids") or [None] * len(data["names"])
+        atoms = data.get("atoms") or [None] * len(data["names"])
         return cls(tuple(data["names"]), [Support(**s) for s in data["supports"]],
                    np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float),
                    [None if g is None else np.asarray(g, dtype=float) for g in grids],
-                   data.get("scaling", "standard"))
+                   data.get("scaling", "standard"),
+                   [None if a is None else Atom(float(a["value"]), float(a["beyond"]))
+                    for a in atoms])
