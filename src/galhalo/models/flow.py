@@ -45,7 +45,7 @@ star-forming, one on the quenched sequence) instead of each fitting everything.
 Gaussians (models/mixture_base.py), so bimodal populations get their own latent modes.
 
 Sampling inverts the transforms with the level-by-level sampler of
-``models/flow_sampling.py`` (exact, same draws as zuko's, ~5x faster here).
+``models/flow_sampling.py`` (exact, the same draws as zuko's, several times faster).
 """
 
 from __future__ import annotations
