@@ -123,16 +123,21 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-def measure(names: list[str], n_halos: int, seed: int, threads: int) -> dict[str, Any]:
-    """Simulate the universe once and fit each named variant; per-variant results."""
+def measure(names: list[str], n_halos: int, seed: int, threads: int,
+            test_halos: int = 0) -> dict[str, Any]:
+    """Simulate the universe once and fit each named variant; per-variant results.
+    With ``test_halos``, every central of an independent universe of that many halos
+    (seed + 1) is scored too."""
     import galhalo
 
     catalog = galhalo.simulate(n_halos=n_halos, seed=seed, preset=PRESET)
+    extra = (galhalo.simulate(n_halos=test_halos, seed=seed + 1, preset=PRESET)
+             if test_halos else None)
     out = {}
     for name in names:
         family, hyperparameters, _ = VARIANTS[name]
         load_before = os.getloadavg()[0]
-        gap = fit_gap(catalog, seed, threads, family, hyperparameters)
+        gap = fit_gap(catalog, seed, threads, family, hyperparameters, extra)
         out[name] = {**gap, "family": family, "hyperparameters": hyperparameters,
                      "threads": threads, "load_average": [load_before, os.getloadavg()[0]],
                      "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
@@ -143,22 +148,37 @@ def measure(names: list[str], n_halos: int, seed: int, threads: int) -> dict[str
 
 
 def merged(previous: dict[str, Any] | None, new: dict[str, Any], n_halos: int,
-           seed: int) -> dict[str, Any]:
+           seed: int, test_halos: int = 0) -> dict[str, Any]:
     """The cached result with the new variants' entries replacing or added to it;
-    a cache of another universe (halo count or seed) is not merged (SystemExit)."""
+    a cache of another universe or test set (halo count, seed, ``test_halos``) is not
+    merged (SystemExit)."""
     variants: dict[str, Any] = {}
     if previous is not None:
-        if (previous.get("n_halos"), previous.get("seed")) != (n_halos, seed):
-            raise SystemExit(f"error: the cached result is for n_halos="
-                             f"{previous.get('n_halos')} seed={previous.get('seed')}, not "
-                             f"{n_halos} / {seed}; pass another --out")
+        cached = (previous.get("n_halos"), previous.get("seed"),
+                  previous.get("test_halos", 0))
+        if cached != (n_halos, seed, test_halos):
+            raise SystemExit(f"error: the cached result is for n_halos={cached[0]} seed="
+                             f"{cached[1]} test_halos={cached[2]}, not {n_halos} / {seed} / "
+                             f"{test_halos}; pass another --out")
         variants = dict(previous["variants"])
     variants.update(new)
     order = [name for name in VARIANTS if name in variants]
-    return {"preset": PRESET, "n_halos": n_halos, "seed": seed,
+    return {"preset": PRESET, "n_halos": n_halos, "seed": seed, "test_halos": test_halos,
             "variants": {name: variants[name] for name in order},
             "machine": machine_info(),
-            "command": "python benchmarks/flow_gap.py --variants " + ",".join(order)}
+            "command": "python benchmarks/flow_gap.py --variants " + ",".join(order)
+            + (f" --test-halos {test_halos}" if test_halos else "")}
+
+
+def block_name(test_halos: int) -> str:
+    """The docs block of a result: ``flow_gap``, or with extra test halos
+    ``flow_gap_precise``."""
+    return "flow_gap_precise" if test_halos else "flow_gap"
+
+
+def default_out(test_halos: int) -> Path:
+    return DEFAULT_OUT if not test_halos else DEFAULT_OUT.with_name(
+        f"flow_gap_test{test_halos}.json")
 
 
 def _cell(region: dict[str, float], limit: float) -> str:
@@ -196,10 +216,14 @@ def docs_block(result: dict[str, Any]) -> str:
     threads = sorted({variants[n]["threads"] for n in names})
     dates = sorted({variants[n]["date"][:10] for n in names})
     populations = ", ".join(REGION_LABELS[-3:])
+    extra = result.get("test_halos", 0)
+    scored = (f"{first['test_rows']:,}" if not extra else
+              f"{first['test_rows']:,}: the held-out 20% and every central of an "
+              f"independent universe of {extra:,} halos, seed {result['seed'] + 1}")
     return "\n".join([
         f"Held-out NLL − exact truth [nats/galaxy] ± standard error on `{PRESET}` "
         f"({result['n_halos']:,} centrals, seed {result['seed']}; fit on "
-        f"{first['train_rows']:,} rows, scored on {first['test_rows']:,}), overall, per "
+        f"{first['train_rows']:,} rows, scored on {scored}), overall, per "
         f"halo-mass bin (log10 M_h) and per sSFR population ({populations}). Bold: within "
         f"the issue's target ({TARGET_OVERALL} overall, {TARGET_REGION} per region).", "",
         markdown_table(["variant", *(SHORT[label] for label in REGION_LABELS),
@@ -217,12 +241,22 @@ def main() -> None:
     parser.add_argument("--n-halos", type=int, default=104_716)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="JSON result; variants measured before are kept in it")
+    parser.add_argument("--test-halos", type=int, default=0,
+                        help="also score every central of an independent universe of this "
+                             "many halos (seed + 1): smaller errors in the small regions; "
+                             "its own JSON and docs block (flow_gap_precise)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON result; variants measured before are kept in it "
+                             "(default: results/flow_gap.json, or flow_gap_testN.json)")
     add_docs_options(parser)
     args = parser.parse_args()
-    if rewrote_saved(args, DOC, "flow_gap", docs_block):
+    if args.test_halos < 0:
+        parser.error("--test-halos must be >= 0")
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        rewrote_saved(args, DOC, block_name(saved.get("test_halos", 0)), docs_block)
         return
+    args.out = args.out or default_out(args.test_halos)
     names = [name.strip() for name in args.variants.split(",") if name.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown or not names:
@@ -231,15 +265,16 @@ def main() -> None:
 
     previous = (json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists()
                 else None)
-    merged(previous, {}, args.n_halos, args.seed)  # refuse another universe's cache now
+    # refuse another universe's cache now
+    merged(previous, {}, args.n_halos, args.seed, args.test_halos)
     start = time.perf_counter()
-    new = measure(names, args.n_halos, args.seed, args.threads)
+    new = measure(names, args.n_halos, args.seed, args.threads, args.test_halos)
     # read the cache again: another run may have added variants meanwhile
     previous = (json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists()
                 else None)
-    result = merged(previous, new, args.n_halos, args.seed)
+    result = merged(previous, new, args.n_halos, args.seed, args.test_halos)
     result["seconds_last_run"] = time.perf_counter() - start
-    publish(args, result, DOC, "flow_gap", docs_block, result["command"])
+    publish(args, result, DOC, block_name(args.test_halos), docs_block, result["command"])
 
 
 if __name__ == "__main__":
