@@ -11,14 +11,8 @@ import pandas as pd
 import pytest
 
 from galhalo.models import load_model, model_family
-from galhalo.models.transforms import (
-    ATOM_CELL,
-    ATOM_MIN_SHARE,
-    Atom,
-    ColumnScaler,
-    Support,
-    detect_atom,
-)
+from galhalo.models.atoms import ATOM_CELL, ATOM_MIN_SHARE, Atom, detect_atom
+from galhalo.models.transforms import ColumnScaler, Support
 
 FLOOR = -13.0
 

@@ -30,17 +30,15 @@ from .. import __version__
 from ..catalog import Catalog
 from ..catalog.schema import parse_column_list
 from ..errors import ModelError
+from .atoms import ATOM_PARTS, Atom, detect_atom
 from .interface import ConditionalModel, column_matrix, split_rows, table_of
 from .transforms import (
-    ATOM_PARTS,
     SCALINGS,
     SMASS_CUT_WIDTH,
-    Atom,
     ColumnScaler,
     Support,
     declared_supports,
     default_supports,
-    detect_atom,
     detect_grid,
     edge_supports,
     stellar_mass_cut_of,

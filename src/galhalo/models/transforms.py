@@ -28,15 +28,8 @@ column carries a ``grid`` (its sorted distinct values): each grid value owns the
 between the midpoints to its neighbours, training data are *dequantised* (spread uniformly
 over their cell), the model's density is then that of the dequantised variable, and draws
 are snapped back onto the grid (:meth:`ColumnScaler.snap`). ``detect_grid`` recognises
-such columns.
-
-A continuous column can also hold a point mass at its edge, an *atom*: an sSFR floor that
-every galaxy with SFR = 0 is set to, for instance. The atom owns a cell just beyond it
-(below a floor, above a ceiling), which no other row reaches. Atom rows are dequantised
-over the cell like grid values, so the model learns to put the atom's probability there;
-the model's probability of the atom is its whole mass beyond the atom (the cell and any
-that leaked further), and its draws beyond the atom are the atom. ``detect_atom``
-recognises such columns.
+such columns. A point mass at a column's edge (an *atom*, models/atoms.py) is handled the
+same way.
 """
 
 from __future__ import annotations
@@ -48,6 +41,7 @@ import numpy as np
 
 from ..catalog.schema import STELLAR_MASS_CUT
 from ..errors import ModelError
+from .atoms import Atom
 
 KINDS = ("identity", "log", "softplus")
 #: How a column is scaled after its support map: by mean and standard deviation, or
@@ -270,85 +264,6 @@ def grid_edges(grid: np.ndarray, support: Support) -> np.ndarray:
     if support.upper is not None:
         edges[-1] = min(edges[-1], support.upper - 1e-6 * (grid[-1] - grid[0]))
     return edges
-
-
-#: A column has an atom when at least this share of its rows (and ``ATOM_MIN_ROWS``) hold
-#: exactly its minimum or maximum value ...
-ATOM_MIN_SHARE = 0.01
-ATOM_MIN_ROWS = 20
-#: The two parts of the integral over everything beyond an atom (:meth:`Atom.point`).
-ATOM_PARTS = ("cell", "tail")
-#: ... and the atom's cell is this share of the 1-99 % range of the other rows wide.
-ATOM_CELL = 0.05
-#: Beyond the cell, a model's leaked mass is integrated on this many cell widths' scale
-#: (about the spread of the other rows).
-ATOM_TAIL = 10.0
-
-
-@dataclass(frozen=True)
-class Atom:
-    """A point mass at ``value``, the edge of a column: rows holding it own the cell
-    between ``value`` and ``beyond`` (below it for a floor, above for a ceiling)."""
-
-    value: float
-    beyond: float
-
-    @property
-    def low(self) -> float:
-        return min(self.value, self.beyond)
-
-    @property
-    def width(self) -> float:
-        return abs(self.value - self.beyond)
-
-    def held(self, values: np.ndarray) -> np.ndarray:
-        """Which ``values`` are the atom (bool, same shape)."""
-        return np.isclose(values, self.value, rtol=1e-12, atol=1e-12)
-
-    def point(self, fraction: float, part: str) -> float:
-        """The value at ``fraction`` in (0, 1) of one part of everything from the atom
-        outwards, for integrating over it: ``"cell"`` evenly from the atom (1) to the
-        cell's far end (0); ``"tail"`` from the cell's far end (1) ever further beyond
-        towards 0, on the scale of :data:`ATOM_TAIL` cells."""
-        direction = np.sign(self.beyond - self.value)
-        if part == "cell":
-            return self.value + direction * self.width * (1.0 - fraction)
-        return self.beyond + direction * ATOM_TAIL * self.width * (1.0 / fraction - 1.0)
-
-    def log_weight(self, fraction: float, part: str) -> float:
-        """log |dx / d fraction| of :meth:`point`."""
-        if part == "cell":
-            return float(np.log(self.width))
-        return float(np.log(ATOM_TAIL * self.width / fraction**2))
-
-    def beyond_it(self, values: np.ndarray) -> np.ndarray:
-        """Which ``values`` lie beyond the atom (where the model has no mass: its draws
-        there are the atom), the atom itself excluded (bool, same shape)."""
-        side = values < self.value if self.beyond < self.value else values > self.value
-        return side & ~self.held(values)
-
-    def to_dict(self) -> dict[str, float]:
-        return {"value": self.value, "beyond": self.beyond}
-
-
-def detect_atom(values: np.ndarray) -> Atom | None:
-    """The atom of a 1-D column (see :data:`ATOM_MIN_SHARE`), or None; when both edges
-    qualify, the one more rows hold."""
-    if len(values) == 0:
-        return None
-    need = max(ATOM_MIN_ROWS, ATOM_MIN_SHARE * len(values))
-    best: tuple[int, float, float] | None = None
-    for edge, side in ((values.min(), -1.0), (values.max(), 1.0)):
-        held = int(np.sum(values == edge))
-        rest = values[values != edge]
-        if held < need or len(rest) < 2:
-            continue
-        low, high = np.quantile(rest, [0.01, 0.99])
-        if not high > low:
-            continue
-        if best is None or held > best[0]:
-            best = (held, float(edge), float(edge + side * ATOM_CELL * (high - low)))
-    return None if best is None else Atom(best[1], best[2])
 
 
 @dataclass
