@@ -226,7 +226,8 @@ def main() -> None:
             print(f"{preset}: gap {result[preset]['gap']['regions']}", flush=True)
     command = "python benchmarks/hard_universe.py" + (
         " --calibration-only" if args.calibration_only else "") + (
-        "" if presets == list(PRESETS) else f" --presets {args.presets}")
+        "" if presets == list(PRESETS) else f" --presets {args.presets}") + (
+        "" if args.threads == 1 else f" --threads {args.threads}")
     load = [load_before, os.getloadavg()[0]]
     result.update({
         "presets": presets, "threads": args.threads, "command": command,
