@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _docs import markdown_table, rewrite_block
+from _docs import add_docs_options, markdown_table, publish, rewrote_saved
 from _preset import DEFAULT_PRESET, add_preset_option, preset_flag, universe_label
 
 import galhalo
 from galhalo.evaluate.run import evaluate_model
-from galhalo.files import write_json
 from galhalo.models import model_family
 from galhalo.sim.truth import TruthModel
 
@@ -78,6 +77,17 @@ def table(rows: list[dict[str, Any]]) -> str:
           r["scenarios"]] for r in rows])
 
 
+def docs_block(result: dict[str, Any]) -> str:
+    """The docs block of a result: the table and what was measured, from the JSON alone."""
+    before, after = result["load_average"]
+    return (f"{table(result['rows'])}\n{int(result['evaluation_rows']):,}-row evaluation "
+            f"catalog of {universe_label(result['preset'])} (seed 2), NNgauss and flow "
+            f"fitted for {result['epochs']} epochs on {int(result['train_rows']):,} rows of "
+            f"another universe; {result['threads']} torch threads; 1-minute load average "
+            f"{before:.1f} before and {after:.1f} after (other jobs share the "
+            f"{result['machine']['cpus']} cores).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=float, default=1e4, help="evaluation catalog rows")
@@ -88,8 +98,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_preset_option(parser)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
+    add_docs_options(parser)
     args = parser.parse_args()
+    if rewrote_saved(args, DOC, "evaluation-timings", docs_block):
+        return
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
     train = galhalo.simulate(n_halos=int(args.train_rows), seed=1, preset=args.preset)
@@ -107,23 +119,14 @@ def main() -> None:
         else f" --rows {int(args.rows)} --train-rows {int(args.train_rows)} "
              f"--epochs {args.epochs} --threads {args.threads}") + preset_flag(
         args.preset, DEFAULT_PRESET)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {
+    result = {
         "command": command, "preset": args.preset, "rows": rows,
-        "train_rows": int(args.train_rows),
+        "evaluation_rows": int(args.rows), "train_rows": int(args.train_rows),
         "epochs": args.epochs, "threads": args.threads,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "torch": torch.__version__, "galhalo": galhalo.__version__},
-        "load_average": [load_before, load_after]})
-    print(table(rows))
-    if not args.no_docs:
-        text = (f"{table(rows)}\n{int(args.rows):,}-row evaluation catalog of "
-                f"{universe_label(args.preset)} (seed 2), "
-                f"NNgauss and flow fitted for {args.epochs} epochs on {int(args.train_rows):,} "
-                f"rows of another universe; {args.threads} torch threads; 1-minute load "
-                f"average {load_before:.1f} before and {load_after:.1f} after "
-                f"(other jobs share the {os.cpu_count()} cores).")
-        rewrite_block(DOC, "evaluation-timings", text, command=command)
+        "load_average": [load_before, load_after]}
+    publish(args, result, DOC, "evaluation-timings", docs_block, command)
 
 
 if __name__ == "__main__":
