@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from benchmark_modules import load_benchmark
 
-_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "_docs.py"
-_SPEC = importlib.util.spec_from_file_location("benchmark_docs", _PATH)
-docs = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(docs)
+docs = load_benchmark("_docs.py", "benchmark_docs")
 
 DOC = """# Title
 

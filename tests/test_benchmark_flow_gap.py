@@ -3,24 +3,10 @@ a result scored on extra test halos goes to its own JSON and docs block."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from benchmark_modules import load_benchmark
 
-_BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(_BENCHMARKS))
-
-
-def _load(name: str, file: str):
-    spec = importlib.util.spec_from_file_location(name, _BENCHMARKS / file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-flow_gap = _load("benchmark_flow_gap", "flow_gap.py")
+flow_gap = load_benchmark("flow_gap.py", "benchmark_flow_gap")
 
 
 def _row(gap: float) -> dict:

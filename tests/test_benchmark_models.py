@@ -3,25 +3,11 @@ comes from its JSON alone, so ``--from-json`` reproduces what a measuring run wr
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from benchmark_modules import load_benchmark
 
-_BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(_BENCHMARKS))
-
-
-def _load(name: str, file: str):
-    spec = importlib.util.spec_from_file_location(name, _BENCHMARKS / file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-models = _load("benchmark_models", "models.py")
-docs = _load("benchmark_docs_for_models", "_docs.py")
+models = load_benchmark("models.py", "benchmark_models")
+docs = load_benchmark("_docs.py", "benchmark_docs_for_models")
 
 
 def _row(family: str, excess: float, rate: float, **extra) -> dict:

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
+from benchmark_modules import BENCHMARKS, load_benchmark
 
 from galhalo.sim.presets import DEFAULT_PRESET, GALAXY_PRESETS
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
 
 def _load_preset_module():
-    spec = importlib.util.spec_from_file_location("benchmark_preset", BENCHMARKS / "_preset.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("_preset.py", "benchmark_preset")
 
 
 def _simulate_calls(path: Path) -> list[ast.Call]:
