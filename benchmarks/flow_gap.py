@@ -62,6 +62,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                 "2026-12-07)"),
     "single": ("flow", SINGLE, "the defaults during 2026-12-07: one flow of one "
                "transform, a 3 × 219 location-scale conditioner"),
+    "ensemble3": ("flow", {"members": 3}, "the defaults with 3 members"),
+    "three": ("flow", {"transforms": 3}, "the defaults with 3 transforms per member"),
     "no_edges": ("flow", {**SINGLE, **NO_EDGES}, "`single` without edge detection"),
     "bounds": ("flow", {**SINGLE, "bounds": BOUNDS},
                "`single` with the declared sSFR floor −15 and colour ceiling 1.19 as "
