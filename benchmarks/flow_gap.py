@@ -64,6 +64,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
                "transform, a 3 × 219 location-scale conditioner"),
     "ensemble3": ("flow", {"members": 3}, "the defaults with 3 members"),
     "three": ("flow", {"transforms": 3}, "the defaults with 3 transforms per member"),
+    "front128": ("flow", {"affine_hidden": [128, 128]},
+                 "the defaults with a 2 × 128 location-scale conditioner"),
     "no_edges": ("flow", {**SINGLE, **NO_EDGES}, "`single` without edge detection"),
     "bounds": ("flow", {**SINGLE, "bounds": BOUNDS},
                "`single` with the declared sSFR floor −15 and colour ceiling 1.19 as "
