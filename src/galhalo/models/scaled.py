@@ -228,7 +228,7 @@ class ScaledModel(ConditionalModel):
 
     def _target_atoms(self, y: np.ndarray, supports: list[Support],
                       grids: list[np.ndarray | None]) -> list[Atom | None]:
-        """Atoms (point masses at an edge, transforms.detect_atom) of the target columns
+        """Atoms (point masses at an edge, atoms.detect_atom) of the target columns
         that have neither a grid nor a support, when ``dequantise`` is "auto"; recorded
         in :attr:`found_atoms`."""
         self.found_atoms = {}
