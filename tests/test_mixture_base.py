@@ -125,12 +125,14 @@ def test_saved_mixture_flow_gives_the_same_density_and_draws(fitted, tmp_path):
 
 def test_a_mixture_base_fits_a_bimodal_law_better_than_one_gaussian():
     """Same flow, same seed and epochs: on two narrow, well separated populations whose
-    shares follow the halo, the mixture base's held-out NLL is lower."""
+    shares follow the halo, the mixture base's held-out NLL is lower. One flow (the
+    default ensemble of two with its own front closes the gap without it at this size)."""
     train, test = two_populations(4000, 4), two_populations(2000, 5)
     nll = {}
     for components in (1, 3):
         model = model_family("flow")(epochs=12, batch_size=256, hidden=(32, 32),
-                                     transforms=2, components=components)
+                                     transforms=2, components=components, members=1,
+                                     affine_hidden=None)
         model.fit(train, "M_h,C_h", "smass,color,sSFR", seed=0, progress=False)
         nll[components] = -model.log_prob(test, test).mean()
     # the difference must exceed 4 standard errors of a per-row mean (~0.03 nats here)
