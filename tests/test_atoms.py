@@ -154,3 +154,18 @@ def test_train_says_which_point_masses_it_found(tmp_path):
     share = load_model(tmp_path / "m").metrics["atoms"]["sSFR"]["share"]
     assert f"point masses found in the training rows: sSFR = -13 ({share:.1%} of rows)" in text
     assert "edges found" not in text  # the floor is the atom's, not an edge
+
+
+def test_a_count_model_takes_its_zeros_as_counts_not_an_atom():
+    """Most hosts have no satellite: the count model (no ``dequantise``) fits the pmf of
+    the counts as they are, with no atom at 0."""
+    from galhalo.models.occupation import OccupationModel
+
+    rng = np.random.default_rng(4)
+    mass = rng.uniform(11.0, 14.0, 2000)
+    table = pd.DataFrame({"M_h": mass, "N_sat": rng.poisson(np.exp(mass - 13.0))})
+    assert np.mean(table["N_sat"] == 0) > 0.5
+    model = OccupationModel(epochs=2, hidden=(8,)).fit(table, "M_h", "N_sat", seed=0,
+                                                       progress=False)
+    assert model.found_atoms == {} and model.target_scaler.atoms == [None]
+    assert "atoms" not in model.metrics

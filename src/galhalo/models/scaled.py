@@ -229,10 +229,11 @@ class ScaledModel(ConditionalModel):
     def _target_atoms(self, y: np.ndarray, supports: list[Support],
                       grids: list[np.ndarray | None]) -> list[Atom | None]:
         """Atoms (point masses at an edge, atoms.detect_atom) of the target columns
-        that have neither a grid nor a support, when ``dequantise`` is "auto"; recorded
-        in :attr:`found_atoms`."""
+        that have neither a grid nor a support, when ``dequantise`` is "auto" (a family
+        without that hyperparameter, like the count model, has none); recorded in
+        :attr:`found_atoms`."""
         self.found_atoms = {}
-        if self.hyperparameters.get("dequantise", "auto") != "auto":
+        if self.hyperparameters.get("dequantise") != "auto":
             return [None] * len(self.target)
         atoms = [detect_atom(column) if grid is None and support.kind == "identity"
                  else None for column, support, grid in zip(y.T, supports, grids, strict=True)]
