@@ -16,8 +16,11 @@ from galhalo.errors import CatalogError
 from galhalo.models import ModelError, load_model, model_family
 
 FAST = {"epochs": 60, "batch_size": 256, "patience": 10, "learning_rate": 3e-3}
+#: One flow, not the default ensemble of two: these tests are about a flow's density and
+#: draws (the ensemble's own tests are in test_flow_shape / test_flow_sampling), and one
+#: member halves their fit time.
 SMALL_NETWORKS = {"gauss": {"hidden": (64, 64)},
-                  "flow": {"hidden": (64, 64), "transforms": 3, "bins": 8}}
+                  "flow": {"hidden": (64, 64), "transforms": 3, "bins": 8, "members": 1}}
 KS_CRITICAL = 1.949  # Kolmogorov distribution at alpha = 0.001, times sqrt(n)
 
 
