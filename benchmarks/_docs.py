@@ -120,21 +120,24 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *,
 
 def add_docs_options(parser: argparse.ArgumentParser) -> None:
     """``--no-docs`` (measure, but leave docs/ alone) and ``--from-json FILE`` (measure
-    nothing: rewrite the block from a saved result; read it with :func:`saved_result`)."""
+    nothing: rewrite the block from a saved result; see :func:`rewrote_saved`)."""
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="measure nothing: rewrite the docs block from this JSON")
 
 
-def rewrote_saved(args: argparse.Namespace, path: str | os.PathLike[str], name: str,
+def rewrote_saved(args: argparse.Namespace, path: str | os.PathLike[str],
+                  name: str | Callable[[dict[str, Any]], str],
                   docs_block: Callable[[dict[str, Any]], str]) -> bool:
-    """With ``--from-json FILE``: rewrite block ``name`` of ``path`` with
-    ``docs_block(result)`` of the result saved in FILE (its ``command`` as the block's
-    command) and return True; without it return False (measure)."""
+    """With ``--from-json FILE``: rewrite block ``name`` of ``path`` (or block
+    ``name(result)``, when the result says which) with ``docs_block(result)`` of the
+    result saved in FILE (its ``command`` as the block's command) and return True;
+    without it return False (measure)."""
     if args.from_json is None:
         return False
     saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-    rewrite_block(path, name, docs_block(saved), command=saved["command"])
+    block = name(saved) if callable(name) else name
+    rewrite_block(path, block, docs_block(saved), command=saved["command"])
     return True
 
 

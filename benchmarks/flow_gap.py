@@ -256,9 +256,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.test_halos < 0:
         parser.error("--test-halos must be >= 0")
-    if args.from_json is not None:
-        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
-        rewrote_saved(args, DOC, block_name(saved.get("test_halos", 0)), docs_block)
+    if rewrote_saved(args, DOC, lambda saved: block_name(saved.get("test_halos", 0)),
+                     docs_block):
         return
     args.out = args.out or default_out(args.test_halos)
     names = [name.strip() for name in args.variants.split(",") if name.strip()]

@@ -78,6 +78,10 @@ class Atom:
     def to_dict(self) -> dict[str, float]:
         return {"value": self.value, "beyond": self.beyond}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> Atom:
+        return cls(float(data["value"]), float(data["beyond"]))
+
 
 def detect_atom(values: np.ndarray) -> Atom | None:
     """The atom of a 1-D column (see :data:`ATOM_MIN_SHARE`), or None; when both edges

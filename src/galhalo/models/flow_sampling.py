@@ -13,9 +13,10 @@ in place. The arithmetic per unit and per spline is zuko's, so draws agree with
 ``flow(x).sample((n,))`` to float rounding and consume the random generator identically
 (the base draw is zuko's own).
 
-Measured (the last column of the table in docs/models.md, ``python benchmarks/models.py``):
-several times zuko's sampler. Flows this module does not recognise (other layers, residual networks,
-other univariate transforms) are sampled by zuko.
+Measured (the last column of the table in docs/models.md, ``python
+benchmarks/models.py``): several times zuko's sampler. Flows this module does not
+recognise (other layers, residual networks, other univariate transforms) are sampled by
+zuko.
 """
 
 from __future__ import annotations

@@ -204,12 +204,13 @@ class ScaledModel(ConditionalModel):
                 scaling=scaling)
             grids = self._target_grids(y)
             supports = self._supports(self.target, cut, width, declared)
-            # every row the fit sees, so no validation row holds an atom the scaler lacks
-            atoms = self._target_atoms(np.concatenate([y, y_valid]), supports, grids)
+            # atoms and edges from every row the fit sees, so no validation row holds an
+            # atom the scaler lacks or falls outside a support
+            seen = np.concatenate([y, y_valid])
+            atoms = self._target_atoms(seen, supports, grids)
             self.found_edges = {}
             if self.hyperparameters.get("edges", "none") == "auto":
-                # every row the fit sees, so no validation row falls outside a support
-                found = edge_supports(np.concatenate([y, y_valid]), supports, grids, atoms)
+                found = edge_supports(seen, supports, grids, atoms)
                 self.found_edges = {
                     name: ({"lower": new.lower} if new.lower is not None
                            else {"upper": new.upper})
@@ -302,15 +303,17 @@ class ScaledModel(ConditionalModel):
             atom_columns = [j for j in celled if atoms[j] is not None]
             rule = lattice_rule(len(celled), ATOM_LATTICE_MIN_POINTS if atom_columns
                                 else LATTICE_MIN_POINTS)
+            x_rows, y_rows = x[rows], y[rows]
+            row_cells = {j: (low[rows], width[rows]) for j, (low, width) in cells.items()}
             terms = []
             # an atom's integral in two parts (its cell, and the rest beyond), each with
             # the rule: every combination of parts over the atom columns
             for parts in itertools.product(ATOM_PARTS, repeat=len(atom_columns)):
                 part_of = dict(zip(atom_columns, parts, strict=True))
                 for point in rule:
-                    y_k, log_weight = y[rows].copy(), np.zeros(int(rows.sum()))
+                    y_k, log_weight = y_rows.copy(), np.zeros(len(y_rows))
                     for fraction, j in zip(point, celled, strict=True):
-                        low, width = cells[j][0][rows], cells[j][1][rows]
+                        low, width = row_cells[j]
                         if atoms[j] is None:
                             y_k[:, j] = low + fraction * width
                             log_weight += np.log(width)
@@ -320,7 +323,7 @@ class ScaledModel(ConditionalModel):
                         log_weight[held] += atoms[j].log_weight(fraction, part_of[j])
                         if part_of[j] != ATOM_PARTS[0]:
                             log_weight[~held] = -np.inf  # off the atom: counted once
-                    terms.append(self._continuous_log_prob(x[rows], y_k) + log_weight)
+                    terms.append(self._continuous_log_prob(x_rows, y_k) + log_weight)
             result[rows] = np.logaddexp.reduce(terms, axis=0) - np.log(len(rule))
         result[self.target_scaler.beyond_atoms(y)] = -np.inf
         return result

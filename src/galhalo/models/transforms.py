@@ -424,5 +424,4 @@ class ColumnScaler:
                    np.asarray(data["mean"], dtype=float), np.asarray(data["scale"], dtype=float),
                    [None if g is None else np.asarray(g, dtype=float) for g in grids],
                    data.get("scaling", "standard"),
-                   [None if a is None else Atom(float(a["value"]), float(a["beyond"]))
-                    for a in atoms])
+                   [None if a is None else Atom.from_dict(a) for a in atoms])
