@@ -196,10 +196,10 @@ SHORT = {**{label: label for label in REGION_LABELS[:-3]},
                     strict=True))}
 
 
-def docs_block(result: dict[str, Any]) -> str:
-    """The markdown of the docs block: a row per variant (in :data:`VARIANTS` order),
-    the gap per region, fit seconds and epochs; then what each variant is."""
-    variants = result["variants"]
+def gap_table(variants: dict[str, Any]) -> str:
+    """The markdown table of the gap per region: the scored rows, then a row per variant
+    (in :data:`VARIANTS` order; each with ``regions``, ``fit_seconds`` and ``epochs``),
+    bold where within the issue's target."""
     names = sorted(variants, key=lambda n: list(VARIANTS).index(n) if n in VARIANTS
                    else len(VARIANTS))
     first = variants[names[0]]
@@ -211,6 +211,17 @@ def docs_block(result: dict[str, Any]) -> str:
                                           if label == "overall" else TARGET_REGION)
                                     for label in REGION_LABELS),
                      f"{v['fit_seconds']:.0f}", str(v["epochs"])])
+    return markdown_table(["variant", *(SHORT[label] for label in REGION_LABELS),
+                           "fit s", "epochs"], rows)
+
+
+def docs_block(result: dict[str, Any]) -> str:
+    """The markdown of the docs block: a row per variant (in :data:`VARIANTS` order),
+    the gap per region, fit seconds and epochs; then what each variant is."""
+    variants = result["variants"]
+    names = sorted(variants, key=lambda n: list(VARIANTS).index(n) if n in VARIANTS
+                   else len(VARIANTS))
+    first = variants[names[0]]
     what = "; ".join(f"`{n}`: {VARIANTS[n][2] if n in VARIANTS else n} (family "
                      f"`{variants[n]['family']}`"
                      + (f", `{json.dumps(variants[n]['hyperparameters'])}`"
@@ -230,8 +241,7 @@ def docs_block(result: dict[str, Any]) -> str:
         f"{first['train_rows']:,} rows, scored on {scored}), overall, per "
         f"halo-mass bin (log10 M_h) and per sSFR population ({populations}). Bold: within "
         f"the issue's target ({TARGET_OVERALL} overall, {TARGET_REGION} per region).", "",
-        markdown_table(["variant", *(SHORT[label] for label in REGION_LABELS),
-                        "fit s", "epochs"], rows), "",
+        gap_table(variants), "",
         f"Variants: {what}.", "",
         f"Each variant fitted alone with {'/'.join(map(str, threads))} torch thread(s) on "
         f"2 cores shared with other jobs (load average {min(loads):.1f}–{max(loads):.1f}: "

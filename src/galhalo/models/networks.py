@@ -16,10 +16,12 @@ from .transforms import SMASS_CUT_WIDTH
 #: batch, which smooths the learned density against overfitting small samples; and
 #: ``smass_cut_width``, the bend width (dex) of the stellar-mass-cut support
 #: (transforms.default_supports); ``bounds``, declared one-sided bounds of target
-#: columns (None: none; transforms.declared_supports).
+#: columns (None: none; transforms.declared_supports); ``balance`` and ``balance_by``,
+#: training weights that make sparse halo masses count more (0: none; models/balance.py).
 TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
                      "condition_noise": 0.0, "target_noise": 0.0,
-                     "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None, "edges": "none"}
+                     "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None, "edges": "none",
+                     "balance": 0.0, "balance_by": "M_h"}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError, one_line
+from .balance import balance_weights
 from .interface import Table, column_matrix
 from .scaled import ScaledModel
 from .store import (
@@ -81,7 +82,7 @@ class NeuralModel(ScaledModel):
         self.seed = int(seed)
         self.history = train(self.network, problem.loss, problem.train, problem.valid,
                              self.training_config, seed, progress,
-                             valid_loss=problem.valid_loss)
+                             valid_loss=problem.valid_loss, weights=self._row_weights(data.x))
         self._after_training(data)
         valid_nll = -float(np.mean(self.log_prob(
             dict(zip(self.condition, data.x_valid.T, strict=True)),
@@ -93,6 +94,20 @@ class NeuralModel(ScaledModel):
                         **({"atoms": self.found_atoms} if self.found_atoms else {}),
                         **self._fit_metrics()}
         return self
+
+    def _row_weights(self, x: np.ndarray) -> np.ndarray | None:
+        """Training weights of the rows (physical conditions (n, c)) from the
+        hyperparameters ``balance`` and ``balance_by`` (models/balance.py); None when
+        ``balance`` is 0."""
+        power = self.hyperparameters.get("balance", 0.0)
+        if not power:
+            return None
+        column = self.hyperparameters.get("balance_by", "M_h")
+        if column not in self.condition:
+            raise ModelError(f"balance_by={column!r} is not a condition column "
+                             f"({', '.join(self.condition)}); set balance_by to one of them "
+                             "or balance=0")
+        return balance_weights(x[:, self.condition.index(column)], power)
 
     def _training_problem(self, data, seed: int) -> TrainingProblem:
         """What the shared loop fits, from the split of :meth:`_prepare_fit`; runs before

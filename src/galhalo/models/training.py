@@ -116,6 +116,7 @@ def train(
     progress: bool = True,
     collate: Collate | None = None,
     valid_loss: Loss | None = None,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
     """Fit ``network`` by minimising ``loss``; restores the best validation epoch.
 
@@ -136,6 +137,8 @@ def train(
             stopping, the learning-rate schedule and the restored epoch, when it is not
             the training ``loss`` (NNclass trains on a cross-entropy but is scored on
             its mixture NLL); the validation targets are then what it expects.
+        weights: per-training-row weights (n,) of a per-row ``loss`` (models/balance.py):
+            each batch minimises the weighted mean; validation stays unweighted.
 
     Returns:
         The loss curve: one dict per epoch with ``epoch, train, valid, learning_rate,
@@ -148,6 +151,10 @@ def train(
                         for data in (train_data, valid_data))
     y_train, y_valid = (torch.as_tensor(data[1], dtype=torch.float32)
                         for data in (train_data, valid_data))
+    row_weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+    if row_weights is not None and row_weights.shape != (len(y_train),):
+        raise ModelError(f"weights must have one value per training row ({len(y_train)}), "
+                         f"got shape {tuple(row_weights.shape)}")
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -173,7 +180,12 @@ def train(
             for i in range(0, len(order), config.batch_size):
                 batch = order[i:i + config.batch_size]
                 rows = x_train[batch] if collate is None else collate(x_train, batch)
-                value = loss(rows, y_train[batch]).mean()
+                values = loss(rows, y_train[batch])
+                if row_weights is not None:
+                    if values.ndim != 1:
+                        raise ModelError("weights need a per-row loss")
+                    values = values * row_weights[batch]
+                value = values.mean()
                 if not torch.isfinite(value):
                     raise FloatingPointError(
                         f"training loss became {float(value)} at epoch {epoch}; lower the "
