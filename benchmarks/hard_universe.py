@@ -117,10 +117,11 @@ class HeldOutFit:
 
 def fit_held_out(catalog, seed: int, threads: int, family: str = "flow",
                  hyperparameters: dict[str, Any] | None = None,
-                 extra_test=None) -> HeldOutFit:
+                 extra_test=None, fit_seed: int = 0) -> HeldOutFit:
     """Fit a model (by default the default flow) on 80% and score the held-out 20%
     against the truth; ``family`` and ``hyperparameters`` choose the model;
-    ``extra_test``, a catalog of the same truth, adds its rows to the scored ones."""
+    ``extra_test``, a catalog of the same truth, adds its rows to the scored ones;
+    ``fit_seed`` seeds the fit (its validation split, initial weights and batches)."""
     import torch
 
     from galhalo.models import model_family
@@ -135,7 +136,7 @@ def fit_held_out(catalog, seed: int, threads: int, family: str = "flow",
     truth_nll = -truth.log_prob(table, table)
     model = model_family(family)(**(hyperparameters or {}))
     start = time.perf_counter()
-    model.fit(train, CONDITION, TARGET, seed=0, progress=True)
+    model.fit(train, CONDITION, TARGET, seed=fit_seed, progress=True)
     fit_seconds = time.perf_counter() - start
     excess = -model.log_prob(table, table) - truth_nll
     return HeldOutFit(model, len(train), table, truth_nll, excess, fit_seconds)

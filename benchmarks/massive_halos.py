@@ -20,7 +20,8 @@ Writes ``benchmarks/results/massive_halos.json`` and the block
 ``<!-- benchmark:massive_halos -->`` of docs/truth_model.md (``--no-docs``: leave it;
 ``--from-json FILE``: measure nothing, rewrite the block from a saved result).
 
-    python benchmarks/massive_halos.py --threads 2     # one default fit, ~10 min on 2 cores
+    python benchmarks/massive_halos.py --threads 2                   # one fit, ~10 min on 2 cores
+    python benchmarks/massive_halos.py --fit-seeds 0,1,2 --threads 2  # three fits of the default
 """
 
 from __future__ import annotations
@@ -105,9 +106,16 @@ def active_shares(model, truth, table: pd.DataFrame, draws: int,
     return out
 
 
+def fit_name(name: str, fit_seed: int) -> str:
+    """The row name of a variant fitted with ``fit_seed``: the variant's name for seed
+    0 (the seed of every other benchmark), else ``name, seed N``."""
+    return name if fit_seed == 0 else f"{name}, seed {fit_seed}"
+
+
 def measure(names: list[str], n_halos: int, seed: int, threads: int, test_halos: int,
-            draws: int) -> dict[str, Any]:
-    """Simulate both universes once, fit each named variant and summarise it."""
+            draws: int, fit_seeds: tuple[int, ...] = (0,)) -> dict[str, Any]:
+    """Simulate both universes once, fit each named variant with each fit seed and
+    summarise every fit."""
     import galhalo
     from galhalo.sim.truth import TruthModel
 
@@ -118,57 +126,74 @@ def measure(names: list[str], n_halos: int, seed: int, threads: int, test_halos:
     variants = {}
     for name in names:
         family, hyperparameters, _ = VARIANTS[name]
-        load_before = os.getloadavg()[0]
-        fit = fit_held_out(catalog, seed, threads, family, hyperparameters, extra)
-        massive = fit.table["M_h"].to_numpy() >= MASSIVE
-        variants[name] = {
-            "family": family, "hyperparameters": hyperparameters,
-            "fit_seconds": fit.fit_seconds, "epochs": fit.model.metrics["epochs"],
-            "regions": gap_by_region(fit.excess, fit.table),
-            "massive_rows": int(massive.sum()),
-            "massive_gap": float(fit.excess[massive].mean()),
-            "populations": gap_by_population(fit.excess[massive],
-                                             fit.table["sSFR"].to_numpy()[massive]),
-            "active_share": active_shares(fit.model, truth, fit.table, draws, seed),
-            "threads": threads, "load_average": [load_before, os.getloadavg()[0]],
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
-        print(f"{name}: gap above 10^{MASSIVE:g} {variants[name]['massive_gap']:.3f}",
-              flush=True)
+        for fit_seed in fit_seeds:
+            load_before = os.getloadavg()[0]
+            fit = fit_held_out(catalog, seed, threads, family, hyperparameters, extra,
+                               fit_seed)
+            massive = fit.table["M_h"].to_numpy() >= MASSIVE
+            row = fit_name(name, fit_seed)
+            variants[row] = {
+                "variant": name, "fit_seed": fit_seed, "family": family,
+                "hyperparameters": hyperparameters, "fit_seconds": fit.fit_seconds,
+                "epochs": fit.model.metrics["epochs"],
+                "regions": gap_by_region(fit.excess, fit.table),
+                "massive_rows": int(massive.sum()),
+                "massive_gap": float(fit.excess[massive].mean()),
+                "populations": gap_by_population(fit.excess[massive],
+                                                 fit.table["sSFR"].to_numpy()[massive]),
+                "active_share": active_shares(fit.model, truth, fit.table, draws, seed),
+                "threads": threads, "load_average": [load_before, os.getloadavg()[0]],
+                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            print(f"{row}: gap {variants[row]['regions']['overall']['gap']:.4f}, above "
+                  f"10^{MASSIVE:g} {variants[row]['massive_gap']:.4f}", flush=True)
     return {"preset": PRESET, "n_halos": n_halos, "seed": seed, "test_halos": test_halos,
-            "draws": draws, "train_rows": fit.train_rows, "test_rows": len(fit.table),
-            "variants": variants, "machine": machine_info()}
+            "draws": draws, "fit_seeds": list(fit_seeds), "train_rows": fit.train_rows,
+            "test_rows": len(fit.table), "variants": variants, "machine": machine_info()}
 
 
 def docs_block(result: dict[str, Any]) -> str:
-    """The markdown of the docs block: the gap per region of every variant, then per
-    variant the populations table and the star-forming shares."""
+    """The markdown of the docs block: the gap per region of every fit; the gap above
+    10^13 split by sSFR population; the star-forming share per halo-mass bin against
+    the truth; then what each variant is."""
+    fits = result["variants"]
+    first = next(iter(fits.values()))
     text = [f"`{PRESET}` ({result['n_halos']:,} centrals, seed {result['seed']}; fit on "
             f"{result['train_rows']:,} rows, scored on {result['test_rows']:,}: the "
             f"held-out 20% and every central of an independent universe of "
             f"{result['test_halos']:,} halos, seed {result['seed'] + 1}). Held-out NLL − "
             "exact truth [nats/galaxy] ± standard error, overall, per halo-mass bin and per "
-            "sSFR population, as in the blocks above:", "", gap_table(result["variants"])]
-    for name, v in result["variants"].items():
-        rows = [[label, f"{p['rows']:,}", f"{p['share']:.3f}",
-                 "—" if p["error"] is None else f"{p['gap']:.3f} ± {p['error']:.3f}",
-                 f"{p['contribution']:+.3f}"]
-                for label, p in v["populations"].items()]
-        rows.append(["all", f"{v['massive_rows']:,}", "1", f"{v['massive_gap']:.3f}",
-                     f"{v['massive_gap']:+.3f}"])
-        shares = [[label, f"{s['halos']:,}", f"{s['truth']:.4f}",
-                   f"{s['model']:.4f} ± {s['error']:.4f}", f"{s['model'] / s['truth']:.2f}"]
-                  for label, s in v["active_share"].items()]
-        text += ["", f"**`{name}`**: {VARIANTS[name][2] if name in VARIANTS else name}; "
-                 f"fit {v['fit_seconds']:.0f} s on {v['threads']} torch thread(s), "
-                 f"{v['epochs']} epochs, {v['date'][:10]}. The gap of the galaxies of "
-                 f"halos above 10^{MASSIVE:g} by sSFR population:", "",
-                 markdown_table(["population", "rows", "share", "gap", "contribution"],
-                                rows), "",
-                 f"Share of star-forming centrals ({ACTIVE_LABEL}) per halo-mass bin: the "
-                 f"truth's exact expectation and {result['draws']} draws of the model per "
-                 "halo:", "",
-                 markdown_table(["log10 M_h", "halos", "truth", "model", "model / truth"],
-                                shares)]
+            "sSFR population, as in the blocks above (`, seed N`: the same variant fitted "
+            "with another seed, which draws its validation split, initial weights and "
+            "batches):", "", gap_table(fits), "",
+            f"Above 10^{MASSIVE:g}: each sSFR population's contribution to the gap (its "
+            "summed excess over all the region's rows; the contributions add up to the "
+            "gap) and, in brackets, its own mean excess:", ""]
+    labels = list(first["populations"])
+    rows = [["rows", *(f"{first['populations'][label]['rows']:,}" for label in labels),
+             f"{first['massive_rows']:,}"]]
+    for name, v in fits.items():
+        rows.append([f"`{name}`", *(
+            f"{p['contribution']:+.3f}" + ("" if p["gap"] is None else f" ({p['gap']:.2f})")
+            for p in v["populations"].values()), f"{v['massive_gap']:.3f}"])
+    text += [markdown_table(["fit", *labels, "gap"], rows), "",
+             f"Share of centrals still star forming ({ACTIVE_LABEL}) per halo-mass bin: the "
+             "truth's exact expectation (mean over the scored halos of its conditional "
+             f"probability), and {result['draws']} draws of each model per halo (± "
+             "binomial standard error):", ""]
+    bins = list(first["active_share"])
+    rows = [["halos", *(f"{first['active_share'][b]['halos']:,}" for b in bins)],
+            ["truth", *(f"{first['active_share'][b]['truth']:.4f}" for b in bins)]]
+    for name, v in fits.items():
+        rows.append([f"`{name}`", *(f"{s['model']:.4f} ± {s['error']:.4f}"
+                                    for s in v["active_share"].values())])
+    text += [markdown_table(["log10 M_h", *bins], rows), ""]
+    names = dict.fromkeys(v.get("variant", name) for name, v in fits.items())
+    what = "; ".join(f"`{n}`: {VARIANTS[n][2] if n in VARIANTS else n}" for n in names)
+    loads = [value for v in fits.values() for value in v["load_average"]]
+    threads = sorted({v["threads"] for v in fits.values()})
+    text += [f"Variants: {what}. Each fitted alone with {'/'.join(map(str, threads))} torch "
+             f"thread(s) on 2 cores (load average {min(loads):.1f}–{max(loads):.1f}), "
+             f"{', '.join(sorted({v['date'][:10] for v in fits.values()}))}."]
     return "\n".join(text)
 
 
@@ -183,6 +208,10 @@ def main() -> None:
                         help="also score every central of an independent universe of this "
                              "many halos (seed + 1)")
     parser.add_argument("--draws", type=int, default=4, help="model draws per halo")
+    parser.add_argument("--fit-seeds", default="0",
+                        help="comma-separated fit seeds: each variant is fitted with each "
+                             "(another seed draws another validation split, initial "
+                             "weights and batch order)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     add_docs_options(parser)
     args = parser.parse_args()
@@ -194,12 +223,17 @@ def main() -> None:
         parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
     if args.test_halos < 0 or args.draws < 1:
         parser.error("--test-halos must be >= 0 and --draws >= 1")
+    try:
+        fit_seeds = tuple(dict.fromkeys(int(v) for v in args.fit_seeds.split(",")))
+    except ValueError:
+        parser.error(f"--fit-seeds must be comma-separated integers, got {args.fit_seeds!r}")
     start = time.perf_counter()
     result = measure(names, args.n_halos, args.seed, args.threads, args.test_halos,
-                     args.draws)
+                     args.draws, fit_seeds)
     result["seconds"] = time.perf_counter() - start
     command = (f"python benchmarks/massive_halos.py --variants {','.join(names)} "
-               f"--threads {args.threads} --test-halos {args.test_halos} --draws {args.draws}")
+               f"--fit-seeds {','.join(map(str, fit_seeds))} --threads {args.threads} "
+               f"--test-halos {args.test_halos} --draws {args.draws}")
     result["command"] = command
     publish(args, result, DOC, "massive_halos", docs_block, command)
     print(json.dumps({n: round(v["massive_gap"], 4) for n, v in result["variants"].items()}))

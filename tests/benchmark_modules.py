@@ -17,5 +17,7 @@ def load_benchmark(file: str, name: str) -> ModuleType:
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / file)
     module = importlib.util.module_from_spec(spec)
+    # registered first, as an import would: a dataclass looks its module up by name
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module

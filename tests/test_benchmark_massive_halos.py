@@ -12,6 +12,7 @@ import galhalo
 from galhalo.sim.truth import GALAXY, TruthModel
 
 massive_halos = load_benchmark("massive_halos.py", "benchmark_massive_halos")
+REGION_LABELS = load_benchmark("hard_universe.py", "benchmark_hard_universe_labels").REGION_LABELS
 
 
 def test_populations_partition_the_rows_at_their_boundaries():
@@ -66,3 +67,33 @@ def test_draws_of_the_truth_match_its_exact_star_forming_share():
         # binomial error of the draws at the truth's share (not the draws' own)
         error = np.sqrt(share["truth"] * (1 - share["truth"]) / (8 * share["halos"]))
         assert abs(share["model"] - share["truth"]) < 4 * error, (label, share)
+
+
+def _fit(gap: float, fit_seed: int) -> dict:
+    populations = massive_halos.gap_by_population(
+        np.array([gap, gap, gap, gap, gap]), np.array([-10.0, -10.7, -12.0, -13.0, -14.5]))
+    regions = {label: {"gap": gap, "error": 0.01, "rows": 5}
+               for label in REGION_LABELS}
+    shares = {label: {"halos": 10, "truth": 0.04, "model": 0.02, "error": 0.01}
+              for label in ("12–12.5", "12.5–13", "13–13.5", "≥ 13.5")}
+    return {"variant": "default", "fit_seed": fit_seed, "family": "flow",
+            "hyperparameters": {}, "fit_seconds": 300.0, "epochs": 40, "regions": regions,
+            "massive_rows": 5, "massive_gap": gap, "populations": populations,
+            "active_share": shares, "threads": 2, "load_average": [1.0, 2.0],
+            "date": "2026-12-08 00:00 UTC"}
+
+
+def test_each_fit_seed_is_a_row_of_every_table():
+    assert massive_halos.fit_name("default", 0) == "default"
+    assert massive_halos.fit_name("default", 2) == "default, seed 2"
+    result = {"n_halos": 1000, "seed": 42, "test_halos": 4000, "draws": 4,
+              "train_rows": 800, "test_rows": 4200,
+              "variants": {"default": _fit(0.1, 0), "default, seed 1": _fit(0.2, 1)}}
+    text = massive_halos.docs_block(result)
+    # the region table, the populations table and the shares table each have both rows
+    assert text.count("| `default, seed 1` |") == 3
+    assert text.count("| `default` |") == 3
+    # each of the five populations holds one of the five rows: contribution gap / 5
+    assert "| `default, seed 1` | +0.040 (0.20) | +0.040 (0.20) |" in text
+    assert "| truth | 0.0400 | 0.0400 | 0.0400 | 0.0400 |" in text
+    assert text.count("`default`: the flow's defaults") == 1
