@@ -66,11 +66,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "three": ("flow", {"transforms": 3}, "the defaults with 3 transforms per member"),
     "front128": ("flow", {"affine_hidden": [128, 128]},
                  "the defaults with a 2 × 128 location-scale conditioner"),
-    "balance05": ("flow", {"balance": 0.5},
-                  "the defaults with training weights n(M_h bin)^-0.5 (models/balance.py)"),
-    "balance10": ("flow", {"balance": 1.0},
-                  "the defaults with training weights n(M_h bin)^-1: every 0.25-dex bin of "
-                  "halo mass weighs the same"),
+    "mass_balance05": ("flow", {"mass_balance": 0.5},
+                       "the defaults with training weights n(M_h bin)^-0.5 "
+                       "(models/mass_balance.py)"),
+    "mass_balance10": ("flow", {"mass_balance": 1.0},
+                       "the defaults with training weights n(M_h bin)^-1: every 0.25-dex "
+                       "bin of halo mass weighs the same"),
     "no_edges": ("flow", {**SINGLE, **NO_EDGES}, "`single` without edge detection"),
     "bounds": ("flow", {**SINGLE, "bounds": BOUNDS},
                "`single` with the declared sSFR floor −15 and colour ceiling 1.19 as "

@@ -16,12 +16,13 @@ from .transforms import SMASS_CUT_WIDTH
 #: batch, which smooths the learned density against overfitting small samples; and
 #: ``smass_cut_width``, the bend width (dex) of the stellar-mass-cut support
 #: (transforms.default_supports); ``bounds``, declared one-sided bounds of target
-#: columns (None: none; transforms.declared_supports); ``balance`` and ``balance_by``,
-#: training weights that make sparse halo masses count more (0: none; models/balance.py).
+#: columns (None: none; transforms.declared_supports); ``mass_balance`` and
+#: ``mass_balance_by``, training weights that make sparse halo masses count more (0:
+#: none; models/mass_balance.py).
 TRAINING_DEFAULTS = {**asdict(TrainingConfig()), "dequantise": "auto",
                      "condition_noise": 0.0, "target_noise": 0.0,
                      "smass_cut_width": SMASS_CUT_WIDTH, "bounds": None, "edges": "none",
-                     "balance": 0.0, "balance_by": "M_h"}
+                     "mass_balance": 0.0, "mass_balance_by": "M_h"}
 
 
 def mlp(inputs: int, hidden: tuple[int, ...], outputs: int) -> torch.nn.Sequential:

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from ..errors import ModelError, one_line
-from .balance import balance_weights
 from .interface import Table, column_matrix
+from .mass_balance import mass_balance_weights
 from .scaled import ScaledModel
 from .store import (
     ModelFiles,
@@ -97,17 +97,17 @@ class NeuralModel(ScaledModel):
 
     def _row_weights(self, x: np.ndarray) -> np.ndarray | None:
         """Training weights of the rows (physical conditions (n, c)) from the
-        hyperparameters ``balance`` and ``balance_by`` (models/balance.py); None when
-        ``balance`` is 0."""
-        power = self.hyperparameters.get("balance", 0.0)
+        hyperparameters ``mass_balance`` and ``mass_balance_by`` (models/mass_balance.py);
+        None when ``mass_balance`` is 0 (or the family has no such hyperparameter)."""
+        power = self.hyperparameters.get("mass_balance", 0.0)
         if not power:
             return None
-        column = self.hyperparameters.get("balance_by", "M_h")
+        column = self.hyperparameters.get("mass_balance_by", "M_h")
         if column not in self.condition:
-            raise ModelError(f"balance_by={column!r} is not a condition column "
-                             f"({', '.join(self.condition)}); set balance_by to one of them "
-                             "or balance=0")
-        return balance_weights(x[:, self.condition.index(column)], power)
+            raise ModelError(f"mass_balance_by={column!r} is not a condition column "
+                             f"({', '.join(self.condition)}); set mass_balance_by to one of "
+                             "them or mass_balance=0")
+        return mass_balance_weights(x[:, self.condition.index(column)], power)
 
     def _training_problem(self, data, seed: int) -> TrainingProblem:
         """What the shared loop fits, from the split of :meth:`_prepare_fit`; runs before

@@ -137,7 +137,7 @@ def train(
             stopping, the learning-rate schedule and the restored epoch, when it is not
             the training ``loss`` (NNclass trains on a cross-entropy but is scored on
             its mixture NLL); the validation targets are then what it expects.
-        weights: per-training-row weights (n,) of a per-row ``loss`` (models/balance.py):
+        weights: per-training-row weights (n,) of a per-row ``loss`` (models/mass_balance.py):
             each batch minimises the weighted mean; validation stays unweighted.
 
     Returns:

@@ -14,7 +14,11 @@ from ..networks import TRAINING_DEFAULTS, mlp
 from ..training import TrainingConfig, train
 from .regressor import CHUNK, Regressor
 
-MLP_DEFAULTS: dict[str, Any] = {**TRAINING_DEFAULTS, "hidden": (64, 64), "mlp_valid": 0.1}
+#: (Without ``mass_balance``: the regressors' own fit does not weight its rows.)
+MLP_DEFAULTS: dict[str, Any] = {
+    **{key: value for key, value in TRAINING_DEFAULTS.items()
+       if key not in ("mass_balance", "mass_balance_by")},
+    "hidden": (64, 64), "mlp_valid": 0.1}
 
 
 class MLPRegressor(Regressor):

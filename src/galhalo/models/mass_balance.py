@@ -9,14 +9,14 @@ for every x, the weighted likelihood is still maximised by the true p(y | x), so
 weights move effort between halos without biasing what is learned (unlike weights that
 depend on the galaxy, which would).
 
-The weights (hyperparameter ``balance`` = a power alpha, ``balance_by`` = the condition
+The weights (hyperparameter ``mass_balance`` = a power alpha, ``mass_balance_by`` = the condition
 column, by default ``M_h``) are
 
-    w_i ∝ max(n(bin of x_i), BALANCE_MIN_ROWS) ** (-alpha),    mean over rows = 1,
+    w_i ∝ max(n(bin of x_i), MASS_BALANCE_MIN_ROWS) ** (-alpha),    mean over rows = 1,
 
-with n the number of training rows in bins of :data:`BALANCE_BIN_WIDTH` (units of the
+with n the number of training rows in bins of :data:`MASS_BALANCE_BIN_WIDTH` (units of the
 column: dex for log masses). alpha = 0 is the plain likelihood, alpha = 1 weights every
-populated bin equally; bins with fewer than :data:`BALANCE_MIN_ROWS` rows are weighted
+populated bin equally; bins with fewer than :data:`MASS_BALANCE_MIN_ROWS` rows are weighted
 as if they had that many, so a handful of rows never carry the fit. Validation, early
 stopping and every reported NLL stay unweighted: the model is chosen on the honest
 held-out likelihood.
@@ -29,22 +29,23 @@ import numpy as np
 from ..errors import ModelError
 
 #: Bin width of the balanced column (dex for log masses).
-BALANCE_BIN_WIDTH = 0.25
+MASS_BALANCE_BIN_WIDTH = 0.25
 #: A bin with fewer training rows is weighted as if it had this many.
-BALANCE_MIN_ROWS = 500
+MASS_BALANCE_MIN_ROWS = 500
 
 
-def balance_weights(values: np.ndarray, power: float, bin_width: float = BALANCE_BIN_WIDTH,
-                    min_rows: int = BALANCE_MIN_ROWS) -> np.ndarray:
+def mass_balance_weights(values: np.ndarray, power: float,
+                         bin_width: float = MASS_BALANCE_BIN_WIDTH,
+                         min_rows: int = MASS_BALANCE_MIN_ROWS) -> np.ndarray:
     """Per-row training weights (rows,), mean 1, of a condition column ``values``
     (rows,): the bin count (bins of ``bin_width`` from the minimum, at least
     ``min_rows``) to the power ``-power``. ``power`` 0 gives ones."""
     values = np.asarray(values, dtype=float)
     if isinstance(power, bool) or not isinstance(power, int | float) or not 0 <= power <= 1:
-        raise ModelError(f"balance must be a number in [0, 1] (0: no balancing), got "
+        raise ModelError(f"mass_balance must be a number in [0, 1] (0: no balancing), got "
                          f"{power!r}")
     if values.ndim != 1 or len(values) == 0 or not np.all(np.isfinite(values)):
-        raise ModelError("balance needs a non-empty, finite condition column")
+        raise ModelError("mass_balance needs a non-empty, finite condition column")
     if power == 0:
         return np.ones(len(values))
     bins = np.floor((values - values.min()) / bin_width).astype(np.int64)
