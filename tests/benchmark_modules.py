@@ -17,7 +17,11 @@ def load_benchmark(file: str, name: str) -> ModuleType:
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / file)
     module = importlib.util.module_from_spec(spec)
-    # registered first, as an import would: a dataclass looks its module up by name
+    # registered while it runs, as an import would (a dataclass looks its module up by
+    # name when its class is created), then forgotten: loaded from its file, not imported
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[name]
     return module
