@@ -133,16 +133,47 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-def measure(names: list[str], n_halos: int, seed: int, threads: int,
-            test_halos: int = 0) -> dict[str, Any]:
-    """Simulate the universe once and fit each named variant; per-variant results.
-    With ``test_halos``, every central of an independent universe of that many halos
-    (seed + 1) is scored too."""
+def universes(n_halos: int, seed: int, test_halos: int):
+    """The fitted universe (``n_halos``, ``seed``) and, with ``test_halos``, the
+    independent one whose centrals are scored too (seed + 1; else None)."""
     import galhalo
 
     catalog = galhalo.simulate(n_halos=n_halos, seed=seed, preset=PRESET)
     extra = (galhalo.simulate(n_halos=test_halos, seed=seed + 1, preset=PRESET)
              if test_halos else None)
+    return catalog, extra
+
+
+def variant_names(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The comma-separated variants of ``--variants`` (parser.error for none or an
+    unknown one)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown or not names:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    return names
+
+
+def ordered(variants: dict[str, Any]) -> list[str]:
+    """The names of the rows ``variants`` in :data:`VARIANTS` order of their variant (a
+    row's ``variant``, else its name; unknown ones last), then by ``fit_seed`` (a saved
+    JSON has its keys sorted, so the order is not the dict's)."""
+    known = list(VARIANTS)
+
+    def key(name: str) -> tuple[int, int]:
+        variant = variants[name].get("variant", name)
+        return (known.index(variant) if variant in known else len(known),
+                variants[name].get("fit_seed", 0))
+
+    return sorted(variants, key=key)
+
+
+def measure(names: list[str], n_halos: int, seed: int, threads: int,
+            test_halos: int = 0) -> dict[str, Any]:
+    """Simulate the universe once and fit each named variant; per-variant results.
+    With ``test_halos``, every central of an independent universe of that many halos
+    (seed + 1) is scored too."""
+    catalog, extra = universes(n_halos, seed, test_halos)
     out = {}
     for name in names:
         family, hyperparameters, _ = VARIANTS[name]
@@ -206,8 +237,7 @@ def gap_table(variants: dict[str, Any]) -> str:
     """The markdown table of the gap per region: the scored rows, then a row per variant
     (in :data:`VARIANTS` order; each with ``regions``, ``fit_seconds`` and ``epochs``),
     bold where within the issue's target."""
-    names = sorted(variants, key=lambda n: list(VARIANTS).index(n) if n in VARIANTS
-                   else len(VARIANTS))
+    names = ordered(variants)
     first = variants[names[0]]
     rows = [["held-out rows", *(f"{first['regions'][label]['rows']:,}"
                                 for label in REGION_LABELS), "", ""]]
@@ -225,8 +255,7 @@ def docs_block(result: dict[str, Any]) -> str:
     """The markdown of the docs block: a row per variant (in :data:`VARIANTS` order),
     the gap per region, fit seconds and epochs; then what each variant is."""
     variants = result["variants"]
-    names = sorted(variants, key=lambda n: list(VARIANTS).index(n) if n in VARIANTS
-                   else len(VARIANTS))
+    names = ordered(variants)
     first = variants[names[0]]
     what = "; ".join(f"`{n}`: {VARIANTS[n][2] if n in VARIANTS else n} (family "
                      f"`{variants[n]['family']}`"
@@ -276,10 +305,7 @@ def main() -> None:
                      docs_block):
         return
     args.out = args.out or default_out(args.test_halos)
-    names = [name.strip() for name in args.variants.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(VARIANTS))
-    if unknown or not names:
-        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    names = variant_names(parser, args.variants)
 
 
     previous = (json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists()

@@ -54,9 +54,14 @@ TNG_GAP = {"overall": "0.090", "11–11.5": "0.05", "11.5–12": "0.09", "12–1
            "green valley −11 ≤ sSFR ≤ −10.5": "0.14", "quenched sSFR < −11": "0.18–0.23"}
 
 
+def mass_bin_label(low: float, high: float) -> str:
+    """The label of a halo-mass bin [low, high): ``12–12.5``, or ``≥ 13`` for the last
+    (open) bin, whose upper edge lies above 15."""
+    return f"≥ {low:g}" if high > 15 else f"{low:g}–{high:g}"
+
+
 #: Region labels in table order.
-REGION_LABELS = ("overall", *(f"≥ {low:g}" if high > 15 else f"{low:g}–{high:g}"
-                              for low, high in MASS_BINS),
+REGION_LABELS = ("overall", *(mass_bin_label(low, high) for low, high in MASS_BINS),
                  *(label for label, _, _ in POPULATIONS))
 
 

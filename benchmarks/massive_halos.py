@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _docs import add_docs_options, markdown_table, publish, rewrote_saved
-from flow_gap import PRESET, VARIANTS, gap_table
-from hard_universe import DOC, ROOT, fit_held_out, gap_by_region
+from flow_gap import PRESET, VARIANTS, gap_table, ordered, universes, variant_names
+from hard_universe import DOC, ROOT, fit_held_out, gap_by_region, mass_bin_label
 from simulate import machine_info
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "massive_halos.json"
@@ -100,7 +100,7 @@ def active_shares(model, truth, table: pd.DataFrame, draws: int,
                                                  "sSFR")))
         drawn = np.asarray(model.sample(halos, n_per_row=draws, seed=seed))[..., target]
         share = float(np.mean(drawn > ACTIVE_SSFR))
-        out[f"{low:g}–{high:g}" if high < 16 else f"≥ {low:g}"] = {
+        out[mass_bin_label(low, high)] = {
             "halos": len(halos), "truth": expected, "model": share,
             "error": float(np.sqrt(share * (1 - share) / drawn.size))}
     return out
@@ -116,12 +116,9 @@ def measure(names: list[str], n_halos: int, seed: int, threads: int, test_halos:
             draws: int, fit_seeds: tuple[int, ...] = (0,)) -> dict[str, Any]:
     """Simulate both universes once, fit each named variant with each fit seed and
     summarise every fit."""
-    import galhalo
     from galhalo.sim.truth import TruthModel
 
-    catalog = galhalo.simulate(n_halos=n_halos, seed=seed, preset=PRESET)
-    extra = (galhalo.simulate(n_halos=test_halos, seed=seed + 1, preset=PRESET)
-             if test_halos else None)
+    catalog, extra = universes(n_halos, seed, test_halos)
     truth = TruthModel.from_dict(catalog.meta.truth)
     variants = {}
     for name in names:
@@ -156,7 +153,9 @@ def docs_block(result: dict[str, Any]) -> str:
     10^13 split by sSFR population; the star-forming share per halo-mass bin against
     the truth; then what each variant is."""
     fits = result["variants"]
-    first = next(iter(fits.values()))
+    # in the orders of VARIANTS, POPULATIONS and SHARE_BINS: a saved JSON's keys are sorted
+    names = ordered(fits)
+    first = fits[names[0]]
     text = [f"`{PRESET}` ({result['n_halos']:,} centrals, seed {result['seed']}; fit on "
             f"{result['train_rows']:,} rows, scored on {result['test_rows']:,}: the "
             f"held-out 20% and every central of an independent universe of "
@@ -168,27 +167,29 @@ def docs_block(result: dict[str, Any]) -> str:
             f"Above 10^{MASSIVE:g}: each sSFR population's contribution to the gap (its "
             "summed excess over all the region's rows; the contributions add up to the "
             "gap) and, in brackets, its own mean excess:", ""]
-    labels = list(first["populations"])
+    labels = [label for label, _, _ in POPULATIONS]
     rows = [["rows", *(f"{first['populations'][label]['rows']:,}" for label in labels),
              f"{first['massive_rows']:,}"]]
-    for name, v in fits.items():
+    for name in names:
+        v = fits[name]
         rows.append([f"`{name}`", *(
             f"{p['contribution']:+.3f}" + ("" if p["gap"] is None else f" ({p['gap']:.2f})")
-            for p in v["populations"].values()), f"{v['massive_gap']:.3f}"])
+            for p in (v["populations"][label] for label in labels)),
+            f"{v['massive_gap']:.3f}"])
     text += [markdown_table(["fit", *labels, "gap"], rows), "",
              f"Share of centrals still star forming ({ACTIVE_LABEL}) per halo-mass bin: the "
              "truth's exact expectation (mean over the scored halos of its conditional "
              f"probability), and {result['draws']} draws of each model per halo (± "
              "binomial standard error):", ""]
-    bins = list(first["active_share"])
+    bins = [mass_bin_label(low, high) for low, high in SHARE_BINS]
     rows = [["halos", *(f"{first['active_share'][b]['halos']:,}" for b in bins)],
             ["truth", *(f"{first['active_share'][b]['truth']:.4f}" for b in bins)]]
-    for name, v in fits.items():
+    for name in names:
         rows.append([f"`{name}`", *(f"{s['model']:.4f} ± {s['error']:.4f}"
-                                    for s in v["active_share"].values())])
+                                    for s in (fits[name]["active_share"][b] for b in bins))])
     text += [markdown_table(["log10 M_h", *bins], rows), ""]
-    names = dict.fromkeys(v.get("variant", name) for name, v in fits.items())
-    what = "; ".join(f"`{n}`: {VARIANTS[n][2] if n in VARIANTS else n}" for n in names)
+    variants = dict.fromkeys(fits[name]["variant"] for name in names)
+    what = "; ".join(f"`{n}`: {VARIANTS[n][2] if n in VARIANTS else n}" for n in variants)
     loads = [value for v in fits.values() for value in v["load_average"]]
     threads = sorted({v["threads"] for v in fits.values()})
     text += [f"Variants: {what}. Each fitted alone with {'/'.join(map(str, threads))} torch "
@@ -217,10 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     if rewrote_saved(args, DOC, "massive_halos", docs_block):
         return
-    names = [name.strip() for name in args.variants.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(VARIANTS))
-    if unknown or not names:
-        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    names = variant_names(parser, args.variants)
     if args.test_halos < 0 or args.draws < 1:
         parser.error("--test-halos must be >= 0 and --draws >= 1")
     try:

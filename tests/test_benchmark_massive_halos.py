@@ -69,14 +69,14 @@ def test_draws_of_the_truth_match_its_exact_star_forming_share():
         assert abs(share["model"] - share["truth"]) < 4 * error, (label, share)
 
 
-def _fit(gap: float, fit_seed: int) -> dict:
+def _fit(gap: float, fit_seed: int, variant: str = "default") -> dict:
     populations = massive_halos.gap_by_population(
         np.array([gap, gap, gap, gap, gap]), np.array([-10.0, -10.7, -12.0, -13.0, -14.5]))
     regions = {label: {"gap": gap, "error": 0.01, "rows": 5}
                for label in REGION_LABELS}
     shares = {label: {"halos": 10, "truth": 0.04, "model": 0.02, "error": 0.01}
               for label in ("12–12.5", "12.5–13", "13–13.5", "≥ 13.5")}
-    return {"variant": "default", "fit_seed": fit_seed, "family": "flow",
+    return {"variant": variant, "fit_seed": fit_seed, "family": "flow",
             "hyperparameters": {}, "fit_seconds": 300.0, "epochs": 40, "regions": regions,
             "massive_rows": 5, "massive_gap": gap, "populations": populations,
             "active_share": shares, "threads": 2, "load_average": [1.0, 2.0],
@@ -97,3 +97,25 @@ def test_each_fit_seed_is_a_row_of_every_table():
     assert "| `default, seed 1` | +0.040 (0.20) | +0.040 (0.20) |" in text
     assert "| truth | 0.0400 | 0.0400 | 0.0400 | 0.0400 |" in text
     assert text.count("`default`: the flow's defaults") == 1
+
+
+def test_a_saved_result_rewrites_the_same_block():
+    """A saved JSON has its keys sorted (galhalo.files.write_json): the block keeps the
+    populations, the mass bins and the fits in their own order."""
+    import json
+
+    from galhalo.files import dumps_json
+
+    result = {"n_halos": 1000, "seed": 42, "test_halos": 4000, "draws": 4,
+              "train_rows": 800, "test_rows": 4200,
+              "variants": {"default": _fit(0.1, 0), "default, seed 2": _fit(0.3, 2),
+                           "single": _fit(0.2, 0, "single")}}
+    result["variants"]["default"]["populations"]["active sSFR > −10.5"]["gap"] = 1.5
+    saved = json.loads(dumps_json(result))
+    assert list(saved["variants"]["default"]["populations"]) != list(
+        result["variants"]["default"]["populations"])  # the round trip reorders
+    assert massive_halos.docs_block(saved) == massive_halos.docs_block(result)
+    text = massive_halos.docs_block(result)
+    assert text.index("| `default, seed 2` |") > text.index("| `default` |")
+    assert text.index("| `single` |") > text.index("| `default, seed 2` |")
+    assert "| log10 M_h | 12–12.5 | 12.5–13 | 13–13.5 | ≥ 13.5 |" in text

@@ -102,7 +102,7 @@ class NeuralModel(ScaledModel):
         power = self.hyperparameters.get("mass_balance", 0.0)
         if not power:
             return None
-        column = self.hyperparameters.get("mass_balance_by", "M_h")
+        column = self.hyperparameters["mass_balance_by"]
         if column not in self.condition:
             raise ModelError(f"mass_balance_by={column!r} is not a condition column "
                              f"({', '.join(self.condition)}); set mass_balance_by to one of "
